@@ -1,0 +1,1 @@
+//! `.iamtrim.toml` configuration.

@@ -1,0 +1,1 @@
+//! emit stage (see crate docs).

@@ -1,0 +1,148 @@
+//! Action patterns: `service:Name` with `*` and `?` wildcards, matched case-insensitively as IAM does.
+
+use std::fmt;
+
+/// One pattern from an `Action` / `NotAction` list, e.g. `s3:Get*`, `*`, `ec2:Describe?nstances`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActionPattern {
+    /// Lower-cased text, the form every comparison uses.
+    lower: String,
+    /// The author's spelling, for printing.
+    original: String,
+}
+
+impl ActionPattern {
+    /// Wraps a pattern as written in a policy.
+    pub fn new(text: &str) -> Self {
+        ActionPattern { lower: text.to_ascii_lowercase(), original: text.to_string() }
+    }
+
+    /// The pattern as the author wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
+
+    /// The lower-cased pattern.
+    pub fn lower(&self) -> &str {
+        &self.lower
+    }
+
+    /// True when the pattern has a `*` or `?`.
+    pub fn is_wildcard(&self) -> bool {
+        self.lower.contains(['*', '?'])
+    }
+
+    /// The service prefix (`s3` for `s3:Get*`); `None` for `*` or a pattern without a colon.
+    pub fn service(&self) -> Option<&str> {
+        let (service, _) = self.lower.split_once(':')?;
+        (!service.contains(['*', '?'])).then_some(service)
+    }
+
+    /// True when this pattern matches the concrete action `action` (any case).
+    pub fn matches(&self, action: &str) -> bool {
+        glob_match_ci(self.lower.as_bytes(), action.as_bytes())
+    }
+
+    /// True when every action this pattern matches is also matched by `other` (a sound, syntactic check).
+    ///
+    /// Exact for patterns without wildcards; for wildcards it answers true only when `other` is `*`,
+    /// equal, or a prefix glob (`svc:Get*`) that covers this pattern's literal prefix and the pattern
+    /// is itself a prefix glob. Callers that need more precision expand against the catalog.
+    pub fn is_covered_by(&self, other: &ActionPattern) -> bool {
+        if !self.is_wildcard() {
+            return other.matches(&self.lower);
+        }
+        if other.lower == "*" || other.lower == self.lower {
+            return true;
+        }
+        match (prefix_glob(&other.lower), prefix_glob(&self.lower)) {
+            (Some(op), Some(sp)) => sp.starts_with(op),
+            _ => false,
+        }
+    }
+}
+
+/// `abc*` -> `Some("abc")` when the only wildcard is one trailing `*`.
+fn prefix_glob(p: &str) -> Option<&str> {
+    let head = p.strip_suffix('*')?;
+    (!head.contains(['*', '?'])).then_some(head)
+}
+
+impl fmt::Display for ActionPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.original)
+    }
+}
+
+/// Glob match where `pattern` is already lower case and `text` is compared case-insensitively.
+/// Iterative with one backtrack point, so it is linear-ish and never recurses.
+pub fn glob_match_ci(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() {
+            match pattern[p] {
+                b'*' => {
+                    star = Some((p, t));
+                    p += 1;
+                    continue;
+                }
+                b'?' => {
+                    p += 1;
+                    t += 1;
+                    continue;
+                }
+                c if c == text[t].to_ascii_lowercase() => {
+                    p += 1;
+                    t += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                p = sp + 1;
+                t = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_case_insensitively_with_wildcards() {
+        assert!(ActionPattern::new("s3:Get*").matches("s3:GetObject"));
+        assert!(ActionPattern::new("S3:get*").matches("s3:GETOBJECT"));
+        assert!(ActionPattern::new("*").matches("iam:PassRole"));
+        assert!(ActionPattern::new("ec2:Describe?nstances").matches("ec2:DescribeInstances"));
+        assert!(!ActionPattern::new("ec2:Describe?nstances").matches("ec2:DescribeInstance"));
+        assert!(!ActionPattern::new("s3:Get*").matches("s3:PutObject"));
+        assert!(ActionPattern::new("s3:*Object*").matches("s3:PutObjectAcl"));
+        assert!(!ActionPattern::new("s3:*Object").matches("s3:PutObjectAcl"));
+        assert!(ActionPattern::new("*:Get*").matches("dynamodb:GetItem"));
+    }
+
+    #[test]
+    fn coverage_is_sound() {
+        let p = ActionPattern::new;
+        assert!(p("s3:GetObject").is_covered_by(&p("s3:Get*")));
+        assert!(p("s3:GetObject*").is_covered_by(&p("s3:Get*")));
+        assert!(!p("s3:Get*").is_covered_by(&p("s3:GetObject*")));
+        assert!(p("s3:Get*").is_covered_by(&p("*")));
+        assert!(!p("s3:*Object").is_covered_by(&p("s3:Get*")));
+    }
+
+    #[test]
+    fn service_prefix() {
+        assert_eq!(ActionPattern::new("S3:Get*").service(), Some("s3"));
+        assert_eq!(ActionPattern::new("*").service(), None);
+        assert_eq!(ActionPattern::new("s*:Get").service(), None);
+    }
+}

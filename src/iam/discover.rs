@@ -1,0 +1,733 @@
+//! Discovery: from a parsed plan to every principal and the policies that reach it.
+//!
+//! Three steps. [`PlanIndex`] gathers each IAM resource instance once (from `resource_changes`,
+//! then `planned_values` and `prior_state` for what those leave out) with its configuration block.
+//! Each resource type's handler (see [`super::resources`]) turns instances into facts in [`Facts`]:
+//! principals, policy documents, managed policies and links. [`resolve`] then joins the links, by
+//! value where the plan knows it and through configuration references where it does not.
+
+use super::policy::PolicyDocument;
+use super::principal::{Principal, PolicyKind, PolicyOrigin, PolicySource, PrincipalKind, UnknownReason};
+use super::resources;
+use super::risk;
+use crate::plan::model::{self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One resource instance of an IAM type with everything the plan says about it.
+#[derive(Debug)]
+pub struct Instance<'p> {
+    /// Absolute instance address.
+    pub address: String,
+    /// Module instance address (`module.a["x"]`), empty at the root.
+    pub module_address: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// Resource name.
+    pub name: String,
+    /// Managed or data.
+    pub mode: Mode,
+    /// Instance key.
+    pub index: Option<InstanceKey>,
+    /// Values before the plan.
+    pub before: Option<Value>,
+    /// Values after the plan (unknown leaves left out).
+    pub after: Option<Value>,
+    /// `true` at unknown leaves of `after`.
+    pub after_unknown: Option<Value>,
+    /// `true` at sensitive leaves of `after` (or of `before` when there is no after).
+    pub sensitive: Option<Value>,
+    /// Plan action: `create`, `update`, `replace`, `delete`, `no-op`, `read`.
+    pub action: String,
+    /// The configuration block, when the plan has configuration.
+    pub config: Option<&'p ConfigResource>,
+}
+
+impl Instance<'_> {
+    /// The block address without instance keys: `module.a.aws_iam_role.r`.
+    pub fn block_address(&self) -> String {
+        let module = strip_instance_keys(&self.module_address);
+        let local = match self.mode {
+            Mode::Managed => format!("{}.{}", self.resource_type, self.name),
+            Mode::Data => format!("data.{}.{}", self.resource_type, self.name),
+        };
+        if module.is_empty() { local } else { format!("{module}.{local}") }
+    }
+
+    /// A known string attribute (after, else before).
+    pub fn string(&self, attr: &str) -> Option<String> {
+        self.after
+            .as_ref()
+            .or(self.before.as_ref())
+            .and_then(|v| v.get(attr))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// A known string attribute from `before` only.
+    pub fn before_string(&self, attr: &str) -> Option<String> {
+        self.before.as_ref().and_then(|v| v.get(attr)).and_then(Value::as_str).map(str::to_string)
+    }
+
+    /// A known list-of-strings attribute (after, else before); `None` when unknown or absent.
+    pub fn strings(&self, attr: &str) -> Option<Vec<String>> {
+        let v = self.after.as_ref().or(self.before.as_ref())?.get(attr)?;
+        let items = v.as_array()?;
+        Some(items.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+    }
+
+    /// True when `after_unknown` marks the attribute (or any part of it) unknown.
+    pub fn is_unknown(&self, attr: &str) -> bool {
+        self.after_unknown.as_ref().and_then(|v| v.get(attr)).is_some_and(any_true)
+    }
+
+    /// True when the attribute is marked sensitive.
+    pub fn is_sensitive(&self, attr: &str) -> bool {
+        self.sensitive.as_ref().and_then(|v| v.get(attr)).is_some_and(any_true)
+    }
+
+    /// The configuration expression of an attribute.
+    pub fn expr(&self, attr: &str) -> Option<&Expr> {
+        self.config?.expressions.get(attr)
+    }
+
+    /// True when the instance is gone after this plan.
+    pub fn is_deleted(&self) -> bool {
+        self.action == "delete" || self.action == "forget"
+    }
+}
+
+fn any_true(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Array(a) => a.iter().any(any_true),
+        Value::Object(o) => o.values().any(any_true),
+        _ => false,
+    }
+}
+
+/// `module.a["x"].module.b[0]` -> `module.a.module.b`.
+pub fn strip_instance_keys(address: &str) -> String {
+    let mut out = String::with_capacity(address.len());
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in address.chars() {
+        if depth > 0 {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    in_string = false;
+                }
+            } else if c == '"' {
+                in_string = true;
+            } else if c == ']' {
+                depth -= 1;
+            } else if c == '[' {
+                depth += 1;
+            }
+            continue;
+        }
+        if c == '[' {
+            depth = 1;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every IAM resource instance of a plan, indexed.
+#[derive(Debug, Default)]
+pub struct PlanIndex<'p> {
+    /// Instances in plan order.
+    pub instances: Vec<Instance<'p>>,
+}
+
+/// True for resource types iamtrim reads (decoding values costs time, so others are skipped).
+fn is_iam_type(t: &str) -> bool {
+    t.starts_with("aws_iam_")
+}
+
+impl<'p> PlanIndex<'p> {
+    /// Builds the index from a plan.
+    pub fn build(plan: &'p Plan) -> Self {
+        let mut configs: HashMap<String, &'p ConfigResource> = HashMap::new();
+        if let Some(cfg) = &plan.configuration {
+            collect_config(&cfg.root_module, "", &mut configs);
+        }
+        let mut instances = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for rc in &plan.resource_changes {
+            if !is_iam_type(&rc.resource_type) || rc.deposed.is_some() {
+                continue;
+            }
+            let action = action_name(&rc.change.actions);
+            let after = model::decode(&rc.change.after);
+            let sensitive = if after.is_some() {
+                model::decode(&rc.change.after_sensitive)
+            } else {
+                model::decode(&rc.change.before_sensitive)
+            };
+            let mut inst = Instance {
+                address: rc.address.clone(),
+                module_address: rc.module_address.clone().unwrap_or_default(),
+                resource_type: rc.resource_type.clone(),
+                name: rc.name.clone(),
+                mode: rc.mode,
+                index: rc.index.clone(),
+                before: model::decode(&rc.change.before),
+                after,
+                after_unknown: model::decode(&rc.change.after_unknown),
+                sensitive,
+                action,
+                config: None,
+            };
+            inst.config = configs.get(&config_key(&inst)).copied();
+            seen.insert(inst.address.clone(), instances.len());
+            instances.push(inst);
+        }
+        // Data sources read during planning (and resources of very old plans) appear only in values trees.
+        let trees: [(Option<&'p Values>, bool); 2] =
+            [(plan.planned_values.as_ref(), true), (plan.prior_state.as_ref().and_then(|s| s.values.as_ref()), false)];
+        for (values, planned) in trees {
+            let Some(root) = values.and_then(|v| v.root_module.as_ref()) else { continue };
+            let mut stack: Vec<(&ValuesModule, String)> = vec![(root, String::new())];
+            while let Some((module, module_address)) = stack.pop() {
+                for r in &module.resources {
+                    if !is_iam_type(&r.resource_type) {
+                        continue;
+                    }
+                    if let Some(&i) = seen.get(&r.address) {
+                        // Fill in what resource_changes left out (data sources have no before there).
+                        let inst = &mut instances[i];
+                        if !planned && inst.before.is_none() && inst.action != "create" {
+                            inst.before = model::decode(&r.values);
+                        }
+                        continue;
+                    }
+                    let values = model::decode(&r.values);
+                    let mut inst = Instance {
+                        address: r.address.clone(),
+                        module_address: module_address.clone(),
+                        resource_type: r.resource_type.clone(),
+                        name: r.name.clone(),
+                        mode: r.mode,
+                        index: r.index.clone(),
+                        before: if planned { None } else { values.clone() },
+                        after: values,
+                        after_unknown: None,
+                        sensitive: model::decode(&r.sensitive_values),
+                        action: if planned { "read".into() } else { "no-op".into() },
+                        config: None,
+                    };
+                    inst.config = configs.get(&config_key(&inst)).copied();
+                    seen.insert(inst.address.clone(), instances.len());
+                    instances.push(inst);
+                }
+                for child in &module.child_modules {
+                    stack.push((child, child.address.clone().unwrap_or_default()));
+                }
+            }
+        }
+        PlanIndex { instances }
+    }
+}
+
+fn config_key(inst: &Instance<'_>) -> String {
+    inst.block_address()
+}
+
+fn collect_config<'p>(module: &'p ConfigModule, prefix: &str, out: &mut HashMap<String, &'p ConfigResource>) {
+    for r in &module.resources {
+        let key = if prefix.is_empty() { r.address.clone() } else { format!("{prefix}.{}", r.address) };
+        out.insert(key, r);
+    }
+    for (name, call) in &module.module_calls {
+        let child = if prefix.is_empty() { format!("module.{name}") } else { format!("{prefix}.module.{name}") };
+        collect_config(&call.module, &child, out);
+    }
+}
+
+fn action_name(actions: &[model::ChangeAction]) -> String {
+    use model::ChangeAction as A;
+    match actions {
+        [A::Delete, A::Create] | [A::Create, A::Delete] => "replace".into(),
+        [a] => serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        [] => "no-op".into(),
+        many => many
+            .iter()
+            .filter_map(|a| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)))
+            .collect::<Vec<_>>()
+            .join("+"),
+    }
+}
+
+/// A reference to a principal, as written on a linking resource.
+#[derive(Debug, Clone)]
+pub enum PrincipalRef {
+    /// By IAM name, known at plan time.
+    Name(PrincipalKind, String),
+    /// By instance address, when resolved through configuration.
+    Address(String),
+}
+
+/// A reference to a managed policy.
+#[derive(Debug, Clone)]
+pub enum PolicyRef {
+    /// By ARN, known at plan time.
+    Arn(String),
+    /// By instance address of an `aws_iam_policy`, resolved through configuration.
+    Address(String),
+    /// Unknown at plan time and not resolvable.
+    Unknown(UnknownReason),
+}
+
+/// A document, known or not.
+#[derive(Debug, Clone)]
+pub struct DocumentFact {
+    /// The document after this plan.
+    pub after: Result<PolicyDocument, UnknownReason>,
+    /// The document before this plan.
+    pub before: Option<PolicyDocument>,
+    /// The data source that renders it, if any.
+    pub document_source: Option<String>,
+}
+
+/// A customer-managed policy defined in the plan.
+#[derive(Debug, Clone)]
+pub struct ManagedPolicyFact {
+    /// Instance address.
+    pub address: String,
+    /// Name, when known.
+    pub name: Option<String>,
+    /// ARN, when known (existing policies).
+    pub arn: Option<String>,
+    /// Its document.
+    pub document: DocumentFact,
+}
+
+/// An inline policy on a principal.
+#[derive(Debug, Clone)]
+pub struct InlineFact {
+    /// The principal it is on.
+    pub principal: PrincipalRef,
+    /// Address of the resource holding it.
+    pub address: String,
+    /// Policy name.
+    pub name: Option<String>,
+    /// Its document.
+    pub document: DocumentFact,
+    /// Where it is written.
+    pub origin: PolicyOrigin,
+}
+
+/// An attachment of a managed policy to a principal.
+#[derive(Debug, Clone)]
+pub struct AttachmentFact {
+    /// The principal.
+    pub principal: PrincipalRef,
+    /// The policy.
+    pub policy: PolicyRef,
+    /// The attaching resource (or the principal itself for `managed_policy_arns`).
+    pub address: String,
+}
+
+/// A user's membership in a group.
+#[derive(Debug, Clone)]
+pub struct MembershipFact {
+    /// The user.
+    pub user: PrincipalRef,
+    /// The group.
+    pub group: PrincipalRef,
+}
+
+/// A principal as declared, before links are resolved.
+#[derive(Debug, Clone)]
+pub struct PrincipalFact {
+    /// Instance address.
+    pub address: String,
+    /// Block address.
+    pub block_address: String,
+    /// Module instance address.
+    pub module_address: String,
+    /// Instance key.
+    pub index: Option<InstanceKey>,
+    /// Kind.
+    pub kind: PrincipalKind,
+    /// Name.
+    pub name: Option<String>,
+    /// ARN when it exists.
+    pub arn: Option<String>,
+    /// Plan action.
+    pub action: String,
+}
+
+/// Everything the handlers learned, waiting to be joined.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// Principals.
+    pub principals: Vec<PrincipalFact>,
+    /// Managed policies by instance address.
+    pub managed: BTreeMap<String, ManagedPolicyFact>,
+    /// Policy document data sources by instance address.
+    pub documents: BTreeMap<String, DocumentFact>,
+    /// Inline policies.
+    pub inline: Vec<InlineFact>,
+    /// Attachments.
+    pub attachments: Vec<AttachmentFact>,
+    /// Group memberships.
+    pub memberships: Vec<MembershipFact>,
+    /// Notes for the user (ambiguous links, unparseable documents).
+    pub warnings: Vec<String>,
+}
+
+/// The result of discovery.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Principals, riskiest first, then by address.
+    pub principals: Vec<Principal>,
+    /// Notes for the user.
+    pub warnings: Vec<String>,
+}
+
+/// Finds every principal in a plan and the policies that reach it.
+pub fn discover(plan: &Plan) -> Discovery {
+    let index = PlanIndex::build(plan);
+    let mut facts = Facts::default();
+    // Policy documents first: other handlers look them up by address.
+    for pass in [Pass::Documents, Pass::Rest] {
+        for inst in &index.instances {
+            let is_doc = inst.mode == Mode::Data;
+            if (pass == Pass::Documents) != is_doc {
+                continue;
+            }
+            if let Some(handler) = resources::handler_for(inst.mode, &inst.resource_type) {
+                handler(inst, &index, &mut facts);
+            }
+        }
+    }
+    resolve(facts)
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Pass {
+    Documents,
+    Rest,
+}
+
+/// Joins the facts into principals with their policy sources.
+pub fn resolve(facts: Facts) -> Discovery {
+    let Facts { principals: pfacts, managed, inline, attachments, memberships, mut warnings, .. } = facts;
+    let by_address: HashMap<&str, usize> = pfacts.iter().enumerate().map(|(i, p)| (p.address.as_str(), i)).collect();
+    let mut by_name: HashMap<(PrincipalKind, &str), Vec<usize>> = HashMap::new();
+    for (i, p) in pfacts.iter().enumerate() {
+        if let Some(n) = &p.name {
+            by_name.entry((p.kind, n.as_str())).or_default().push(i);
+        }
+    }
+    let lookup = |r: &PrincipalRef| -> Vec<usize> {
+        match r {
+            PrincipalRef::Address(a) => by_address.get(a.as_str()).map(|&i| vec![i]).unwrap_or_default(),
+            PrincipalRef::Name(kind, n) => by_name.get(&(*kind, n.as_str())).cloned().unwrap_or_default(),
+        }
+    };
+    let managed_by_arn: HashMap<&str, &ManagedPolicyFact> =
+        managed.values().filter_map(|m| m.arn.as_deref().map(|a| (a, m))).collect();
+
+    let mut sources: Vec<Vec<PolicySource>> = vec![Vec::new(); pfacts.len()];
+    for f in &inline {
+        for i in lookup(&f.principal) {
+            sources[i].push(source_from_document(
+                f.address.clone(),
+                PolicyKind::Inline,
+                f.name.clone(),
+                None,
+                None,
+                &f.document,
+                Some(f.origin.clone()),
+            ));
+        }
+    }
+    for a in &attachments {
+        let targets = lookup(&a.principal);
+        let source = match &a.policy {
+            PolicyRef::Arn(arn) if is_aws_managed(arn) => PolicySource {
+                address: arn.clone(),
+                kind: PolicyKind::AwsManaged,
+                name: arn.rsplit('/').next().map(str::to_string),
+                arn: Some(arn.clone()),
+                attachment: Some(a.address.clone()),
+                via_group: None,
+                document: None,
+                before: None,
+                unknown_reason: Some(UnknownReason::AwsManagedNotResolved),
+                origin: None,
+            },
+            PolicyRef::Arn(arn) => match managed_by_arn.get(arn.as_str()) {
+                Some(m) => managed_source(m, &a.address),
+                None => PolicySource {
+                    address: arn.clone(),
+                    kind: PolicyKind::Managed,
+                    name: arn.rsplit('/').next().map(str::to_string),
+                    arn: Some(arn.clone()),
+                    attachment: Some(a.address.clone()),
+                    via_group: None,
+                    document: None,
+                    before: None,
+                    unknown_reason: Some(UnknownReason::NotInPlan),
+                    origin: None,
+                },
+            },
+            PolicyRef::Address(addr) => match managed.get(addr) {
+                Some(m) => managed_source(m, &a.address),
+                None => continue,
+            },
+            PolicyRef::Unknown(reason) => PolicySource {
+                address: a.address.clone(),
+                kind: PolicyKind::Managed,
+                name: None,
+                arn: None,
+                attachment: Some(a.address.clone()),
+                via_group: None,
+                document: None,
+                before: None,
+                unknown_reason: Some(reason.clone()),
+                origin: None,
+            },
+        };
+        for i in targets {
+            let dup = sources[i].iter().any(|s| s.address == source.address && s.kind == source.kind);
+            if !dup {
+                sources[i].push(source.clone());
+            }
+        }
+    }
+    // Users inherit their groups' policies.
+    let mut inherited: Vec<(usize, PolicySource)> = Vec::new();
+    let mut member_of: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for m in &memberships {
+        for u in lookup(&m.user) {
+            for g in lookup(&m.group) {
+                if pfacts[u].kind == PrincipalKind::User && pfacts[g].kind == PrincipalKind::Group {
+                    member_of.insert((u, g));
+                }
+            }
+        }
+    }
+    for &(u, g) in &member_of {
+        for s in &sources[g] {
+            let mut s = s.clone();
+            s.via_group = Some(pfacts[g].address.clone());
+            s.kind = PolicyKind::InheritedFromGroup;
+            inherited.push((u, s));
+        }
+    }
+    for (u, s) in inherited {
+        sources[u].push(s);
+    }
+    let mut principals: Vec<Principal> = pfacts
+        .into_iter()
+        .zip(sources)
+        .map(|(p, policies)| {
+            let flags = risk::flags(policies.iter().filter_map(|s| s.document.as_ref()));
+            Principal {
+                address: p.address,
+                block_address: p.block_address,
+                kind: p.kind,
+                account: p.arn.as_deref().and_then(account_of),
+                name: p.name,
+                arn: p.arn,
+                plan_action: p.action,
+                policies,
+                flags,
+            }
+        })
+        .collect();
+    principals.sort_by(|a, b| risk::rank(b).cmp(&risk::rank(a)).then_with(|| a.address.cmp(&b.address)));
+    warnings.sort();
+    warnings.dedup();
+    Discovery { principals, warnings }
+}
+
+fn managed_source(m: &ManagedPolicyFact, attachment: &str) -> PolicySource {
+    let mut s = source_from_document(
+        m.address.clone(),
+        PolicyKind::Managed,
+        m.name.clone(),
+        m.arn.clone(),
+        Some(attachment.to_string()),
+        &m.document,
+        Some(PolicyOrigin {
+            resource: m.address.clone(),
+            attribute: "policy".into(),
+            block_name: None,
+            document_source: m.document.document_source.clone(),
+        }),
+    );
+    s.attachment = Some(attachment.to_string());
+    s
+}
+
+fn source_from_document(
+    address: String,
+    kind: PolicyKind,
+    name: Option<String>,
+    arn: Option<String>,
+    attachment: Option<String>,
+    doc: &DocumentFact,
+    origin: Option<PolicyOrigin>,
+) -> PolicySource {
+    let (document, unknown_reason) = match &doc.after {
+        Ok(d) => (Some(d.clone()), None),
+        Err(r) => (None, Some(r.clone())),
+    };
+    PolicySource {
+        address,
+        kind,
+        name,
+        arn,
+        attachment,
+        via_group: None,
+        document,
+        before: doc.before.clone(),
+        unknown_reason,
+        origin,
+    }
+}
+
+/// True for `arn:<partition>:iam::aws:policy/...`.
+pub fn is_aws_managed(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("arn"), Some(_), Some("iam"), Some(""), Some("aws"), Some(rest)) if rest.starts_with("policy/")
+    )
+}
+
+/// The account id of an IAM ARN.
+pub fn account_of(arn: &str) -> Option<String> {
+    let acct = arn.split(':').nth(4)?;
+    (acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit())).then(|| acct.to_string())
+}
+
+/// Resolves a configuration reference such as `aws_iam_role.r.name` or `aws_iam_role.r[0].id`, made
+/// from the instance `from`, to instance addresses of type `target_type` in the same module instance.
+///
+/// With `count`/`for_each` on both sides and no explicit index, an instance links to the target
+/// instance with the same key (the common "same for_each" pattern); when that cannot be decided it
+/// links to every instance, which over-attributes (safe: minimizing then keeps more) rather than
+/// missing a link (unsafe).
+pub fn resolve_reference(index: &PlanIndex<'_>, from: &Instance<'_>, expr: Option<&Expr>, target_types: &[&str]) -> Vec<String> {
+    let Some(refs) = expr.and_then(Expr::leaf).and_then(|e| e.references.as_ref()) else {
+        return Vec::new();
+    };
+    // Terraform lists each traversal and its prefixes (`aws_iam_role.r[0].name`, `aws_iam_role.r[0]`,
+    // sometimes `aws_iam_role.r`): keep one target per block, the most specific index.
+    let mut targets: Vec<(String, String, bool, Option<InstanceKey>)> = Vec::new();
+    for r in refs {
+        let Some((rtype, rname, rindex)) = parse_reference(r) else { continue };
+        if !target_types.contains(&rtype.as_str()) {
+            continue;
+        }
+        let is_data = r.starts_with("data.");
+        match targets.iter_mut().find(|t| t.0 == rtype && t.1 == rname && t.2 == is_data) {
+            Some(t) => {
+                if t.3.is_none() {
+                    t.3 = rindex;
+                }
+            }
+            None => targets.push((rtype, rname, is_data, rindex)),
+        }
+    }
+    let mut out = Vec::new();
+    for (rtype, rname, is_data, rindex) in targets {
+        let candidates: Vec<&Instance<'_>> = index
+            .instances
+            .iter()
+            .filter(|i| {
+                i.resource_type == rtype
+                    && i.name == rname
+                    && i.module_address == from.module_address
+                    && (i.mode == Mode::Data) == is_data
+                    && !i.is_deleted()
+            })
+            .collect();
+        let chosen: Vec<&Instance<'_>> = match &rindex {
+            Some(k) => candidates.into_iter().filter(|i| i.index.as_ref() == Some(k)).collect(),
+            None if candidates.len() <= 1 => candidates,
+            None => {
+                let same: Vec<&Instance<'_>> =
+                    candidates.iter().copied().filter(|i| i.index.is_some() && i.index == from.index).collect();
+                if same.len() == 1 { same } else { candidates }
+            }
+        };
+        for c in chosen {
+            if !out.contains(&c.address) {
+                out.push(c.address.clone());
+            }
+        }
+    }
+    out
+}
+
+/// `data.aws_iam_policy_document.x.json` -> (`aws_iam_policy_document`, `x`, None);
+/// `aws_iam_role.r["k"].name` -> (`aws_iam_role`, `r`, Some("k")).
+fn parse_reference(r: &str) -> Option<(String, String, Option<InstanceKey>)> {
+    let r = r.strip_prefix("data.").unwrap_or(r);
+    let (rtype, rest) = r.split_once('.')?;
+    if matches!(rtype, "var" | "local" | "module" | "each" | "count" | "path" | "terraform" | "self") {
+        return None;
+    }
+    let name_end = rest.find(['.', '[']).unwrap_or(rest.len());
+    let name = &rest[..name_end];
+    let after = &rest[name_end..];
+    let index = after.strip_prefix('[').and_then(|s| s.split_once(']')).and_then(|(k, _)| {
+        if let Ok(n) = k.parse::<i64>() {
+            Some(InstanceKey::Int(n))
+        } else {
+            serde_json::from_str::<String>(k).ok().map(InstanceKey::Str)
+        }
+    });
+    Some((rtype.to_string(), name.to_string(), index))
+}
+
+/// True when an expression references only input variables / locals (its value comes from outside).
+pub fn references_variable(expr: Option<&Expr>) -> bool {
+    expr.and_then(Expr::leaf)
+        .and_then(|e| e.references.as_ref())
+        .is_some_and(|r| r.iter().any(|x| x.starts_with("var.") || x.starts_with("local.") || x.starts_with("each.value")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_instance_keys() {
+        assert_eq!(strip_instance_keys(r#"module.a["x.y]"].module.b[0]"#), "module.a.module.b");
+        assert_eq!(strip_instance_keys("module.a"), "module.a");
+        assert_eq!(strip_instance_keys(""), "");
+    }
+
+    #[test]
+    fn parses_references() {
+        let (t, n, i) = parse_reference(r#"aws_iam_role.r["k"].name"#).unwrap();
+        assert_eq!((t.as_str(), n.as_str(), i), ("aws_iam_role", "r", Some(InstanceKey::Str("k".into()))));
+        let (t, n, i) = parse_reference("data.aws_iam_policy_document.d.json").unwrap();
+        assert_eq!((t.as_str(), n.as_str(), i), ("aws_iam_policy_document", "d", None));
+        assert!(parse_reference("var.x").is_none());
+        assert_eq!(parse_reference("aws_iam_role.r[2]").unwrap().2, Some(InstanceKey::Int(2)));
+    }
+
+    #[test]
+    fn recognises_aws_managed_arns() {
+        assert!(is_aws_managed("arn:aws:iam::aws:policy/ReadOnlyAccess"));
+        assert!(is_aws_managed("arn:aws-us-gov:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"));
+        assert!(!is_aws_managed("arn:aws:iam::123456789012:policy/mine"));
+        assert_eq!(account_of("arn:aws:iam::123456789012:role/x").as_deref(), Some("123456789012"));
+    }
+}

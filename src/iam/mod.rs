@@ -1,0 +1,15 @@
+//! The IAM domain: policy documents, action patterns, principals and the policy sources that reach
+//! them, risk flags, and discovery of all of it from a Terraform plan.
+//!
+//! It reads `crate::plan` and nothing above it.
+
+pub mod action;
+pub mod discover;
+pub mod policy;
+pub mod principal;
+pub mod resources;
+pub mod risk;
+
+pub use discover::{Discovery, discover};
+pub use policy::PolicyDocument;
+pub use principal::{PolicyKind, PolicySource, Principal, PrincipalKind, RiskFlag, UnknownReason};

@@ -1,0 +1,526 @@
+//! IAM policy documents: the full JSON grammar, parsed with JSON-path errors and printed back losslessly.
+//!
+//! One `PolicyDocument` type serves parsing, minimizing, proving and emitting. Unknown keys are kept
+//! (in order) so a round trip loses nothing; the only normalization is the JSON text's whitespace.
+
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// A parse failure, with the JSON path inside the document where it happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct PolicyError {
+    /// JSON path such as `$.Statement[2].Action`.
+    pub path: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+impl PolicyError {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        PolicyError { path: path.into(), message: message.into() }
+    }
+}
+
+/// A string-or-list field (`Action`, `Resource`, ...), remembering which form the author used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringList {
+    /// The values in the author's order.
+    pub values: Vec<String>,
+    /// True when the JSON had a bare string rather than an array.
+    pub single: bool,
+}
+
+impl StringList {
+    /// A list written as a JSON array.
+    pub fn list(values: Vec<String>) -> Self {
+        StringList { values, single: false }
+    }
+
+    fn parse(value: &Value, path: &str) -> Result<Self, PolicyError> {
+        match value {
+            Value::String(s) => Ok(StringList { values: vec![s.clone()], single: true }),
+            Value::Array(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => values.push(s.clone()),
+                        other => {
+                            return Err(PolicyError::new(
+                                format!("{path}[{i}]"),
+                                format!("expected a string, found {}", json_kind(other)),
+                            ));
+                        }
+                    }
+                }
+                Ok(StringList { values, single: false })
+            }
+            other => Err(PolicyError::new(path, format!("expected a string or an array of strings, found {}", json_kind(other)))),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        if self.single && self.values.len() == 1 {
+            Value::String(self.values[0].clone())
+        } else {
+            Value::Array(self.values.iter().cloned().map(Value::String).collect())
+        }
+    }
+}
+
+/// `Allow` or `Deny`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Effect {
+    /// Grants.
+    Allow,
+    /// Takes away, whatever else allows.
+    Deny,
+}
+
+/// The action element of a statement: `Action` or its complement `NotAction`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionSpec {
+    /// `Action`: the listed patterns.
+    Action(StringList),
+    /// `NotAction`: every action but the listed patterns.
+    NotAction(StringList),
+}
+
+impl ActionSpec {
+    /// The patterns, whichever form.
+    pub fn patterns(&self) -> &[String] {
+        match self {
+            ActionSpec::Action(l) | ActionSpec::NotAction(l) => &l.values,
+        }
+    }
+}
+
+/// The resource element: `Resource` or `NotResource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceSpec {
+    /// `Resource`.
+    Resource(StringList),
+    /// `NotResource`.
+    NotResource(StringList),
+}
+
+/// One statement of a policy document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// `Sid`, when present.
+    pub sid: Option<String>,
+    /// `Effect`.
+    pub effect: Effect,
+    /// `Principal` or `NotPrincipal` verbatim (resource and trust policies), with its key.
+    pub principal: Option<(String, Value)>,
+    /// `Action` / `NotAction`; `None` only in malformed-but-tolerated documents.
+    pub action: Option<ActionSpec>,
+    /// `Resource` / `NotResource`.
+    pub resource: Option<ResourceSpec>,
+    /// `Condition`: operator -> key -> value(s), verbatim.
+    pub condition: Option<Map<String, Value>>,
+    /// Every key of the statement in the author's order, so printing restores it.
+    key_order: Vec<String>,
+    /// Keys this grammar does not know, kept verbatim.
+    pub extra: Map<String, Value>,
+}
+
+/// An IAM policy document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyDocument {
+    /// `Version`.
+    pub version: Option<String>,
+    /// `Id`.
+    pub id: Option<String>,
+    /// `Statement`, in order.
+    pub statements: Vec<Statement>,
+    /// True when `Statement` was a single object rather than an array.
+    pub single_statement: bool,
+    key_order: Vec<String>,
+    /// Unknown top-level keys, kept verbatim.
+    pub extra: Map<String, Value>,
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl PolicyDocument {
+    /// Parses policy JSON text.
+    pub fn parse_str(text: &str) -> Result<Self, PolicyError> {
+        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+            PolicyError::new("$", format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()))
+        })?;
+        Self::from_value(&value)
+    }
+
+    /// Parses an already-decoded JSON value.
+    pub fn from_value(value: &Value) -> Result<Self, PolicyError> {
+        let Value::Object(obj) = value else {
+            return Err(PolicyError::new("$", format!("expected an object, found {}", json_kind(value))));
+        };
+        let mut doc = PolicyDocument {
+            version: None,
+            id: None,
+            statements: Vec::new(),
+            single_statement: false,
+            key_order: obj.keys().cloned().collect(),
+            extra: Map::new(),
+        };
+        let mut saw_statement = false;
+        for (key, v) in obj {
+            match key.as_str() {
+                "Version" => doc.version = Some(expect_string(v, "$.Version")?),
+                "Id" => doc.id = Some(expect_string(v, "$.Id")?),
+                "Statement" => {
+                    saw_statement = true;
+                    match v {
+                        Value::Object(_) => {
+                            doc.single_statement = true;
+                            doc.statements.push(Statement::from_value(v, "$.Statement")?);
+                        }
+                        Value::Array(items) => {
+                            for (i, item) in items.iter().enumerate() {
+                                doc.statements.push(Statement::from_value(item, &format!("$.Statement[{i}]"))?);
+                            }
+                        }
+                        other => {
+                            return Err(PolicyError::new(
+                                "$.Statement",
+                                format!("expected an object or an array, found {}", json_kind(other)),
+                            ));
+                        }
+                    }
+                }
+                _ => {
+                    doc.extra.insert(key.clone(), v.clone());
+                }
+            }
+        }
+        if !saw_statement {
+            return Err(PolicyError::new("$", "missing \"Statement\""));
+        }
+        Ok(doc)
+    }
+
+    /// Builds a document from statements, `Version` 2012-10-17.
+    pub fn new(statements: Vec<Statement>) -> Self {
+        PolicyDocument {
+            version: Some("2012-10-17".to_string()),
+            id: None,
+            statements,
+            single_statement: false,
+            key_order: vec!["Version".into(), "Statement".into()],
+            extra: Map::new(),
+        }
+    }
+
+    /// The document as a JSON value, keys in the author's order.
+    pub fn to_value(&self) -> Value {
+        let mut out = Map::new();
+        let mut order = self.key_order.clone();
+        for (key, present) in [("Version", self.version.is_some()), ("Id", self.id.is_some()), ("Statement", true)] {
+            if present && !order.iter().any(|k| k == key) {
+                order.push(key.to_string());
+            }
+        }
+        for key in self.extra.keys() {
+            if !order.contains(key) {
+                order.push(key.clone());
+            }
+        }
+        for key in order {
+            match key.as_str() {
+                "Version" => {
+                    if let Some(v) = &self.version {
+                        out.insert(key, Value::String(v.clone()));
+                    }
+                }
+                "Id" => {
+                    if let Some(v) = &self.id {
+                        out.insert(key, Value::String(v.clone()));
+                    }
+                }
+                "Statement" => {
+                    let value = if self.single_statement && self.statements.len() == 1 {
+                        self.statements[0].to_value()
+                    } else {
+                        Value::Array(self.statements.iter().map(Statement::to_value).collect())
+                    };
+                    out.insert(key, value);
+                }
+                _ => {
+                    if let Some(v) = self.extra.get(&key) {
+                        out.insert(key, v.clone());
+                    }
+                }
+            }
+        }
+        Value::Object(out)
+    }
+
+    /// Compact JSON text.
+    pub fn to_json(&self) -> String {
+        self.to_value().to_string()
+    }
+
+    /// Pretty JSON text (two-space indent).
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.to_value()).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for PolicyDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_json())
+    }
+}
+
+impl serde::Serialize for PolicyDocument {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(s)
+    }
+}
+
+fn expect_string(v: &Value, path: &str) -> Result<String, PolicyError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(PolicyError::new(path, format!("expected a string, found {}", json_kind(other)))),
+    }
+}
+
+impl Statement {
+    /// An `Allow` statement over the given actions and resources.
+    pub fn allow(actions: Vec<String>, resources: Vec<String>) -> Self {
+        Statement {
+            sid: None,
+            effect: Effect::Allow,
+            principal: None,
+            action: Some(ActionSpec::Action(StringList::list(actions))),
+            resource: Some(ResourceSpec::Resource(StringList::list(resources))),
+            condition: None,
+            key_order: vec!["Effect".into(), "Action".into(), "Resource".into()],
+            extra: Map::new(),
+        }
+    }
+
+    fn from_value(value: &Value, path: &str) -> Result<Self, PolicyError> {
+        let Value::Object(obj) = value else {
+            return Err(PolicyError::new(path, format!("expected an object, found {}", json_kind(value))));
+        };
+        let mut st = Statement {
+            sid: None,
+            effect: Effect::Allow,
+            principal: None,
+            action: None,
+            resource: None,
+            condition: None,
+            key_order: obj.keys().cloned().collect(),
+            extra: Map::new(),
+        };
+        let mut effect = None;
+        for (key, v) in obj {
+            let here = format!("{path}.{key}");
+            match key.as_str() {
+                "Sid" => st.sid = Some(expect_string(v, &here)?),
+                "Effect" => {
+                    effect = Some(match v.as_str() {
+                        Some("Allow") => Effect::Allow,
+                        Some("Deny") => Effect::Deny,
+                        _ => return Err(PolicyError::new(here, format!("expected \"Allow\" or \"Deny\", found {v}"))),
+                    })
+                }
+                "Principal" | "NotPrincipal" => {
+                    if st.principal.is_some() {
+                        return Err(PolicyError::new(here, "both Principal and NotPrincipal"));
+                    }
+                    match v {
+                        Value::String(_) | Value::Object(_) => st.principal = Some((key.clone(), v.clone())),
+                        other => {
+                            return Err(PolicyError::new(here, format!("expected \"*\" or an object, found {}", json_kind(other))));
+                        }
+                    }
+                }
+                "Action" | "NotAction" => {
+                    if st.action.is_some() {
+                        return Err(PolicyError::new(here, "both Action and NotAction"));
+                    }
+                    let list = StringList::parse(v, &here)?;
+                    st.action = Some(if key == "Action" { ActionSpec::Action(list) } else { ActionSpec::NotAction(list) });
+                }
+                "Resource" | "NotResource" => {
+                    if st.resource.is_some() {
+                        return Err(PolicyError::new(here, "both Resource and NotResource"));
+                    }
+                    let list = StringList::parse(v, &here)?;
+                    st.resource =
+                        Some(if key == "Resource" { ResourceSpec::Resource(list) } else { ResourceSpec::NotResource(list) });
+                }
+                "Condition" => st.condition = Some(parse_condition(v, &here)?),
+                _ => {
+                    st.extra.insert(key.clone(), v.clone());
+                }
+            }
+        }
+        st.effect = effect.ok_or_else(|| PolicyError::new(path, "missing \"Effect\""))?;
+        if st.action.is_none() {
+            return Err(PolicyError::new(path, "missing \"Action\" or \"NotAction\""));
+        }
+        Ok(st)
+    }
+
+    /// The statement as a JSON value, keys in the author's order.
+    pub fn to_value(&self) -> Value {
+        let mut order = self.key_order.clone();
+        let action_key = match &self.action {
+            Some(ActionSpec::Action(_)) => Some("Action"),
+            Some(ActionSpec::NotAction(_)) => Some("NotAction"),
+            None => None,
+        };
+        let resource_key = match &self.resource {
+            Some(ResourceSpec::Resource(_)) => Some("Resource"),
+            Some(ResourceSpec::NotResource(_)) => Some("NotResource"),
+            None => None,
+        };
+        let principal_key = self.principal.as_ref().map(|(k, _)| k.as_str());
+        let wanted = [
+            ("Sid", self.sid.is_some()),
+            ("Effect", true),
+            (principal_key.unwrap_or(""), principal_key.is_some()),
+            (action_key.unwrap_or(""), action_key.is_some()),
+            (resource_key.unwrap_or(""), resource_key.is_some()),
+            ("Condition", self.condition.is_some()),
+        ];
+        for (key, present) in wanted {
+            if present && !order.iter().any(|k| k == key) {
+                order.push(key.to_string());
+            }
+        }
+        for key in self.extra.keys() {
+            if !order.contains(key) {
+                order.push(key.clone());
+            }
+        }
+        let mut out = Map::new();
+        for key in order {
+            let value = match key.as_str() {
+                "Sid" => self.sid.clone().map(Value::String),
+                "Effect" => Some(Value::String(match self.effect {
+                    Effect::Allow => "Allow".into(),
+                    Effect::Deny => "Deny".into(),
+                })),
+                "Principal" | "NotPrincipal" => {
+                    self.principal.as_ref().filter(|(k, _)| *k == key).map(|(_, v)| v.clone())
+                }
+                "Action" | "NotAction" => match &self.action {
+                    Some(ActionSpec::Action(l)) if key == "Action" => Some(l.to_value()),
+                    Some(ActionSpec::NotAction(l)) if key == "NotAction" => Some(l.to_value()),
+                    _ => None,
+                },
+                "Resource" | "NotResource" => match &self.resource {
+                    Some(ResourceSpec::Resource(l)) if key == "Resource" => Some(l.to_value()),
+                    Some(ResourceSpec::NotResource(l)) if key == "NotResource" => Some(l.to_value()),
+                    _ => None,
+                },
+                "Condition" => self.condition.clone().map(Value::Object),
+                _ => self.extra.get(&key).cloned(),
+            };
+            if let Some(v) = value {
+                out.insert(key, v);
+            }
+        }
+        Value::Object(out)
+    }
+
+    /// Replaces the `Action` list (keeps the key's place; turns `NotAction` into `Action`).
+    pub fn set_actions(&mut self, actions: Vec<String>) {
+        if let Some(pos) = self.key_order.iter().position(|k| k == "NotAction") {
+            self.key_order[pos] = "Action".into();
+        }
+        self.action = Some(ActionSpec::Action(StringList::list(actions)));
+    }
+}
+
+fn parse_condition(v: &Value, path: &str) -> Result<Map<String, Value>, PolicyError> {
+    let Value::Object(ops) = v else {
+        return Err(PolicyError::new(path, format!("expected an object, found {}", json_kind(v))));
+    };
+    for (op, keys) in ops {
+        let op_path = format!("{path}.{op}");
+        let Value::Object(keys) = keys else {
+            return Err(PolicyError::new(op_path, format!("expected an object of condition keys, found {}", json_kind(keys))));
+        };
+        for (key, value) in keys {
+            let key_path = format!("{op_path}.{key}");
+            let scalar_ok = |x: &Value| matches!(x, Value::String(_) | Value::Bool(_) | Value::Number(_));
+            match value {
+                x if scalar_ok(x) => {}
+                Value::Array(items) => {
+                    if let Some((i, bad)) = items.iter().enumerate().find(|(_, x)| !scalar_ok(x)) {
+                        return Err(PolicyError::new(
+                            format!("{key_path}[{i}]"),
+                            format!("expected a string, boolean or number, found {}", json_kind(bad)),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(PolicyError::new(
+                        key_path,
+                        format!("expected a string, boolean, number or array, found {}", json_kind(other)),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(ops.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(text: &str) {
+        let doc = PolicyDocument::parse_str(text).unwrap();
+        let back: Value = serde_json::from_str(&doc.to_json()).unwrap();
+        let orig: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(back, orig);
+        assert_eq!(doc.to_json(), orig.to_string(), "key order survives");
+    }
+
+    #[test]
+    fn round_trips_every_element() {
+        round_trip(
+            r#"{"Version":"2012-10-17","Id":"x","Statement":[{"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":["arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":true},"NumericLessThan":{"s3:max-keys":10},"ForAnyValue:StringLike":{"aws:TagKeys":["a*","b"]}}},{"Effect":"Deny","NotAction":["iam:*"],"NotResource":"*"},{"Resource":"*","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::1:root"]},"Action":["sts:AssumeRole"],"Custom":1}]}"#,
+        );
+        round_trip(r#"{"Statement":{"Effect":"Allow","NotPrincipal":"*","Action":"*","Resource":"*"},"Version":"2008-10-17"}"#);
+    }
+
+    #[test]
+    fn errors_name_the_json_path() {
+        let err = PolicyDocument::parse_str(r#"{"Statement":[{"Effect":"Allow","Action":"a:b"},{"Effect":"Allow","Action":[1]}]}"#)
+            .unwrap_err();
+        assert_eq!(err.path, "$.Statement[1].Action[0]");
+        let err = PolicyDocument::parse_str(r#"{"Statement":[{"Effect":"Maybe","Action":"a:b"}]}"#).unwrap_err();
+        assert_eq!(err.path, "$.Statement[0].Effect");
+        let err = PolicyDocument::parse_str(r#"{"Statement":{"Effect":"Allow","Action":"a:b","Condition":{"StringEquals":{"k":{"x":1}}}}}"#)
+            .unwrap_err();
+        assert_eq!(err.path, "$.Statement.Condition.StringEquals.k");
+        assert!(PolicyDocument::parse_str("{").unwrap_err().message.contains("not valid JSON"));
+        assert!(PolicyDocument::parse_str("{}").unwrap_err().message.contains("Statement"));
+    }
+
+    #[test]
+    fn set_actions_keeps_key_position() {
+        let mut doc =
+            PolicyDocument::parse_str(r#"{"Statement":[{"NotAction":"iam:*","Effect":"Allow","Resource":"*"}]}"#).unwrap();
+        doc.statements[0].set_actions(vec!["s3:GetObject".into()]);
+        assert_eq!(doc.to_json(), r#"{"Statement":[{"Action":["s3:GetObject"],"Effect":"Allow","Resource":"*"}]}"#);
+    }
+}

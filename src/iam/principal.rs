@@ -1,0 +1,180 @@
+//! Principals (roles, users, groups) and the policy sources that reach them.
+
+use super::policy::PolicyDocument;
+use serde::Serialize;
+use std::fmt;
+
+/// The three kinds of IAM identity that carry identity-based policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    /// `aws_iam_role`.
+    Role,
+    /// `aws_iam_user`.
+    User,
+    /// `aws_iam_group`.
+    Group,
+}
+
+impl fmt::Display for PrincipalKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PrincipalKind::Role => "role",
+            PrincipalKind::User => "user",
+            PrincipalKind::Group => "group",
+        })
+    }
+}
+
+/// How a policy reaches a principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyKind {
+    /// An inline policy (`aws_iam_role_policy`, an `inline_policy` block, ...).
+    Inline,
+    /// A customer-managed policy attached to the principal.
+    Managed,
+    /// An AWS-managed policy (`arn:aws:iam::aws:policy/...`).
+    AwsManaged,
+    /// A policy of a group the user belongs to.
+    InheritedFromGroup,
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PolicyKind::Inline => "inline",
+            PolicyKind::Managed => "managed",
+            PolicyKind::AwsManaged => "aws-managed",
+            PolicyKind::InheritedFromGroup => "inherited-from-group",
+        })
+    }
+}
+
+/// Why a policy's document is not known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "reason", content = "detail")]
+pub enum UnknownReason {
+    /// The document is computed during apply (depends on something not yet created).
+    ComputedAtApply,
+    /// The document comes from a variable or a module input whose value the plan does not show.
+    FromVariable,
+    /// An AWS-managed policy; its document is resolved from the IAM API or the bundled snapshot.
+    AwsManagedNotResolved,
+    /// A customer-managed policy that this plan does not define (its ARN is all we have).
+    NotInPlan,
+    /// The value is marked sensitive in the plan and is never shown.
+    Sensitive,
+    /// The JSON does not parse as a policy; the detail names where.
+    Invalid(String),
+}
+
+impl fmt::Display for UnknownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnknownReason::ComputedAtApply => f.write_str("computed at apply"),
+            UnknownReason::FromVariable => f.write_str("from a variable"),
+            UnknownReason::AwsManagedNotResolved => f.write_str("AWS-managed, not resolved"),
+            UnknownReason::NotInPlan => f.write_str("managed outside this plan"),
+            UnknownReason::Sensitive => f.write_str("sensitive"),
+            UnknownReason::Invalid(d) => write!(f, "invalid policy: {d}"),
+        }
+    }
+}
+
+/// Where in Terraform a policy document is written, so a suggestion can be taken back there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyOrigin {
+    /// Instance address of the resource whose attribute holds the document.
+    pub resource: String,
+    /// The attribute: `policy`, or `inline_policy` for a role's inline block.
+    pub attribute: String,
+    /// For an `inline_policy` block, the block's `name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_name: Option<String>,
+    /// Instance address of the `data.aws_iam_policy_document` that renders it, when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_source: Option<String>,
+}
+
+/// One policy that reaches a principal.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySource {
+    /// Terraform address of the policy (the policy resource, the inline policy resource, or the
+    /// role with the `inline_policy` block); the ARN for policies outside the plan.
+    pub address: String,
+    /// How it reaches the principal.
+    pub kind: PolicyKind,
+    /// Policy name when known.
+    pub name: Option<String>,
+    /// Policy ARN for managed policies, when known.
+    pub arn: Option<String>,
+    /// Address of the attachment resource that links it, if any.
+    pub attachment: Option<String>,
+    /// For inherited policies, the group's address.
+    pub via_group: Option<String>,
+    /// The document after this plan, when known.
+    pub document: Option<PolicyDocument>,
+    /// The document before this plan (existing policies), for "new in this plan" decisions.
+    #[serde(skip)]
+    pub before: Option<PolicyDocument>,
+    /// Why `document` is `None`.
+    pub unknown_reason: Option<UnknownReason>,
+    /// Where the document is written.
+    pub origin: Option<PolicyOrigin>,
+}
+
+/// A risk flag computed from a principal's known documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RiskFlag {
+    /// Allows `*` on `*`.
+    FullAdmin,
+    /// Allows writing IAM (roles, policies, users, keys...).
+    IamWrite,
+    /// Allows `iam:PassRole` on `*`.
+    PassRoleAny,
+    /// Has an `Allow` with `NotAction`.
+    NotActionAllow,
+}
+
+impl fmt::Display for RiskFlag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RiskFlag::FullAdmin => "full-admin",
+            RiskFlag::IamWrite => "iam-write",
+            RiskFlag::PassRoleAny => "passrole-any",
+            RiskFlag::NotActionAllow => "notaction-allow",
+        })
+    }
+}
+
+/// An IAM role, user or group found in the plan, with every policy that reaches it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Principal {
+    /// Instance address, e.g. `module.app.aws_iam_role.worker["eu"]`.
+    pub address: String,
+    /// Address of the block in its module (no instance keys), e.g. `module.app.aws_iam_role.worker`.
+    pub block_address: String,
+    /// Role, user or group.
+    pub kind: PrincipalKind,
+    /// IAM name, when known at plan time.
+    pub name: Option<String>,
+    /// ARN when the principal already exists; `None` for a principal this plan creates.
+    pub arn: Option<String>,
+    /// Account id from the ARN.
+    pub account: Option<String>,
+    /// The plan's action on it: `create`, `update`, `no-op`, `replace`, `read`...
+    pub plan_action: String,
+    /// Every policy reaching it.
+    pub policies: Vec<PolicySource>,
+    /// Risk flags from its known documents, most severe first.
+    pub flags: Vec<RiskFlag>,
+}
+
+impl Principal {
+    /// True when the principal does not exist yet, so it has no usage history.
+    pub fn is_new(&self) -> bool {
+        self.arn.is_none()
+    }
+}

@@ -1,0 +1,38 @@
+//! `aws_iam_role_policies_exclusive` and `aws_iam_role_policy_attachments_exclusive`.
+//!
+//! The first only asserts which inline policies a role has (their documents live on
+//! `aws_iam_role_policy` resources), so it adds no policy; names it lists that the plan does not
+//! define are reported. The second attaches each listed ARN.
+
+use super::attachment::{policy_refs, principal_refs};
+use crate::iam::discover::{AttachmentFact, Facts, Instance, PlanIndex};
+use crate::iam::principal::PrincipalKind;
+
+/// `aws_iam_role_policies_exclusive`.
+pub fn visit_role_policies(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
+    if inst.is_deleted() {
+        return;
+    }
+    let roles = principal_refs(inst, index, facts, PrincipalKind::Role, "role_name");
+    let names = inst.strings("policy_names").unwrap_or_default();
+    if !roles.is_empty() && !names.is_empty() {
+        facts.warnings.push(format!(
+            "{}: inline policies {} are managed exclusively; their documents are read from aws_iam_role_policy resources",
+            inst.address,
+            names.join(", ")
+        ));
+    }
+}
+
+/// `aws_iam_role_policy_attachments_exclusive`.
+pub fn visit_role_policy_attachments(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
+    if inst.is_deleted() {
+        return;
+    }
+    let policies = policy_refs(inst, index, "policy_arns");
+    for principal in principal_refs(inst, index, facts, PrincipalKind::Role, "role_name") {
+        for policy in &policies {
+            facts.attachments.push(AttachmentFact { principal: principal.clone(), policy: policy.clone(), address: inst.address.clone() });
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! `aws_iam_role_policy`, `aws_iam_user_policy`, `aws_iam_group_policy`: inline policies.
+
+use super::attachment::principal_refs;
+use super::document::attribute_document;
+use crate::iam::discover::{Facts, InlineFact, Instance, PlanIndex};
+use crate::iam::principal::{PolicyOrigin, PrincipalKind};
+
+/// `aws_iam_role_policy`.
+pub fn visit_role_policy(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
+    visit(inst, index, facts, PrincipalKind::Role, "role");
+}
+
+/// `aws_iam_user_policy`.
+pub fn visit_user_policy(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
+    visit(inst, index, facts, PrincipalKind::User, "user");
+}
+
+/// `aws_iam_group_policy`.
+pub fn visit_group_policy(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
+    visit(inst, index, facts, PrincipalKind::Group, "group");
+}
+
+fn visit(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, kind: PrincipalKind, attr: &str) {
+    if inst.is_deleted() {
+        return;
+    }
+    let document = attribute_document(inst, index, facts, "policy");
+    let origin = PolicyOrigin {
+        resource: inst.address.clone(),
+        attribute: "policy".into(),
+        block_name: None,
+        document_source: document.document_source.clone(),
+    };
+    let targets = principal_refs(inst, index, facts, kind, attr);
+    for principal in targets {
+        facts.inline.push(InlineFact {
+            principal,
+            address: inst.address.clone(),
+            name: inst.string("name"),
+            document: document.clone(),
+            origin: origin.clone(),
+        });
+    }
+}

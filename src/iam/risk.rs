@@ -1,0 +1,101 @@
+//! Risk flags and ranking from a principal's known policy documents.
+//!
+//! Syntactic for now (patterns, not the catalog): full admin, IAM write, `iam:PassRole` on `*`,
+//! `NotAction` allows.
+
+use super::action::ActionPattern;
+use super::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
+use super::principal::{Principal, RiskFlag};
+use std::collections::BTreeSet;
+
+/// IAM action name prefixes that write identities, policies or credentials.
+const IAM_WRITE_PREFIXES: &[&str] = &[
+    "iam:create", "iam:put", "iam:attach", "iam:update", "iam:delete", "iam:add", "iam:remove", "iam:set",
+    "iam:detach", "iam:upload", "iam:tag", "iam:untag", "iam:enable", "iam:deactivate", "iam:resync",
+    "iam:change", "iam:passrole", "iam:reset",
+];
+
+/// Flags from documents, most severe first.
+pub fn flags<'a>(docs: impl Iterator<Item = &'a PolicyDocument>) -> Vec<RiskFlag> {
+    let mut out = BTreeSet::new();
+    for doc in docs {
+        for st in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
+            let any_resource = match &st.resource {
+                Some(ResourceSpec::Resource(r)) => r.values.iter().any(|v| v == "*"),
+                Some(ResourceSpec::NotResource(_)) | None => true,
+            };
+            match &st.action {
+                Some(ActionSpec::NotAction(_)) => {
+                    out.insert(RiskFlag::NotActionAllow);
+                    out.insert(RiskFlag::IamWrite);
+                    if any_resource {
+                        out.insert(RiskFlag::PassRoleAny);
+                    }
+                }
+                Some(ActionSpec::Action(list)) => {
+                    for p in list.values.iter().map(|a| ActionPattern::new(a)) {
+                        if p.lower() == "*" && any_resource {
+                            out.insert(RiskFlag::FullAdmin);
+                        }
+                        if IAM_WRITE_PREFIXES.iter().any(|w| p.matches(w) || pattern_overlaps_prefix(&p, w)) {
+                            out.insert(RiskFlag::IamWrite);
+                        }
+                        if p.matches("iam:PassRole") && any_resource {
+                            out.insert(RiskFlag::PassRoleAny);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// True when some action starting with `prefix` matches `p` (e.g. `iam:*`, `iam:Create*`, `iam:CreateRole`).
+fn pattern_overlaps_prefix(p: &ActionPattern, prefix: &str) -> bool {
+    let lower = p.lower();
+    // Compare up to the first wildcard: the literal head must agree with the prefix where both have characters.
+    let head_len = lower.find(['*', '?']).unwrap_or(lower.len());
+    let head = &lower[..head_len];
+    let n = head.len().min(prefix.len());
+    head[..n] == prefix[..n] && (head_len < lower.len() || head.len() >= prefix.len())
+}
+
+/// Sort key: higher is riskier.
+pub fn rank(p: &Principal) -> (u8, u8, u8, u8, usize) {
+    let has = |f| u8::from(p.flags.contains(&f));
+    (
+        has(RiskFlag::FullAdmin),
+        has(RiskFlag::NotActionAllow),
+        has(RiskFlag::PassRoleAny),
+        has(RiskFlag::IamWrite),
+        p.policies.len(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(doc: &str) -> Vec<RiskFlag> {
+        flags(std::iter::once(&PolicyDocument::parse_str(doc).unwrap()))
+    }
+
+    #[test]
+    fn flags_from_documents() {
+        assert_eq!(
+            f(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
+            vec![RiskFlag::FullAdmin, RiskFlag::IamWrite, RiskFlag::PassRoleAny]
+        );
+        assert_eq!(f(r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#), vec![]);
+        assert_eq!(f(r#"{"Statement":{"Effect":"Allow","Action":"iam:Create*","Resource":"arn:x"}}"#), vec![RiskFlag::IamWrite]);
+        assert_eq!(f(r#"{"Statement":{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}}"#), vec![]);
+        assert_eq!(
+            f(r#"{"Statement":{"Effect":"Allow","Action":"iam:PassRole","Resource":"*"}}"#),
+            vec![RiskFlag::IamWrite, RiskFlag::PassRoleAny]
+        );
+        assert!(f(r#"{"Statement":{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}}"#).contains(&RiskFlag::NotActionAllow));
+        assert_eq!(f(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#), vec![]);
+    }
+}

@@ -1,0 +1,1 @@
+//! minimize stage (see crate docs).

@@ -1,0 +1,10 @@
+//! Reading `terraform show -json` output: serde types ([`model`]) and a loader ([`load`]) that handles
+//! encodings, stdin, format versions and errors that name the file and the JSON path.
+//!
+//! This module knows nothing about IAM; `crate::iam` interprets the plan.
+
+pub mod load;
+pub mod model;
+
+pub use load::{LoadedPlan, PlanError, load_plan, parse_plan_bytes};
+pub use model::{ChangeAction, Expr, Expression, InstanceKey, Mode, Plan, ResourceChange};

@@ -1,0 +1,126 @@
+//! Where usage comes from: the cache, IAM Access Analyzer policy generation, and CloudTrail logs.
+//!
+//! Every source produces the same [`ObservedUsage`]; the minimizer reads nothing else.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Which source observed the usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UsageSourceKind {
+    /// CloudTrail log files read by iamtrim (folder or S3).
+    Cloudtrail,
+    /// IAM Access Analyzer policy generation.
+    AccessAnalyzer,
+}
+
+/// A time window, RFC 3339 bounds (UTC), inclusive start, exclusive end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// First instant covered.
+    pub start: String,
+    /// First instant not covered.
+    pub end: String,
+}
+
+/// What one principal was seen doing with one action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionUse {
+    /// Number of events (0 when the source gives no counts, as Access Analyzer does).
+    pub count: u64,
+    /// Resource ARNs the calls named, when the source knows them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub resources: BTreeSet<String>,
+}
+
+/// What a principal really used, as one source saw it over one window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedUsage {
+    /// The principal's ARN (a role ARN, never an assumed-role session ARN).
+    pub principal_arn: String,
+    /// The source.
+    pub source: UsageSourceKind,
+    /// The window observed.
+    pub window: Window,
+    /// Used actions, keyed by `service:Action` in the catalog's spelling, lower-case service prefix.
+    pub actions: BTreeMap<String, ActionUse>,
+    /// Services (IAM prefixes) for which the source only knows "some action was used", not which.
+    /// Every action of such a service must be kept.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub service_level_only: BTreeSet<String>,
+    /// When `Some`, the source covers only these services at action level; others count as
+    /// service-level-only. `None` means all services are covered at action level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_level_services: Option<BTreeSet<String>>,
+    /// Whether data events (S3 object level, Lambda invoke, DynamoDB items...) were visible to the source.
+    #[serde(default)]
+    pub data_events_seen: bool,
+    /// False when the source says its result is partial (Access Analyzer `isComplete`, unreadable files).
+    pub complete: bool,
+    /// Calls that were denied (`AccessDenied`), action -> count; never counted as used.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub denied: BTreeMap<String, u64>,
+}
+
+impl ObservedUsage {
+    /// Empty usage for a principal over a window.
+    pub fn empty(principal_arn: &str, source: UsageSourceKind, window: Window) -> Self {
+        ObservedUsage {
+            principal_arn: principal_arn.to_string(),
+            source,
+            window,
+            actions: BTreeMap::new(),
+            service_level_only: BTreeSet::new(),
+            action_level_services: None,
+            data_events_seen: false,
+            complete: true,
+            denied: BTreeMap::new(),
+        }
+    }
+
+    /// True when `action` (any case) was used.
+    pub fn used(&self, action: &str) -> bool {
+        self.actions.contains_key(&normalize_action(action))
+            || self.actions.keys().any(|k| k.eq_ignore_ascii_case(action))
+    }
+
+    /// True when the source has action-level data for `service` (lower-case prefix).
+    pub fn has_action_level_data(&self, service: &str) -> bool {
+        if self.service_level_only.contains(service) {
+            return false;
+        }
+        match &self.action_level_services {
+            Some(set) => set.contains(service),
+            None => true,
+        }
+    }
+
+    /// Folds another observation of the same principal into this one (union of actions, intersection of coverage).
+    pub fn merge(&mut self, other: &ObservedUsage) {
+        for (action, u) in &other.actions {
+            let entry = self.actions.entry(action.clone()).or_default();
+            entry.count += u.count;
+            entry.resources.extend(u.resources.iter().cloned());
+        }
+        self.service_level_only.extend(other.service_level_only.iter().cloned());
+        // A service is covered when either observation covers it at action level.
+        self.action_level_services = match (self.action_level_services.take(), &other.action_level_services) {
+            (Some(a), Some(b)) => Some(a.union(b).cloned().collect()),
+            _ => None,
+        };
+        self.data_events_seen |= other.data_events_seen;
+        self.complete &= other.complete;
+        for (action, n) in &other.denied {
+            *self.denied.entry(action.clone()).or_default() += n;
+        }
+    }
+}
+
+/// `S3:GetObject` -> `s3:GetObject`: the service prefix is lower-cased, the name kept.
+pub fn normalize_action(action: &str) -> String {
+    match action.split_once(':') {
+        Some((svc, name)) => format!("{}:{}", svc.to_ascii_lowercase(), name),
+        None => action.to_string(),
+    }
+}
