@@ -1,1 +1,51 @@
-//! cli stage (see crate docs).
+//! The command line: clap structs ([`args`]), resolved into validated [`settings::Settings`], one file
+//! per command. Commands receive resolved settings, never raw flags.
+
+pub mod args;
+mod scan;
+pub mod settings;
+
+use clap::Parser;
+use std::ffi::OsString;
+
+/// How a successful run ended, as `diff` does: clean (0) or with findings (1). Errors are 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Nothing to report.
+    Clean,
+    /// Something to report (pending suggestions for `check`).
+    Findings,
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(s: ExitStatus) -> Self {
+        match s {
+            ExitStatus::Clean => std::process::ExitCode::SUCCESS,
+            ExitStatus::Findings => std::process::ExitCode::from(1),
+        }
+    }
+}
+
+/// Parses `args` and runs the command.
+pub fn run<I, T>(args: I) -> anyhow::Result<ExitStatus>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match args::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors; clap prints them itself.
+            let code = e.exit_code();
+            e.print()?;
+            if code == 0 {
+                return Ok(ExitStatus::Clean);
+            }
+            std::process::exit(2);
+        }
+    };
+    let settings = settings::Settings::resolve(&cli)?;
+    match cli.command {
+        args::Command::Scan(a) => scan::run(&settings, &a),
+    }
+}

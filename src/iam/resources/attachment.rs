@@ -80,7 +80,8 @@ pub fn principal_refs(
             out.push(PrincipalRef::Address(address));
         }
     }
-    if out.is_empty() && (inst.is_unknown(attr) || inst.expr(attr).is_some()) {
+    let known_empty = inst.after.as_ref().or(inst.before.as_ref()).and_then(|v| v.get(attr)).is_some_and(|v| !v.is_null());
+    if out.is_empty() && !known_empty && (inst.is_unknown(attr) || inst.expr(attr).is_some()) {
         facts.warnings.push(format!(
             "{}: cannot tell which {kind} `{attr}` names (unknown until apply, and not a reference to a {kind} in the same module)",
             inst.address

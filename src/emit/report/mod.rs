@@ -1,0 +1,141 @@
+//! One report model, many renderers: a versioned, serializable [`Report`] built once per run; each
+//! format is a module. The JSON format is the serialized `Report` (docs/report-schema.md) and can be
+//! read back and rendered into the others.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use crate::iam::{Discovery, PolicySource, Principal};
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field is removed or changes meaning; adding fields does not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run found, in one serializable value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The command that made it: `scan`, `suggest`, `check`.
+    pub command: String,
+    /// The plan read.
+    pub plan: PlanInfo,
+    /// Counts.
+    pub summary: Summary,
+    /// Principals, riskiest first.
+    pub principals: Vec<PrincipalReport>,
+    /// Notes for the user (ambiguous links, unknown format minors...).
+    pub warnings: Vec<String>,
+}
+
+/// The plan a report is about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanInfo {
+    /// Path as given (`<stdin>` for `-`).
+    pub path: String,
+    /// `format_version`.
+    pub format_version: Option<String>,
+    /// `terraform_version`.
+    pub terraform_version: Option<String>,
+}
+
+/// Report counts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Principals found.
+    pub principals: usize,
+    /// Of which this plan creates (no usage history).
+    pub new_principals: usize,
+    /// Policy sources over all principals.
+    pub policies: usize,
+    /// Policy sources whose document is unknown.
+    pub unknown_documents: usize,
+    /// Principals with at least one risk flag.
+    pub flagged: usize,
+}
+
+/// One principal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrincipalReport {
+    /// Terraform instance address.
+    pub address: String,
+    /// `role`, `user` or `group`.
+    pub kind: String,
+    /// IAM name when known.
+    pub name: Option<String>,
+    /// ARN; null for a principal this plan creates.
+    pub arn: Option<String>,
+    /// Account id from the ARN.
+    pub account: Option<String>,
+    /// The plan's action on it.
+    pub plan_action: String,
+    /// Risk flags, most severe first.
+    pub flags: Vec<String>,
+    /// Policies reaching it.
+    pub policies: Vec<PolicyReport>,
+}
+
+/// One policy reaching a principal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyReport {
+    /// Terraform address (or ARN for policies outside the plan).
+    pub address: String,
+    /// `inline`, `managed`, `aws-managed`, `inherited-from-group`.
+    pub kind: String,
+    /// Policy name when known.
+    pub name: Option<String>,
+    /// Policy ARN when known.
+    pub arn: Option<String>,
+    /// The attachment resource, if any.
+    pub attachment: Option<String>,
+    /// The group it is inherited from, if any.
+    pub via_group: Option<String>,
+    /// The IAM JSON document, or null when unknown.
+    pub document: Option<serde_json::Value>,
+    /// Why the document is null.
+    pub unknown_reason: Option<String>,
+}
+
+impl Report {
+    /// Builds the report of `scan` from a discovery.
+    pub fn from_discovery(command: &str, plan: PlanInfo, discovery: &Discovery, extra_warnings: &[String]) -> Self {
+        let principals: Vec<PrincipalReport> = discovery.principals.iter().map(principal_report).collect();
+        let summary = Summary {
+            principals: principals.len(),
+            new_principals: principals.iter().filter(|p| p.arn.is_none()).count(),
+            policies: principals.iter().map(|p| p.policies.len()).sum(),
+            unknown_documents: principals.iter().flat_map(|p| &p.policies).filter(|s| s.document.is_none()).count(),
+            flagged: principals.iter().filter(|p| !p.flags.is_empty()).count(),
+        };
+        let mut warnings = extra_warnings.to_vec();
+        warnings.extend(discovery.warnings.iter().cloned());
+        Report { schema_version: SCHEMA_VERSION, command: command.to_string(), plan, summary, principals, warnings }
+    }
+}
+
+fn principal_report(p: &Principal) -> PrincipalReport {
+    PrincipalReport {
+        address: p.address.clone(),
+        kind: p.kind.to_string(),
+        name: p.name.clone(),
+        arn: p.arn.clone(),
+        account: p.account.clone(),
+        plan_action: p.plan_action.clone(),
+        flags: p.flags.iter().map(ToString::to_string).collect(),
+        policies: p.policies.iter().map(policy_report).collect(),
+    }
+}
+
+fn policy_report(s: &PolicySource) -> PolicyReport {
+    PolicyReport {
+        address: s.address.clone(),
+        kind: s.kind.to_string(),
+        name: s.name.clone(),
+        arn: s.arn.clone(),
+        attachment: s.attachment.clone(),
+        via_group: s.via_group.clone(),
+        document: s.document.as_ref().map(|d| d.to_value()),
+        unknown_reason: s.unknown_reason.as_ref().map(ToString::to_string),
+    }
+}
