@@ -14,7 +14,11 @@ pub fn visit_role(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts)
         return;
     }
     let me = PrincipalRef::Address(inst.address.clone());
-    inline_blocks(inst, index, facts, &me);
+    // Without an `inline_policy` block in the configuration, the attribute is computed: it mirrors the
+    // aws_iam_role_policy resources (read by their own handler) and policies made outside Terraform.
+    if inst.config.is_none() || inst.expr("inline_policy").is_some() {
+        inline_blocks(inst, index, facts, &me);
+    }
     // managed_policy_arns only when the configuration sets it; otherwise the state lists attachments
     // made by other resources (or outside Terraform), which their own handlers cover.
     if inst.expr("managed_policy_arns").is_some() {
