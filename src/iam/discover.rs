@@ -198,7 +198,10 @@ impl<'p> PlanIndex<'p> {
             let mut stack: Vec<(&ValuesModule, String)> = vec![(root, String::new())];
             while let Some((module, module_address)) = stack.pop() {
                 for r in &module.resources {
-                    if !is_iam_type(&r.resource_type) {
+                    // resource_changes lists every managed instance; the values trees add data sources
+                    // (read while planning) and stand in only for plans without resource_changes.
+                    let wanted = r.mode == Mode::Data || plan.resource_changes.is_empty();
+                    if !is_iam_type(&r.resource_type) || !wanted {
                         continue;
                     }
                     if let Some(&i) = seen.get(&r.address) {

@@ -223,7 +223,8 @@ fn redact_serde_message(msg: &str) -> String {
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            None if c == '"' || c == '`' => {
+            // Double quotes hold input values; backticks hold schema names, except after "variant".
+            None if c == '"' || (c == '`' && out.ends_with("variant ")) => {
                 quote = Some(c);
                 if out.ends_with(' ') {
                     out.pop();

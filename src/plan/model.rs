@@ -119,7 +119,8 @@ impl fmt::Display for InstanceKey {
 /// One `resource_changes[]` / `resource_drift[]` entry.
 #[derive(Debug, Deserialize)]
 pub struct ResourceChange {
-    /// Absolute instance address, e.g. `module.poc.aws_iam_role.r6["p1"]`.
+    /// Absolute instance address, e.g. `module.poc.aws_iam_role.r6["p1"]` (absent in TF 1.0.0's `resource_drift`).
+    #[serde(default)]
     pub address: String,
     /// Address before a `moved` block.
     pub previous_address: Option<String>,

@@ -96,7 +96,8 @@ pub fn policy_refs(inst: &Instance<'_>, index: &PlanIndex<'_>, attr: &str) -> Ve
         Some(one) => vec![PolicyRef::Arn(one)],
         None => inst.strings(attr).unwrap_or_default().into_iter().map(PolicyRef::Arn).collect(),
     };
-    if out.is_empty() || inst.is_unknown(attr) {
+    let known = inst.after.as_ref().or(inst.before.as_ref()).and_then(|v| v.get(attr)).is_some_and(|v| !v.is_null());
+    if !known || inst.is_unknown(attr) {
         let addrs = resolve_reference(index, inst, inst.expr(attr), &["aws_iam_policy"]);
         if addrs.is_empty() && out.is_empty() {
             let reason =

@@ -1,8 +1,8 @@
 //! `aws_iam_role_policies_exclusive` and `aws_iam_role_policy_attachments_exclusive`.
 //!
 //! The first only asserts which inline policies a role has (their documents live on
-//! `aws_iam_role_policy` resources), so it adds no policy; names it lists that the plan does not
-//! define are reported. The second attaches each listed ARN.
+//! `aws_iam_role_policy` resources, read by their own handler), so it adds no policy. The second
+//! attaches each listed ARN.
 
 use super::attachment::{policy_refs, principal_refs};
 use crate::iam::discover::{AttachmentFact, Facts, Instance, PlanIndex};
@@ -13,15 +13,8 @@ pub fn visit_role_policies(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &m
     if inst.is_deleted() {
         return;
     }
-    let roles = principal_refs(inst, index, facts, PrincipalKind::Role, "role_name");
-    let names = inst.strings("policy_names").unwrap_or_default();
-    if !roles.is_empty() && !names.is_empty() {
-        facts.warnings.push(format!(
-            "{}: inline policies {} are managed exclusively; their documents are read from aws_iam_role_policy resources",
-            inst.address,
-            names.join(", ")
-        ));
-    }
+    // Resolving the role still reports a role it cannot find.
+    let _ = principal_refs(inst, index, facts, PrincipalKind::Role, "role_name");
 }
 
 /// `aws_iam_role_policy_attachments_exclusive`.
