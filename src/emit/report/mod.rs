@@ -25,8 +25,54 @@ pub struct Report {
     pub summary: Summary,
     /// Principals, riskiest first.
     pub principals: Vec<PrincipalReport>,
+    /// Files written (`suggest`), relative to the repository root.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileReport>,
     /// Notes for the user (ambiguous links, unknown format minors...).
     pub warnings: Vec<String>,
+}
+
+/// A file `suggest` wrote (or would write with `--dry-run`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileReport {
+    /// Path relative to the repository root.
+    pub path: String,
+    /// `patch` or `suggestion`.
+    pub kind: String,
+    /// False with `--dry-run`.
+    pub written: bool,
+}
+
+/// One suggested policy change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuggestionReport {
+    /// Terraform address of the policy's source block.
+    pub policy_address: String,
+    /// `safe` (complete usage data) or `review-needed`.
+    pub applicability: String,
+    /// The document today.
+    pub current: serde_json::Value,
+    /// The suggested document; null means "detach this policy" (nothing of it was used).
+    pub suggested: Option<serde_json::Value>,
+    /// Explicit actions granted today (wildcards expanded over the catalog).
+    pub granted: usize,
+    /// Explicit actions the suggestion keeps.
+    pub kept: usize,
+    /// One verdict per granted action.
+    pub actions: Vec<ActionReport>,
+    /// Notes (kept statements, unknown actions...).
+    pub notes: Vec<String>,
+}
+
+/// The verdict on one action.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionReport {
+    /// `service:Action`.
+    pub action: String,
+    /// `keep` or `remove`.
+    pub verdict: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// The plan a report is about.
@@ -74,6 +120,12 @@ pub struct PrincipalReport {
     pub flags: Vec<String>,
     /// Policies reaching it.
     pub policies: Vec<PolicyReport>,
+    /// `suggest`/`check`: minimized, no-usage-data, new, excluded, unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `suggest`/`check`: the suggested changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<SuggestionReport>,
 }
 
 /// One policy reaching a principal.
@@ -110,7 +162,15 @@ impl Report {
         };
         let mut warnings = extra_warnings.to_vec();
         warnings.extend(discovery.warnings.iter().cloned());
-        Report { schema_version: SCHEMA_VERSION, command: command.to_string(), plan, summary, principals, warnings }
+        Report {
+            schema_version: SCHEMA_VERSION,
+            command: command.to_string(),
+            plan,
+            summary,
+            principals,
+            files: Vec::new(),
+            warnings,
+        }
     }
 }
 
@@ -124,6 +184,8 @@ fn principal_report(p: &Principal) -> PrincipalReport {
         plan_action: p.plan_action.clone(),
         flags: p.flags.iter().map(ToString::to_string).collect(),
         policies: p.policies.iter().map(policy_report).collect(),
+        status: None,
+        suggestions: Vec::new(),
     }
 }
 
