@@ -182,7 +182,10 @@ const CREDENTIAL_CODES: &[&str] = &[
 ];
 
 /// Sorts an SDK error into an [`AwsError`] for `operation`, keeping the SDK error as the source.
-pub fn classify<E>(operation: &str, err: SdkError<E, aws_sdk_accessanalyzer::config::http::HttpResponse>) -> AwsError
+pub fn classify<E>(
+    operation: &str,
+    err: SdkError<E, aws_sdk_accessanalyzer::config::http::HttpResponse>,
+) -> AwsError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
@@ -193,7 +196,10 @@ where
         .and_then(|v| v.trim().parse::<u64>().ok());
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_string);
-    let message = err.message().map(str::to_string).unwrap_or_else(|| describe(&err));
+    let message = err
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| describe(&err));
     if let SdkError::ConstructionFailure(_) = &err {
         // The only way a well-formed request fails to build is a missing identity (credentials).
         let text = describe(&err);
@@ -208,23 +214,51 @@ where
     let source: Source = Box::new(err);
     match code.as_deref() {
         Some("ThrottlingException" | "Throttling" | "TooManyRequestsException") => {
-            AwsError::Throttled { operation, retry_after, source }
+            AwsError::Throttled {
+                operation,
+                retry_after,
+                source,
+            }
         }
-        Some("ServiceQuotaExceededException" | "LimitExceededException") => {
-            AwsError::Quota { operation, message, source }
-        }
-        Some("ConflictException") => AwsError::Conflict { operation, message, source },
-        Some("AccessDeniedException" | "AccessDenied") => AwsError::AccessDenied { operation, message, source },
+        Some("ServiceQuotaExceededException" | "LimitExceededException") => AwsError::Quota {
+            operation,
+            message,
+            source,
+        },
+        Some("ConflictException") => AwsError::Conflict {
+            operation,
+            message,
+            source,
+        },
+        Some("AccessDeniedException" | "AccessDenied") => AwsError::AccessDenied {
+            operation,
+            message,
+            source,
+        },
         Some(c) if CREDENTIAL_CODES.contains(&c) => AwsError::Credentials {
             operation,
-            message: format!("AWS rejected the credentials ({c}): {message}; refresh them (e.g. `aws sso login`)"),
+            message: format!(
+                "AWS rejected the credentials ({c}): {message}; refresh them (e.g. `aws sso login`)"
+            ),
             source: Some(source),
         },
         Some("ResourceNotFoundException" | "NotFoundException" | "NoSuchEntity") => {
-            AwsError::NotFound { operation, message, source }
+            AwsError::NotFound {
+                operation,
+                message,
+                source,
+            }
         }
-        _ if status == Some(429) => AwsError::Throttled { operation, retry_after, source },
-        _ => AwsError::Other { operation, message, source },
+        _ if status == Some(429) => AwsError::Throttled {
+            operation,
+            retry_after,
+            source,
+        },
+        _ => AwsError::Other {
+            operation,
+            message,
+            source,
+        },
     }
 }
 

@@ -63,7 +63,12 @@ pub struct CacheWarning {
 
 impl std::fmt::Display for CacheWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ignoring cache file {}: {}", self.path.display(), self.reason)
+        write!(
+            f,
+            "ignoring cache file {}: {}",
+            self.path.display(),
+            self.reason
+        )
     }
 }
 
@@ -80,12 +85,25 @@ pub struct CacheKey {
 
 impl CacheKey {
     /// A key with arbitrary parameters.
-    pub fn new(principal_arn: &str, source: UsageSourceKind, params: BTreeMap<String, String>) -> Self {
-        CacheKey { principal_arn: principal_arn.to_string(), source, params }
+    pub fn new(
+        principal_arn: &str,
+        source: UsageSourceKind,
+        params: BTreeMap<String, String>,
+    ) -> Self {
+        CacheKey {
+            principal_arn: principal_arn.to_string(),
+            source,
+            params,
+        }
     }
 
     /// The key of an Access Analyzer generation over `trail_arn`, `regions` (any order) and `window_days`.
-    pub fn access_analyzer(principal_arn: &str, trail_arn: &str, regions: &[String], window_days: u32) -> Self {
+    pub fn access_analyzer(
+        principal_arn: &str,
+        trail_arn: &str,
+        regions: &[String],
+        window_days: u32,
+    ) -> Self {
         let mut regions: Vec<&str> = regions.iter().map(String::as_str).collect();
         regions.sort_unstable();
         regions.dedup();
@@ -105,10 +123,20 @@ impl CacheKey {
 
     /// `<principal-name>--<source>--<digest>.json`, readable and safe on every file system.
     pub fn file_name(&self) -> String {
-        let name = self.principal_arn.rsplit(['/', ':']).next().unwrap_or("principal");
+        let name = self
+            .principal_arn
+            .rsplit(['/', ':'])
+            .next()
+            .unwrap_or("principal");
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | '@') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | '@') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(64)
             .collect();
         let source = match self.source {
@@ -138,7 +166,12 @@ pub struct CacheEntry {
 
 impl CacheEntry {
     /// An entry generated at `generated_at`.
-    pub fn new(key: CacheKey, usage: ObservedUsage, policy_fingerprint: &str, generated_at: SystemTime) -> Self {
+    pub fn new(
+        key: CacheKey,
+        usage: ObservedUsage,
+        policy_fingerprint: &str,
+        generated_at: SystemTime,
+    ) -> Self {
         CacheEntry {
             format: CACHE_FORMAT.to_string(),
             key,
@@ -188,7 +221,10 @@ pub struct Cache {
 impl Cache {
     /// Opens (creating lazily on first write) the cache in `dir`, with the default TTL.
     pub fn open(dir: impl Into<PathBuf>) -> Self {
-        Cache { dir: dir.into(), ttl: DEFAULT_TTL }
+        Cache {
+            dir: dir.into(),
+            ttl: DEFAULT_TTL,
+        }
     }
 
     /// The same cache with another time to live.
@@ -225,11 +261,19 @@ impl Cache {
             return Lookup::Miss(Some(CacheWarning { path, reason }));
         };
         if entry.policy_fingerprint != fingerprint {
-            return Lookup::Stale { entry, why: StaleReason::PoliciesChanged };
+            return Lookup::Stale {
+                entry,
+                why: StaleReason::PoliciesChanged,
+            };
         }
         let age = now.duration_since(generated).unwrap_or_default();
         if age > self.ttl {
-            return Lookup::Stale { entry, why: StaleReason::Expired { age_secs: age.as_secs() } };
+            return Lookup::Stale {
+                entry,
+                why: StaleReason::Expired {
+                    age_secs: age.as_secs(),
+                },
+            };
         }
         Lookup::Fresh(entry)
     }
@@ -245,8 +289,15 @@ impl Cache {
     pub fn list(&self) -> Result<(Vec<CacheEntry>, Vec<CacheWarning>), CacheError> {
         let read_dir = match fs::read_dir(&self.dir) {
             Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
-            Err(source) => return Err(CacheError::Read { path: self.dir.clone(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            Err(source) => {
+                return Err(CacheError::Read {
+                    path: self.dir.clone(),
+                    source,
+                });
+            }
         };
         let mut paths: Vec<PathBuf> = read_dir
             .filter_map(Result::ok)
@@ -277,10 +328,16 @@ fn read_entry(path: &Path) -> Result<Option<CacheEntry>, String> {
     let value: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON ({e})"))?;
     match value.get("format").and_then(Value::as_str) {
         Some(CACHE_FORMAT) => {}
-        Some(other) => return Err(format!("format {other:?} is not {CACHE_FORMAT:?} (written by another iamtrim version)")),
+        Some(other) => {
+            return Err(format!(
+                "format {other:?} is not {CACHE_FORMAT:?} (written by another iamtrim version)"
+            ));
+        }
         None => return Err("no \"format\" field: not an iamtrim cache file".into()),
     }
-    serde_json::from_value(value).map(Some).map_err(|e| format!("unexpected content ({e})"))
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| format!("unexpected content ({e})"))
 }
 
 /// Writes pretty JSON to a unique temp file next to `path`, then renames it over `path`.
@@ -289,9 +346,15 @@ fn read_entry(path: &Path) -> Result<Option<CacheEntry>, String> {
 pub(crate) fn write_json_atomic(path: &Path, value: &Value) -> Result<(), CacheError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|source| CacheError::Write { path: dir.to_path_buf(), source })?;
+    fs::create_dir_all(dir).map_err(|source| CacheError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let nonce = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let nonce = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
     let tmp = dir.join(format!(
         ".{name}.{}.{}.{nonce}.tmp",
         std::process::id(),
@@ -307,13 +370,19 @@ pub(crate) fn write_json_atomic(path: &Path, value: &Value) -> Result<(), CacheE
     };
     write().map_err(|source| {
         let _ = fs::remove_file(&tmp);
-        CacheError::Write { path: path.to_path_buf(), source }
+        CacheError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 
 /// `sha256:<hex>` over the documents' canonical JSON (keys sorted, no whitespace), order-independent.
 pub fn fingerprint(documents: &[PolicyDocument]) -> String {
-    let mut texts: Vec<String> = documents.iter().map(|d| canonical(&d.to_value()).to_string()).collect();
+    let mut texts: Vec<String> = documents
+        .iter()
+        .map(|d| canonical(&d.to_value()).to_string())
+        .collect();
     texts.sort_unstable();
     let mut hasher = Sha256::new();
     for t in &texts {
@@ -329,7 +398,11 @@ fn canonical(value: &Value) -> Value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical(&map[k]))).collect())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k])))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         other => other.clone(),
@@ -342,7 +415,10 @@ fn hex(bytes: &[u8]) -> String {
 
 /// RFC 3339 UTC with seconds precision, e.g. `2026-11-30T16:53:17Z`.
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     DateTime::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
         .fmt(DateTimeFormat::DateTime)
         .unwrap_or_default()
@@ -381,24 +457,50 @@ pub struct JobLedger {
 impl JobLedger {
     /// Default ledger path for a cache folder: `<cache>/../jobs.json`.
     pub fn path_for(cache_dir: &Path) -> PathBuf {
-        cache_dir.parent().unwrap_or(Path::new(".")).join("jobs.json")
+        cache_dir
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("jobs.json")
     }
 
     /// Loads the ledger; absent means empty, unreadable means empty plus a warning.
     pub fn load(path: &Path) -> (JobLedger, Option<CacheWarning>) {
-        let empty = JobLedger { format: LEDGER_FORMAT.to_string(), jobs: Vec::new() };
+        let empty = JobLedger {
+            format: LEDGER_FORMAT.to_string(),
+            jobs: Vec::new(),
+        };
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (empty, None),
-            Err(e) => return (empty, Some(CacheWarning { path: path.to_path_buf(), reason: e.to_string() })),
+            Err(e) => {
+                return (
+                    empty,
+                    Some(CacheWarning {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    }),
+                );
+            }
         };
         match serde_json::from_str::<JobLedger>(&text) {
             Ok(l) if l.format == LEDGER_FORMAT => (l, None),
             Ok(l) => {
                 let reason = format!("format {:?} is not {LEDGER_FORMAT:?}", l.format);
-                (empty, Some(CacheWarning { path: path.to_path_buf(), reason }))
+                (
+                    empty,
+                    Some(CacheWarning {
+                        path: path.to_path_buf(),
+                        reason,
+                    }),
+                )
             }
-            Err(e) => (empty, Some(CacheWarning { path: path.to_path_buf(), reason: format!("not valid ({e})") })),
+            Err(e) => (
+                empty,
+                Some(CacheWarning {
+                    path: path.to_path_buf(),
+                    reason: format!("not valid ({e})"),
+                }),
+            ),
         }
     }
 
@@ -440,9 +542,18 @@ mod tests {
     }
 
     fn entry(fp: &str, at: SystemTime) -> CacheEntry {
-        let window = Window { start: "2026-09-01T00:00:00Z".into(), end: "2026-11-30T00:00:00Z".into() };
-        let mut usage = ObservedUsage::empty(&key().principal_arn, UsageSourceKind::AccessAnalyzer, window);
-        usage.actions.insert("s3:GetObject".into(), Default::default());
+        let window = Window {
+            start: "2026-09-01T00:00:00Z".into(),
+            end: "2026-11-30T00:00:00Z".into(),
+        };
+        let mut usage = ObservedUsage::empty(
+            &key().principal_arn,
+            UsageSourceKind::AccessAnalyzer,
+            window,
+        );
+        usage
+            .actions
+            .insert("s3:GetObject".into(), Default::default());
         CacheEntry::new(key(), usage, fp, at)
     }
 
@@ -455,7 +566,11 @@ mod tests {
             90,
         );
         assert_eq!(key().file_name(), other.file_name());
-        assert!(key().file_name().starts_with("worker--access-analyzer--"), "{}", key().file_name());
+        assert!(
+            key().file_name().starts_with("worker--access-analyzer--"),
+            "{}",
+            key().file_name()
+        );
     }
 
     #[test]
@@ -465,14 +580,23 @@ mod tests {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         assert_eq!(cache.get(&key(), "sha256:a", t0), Lookup::Miss(None));
         cache.put(&entry("sha256:a", t0)).unwrap();
-        assert!(matches!(cache.get(&key(), "sha256:a", t0 + Duration::from_secs(60)), Lookup::Fresh(_)));
+        assert!(matches!(
+            cache.get(&key(), "sha256:a", t0 + Duration::from_secs(60)),
+            Lookup::Fresh(_)
+        ));
         assert!(matches!(
             cache.get(&key(), "sha256:b", t0),
-            Lookup::Stale { why: StaleReason::PoliciesChanged, .. }
+            Lookup::Stale {
+                why: StaleReason::PoliciesChanged,
+                ..
+            }
         ));
         assert!(matches!(
             cache.get(&key(), "sha256:a", t0 + Duration::from_secs(7200)),
-            Lookup::Stale { why: StaleReason::Expired { age_secs: 7200 }, .. }
+            Lookup::Stale {
+                why: StaleReason::Expired { age_secs: 7200 },
+                ..
+            }
         ));
     }
 
@@ -482,9 +606,17 @@ mod tests {
         let cache = Cache::open(dir.path());
         fs::write(cache.path_of(&key()), "{ not json").unwrap();
         let now = SystemTime::now();
-        assert!(matches!(cache.get(&key(), "x", now), Lookup::Miss(Some(w)) if w.reason.contains("not valid JSON")));
-        fs::write(cache.path_of(&key()), r#"{"format":"iamtrim-usage-cache/99"}"#).unwrap();
-        assert!(matches!(cache.get(&key(), "x", now), Lookup::Miss(Some(w)) if w.reason.contains("another iamtrim")));
+        assert!(
+            matches!(cache.get(&key(), "x", now), Lookup::Miss(Some(w)) if w.reason.contains("not valid JSON"))
+        );
+        fs::write(
+            cache.path_of(&key()),
+            r#"{"format":"iamtrim-usage-cache/99"}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(cache.get(&key(), "x", now), Lookup::Miss(Some(w)) if w.reason.contains("another iamtrim"))
+        );
         let (entries, warnings) = cache.list().unwrap();
         assert!(entries.is_empty());
         assert_eq!(warnings.len(), 1);
@@ -499,16 +631,28 @@ mod tests {
         let first = fs::read_to_string(&path).unwrap();
         cache.put(&entry("sha256:a", at)).unwrap();
         assert_eq!(first, fs::read_to_string(&path).unwrap());
-        assert!(first.starts_with("{\n  \"format\": \"iamtrim-usage-cache/1\",\n  \"key\""), "{first}");
-        assert!(first.contains("\"generated_at\": \"2027-01-15T08:00:00Z\""), "{first}");
+        assert!(
+            first.starts_with("{\n  \"format\": \"iamtrim-usage-cache/1\",\n  \"key\""),
+            "{first}"
+        );
+        assert!(
+            first.contains("\"generated_at\": \"2027-01-15T08:00:00Z\""),
+            "{first}"
+        );
     }
 
     #[test]
     fn fingerprint_ignores_key_order_and_document_order() {
         let a = PolicyDocument::parse_str(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#).unwrap();
         let a2 = PolicyDocument::parse_str(r#"{"Statement":[{"Resource":"*","Action":"s3:*","Effect":"Allow"}],"Version":"2012-10-17"}"#).unwrap();
-        let b = PolicyDocument::parse_str(r#"{"Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#).unwrap();
-        assert_eq!(fingerprint(&[a.clone(), b.clone()]), fingerprint(&[b.clone(), a2]));
+        let b = PolicyDocument::parse_str(
+            r#"{"Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            fingerprint(&[a.clone(), b.clone()]),
+            fingerprint(&[b.clone(), a2])
+        );
         assert_ne!(fingerprint(&[a.clone()]), fingerprint(&[a, b]));
     }
 
@@ -518,7 +662,10 @@ mod tests {
         let path = JobLedger::path_for(&dir.path().join("cache"));
         let (mut ledger, warning) = JobLedger::load(&path);
         assert!(warning.is_none());
-        let window = Window { start: "a".into(), end: "b".into() };
+        let window = Window {
+            start: "a".into(),
+            end: "b".into(),
+        };
         ledger.record(JobRecord {
             job_id: "j1".into(),
             key: key(),
