@@ -728,7 +728,9 @@ async fn start_job(
     progress: &dyn Progress,
 ) -> Result<String, AwsError> {
     let window = requested_window(settings, now);
+    // Both bounds from the whole-second window, so rounding never makes it a fraction over 90 days.
     let start = parse_rfc3339(&window.start).unwrap_or(SystemTime::UNIX_EPOCH);
+    let end = parse_rfc3339(&window.end).unwrap_or(now);
     let mut trail = Trail::builder().cloud_trail_arn(&settings.trail_arn);
     if settings.regions.is_empty() {
         trail = trail.all_regions(true);
@@ -742,7 +744,7 @@ async fn start_job(
         .trails(trail)
         .access_role(&settings.access_role_arn)
         .start_time(DateTime::from(start))
-        .end_time(DateTime::from(now))
+        .end_time(DateTime::from(end))
         .build()
         .map_err(|e| build_error("StartPolicyGeneration", e))?;
     let principal = PolicyGenerationDetails::builder()
