@@ -742,7 +742,7 @@ async fn cancel_cancels_recorded_jobs() {
     let job_id = ledger(&s).jobs[0].job_id.clone();
     s.cancel = true;
     let report = run(&emu, &s, vec![target(WORKER, "fp1")]).await;
-    assert_eq!(report.cancelled, [job_id.clone()]);
+    assert_eq!(report.cancelled, [job_id.as_str()]);
     assert_eq!(emu.job_status(&job_id), Some("CANCELED"));
     assert!(ledger(&s).jobs.is_empty());
     assert_eq!(emu.jobs_created(), 1);

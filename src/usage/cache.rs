@@ -653,7 +653,7 @@ mod tests {
             fingerprint(&[a.clone(), b.clone()]),
             fingerprint(&[b.clone(), a2])
         );
-        assert_ne!(fingerprint(&[a.clone()]), fingerprint(&[a, b]));
+        assert_ne!(fingerprint(std::slice::from_ref(&a)), fingerprint(&[a, b]));
     }
 
     #[test]
