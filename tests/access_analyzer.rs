@@ -350,6 +350,86 @@ async fn in_flight_job_found_by_listing_is_adopted_when_the_ledger_was_lost() {
 }
 
 #[tokio::test]
+async fn recent_succeeded_job_is_used_when_a_run_died_before_saving_its_id() {
+    let emu = emulator();
+    let seeded = emu.seed_job(WORKER, "SUCCEEDED", Duration::from_secs(600), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let report = run(&emu, &s, vec![target(WORKER, "fp1")]).await;
+    assert!(report.halted.is_none(), "{:?}", report.halted);
+    assert_eq!(
+        emu.jobs_created(),
+        0,
+        "the finished job's result is used, no quota spent"
+    );
+    assert!(
+        matches!(&statuses(&report)[0], TargetStatus::Generated { job_id, resumed: true, .. } if *job_id == seeded)
+    );
+    assert!(usage_of(cached(&s, WORKER, "fp1")).used("s3:PutObject"));
+}
+
+#[tokio::test]
+async fn listed_job_over_another_trail_or_window_is_not_adopted() {
+    let emu = emulator();
+    let other_trail = "arn:aws:cloudtrail:us-east-1:123456789012:trail/security";
+    emu.seed_job_over(
+        WORKER,
+        "SUCCEEDED",
+        Duration::from_secs(600),
+        0,
+        other_trail,
+        &["us-east-1"],
+        90,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let report = run(&emu, &s, vec![target(WORKER, "fp1")]).await;
+    assert!(report.halted.is_none(), "{:?}", report.halted);
+    assert_eq!(emu.jobs_created(), 1);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("another trail")),
+        "{:?}",
+        report.warnings
+    );
+    assert!(matches!(
+        &statuses(&report)[0],
+        TargetStatus::Generated { resumed: false, .. }
+    ));
+
+    // Same trail, 30-day window: also not ours.
+    let emu = emulator();
+    emu.seed_job_over(
+        WORKER,
+        "SUCCEEDED",
+        Duration::from_secs(600),
+        0,
+        TRAIL,
+        &["us-east-1"],
+        30,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    run(&emu, &s, vec![target(WORKER, "fp1")]).await;
+    assert_eq!(emu.jobs_created(), 1);
+}
+
+#[tokio::test]
+async fn job_older_than_a_stale_entry_is_not_adopted() {
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    run(&emu, &s, vec![target(WORKER, "fp1")]).await;
+    assert_eq!(emu.jobs_created(), 1);
+    // The policies change; the job listed from the first run predates the entry and must not be reused.
+    let report = run(&emu, &s, vec![target(WORKER, "fp2")]).await;
+    assert_eq!(emu.jobs_created(), 2);
+    assert!(matches!(
+        &statuses(&report)[0],
+        TargetStatus::Generated { resumed: false, .. }
+    ));
+}
+
+#[tokio::test]
 async fn daily_quota_is_respected_and_job_51_is_never_started() {
     let emu = emulator();
     emu.set_page_size(7); // forces ListPolicyGenerations pagination

@@ -25,7 +25,7 @@ use aws_sdk_accessanalyzer::Client;
 use aws_sdk_accessanalyzer::operation::get_generated_policy::GetGeneratedPolicyOutput;
 use aws_sdk_accessanalyzer::primitives::DateTime;
 use aws_sdk_accessanalyzer::types::{CloudTrailDetails, JobStatus, PolicyGenerationDetails, Trail};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -377,11 +377,16 @@ pub async fn generate(
     // 1. The cache decides who needs a job; a full hit makes no call at all.
     let now = SystemTime::now();
     let mut queue: Vec<usize> = Vec::new();
+    let mut not_before: HashMap<usize, SystemTime> = HashMap::new();
     for (i, t) in targets.iter().enumerate() {
         let key = settings.key(&t.principal_arn);
         let status = match cache.get(&key, &t.policy_fingerprint, now) {
             Lookup::Fresh(_) => TargetStatus::Cached,
-            Lookup::Stale { .. } => {
+            Lookup::Stale { entry, .. } => {
+                // A job older than the entry cannot reflect what made it stale.
+                if let Some(at) = parse_rfc3339(&entry.generated_at) {
+                    not_before.insert(i, at);
+                }
                 queue.push(i);
                 TargetStatus::Pending
             }
@@ -419,34 +424,53 @@ pub async fn generate(
                 .is_some_and(|s| now.duration_since(s).unwrap_or_default() < DAY)
         })
         .count() as u32;
-    let queued_principals: HashSet<&str> = queue
-        .iter()
-        .map(|&i| targets[i].principal_arn.as_str())
-        .collect();
-    let mut others_in_flight: Vec<ListedJob> = Vec::new();
-    for job in listed.iter().filter(|j| j.status == JobStatus::InProgress) {
-        let recorded = ledger.jobs.iter().any(|r| r.job_id == job.job_id);
-        if queued_principals.contains(job.principal_arn.as_str()) {
-            if !recorded {
-                // Started by a run that died before saving the ledger: adopt it rather than start another.
-                let target = queue
-                    .iter()
-                    .map(|&i| &targets[i])
-                    .find(|t| t.principal_arn == job.principal_arn);
-                if let Some(t) = target {
-                    ledger.record(JobRecord {
-                        job_id: job.job_id.clone(),
-                        key: settings.key(&t.principal_arn),
-                        policy_fingerprint: t.policy_fingerprint.clone(),
-                        window: requested_window(settings, job.started_on.unwrap_or(now)),
-                        started_at: rfc3339(job.started_on.unwrap_or(now)),
-                    });
-                }
-            }
-        } else {
-            others_in_flight.push(job.clone());
+    // Adopt, for each queued principal with nothing recorded, its newest in-progress or recent succeeded job:
+    // a run that died between StartPolicyGeneration and saving the ledger must not cost a second job.
+    for &i in &queue {
+        let t = &targets[i];
+        let key = settings.key(&t.principal_arn);
+        if ledger.job_for(&key).is_some() {
+            continue;
+        }
+        let not_before = not_before
+            .get(&i)
+            .copied()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let candidate = listed
+            .iter()
+            .filter(|j| j.principal_arn == t.principal_arn)
+            .filter(|j| j.status == JobStatus::InProgress || j.status == JobStatus::Succeeded)
+            .filter(|j| {
+                j.started_on.is_some_and(|s| {
+                    s > not_before && now.duration_since(s).unwrap_or_default() < DAY
+                })
+            })
+            .max_by_key(|j| j.started_on);
+        if let Some(job) = candidate {
+            let started = job.started_on.unwrap_or(now);
+            ledger.record(JobRecord {
+                job_id: job.job_id.clone(),
+                key,
+                policy_fingerprint: t.policy_fingerprint.clone(),
+                window: requested_window(settings, started),
+                started_at: rfc3339(started),
+                adopted: true,
+            });
         }
     }
+    // Every other running job must end before this run can start one.
+    let mut others_in_flight: Vec<ListedJob> = listed
+        .iter()
+        .filter(|j| j.status == JobStatus::InProgress)
+        .filter(|j| {
+            !queue.iter().any(|&i| {
+                ledger
+                    .job_for(&settings.key(&targets[i].principal_arn))
+                    .is_some_and(|r| r.job_id == j.job_id)
+            })
+        })
+        .cloned()
+        .collect();
     ledger.save(&ledger_path)?;
 
     // Resumable jobs first: one may be running, and nothing new can start until it ends.
@@ -463,145 +487,184 @@ pub async fn generate(
         let target = &targets[i];
         let key = settings.key(&target.principal_arn);
         let pending_after = total - position;
-        let (record, resumed) = match ledger.job_for(&key) {
-            Some(r) => (r.clone(), true),
-            None => {
-                for other in others_in_flight.drain(..) {
-                    progress.on_event(&ProgressEvent::WaitingForOther {
-                        job_id: other.job_id.clone(),
-                        principal_arn: other.principal_arn.clone(),
-                    });
-                    match poll_job(client, &other.job_id, &settings.poll, progress).await {
-                        Ok(JobEnd::TimedOut(waited)) => {
-                            report.halted = Some(AccessAnalyzerError::StillRunning {
-                                principal_arn: other.principal_arn,
-                                job_id: other.job_id,
-                                waited_secs: waited.as_secs(),
-                            });
-                            return Ok(report);
-                        }
-                        Ok(_) => {}
-                        Err(source) => {
-                            let what =
-                                format!("to report on the running generation {}", other.job_id);
-                            report.halted = Some(AccessAnalyzerError::Aws { what, source });
-                            return Ok(report);
+        // At most twice: an adopted job that turns out to be for another trail or window is dropped.
+        loop {
+            let (record, resumed) = match ledger.job_for(&key) {
+                Some(r) => (r.clone(), true),
+                None => {
+                    for other in others_in_flight.drain(..) {
+                        progress.on_event(&ProgressEvent::WaitingForOther {
+                            job_id: other.job_id.clone(),
+                            principal_arn: other.principal_arn.clone(),
+                        });
+                        match poll_job(client, &other.job_id, &settings.poll, progress).await {
+                            Ok(JobEnd::TimedOut(waited)) => {
+                                report.halted = Some(AccessAnalyzerError::StillRunning {
+                                    principal_arn: other.principal_arn,
+                                    job_id: other.job_id,
+                                    waited_secs: waited.as_secs(),
+                                });
+                                return Ok(report);
+                            }
+                            Ok(_) => {}
+                            Err(source) => {
+                                let what =
+                                    format!("to report on the running generation {}", other.job_id);
+                                report.halted = Some(AccessAnalyzerError::Aws { what, source });
+                                return Ok(report);
+                            }
                         }
                     }
+                    if used_today >= settings.daily_quota {
+                        report.halted = Some(AccessAnalyzerError::DailyQuota {
+                            used: used_today,
+                            quota: settings.daily_quota,
+                            pending: pending_after,
+                        });
+                        return Ok(report);
+                    }
+                    let started = SystemTime::now();
+                    let job_id =
+                        match start_job(client, settings, &target.principal_arn, started, progress)
+                            .await
+                        {
+                            Ok(id) => id,
+                            Err(source) => {
+                                let what = format!(
+                                    "to start a policy generation for {}",
+                                    target.principal_arn
+                                );
+                                report.halted = Some(AccessAnalyzerError::Aws { what, source });
+                                return Ok(report);
+                            }
+                        };
+                    used_today += 1;
+                    report.jobs_started += 1;
+                    let record = JobRecord {
+                        job_id,
+                        key: key.clone(),
+                        policy_fingerprint: target.policy_fingerprint.clone(),
+                        window: requested_window(settings, started),
+                        started_at: rfc3339(started),
+                        adopted: false,
+                    };
+                    // Saved before the first poll, so an interrupted run is resumed, never repeated.
+                    ledger.record(record.clone());
+                    ledger.save(&ledger_path)?;
+                    (record, false)
                 }
-                if used_today >= settings.daily_quota {
-                    report.halted = Some(AccessAnalyzerError::DailyQuota {
-                        used: used_today,
-                        quota: settings.daily_quota,
-                        pending: pending_after,
-                    });
+            };
+            progress.on_event(&ProgressEvent::JobStarted {
+                principal_arn: target.principal_arn.clone(),
+                job_id: record.job_id.clone(),
+                position: position + 1,
+                total,
+                resumed,
+            });
+            let end = match poll_job(client, &record.job_id, &settings.poll, progress).await {
+                Ok(end) => end,
+                Err(source) => {
+                    let what = format!(
+                        "to report on policy generation {} for {}",
+                        record.job_id, target.principal_arn
+                    );
+                    report.halted = Some(AccessAnalyzerError::Aws { what, source });
                     return Ok(report);
                 }
-                let started = SystemTime::now();
-                let job_id =
-                    match start_job(client, settings, &target.principal_arn, started, progress)
-                        .await
-                    {
-                        Ok(id) => id,
-                        Err(source) => {
-                            let what = format!(
-                                "to start a policy generation for {}",
-                                target.principal_arn
-                            );
-                            report.halted = Some(AccessAnalyzerError::Aws { what, source });
-                            return Ok(report);
-                        }
+            };
+            match end {
+                JobEnd::Succeeded(output) => {
+                    if record.adopted && !matches_settings(&output, settings) {
+                        ledger.remove(&record.job_id);
+                        ledger.save(&ledger_path)?;
+                        report.warnings.push(format!(
+                        "policy generation {} for {} used another trail, regions or window; starting a new one",
+                        record.job_id, target.principal_arn
+                    ));
+                        continue;
+                    }
+                    let usage = usage_from_output(&target.principal_arn, &record, &output)?;
+                    let complete = usage.complete;
+                    let entry = CacheEntry::new(
+                        key.clone(),
+                        usage,
+                        &record.policy_fingerprint,
+                        SystemTime::now(),
+                    );
+                    let path = cache.put(&entry)?;
+                    ledger.remove(&record.job_id);
+                    ledger.save(&ledger_path)?;
+                    report.outcomes[i].status = TargetStatus::Generated {
+                        job_id: record.job_id.clone(),
+                        resumed,
+                        complete,
+                        path,
                     };
-                used_today += 1;
-                report.jobs_started += 1;
-                let record = JobRecord {
-                    job_id,
-                    key: key.clone(),
-                    policy_fingerprint: target.policy_fingerprint.clone(),
-                    window: requested_window(settings, started),
-                    started_at: rfc3339(started),
-                };
-                // Saved before the first poll, so an interrupted run is resumed, never repeated.
-                ledger.record(record.clone());
-                ledger.save(&ledger_path)?;
-                (record, false)
-            }
-        };
-        progress.on_event(&ProgressEvent::JobStarted {
-            principal_arn: target.principal_arn.clone(),
-            job_id: record.job_id.clone(),
-            position: position + 1,
-            total,
-            resumed,
-        });
-        let end = match poll_job(client, &record.job_id, &settings.poll, progress).await {
-            Ok(end) => end,
-            Err(source) => {
-                let what = format!(
-                    "to report on policy generation {} for {}",
-                    record.job_id, target.principal_arn
-                );
-                report.halted = Some(AccessAnalyzerError::Aws { what, source });
-                return Ok(report);
-            }
-        };
-        match end {
-            JobEnd::Succeeded(output) => {
-                let usage = usage_from_output(&target.principal_arn, &record, &output)?;
-                let complete = usage.complete;
-                let entry = CacheEntry::new(
-                    key.clone(),
-                    usage,
-                    &record.policy_fingerprint,
-                    SystemTime::now(),
-                );
-                let path = cache.put(&entry)?;
-                ledger.remove(&record.job_id);
-                ledger.save(&ledger_path)?;
-                report.outcomes[i].status = TargetStatus::Generated {
-                    job_id: record.job_id.clone(),
-                    resumed,
-                    complete,
-                    path,
-                };
-            }
-            JobEnd::Canceled => {
-                ledger.remove(&record.job_id);
-                ledger.save(&ledger_path)?;
-                report.outcomes[i].status = TargetStatus::Cancelled {
-                    job_id: record.job_id.clone(),
-                };
-            }
-            JobEnd::Failed { code, message } => {
-                ledger.remove(&record.job_id);
-                ledger.save(&ledger_path)?;
-                report.outcomes[i].status = TargetStatus::Failed {
-                    job_id: record.job_id.clone(),
-                    code: code.clone(),
-                };
-                // An internal error may not recur; anything else (role, trail, quota) would fail every job.
-                if code != "SERVICE_ERROR" {
-                    report.halted = Some(AccessAnalyzerError::JobFailed {
+                }
+                JobEnd::Canceled => {
+                    ledger.remove(&record.job_id);
+                    ledger.save(&ledger_path)?;
+                    report.outcomes[i].status = TargetStatus::Cancelled {
+                        job_id: record.job_id.clone(),
+                    };
+                }
+                JobEnd::Failed { code, message } => {
+                    ledger.remove(&record.job_id);
+                    ledger.save(&ledger_path)?;
+                    report.outcomes[i].status = TargetStatus::Failed {
+                        job_id: record.job_id.clone(),
+                        code: code.clone(),
+                    };
+                    // An internal error may not recur; anything else (role, trail, quota) would fail every job.
+                    if code != "SERVICE_ERROR" {
+                        report.halted = Some(AccessAnalyzerError::JobFailed {
+                            principal_arn: target.principal_arn.clone(),
+                            job_id: record.job_id.clone(),
+                            advice: advice_for(&code),
+                            code,
+                            message,
+                        });
+                        return Ok(report);
+                    }
+                }
+                JobEnd::TimedOut(waited) => {
+                    report.halted = Some(AccessAnalyzerError::StillRunning {
                         principal_arn: target.principal_arn.clone(),
                         job_id: record.job_id.clone(),
-                        advice: advice_for(&code),
-                        code,
-                        message,
+                        waited_secs: waited.as_secs(),
                     });
                     return Ok(report);
                 }
             }
-            JobEnd::TimedOut(waited) => {
-                report.halted = Some(AccessAnalyzerError::StillRunning {
-                    principal_arn: target.principal_arn.clone(),
-                    job_id: record.job_id.clone(),
-                    waited_secs: waited.as_secs(),
-                });
-                return Ok(report);
-            }
+            break;
         }
     }
     Ok(report)
+}
+
+/// True when a job's reported trail, regions and window are the ones these settings ask for.
+fn matches_settings(output: &GetGeneratedPolicyOutput, settings: &GenerateSettings) -> bool {
+    let Some(props) = output
+        .generated_policy_result()
+        .and_then(|r| r.properties())
+        .and_then(|p| p.cloud_trail_properties())
+    else {
+        return false;
+    };
+    let mut wanted: Vec<&str> = settings.regions.iter().map(String::as_str).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let trail_ok = props.trail_properties().iter().any(|t| {
+        let mut regions: Vec<&str> = t.regions().iter().map(String::as_str).collect();
+        regions.sort_unstable();
+        regions.dedup();
+        t.cloud_trail_arn() == settings.trail_arn
+            && (regions == wanted || (wanted.is_empty() && t.all_regions() == Some(true)))
+    });
+    let span = props.end_time().secs() - props.start_time().secs();
+    let want = i64::from(settings.window_days) * 86_400;
+    // A day's slack: the window is rounded to whole seconds and ends when the job started.
+    trail_ok && (span - want).abs() <= 86_400
 }
 
 fn requested_window(settings: &GenerateSettings, end: SystemTime) -> Window {

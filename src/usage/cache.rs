@@ -443,6 +443,9 @@ pub struct JobRecord {
     pub window: Window,
     /// When the job was started, RFC 3339.
     pub started_at: String,
+    /// True when found by listing rather than started by iamtrim: its trail and window must be checked.
+    #[serde(default)]
+    pub adopted: bool,
 }
 
 /// `.iamtrim/jobs.json`: the jobs in flight, so an interrupted run is resumed rather than repeated.
@@ -672,6 +675,7 @@ mod tests {
             policy_fingerprint: "fp".into(),
             window,
             started_at: "2026-11-30T00:00:00Z".into(),
+            adopted: false,
         });
         ledger.save(&path).unwrap();
         let (back, _) = JobLedger::load(&path);

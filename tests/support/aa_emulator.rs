@@ -19,6 +19,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+/// The trail seeded jobs read unless told otherwise.
+pub const DEFAULT_TRAIL: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/org-trail";
+
 /// The four operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -193,13 +196,37 @@ impl Emulator {
         self.lock().denied_keys.insert(key.to_string());
     }
 
-    /// Adds a job started `ago` earlier by someone else, in `status`, needing `polls` more polls if running.
+    /// Adds a job started `ago` earlier by someone else, in `status`, needing `polls` more polls if running,
+    /// over the default trail (`org-trail`, `us-east-1`, 90 days).
     pub fn seed_job(
         &self,
         principal_arn: &str,
         status: &'static str,
         ago: Duration,
         polls: u32,
+    ) -> String {
+        self.seed_job_over(
+            principal_arn,
+            status,
+            ago,
+            polls,
+            DEFAULT_TRAIL,
+            &["us-east-1"],
+            90,
+        )
+    }
+
+    /// [`Emulator::seed_job`] over a given trail, regions and window length.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seed_job_over(
+        &self,
+        principal_arn: &str,
+        status: &'static str,
+        ago: Duration,
+        polls: u32,
+        trail_arn: &str,
+        regions: &[&str],
+        days: u64,
     ) -> String {
         let mut s = self.lock();
         s.next_id += 1;
@@ -213,10 +240,10 @@ impl Emulator {
             completed_on: (status != "IN_PROGRESS").then_some(started_on),
             polls_left: polls,
             client_token: None,
-            start_time: rfc3339(started_on - Duration::from_secs(86400)),
+            start_time: rfc3339(started_on - Duration::from_secs(days * 86400)),
             end_time: rfc3339(started_on),
-            trail_arn: String::new(),
-            regions: Vec::new(),
+            trail_arn: trail_arn.to_string(),
+            regions: regions.iter().map(|r| r.to_string()).collect(),
         });
         id
     }
