@@ -1023,6 +1023,18 @@ mod tests {
     }
 
     #[test]
+    fn generate_future_is_send_so_the_cli_may_spawn_it() {
+        fn assert_send<T: Send>(_: &T) {}
+        let conf = aws_sdk_accessanalyzer::Config::builder()
+            .behavior_version(aws_sdk_accessanalyzer::config::BehaviorVersion::latest())
+            .build();
+        let client = Client::from_conf(conf);
+        let settings = GenerateSettings::new("trail", "role", "cache");
+        let future = generate(Vec::new(), &settings, &client, &NoProgress);
+        assert_send(&future);
+    }
+
+    #[test]
     fn bad_chunk_names_its_index() {
         let chunks = vec![r#"{"Statement":[]}"#.to_string(), "{".to_string()];
         let err =

@@ -52,6 +52,11 @@ pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
 ///
 /// Without this the first API call would wait for the EC2 metadata service to time out.
 pub async fn check_credentials(config: &SdkConfig) -> Result<(), AwsError> {
+    check_credentials_within(config, CREDENTIALS_TIMEOUT).await
+}
+
+/// [`check_credentials`] with another limit, for chains known to be slow (SSO, `credential_process`).
+pub async fn check_credentials_within(config: &SdkConfig, limit: Duration) -> Result<(), AwsError> {
     let Some(provider) = config.credentials_provider() else {
         return Err(AwsError::Credentials {
             operation: "resolve credentials".into(),
@@ -59,7 +64,7 @@ pub async fn check_credentials(config: &SdkConfig) -> Result<(), AwsError> {
             source: None,
         });
     };
-    match tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await {
+    match tokio::time::timeout(limit, provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(AwsError::Credentials {
             operation: "resolve credentials".into(),
@@ -71,7 +76,7 @@ pub async fn check_credentials(config: &SdkConfig) -> Result<(), AwsError> {
             operation: "resolve credentials".into(),
             message: format!(
                 "no AWS credentials found within {} ms (set AWS_PROFILE/--profile or AWS_ACCESS_KEY_ID)",
-                CREDENTIALS_TIMEOUT.as_millis()
+                limit.as_millis()
             ),
             source: None,
         }),
