@@ -288,7 +288,7 @@ async fn corrupt_cache_file_is_a_warning_and_a_miss() {
 #[tokio::test]
 async fn interrupted_run_is_resumed_from_the_ledger_without_wasting_quota() {
     let emu = emulator();
-    emu.set_polls_to_finish(6);
+    emu.set_polls_to_finish(20); // ~400 ms at 20 ms a poll: ample time to interrupt it
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(dir.path());
     s.poll.initial = Duration::from_millis(20);
