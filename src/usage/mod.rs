@@ -2,6 +2,10 @@
 //!
 //! Every source produces the same [`ObservedUsage`]; the minimizer reads nothing else.
 
+pub mod access_analyzer;
+pub mod aws;
+pub mod cache;
+
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

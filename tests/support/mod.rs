@@ -1,0 +1,1 @@
+pub mod aa_emulator;
