@@ -56,6 +56,62 @@ pub enum Command {
     /// List every IAM principal in a plan with the policies that reach it, riskiest first.
     #[command(after_help = "Examples:\n  iamtrim scan plan.json\n  terraform show -json tfplan | iamtrim scan - --format json\n  iamtrim scan plan.json -v   # list each policy source")]
     Scan(ScanArgs),
+    /// Ask IAM Access Analyzer what each existing principal used, and cache it (.iamtrim/cache/).
+    ///
+    /// One job at a time per account and region, within the daily quota; jobs are recorded in
+    /// .iamtrim/jobs.json, so an interrupted run (Ctrl-C) resumes them instead of starting new ones.
+    #[command(after_help = "Examples:\n  iamtrim generate plan.json --trail-arn arn:aws:cloudtrail:eu-west-1:111122223333:trail/main \\\n      --access-role-arn arn:aws:iam::111122223333:role/AccessAnalyzerMonitorServiceRole\n  iamtrim generate --principal arn:aws:iam::111122223333:role/app --trail-arn ... --access-role-arn ...\n  iamtrim generate plan.json --trail-arn ... --access-role-arn ... --cancel")]
+    Generate(GenerateArgs),
+}
+
+/// AWS connection flags, resolved the AWS way (default credential chain, AWS_PROFILE, AWS_REGION,
+/// AWS_ENDPOINT_URL*).
+#[derive(Debug, Args, Clone)]
+pub struct AwsFlags {
+    /// Named profile from ~/.aws/config.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Region of the Access Analyzer calls.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Endpoint URL for every AWS service (an emulator, a VPC endpoint).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// `iamtrim generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The plan JSON whose existing principals to generate for (riskiest first), or `-` for stdin.
+    #[arg(value_name = "PLAN", required_unless_present = "principal")]
+    pub plan: Option<PathBuf>,
+    /// A principal ARN to generate for (repeatable), with or instead of a plan.
+    #[arg(long, value_name = "ARN")]
+    pub principal: Vec<String>,
+    /// The CloudTrail trail Access Analyzer reads.
+    #[arg(long, value_name = "ARN")]
+    pub trail_arn: String,
+    /// A region of the trail to read (repeatable; default: all).
+    #[arg(long = "trail-region", value_name = "REGION")]
+    pub trail_regions: Vec<String>,
+    /// The role Access Analyzer assumes to read the trail.
+    #[arg(long, value_name = "ARN")]
+    pub access_role_arn: String,
+    /// Days of history to read (at most 90).
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    pub window_days: u32,
+    /// Policy generations allowed per 24 hours in this account and region (5 in some regions).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub daily_quota: u32,
+    /// Cancel the jobs recorded by earlier runs instead of generating.
+    #[arg(long)]
+    pub cancel: bool,
+    /// First wait between polls, in milliseconds (doubles up to 60 s).
+    #[arg(long, default_value_t = 5000, value_name = "MS", hide = true)]
+    pub poll_ms: u64,
+    /// AWS connection.
+    #[command(flatten)]
+    pub aws: AwsFlags,
 }
 
 /// `iamtrim scan`.

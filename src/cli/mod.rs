@@ -2,6 +2,7 @@
 //! per command. Commands receive resolved settings, never raw flags.
 
 pub mod args;
+mod generate;
 mod scan;
 pub mod settings;
 
@@ -47,5 +48,6 @@ where
     let settings = settings::Settings::resolve(&cli)?;
     match cli.command {
         args::Command::Scan(a) => scan::run(&settings, &a),
+        args::Command::Generate(a) => generate::run(&settings, &a),
     }
 }
