@@ -4,6 +4,7 @@
 //! It reads `crate::plan` and nothing above it.
 
 pub mod action;
+pub mod catalog;
 pub mod discover;
 pub mod policy;
 pub mod principal;

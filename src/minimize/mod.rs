@@ -1,1 +1,207 @@
-//! minimize stage (see crate docs).
+//! The minimizer: given what a principal has and what it used, compute what it should have.
+//!
+//! Pure: policy documents + `ObservedUsage` + the action catalog + the `.iamtrim.toml`
+//! `Config` (`crate::config`) in, [`PrincipalOutcome`]s out, no I/O and no printing. Main entry points:
+//! [`minimize_all`] (every principal of a plan, with the union rule for shared policies),
+//! [`minimize_document`] (one document against one usage), [`grants_no_more`] (the containment
+//! proof every suggestion must pass), [`RiskProfile`] (catalog-based ranking that orders the
+//! output) and [`explain`] (plain-text verdicts). `docs/minimizing.md` describes the algorithm.
+//!
+//! It does not read usage sources, parse plans or write Terraform: `crate::usage`, `crate::plan`
+//! and `crate::emit` do.
+
+mod all;
+mod document;
+mod explain;
+mod proof;
+mod risk;
+
+pub use all::minimize_all;
+pub use document::{KeepRules, STATEMENT_ACTION_LIMIT, granted_actions, minimize_document};
+pub use explain::explain;
+pub use proof::{Counterexample, grants_no_more};
+pub use risk::RiskProfile;
+
+use crate::iam::policy::PolicyDocument;
+use serde::Serialize;
+use std::fmt;
+
+
+/// What happens to one statement of the current document, in statement order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "change", content = "actions")]
+pub enum StatementChange {
+    /// Unchanged (a Deny, a statement whose actions all stay, a NotAction too broad to expand).
+    Keep,
+    /// The `Action` list becomes these explicit actions (or patterns kept verbatim).
+    SetActions(Vec<String>),
+    /// Nothing of it stays: the statement is dropped.
+    Remove,
+}
+
+/// Why an action stays granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeepReason {
+    /// The principal used it in the window.
+    Used,
+    /// Permission-only: no API call carries it, so no log can show it used.
+    Unlogged,
+    /// Logged only as a data event, and the source did not see data events.
+    DataEventNotSeen,
+    /// The source has no action-level data for its service.
+    NoActionLevelData,
+    /// Granted by this plan (not in the document before it), so it cannot have usage yet.
+    NewInPlan,
+    /// Allowlisted for the principal in `.iamtrim.toml`.
+    Allowlisted,
+    /// The catalog does not know it; kept verbatim rather than guessed at.
+    UnknownToCatalog,
+    /// Its service is left alone by `.iamtrim.toml`.
+    ServiceLeftAlone,
+    /// Its statement (`*`, a `NotAction`) would need too many explicit actions, so it is kept whole.
+    StatementKeptWhole,
+}
+
+impl KeepReason {
+    /// A kebab-case name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeepReason::Used => "used",
+            KeepReason::Unlogged => "unlogged",
+            KeepReason::DataEventNotSeen => "data-event-not-seen",
+            KeepReason::NoActionLevelData => "no-action-level-data",
+            KeepReason::NewInPlan => "new-in-plan",
+            KeepReason::Allowlisted => "allowlisted",
+            KeepReason::UnknownToCatalog => "unknown-to-catalog",
+            KeepReason::ServiceLeftAlone => "service-left-alone",
+            KeepReason::StatementKeptWhole => "statement-kept-whole",
+        }
+    }
+}
+
+impl fmt::Display for KeepReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The verdict on one action the current document grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionVerdict {
+    /// `service:Name` in the catalog's spelling, or the pattern verbatim when unknown to it.
+    pub action: String,
+    /// True when the suggestion still grants it.
+    pub keep: bool,
+    /// Why, as a sentence for people.
+    pub reason: String,
+    /// Why it stays, as data; `None` when removed.
+    pub kind: Option<KeepReason>,
+}
+
+/// How far a suggestion can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Applicability {
+    /// Usage data is complete: apply it.
+    Safe,
+    /// Usage is partial or a statement could not be minimized: a person should look first.
+    ReviewNeeded,
+}
+
+impl fmt::Display for Applicability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Applicability::Safe => "safe",
+            Applicability::ReviewNeeded => "review-needed",
+        })
+    }
+}
+
+/// The suggestion for one policy document.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySuggestion {
+    /// The policy's instance address (the key to deduplicate a policy shared by several principals).
+    pub policy_address: String,
+    /// Where the edit lands, without instance keys: the rendering `data.aws_iam_policy_document`
+    /// when there is one, else the policy resource's block.
+    pub block_address: String,
+    /// The document today (after this plan).
+    pub current: PolicyDocument,
+    /// The smaller document; `None` means nothing is left: detach the policy.
+    pub suggested: Option<PolicyDocument>,
+    /// One change per statement of `current`.
+    pub statements: Vec<StatementChange>,
+    /// One verdict per granted action (expanded), sorted by action.
+    pub actions: Vec<ActionVerdict>,
+    /// Safe or review-needed.
+    pub applicability: Applicability,
+    /// Why the suggestion is what it is (unchanged policies say why here).
+    pub notes: Vec<String>,
+    /// Number of actions `current` grants (catalog expansion, unknown patterns counted once).
+    pub granted: usize,
+    /// Number of those the suggestion keeps.
+    pub kept: usize,
+}
+
+impl PolicySuggestion {
+    /// True when the suggestion changes the document.
+    pub fn changes_anything(&self) -> bool {
+        self.statements.iter().any(|c| *c != StatementChange::Keep)
+    }
+}
+
+/// What became of one principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrincipalStatus {
+    /// At least one of its policies has a smaller suggestion.
+    Minimized,
+    /// It exists but no usage was observed for it: never minimized to nothing.
+    NoUsageData,
+    /// This plan creates it: no usage history, skipped.
+    New,
+    /// `.iamtrim.toml` excludes it.
+    Excluded,
+    /// Looked at, nothing to change (or nothing safely changeable; the notes say why).
+    Unchanged,
+}
+
+impl fmt::Display for PrincipalStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PrincipalStatus::Minimized => "minimized",
+            PrincipalStatus::NoUsageData => "no usage data",
+            PrincipalStatus::New => "new",
+            PrincipalStatus::Excluded => "excluded",
+            PrincipalStatus::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// The minimizer's answer for one principal.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrincipalOutcome {
+    /// The principal's instance address.
+    pub address: String,
+    /// What became of it.
+    pub status: PrincipalStatus,
+    /// One suggestion per known policy document reaching it (shared policies appear under each
+    /// principal they reach; `policy_address` identifies them).
+    pub suggestions: Vec<PolicySuggestion>,
+    /// Why, for statuses other than `Minimized`, and anything else worth saying.
+    pub notes: Vec<String>,
+    /// Its risk from the catalog, which orders the outcomes (riskiest first).
+    pub risk: RiskProfile,
+}
+
+/// Why the minimizer refused to produce a suggestion.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MinimizeError {
+    /// The suggestion would grant something the current document does not: a bug, never emitted.
+    #[error("refusing a suggestion that grants more than the current policy: {0}")]
+    NotContained(Counterexample),
+}
+
+#[cfg(test)]
+mod tests;

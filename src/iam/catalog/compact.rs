@@ -1,0 +1,180 @@
+//! Reading the compact catalog format written by `scripts/catalog/generate.py`.
+//!
+//! One record a line, TAB-separated: a header, a `source` line, then per service an `S` line, its
+//! resource-type table `R`, its condition-key table `C`, and one `A` line per action that refers to
+//! those tables by index. The generator's docstring is the format's specification. This module only
+//! parses; lookups and expansion live in the parent module.
+
+use super::info::{AccessLevel, ActionInfo, Flags, ResourceType};
+use std::io::Read;
+use std::sync::Arc;
+
+/// The first line of every catalog this code can read.
+const HEADER: &str = "iamtrim-catalog 1";
+
+/// Why catalog data could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The bytes are not a gzip stream.
+    #[error("catalog data is not valid gzip")]
+    Decompress(#[source] std::io::Error),
+    /// The decompressed text is not UTF-8.
+    #[error("catalog data is not UTF-8")]
+    NotUtf8(#[source] std::string::FromUtf8Error),
+    /// A line does not follow the format.
+    #[error("catalog data line {line}: {reason}")]
+    Malformed {
+        /// 1-based line number in the decompressed text.
+        line: usize,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// One service's actions as read, before the catalog sorts and flattens them.
+pub(super) struct ParsedService {
+    pub prefix: Box<str>,
+    pub name: Box<str>,
+    pub actions: Vec<ActionInfo>,
+}
+
+/// What a catalog file holds.
+pub(super) struct Parsed {
+    pub source: String,
+    pub services: Vec<ParsedService>,
+}
+
+/// Decompresses gzip'd catalog data into its text.
+pub(super) fn gunzip(bytes: &[u8]) -> Result<String, CatalogError> {
+    // The raw text is about five times the gzip'd size; reserving avoids repeated regrowth.
+    let mut raw = Vec::with_capacity(bytes.len().saturating_mul(5));
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut raw).map_err(CatalogError::Decompress)?;
+    String::from_utf8(raw).map_err(CatalogError::NotUtf8)
+}
+
+/// Parses the decompressed text.
+pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+    let malformed = |line: usize, reason: String| CatalogError::Malformed { line, reason };
+
+    match lines.next() {
+        Some((_, HEADER)) => {}
+        Some((n, other)) => return Err(malformed(n, format!("expected `{HEADER}`, found `{other}`"))),
+        None => return Err(malformed(1, "empty catalog".into())),
+    }
+    let source = match lines.next() {
+        Some((_, l)) if l.starts_with("source ") => l["source ".len()..].to_string(),
+        Some((n, _)) => return Err(malformed(n, "expected a `source` line".into())),
+        None => return Err(malformed(2, "missing `source` line".into())),
+    };
+
+    let mut services: Vec<ParsedService> = Vec::new();
+    let mut resources: Vec<Arc<str>> = Vec::new();
+    let mut conditions: Vec<Arc<str>> = Vec::new();
+    for (n, line) in lines {
+        let mut fields = line.split('\t');
+        match fields.next() {
+            Some("S") => {
+                let (Some(prefix), Some(name)) = (fields.next(), fields.next()) else {
+                    return Err(malformed(n, "service line needs a prefix and a name".into()));
+                };
+                if prefix.is_empty() || prefix.contains(':') {
+                    return Err(malformed(n, format!("bad service prefix `{prefix}`")));
+                }
+                resources.clear();
+                conditions.clear();
+                services.push(ParsedService { prefix: prefix.into(), name: name.into(), actions: Vec::new() });
+            }
+            Some("R") => resources = fields.map(Arc::from).collect(),
+            Some("C") => conditions = fields.map(Arc::from).collect(),
+            Some("A") => {
+                let Some(service) = services.last_mut() else {
+                    return Err(malformed(n, "action before any service".into()));
+                };
+                let [Some(name), Some(level), Some(flags), Some(res), Some(cond), None] =
+                    [fields.next(), fields.next(), fields.next(), fields.next(), fields.next(), fields.next()]
+                else {
+                    return Err(malformed(n, "action line needs exactly 5 fields".into()));
+                };
+                if name.is_empty() || name.contains(':') {
+                    return Err(malformed(n, format!("bad action name `{name}`")));
+                }
+                let level = AccessLevel::from_code(level)
+                    .ok_or_else(|| malformed(n, format!("unknown access level `{level}`")))?;
+                let flags =
+                    Flags::from_code(flags).ok_or_else(|| malformed(n, format!("unknown flags `{flags}`")))?;
+                let resource_types = refs(res)
+                    .map(|r| {
+                        let (index, required) = match r.strip_suffix('!') {
+                            Some(i) => (i, true),
+                            None => (r, false),
+                        };
+                        let name = table_entry(&resources, index)
+                            .ok_or_else(|| malformed(n, format!("bad resource type reference `{r}`")))?;
+                        Ok(ResourceType { name, required })
+                    })
+                    .collect::<Result<Box<[_]>, _>>()?;
+                let condition_keys = refs(cond)
+                    .map(|r| {
+                        table_entry(&conditions, r)
+                            .ok_or_else(|| malformed(n, format!("bad condition key reference `{r}`")))
+                    })
+                    .collect::<Result<Box<[_]>, _>>()?;
+                service.actions.push(ActionInfo::new(
+                    &service.prefix,
+                    name,
+                    level,
+                    flags,
+                    resource_types,
+                    condition_keys,
+                ));
+            }
+            Some("") if line.is_empty() => {}
+            _ => return Err(malformed(n, format!("unknown record `{line}`"))),
+        }
+    }
+    Ok(Parsed { source, services })
+}
+
+/// The comma-separated references of a field, none for `-`.
+fn refs(field: &str) -> impl Iterator<Item = &str> {
+    (field != "-").then(|| field.split(',')).into_iter().flatten()
+}
+
+fn table_entry(table: &[Arc<str>], index: &str) -> Option<Arc<str>> {
+    table.get(index.parse::<usize>().ok()?).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tables_and_references() {
+        let text = "iamtrim-catalog 1\nsource test 1\nS\ts3\tAmazon S3\nR\tbucket\tobject\nC\ts3:prefix\n\
+                    A\tGetObject\tR\tdx\t1!\t0\nA\tListAllMyBuckets\tL\t-\t-\t-\n";
+        let parsed = parse(text).expect("valid catalog text");
+        assert_eq!(parsed.source, "test 1");
+        let actions = &parsed.services[0].actions;
+        assert_eq!(actions[0].name(), "s3:GetObject");
+        assert_eq!(actions[0].resource_types()[0].name.as_ref(), "object");
+        assert!(actions[0].resource_types()[0].required);
+        assert_eq!(actions[0].condition_keys()[0].as_ref(), "s3:prefix");
+        assert!(actions[0].is_data_event() && !actions[0].is_unlogged());
+        assert!(actions[1].resource_types().is_empty());
+    }
+
+    #[test]
+    fn reports_the_line_of_a_bad_reference() {
+        let text = "iamtrim-catalog 1\nsource test 1\nS\ts3\tAmazon S3\nR\tbucket\nC\nA\tGetObject\tR\t-\t3\t-\n";
+        match parse(text) {
+            Err(CatalogError::Malformed { line, .. }) => assert_eq!(line, 6),
+            other => panic!("expected a malformed-line error, got {:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn rejects_an_unknown_header() {
+        assert!(matches!(parse("iamtrim-catalog 2\n"), Err(CatalogError::Malformed { line: 1, .. })));
+    }
+}

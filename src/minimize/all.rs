@@ -1,0 +1,299 @@
+//! Minimizing every principal of a plan: per-principal rules and statuses, and the union rule for
+//! policies that reach several principals or share one Terraform block.
+
+use super::document::{KeepRules, granted_actions, minimize_document};
+use super::{Applicability, PolicySuggestion, PrincipalOutcome, PrincipalStatus, RiskProfile, StatementChange};
+use crate::config::{Config, PrincipalRules};
+use crate::iam::catalog::Catalog;
+use crate::iam::discover::strip_instance_keys;
+use crate::iam::policy::PolicyDocument;
+use crate::iam::principal::{PolicyKind, PolicySource, Principal, PrincipalKind};
+use crate::usage::ObservedUsage;
+use std::collections::{BTreeMap, HashMap};
+
+/// Whether a principal's usage can drive minimizing, and if not, why.
+enum Usability<'u> {
+    Usable(&'u ObservedUsage),
+    /// Groups make no calls: their policies are minimized against their members.
+    Group,
+    Not(PrincipalStatus, String),
+}
+
+/// Where the edit for a policy lands, without instance keys (`block_address`), and the key that
+/// groups every policy instance edited through that place.
+fn edit_site(p: &PolicySource) -> (String, String) {
+    match &p.origin {
+        Some(o) => match &o.document_source {
+            Some(doc) => {
+                let block = strip_instance_keys(doc);
+                (block.clone(), format!("document {block}"))
+            }
+            None => {
+                let block = strip_instance_keys(&o.resource);
+                let key = format!("{block} {} {}", o.attribute, o.block_name.as_deref().unwrap_or(""));
+                (block, key)
+            }
+        },
+        None => {
+            let block = strip_instance_keys(&p.address);
+            (block.clone(), block)
+        }
+    }
+}
+
+/// Identifies one policy instance (one document), whichever principal it reaches.
+fn instance_key(p: &PolicySource) -> String {
+    match &p.origin {
+        Some(o) => format!("{} {} {} {}", p.address, o.resource, o.attribute, o.block_name.as_deref().unwrap_or("")),
+        None => p.address.clone(),
+    }
+}
+
+/// Days between the dates (`YYYY-MM-DD...`) at the start of two RFC 3339 instants.
+fn window_days(start: &str, end: &str) -> Option<i64> {
+    Some(day_number(end)? - day_number(start)?)
+}
+
+/// Days since 1970-01-01 of the date an RFC 3339 instant starts with.
+fn day_number(instant: &str) -> Option<i64> {
+    let date = instant.get(..10)?;
+    let mut parts = date.split('-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// The usage of several principals taken together: any action one used, but a service counts as
+/// covered at action level, data events as seen and the result as complete only when all agree.
+fn union_usage(parts: &[&ObservedUsage]) -> Option<ObservedUsage> {
+    let (first, rest) = parts.split_first()?;
+    let mut out = (*first).clone();
+    for other in rest {
+        for (action, u) in &other.actions {
+            let entry = out.actions.entry(action.clone()).or_default();
+            entry.count += u.count;
+            entry.resources.extend(u.resources.iter().cloned());
+        }
+        out.service_level_only.extend(other.service_level_only.iter().cloned());
+        out.action_level_services = match (out.action_level_services.take(), &other.action_level_services) {
+            (Some(a), Some(b)) => Some(a.intersection(b).cloned().collect()),
+            (Some(a), None) => Some(a),
+            (None, Some(b)) => Some(b.clone()),
+            (None, None) => None,
+        };
+        out.data_events_seen &= other.data_events_seen;
+        out.complete &= other.complete;
+        for (action, n) in &other.denied {
+            *out.denied.entry(action.clone()).or_default() += n;
+        }
+        if other.window.start < out.window.start {
+            out.window.start = other.window.start.clone();
+        }
+        if other.window.end > out.window.end {
+            out.window.end = other.window.end.clone();
+        }
+    }
+    Some(out)
+}
+
+/// A suggestion that leaves the document as it is, saying why.
+fn unchanged(policy: &PolicySource, doc: &PolicyDocument, block_address: &str, note: String, catalog: &Catalog) -> PolicySuggestion {
+    let granted = granted_actions(doc, catalog);
+    PolicySuggestion {
+        policy_address: policy.address.clone(),
+        block_address: block_address.to_string(),
+        current: doc.clone(),
+        suggested: Some(doc.clone()),
+        statements: vec![StatementChange::Keep; doc.statements.len()],
+        actions: Vec::new(),
+        applicability: Applicability::Safe,
+        notes: vec![note],
+        granted,
+        kept: granted,
+    }
+}
+
+/// Minimizes every principal, riskiest first.
+///
+/// A policy reaching several principals (a managed policy attached twice, a group policy and its
+/// members, the `count`/`for_each` instances of one block) is minimized against the union of
+/// their usages, and left unchanged when any of them is new, excluded or without usage data.
+pub fn minimize_all(
+    principals: &[Principal],
+    usage: &BTreeMap<String, ObservedUsage>,
+    catalog: &Catalog,
+    config: &Config,
+) -> Vec<PrincipalOutcome> {
+    let rules: Vec<PrincipalRules> =
+        principals.iter().map(|p| config.rules_for(&p.address, &p.block_address, p.arn.as_deref())).collect();
+    let usability: Vec<Usability<'_>> = principals.iter().zip(&rules).map(|(p, r)| usability(p, r, usage)).collect();
+
+    // Which principals each edit site reaches.
+    let mut reach: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, p) in principals.iter().enumerate() {
+        for policy in &p.policies {
+            let members = reach.entry(edit_site(policy).1).or_default();
+            if members.last() != Some(&i) {
+                members.push(i);
+            }
+        }
+    }
+
+    // One decision per edit site: the union usage and rules, or why it stays as it is.
+    let mut sites: HashMap<String, Result<(ObservedUsage, KeepRules), String>> = HashMap::new();
+    for (key, members) in &reach {
+        let callers: Vec<usize> = members.iter().copied().filter(|&i| principals[i].kind != PrincipalKind::Group).collect();
+        let decision = if callers.is_empty() {
+            Err("kept unchanged: no principal in this plan uses it directly (a group with no member users here)".to_string())
+        } else if let Some((i, why)) = members.iter().find_map(|&i| match &usability[i] {
+            Usability::Not(_, why) => Some((i, why.clone())),
+            _ => None,
+        }) {
+            Err(if members.len() > 1 {
+                format!("kept unchanged: it also reaches {} ({why}); never minimized against part of its principals", principals[i].address)
+            } else {
+                format!("kept unchanged: {why}")
+            })
+        } else {
+            let usages: Vec<&ObservedUsage> = callers
+                .iter()
+                .filter_map(|&i| match &usability[i] {
+                    Usability::Usable(u) => Some(*u),
+                    _ => None,
+                })
+                .collect();
+            let mut keep = KeepRules::default();
+            for &i in &callers {
+                keep.allow.extend(rules[i].allow.iter().cloned());
+                keep.leave_alone.extend(rules[i].leave_alone.iter().cloned());
+            }
+            union_usage(&usages).map(|u| (u, keep)).ok_or_else(|| "kept unchanged: no usage".to_string())
+        };
+        sites.insert(key.clone(), decision);
+    }
+
+    let mut done: HashMap<String, Option<PolicySuggestion>> = HashMap::new();
+    let mut outcomes: Vec<PrincipalOutcome> = principals
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let risk = RiskProfile::of(p.policies.iter().filter_map(|s| s.document.as_ref()), catalog);
+            let mut notes = Vec::new();
+            let status = match &usability[i] {
+                Usability::Not(status, why) => {
+                    notes.push(why.clone());
+                    Some(*status)
+                }
+                _ => None,
+            };
+            let mut suggestions = Vec::new();
+            if status.is_none() {
+                for policy in &p.policies {
+                    let Some(doc) = &policy.document else {
+                        let why = policy.unknown_reason.as_ref().map(ToString::to_string).unwrap_or_else(|| "unknown".into());
+                        notes.push(format!("{}: document not known ({why}); not minimized", policy.address));
+                        continue;
+                    };
+                    let suggestion = done
+                        .entry(instance_key(policy))
+                        .or_insert_with(|| Some(suggest(policy, doc, &sites, catalog)))
+                        .clone();
+                    suggestions.extend(suggestion);
+                }
+            }
+            let status = status.unwrap_or(if suggestions.iter().any(PolicySuggestion::changes_anything) {
+                PrincipalStatus::Minimized
+            } else {
+                PrincipalStatus::Unchanged
+            });
+            PrincipalOutcome { address: p.address.clone(), status, suggestions, notes, risk }
+        })
+        .collect();
+    outcomes.sort_by(|a, b| b.risk.rank().cmp(&a.risk.rank()).then_with(|| a.address.cmp(&b.address)));
+    outcomes
+}
+
+/// The suggestion for one known policy document.
+fn suggest(
+    policy: &PolicySource,
+    doc: &PolicyDocument,
+    sites: &HashMap<String, Result<(ObservedUsage, KeepRules), String>>,
+    catalog: &Catalog,
+) -> PolicySuggestion {
+    let (block_address, key) = edit_site(policy);
+    if policy.kind == PolicyKind::AwsManaged {
+        let note = "AWS-managed: cannot be edited; replace it with a customer-managed policy to trim it".to_string();
+        return unchanged(policy, doc, &block_address, note, catalog);
+    }
+    let (usage, rules) = match sites.get(&key) {
+        Some(Ok(site)) => site,
+        Some(Err(why)) => return unchanged(policy, doc, &block_address, why.clone(), catalog),
+        None => return unchanged(policy, doc, &block_address, "kept unchanged: not reached".into(), catalog),
+    };
+    match minimize_document(doc, policy.before.as_ref(), usage, catalog, rules) {
+        Ok(mut s) => {
+            s.policy_address = policy.address.clone();
+            s.block_address = block_address;
+            s
+        }
+        Err(e) => unchanged(policy, doc, &block_address, format!("kept unchanged: {e}"), catalog),
+    }
+}
+
+/// Whether `p`'s own usage can be used.
+fn usability<'u>(p: &Principal, rules: &PrincipalRules, usage: &'u BTreeMap<String, ObservedUsage>) -> Usability<'u> {
+    if rules.excluded {
+        return Usability::Not(PrincipalStatus::Excluded, "excluded by .iamtrim.toml".to_string());
+    }
+    if p.kind == PrincipalKind::Group {
+        return Usability::Group;
+    }
+    let Some(arn) = &p.arn else {
+        return Usability::Not(PrincipalStatus::New, "created by this plan: no usage history yet, skipped".to_string());
+    };
+    let Some(u) = usage.get(arn) else {
+        return Usability::Not(PrincipalStatus::NoUsageData, "no usage data".to_string());
+    };
+    if let Some(min) = rules.min_usage_days {
+        match window_days(&u.window.start, &u.window.end) {
+            Some(days) if days >= i64::from(min) => {}
+            Some(days) => {
+                return Usability::Not(
+                    PrincipalStatus::Unchanged,
+                    format!("usage window of {days} days is shorter than the minimum of {min} in .iamtrim.toml"),
+                );
+            }
+            None => {
+                return Usability::Not(
+                    PrincipalStatus::Unchanged,
+                    format!("usage window `{}`..`{}` is not readable as dates", u.window.start, u.window.end),
+                );
+            }
+        }
+    }
+    Usability::Usable(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_numbers() {
+        assert_eq!(day_number("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(window_days("2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"), Some(29));
+        assert_eq!(window_days("2023-12-31", "2024-01-01"), Some(1));
+        assert_eq!(day_number("yesterday"), None);
+    }
+}
