@@ -1,1 +1,25 @@
-//! emit stage (see crate docs).
+//! The Terraform writer: turns minimizer suggestions ([`PolicyEdit`]) into edits of the user's own
+//! `.tf` files, unified-diff patches and suggestion files, and applies those patches.
+//!
+//! - [`edit`]: the input contract (`PolicyLocation`, `StatementChange`, `PolicyEdit`) and `EmitError`.
+//! - [`hcl`]: `TerraformFileMut`, a format-preserving editor of one `.tf` file.
+//! - [`json_text`]: policy JSON text rewritten in the author's layout.
+//! - [`modules`]: module key -> directory, from `modules.json` or local `source` paths.
+//! - [`suggestion`]: new `data "aws_iam_policy_document"` blocks in `terraform fmt` style.
+//! - [`patch`]: unified diffs with a sha256 header, and applying them.
+//! - [`write`]: `write_suggestions`, the entry point that decides what goes where.
+//!
+//! It does not print, and does not decide what to keep: that is `crate::minimize`.
+
+pub mod edit;
+pub mod hcl;
+pub mod json_text;
+pub mod modules;
+pub mod patch;
+pub mod suggestion;
+pub mod write;
+
+pub use edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
+pub use hcl::{PolicyForm, Rewrite, TerraformFileMut};
+pub use patch::{ApplyReport, apply_patches};
+pub use write::{EditOutcome, WriteOptions, WriteReport, write_suggestions};
