@@ -61,7 +61,12 @@ pub enum Rewrite {
 #[derive(Debug, Clone)]
 pub struct TerraformFileMut {
     path: PathBuf,
+    /// The text as read.
+    original: String,
+    /// The text as parsed: `original` with CRLF turned into LF when every line ends in CRLF.
     source: String,
+    /// True when `source` was converted from CRLF, so rendering converts back.
+    crlf: bool,
     body: Body,
 }
 
@@ -81,9 +86,12 @@ impl TerraformFileMut {
     /// Parses `text`; `path` names the file in errors and places.
     pub fn parse(path: impl Into<PathBuf>, text: &str) -> Result<Self, EmitError> {
         let path = path.into();
-        let body = hcl_edit::parser::parse_body(text)
+        // hcl-edit writes a CRLF after an attribute back as LF, so CRLF files are edited as LF.
+        let crlf = text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
+        let source = if crlf { text.replace("\r\n", "\n") } else { text.to_string() };
+        let body = hcl_edit::parser::parse_body(&source)
             .map_err(|e| EmitError::Hcl { path: path.clone(), message: e.to_string().replace('\n', " ") })?;
-        Ok(TerraformFileMut { path, source: text.to_string(), body })
+        Ok(TerraformFileMut { path, original: text.to_string(), source, crlf, body })
     }
 
     /// The file's path as given to [`TerraformFileMut::parse`].
@@ -93,12 +101,13 @@ impl TerraformFileMut {
 
     /// The text as parsed, before any edit.
     pub fn original(&self) -> &str {
-        &self.source
+        &self.original
     }
 
     /// The current text: the original, byte for byte, outside the edited expressions.
     pub fn render(&self) -> String {
-        self.body.to_string()
+        let text = self.body.to_string();
+        if self.crlf { text.replace('\n', "\r\n") } else { text }
     }
 
     /// True when this file holds the `resource`/`data` block of `location`.
@@ -135,10 +144,12 @@ impl TerraformFileMut {
                 Ok(body) => body,
                 Err(e) => return Ok(self.computed(e)),
             };
-            let Some(mut attr) = target.get_attribute_mut(&location.attribute) else {
+            // An inline_policy block holds its document in `policy`.
+            let attribute = if location.attribute == "inline_policy" { "policy" } else { location.attribute.as_str() };
+            let Some(mut attr) = target.get_attribute_mut(attribute) else {
                 return Err(EmitError::Mismatch {
                     place: self.place(block_span),
-                    message: format!("{} has no `{}` attribute", location.block_address(), location.attribute),
+                    message: format!("{} has no `{attribute}` attribute", location.block_address()),
                 });
             };
             let value = attr.value_mut();
@@ -403,7 +414,88 @@ fn set_object_actions(obj: &mut Object, actions: &[String], span: Option<Range<u
         }
     }
     *obj = rebuilt;
+    realign_object(obj);
     Ok(())
+}
+
+/// True when a prefix starts a new alignment group: a blank line or a comment before the key.
+fn breaks_alignment(prefix: &str, newlines_in_plain_prefix: usize) -> bool {
+    prefix.matches('\n').count() > newlines_in_plain_prefix || prefix.contains('#') || prefix.contains("//") || prefix.contains("/*")
+}
+
+/// Re-aligns `=` within runs of keys that were aligned (as `terraform fmt` leaves them), after a
+/// rename changed one key's length. Runs that were not aligned are left alone.
+fn realign(keys: &[(usize, usize, bool)]) -> Vec<Option<usize>> {
+    // (key length, current suffix width, starts a group) -> new suffix width per key.
+    let mut out = vec![None; keys.len()];
+    let mut start = 0;
+    while start < keys.len() {
+        let mut end = start + 1;
+        while end < keys.len() && !keys[end].2 {
+            end += 1;
+        }
+        let group = &keys[start..end];
+        let columns: Vec<usize> = group.iter().map(|(len, width, _)| len + width).collect();
+        let aligned = columns.windows(2).all(|w| w[0] == w[1]);
+        if aligned && group.len() > 1 {
+            let max = group.iter().map(|(len, _, _)| *len).max().unwrap_or(0);
+            for (i, (len, _, _)) in group.iter().enumerate() {
+                out[start + i] = Some(max - len + 1);
+            }
+        }
+        start = end;
+    }
+    out
+}
+
+fn key_len(key: &ObjectKey) -> usize {
+    match key {
+        ObjectKey::Ident(i) => i.value().as_str().len(),
+        ObjectKey::Expression(Expression::String(s)) => s.value().len() + 2,
+        ObjectKey::Expression(e) => e.to_string().trim().len(),
+    }
+}
+
+fn realign_object(obj: &mut Object) {
+    if !Expression::Object(obj.clone()).to_string().contains('\n') {
+        return; // a one-line object has nothing to align
+    }
+    let mut keys: Vec<(usize, usize, bool)> = Vec::new();
+    for (key, _) in obj.iter() {
+        // Entries end in a newline terminator, so a key's prefix holds only blank lines and comments.
+        let prefix = key.decor().prefix().map(|p| p.to_string()).unwrap_or_default();
+        let width = key.decor().suffix().map_or(1, |s| s.len());
+        keys.push((key_len(key), width, breaks_alignment(&prefix, 0)));
+    }
+    let widths = realign(&keys);
+    for ((mut key, _), width) in obj.iter_mut().zip(widths) {
+        if let Some(width) = width {
+            key.decor_mut().set_suffix(" ".repeat(width));
+        }
+    }
+}
+
+fn realign_body(body: &mut Body) {
+    let mut keys: Vec<(usize, usize, bool)> = Vec::new();
+    let mut after_block = true;
+    let mut indices = Vec::new();
+    for (i, structure) in body.iter().enumerate() {
+        let Some(attr) = structure.as_attribute() else {
+            after_block = true;
+            continue;
+        };
+        let prefix = attr.decor().prefix().map(|p| p.to_string()).unwrap_or_default();
+        let width = attr.key.decor().suffix().map_or(1, |s| s.len());
+        keys.push((attr.key.value().as_str().len(), width, after_block || breaks_alignment(&prefix, 0)));
+        indices.push(i);
+        after_block = false;
+    }
+    let widths = realign(&keys);
+    for (i, width) in indices.into_iter().zip(widths) {
+        if let (Some(width), Some(Structure::Attribute(attr))) = (width, body.get_mut(i)) {
+            attr.key.decor_mut().set_suffix(" ".repeat(width));
+        }
+    }
 }
 
 /// `NotAction` -> `Action`, keeping the key's quoting and decor and the `=` column.
@@ -489,7 +581,14 @@ fn rebuild_string_list(old: &Expression, values: &[String]) -> Result<Expression
                 }
                 array.push(Expression::String(item));
             }
-            array.set_trailing(old_array.trailing().clone());
+            // A comment after the old last element described it; it goes when that element does.
+            let last_kept = old_array.len() > 0 && old_items.last().is_some_and(Option::is_none) && values.last() == old_array.iter().last().and_then(|e| e.as_str()).map(str::to_string).as_ref();
+            let trailing = old_array.trailing().to_string();
+            if last_kept || !(trailing.contains('#') || trailing.contains("//") || trailing.contains("/*")) {
+                array.set_trailing(old_array.trailing().clone());
+            } else {
+                array.set_trailing(format!("\n{}", trailing.rsplit('\n').next().unwrap_or("")));
+            }
             array.set_trailing_comma(old_array.trailing_comma() && !values.is_empty());
             *array.decor_mut() = old_array.decor().clone();
             Ok(Expression::Array(array))
@@ -557,5 +656,248 @@ fn set_block_actions(body: &mut Body, actions: &[String], span: Option<Range<usi
     // A body cannot hold two attributes with one key, so the old one goes before the new one comes.
     body.remove(index);
     body.insert(index, renamed);
+    realign_body(body);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(resource_type: &str, name: &str, is_data: bool) -> PolicyLocation {
+        PolicyLocation {
+            module_key: String::new(),
+            resource_type: resource_type.into(),
+            resource_name: name.into(),
+            is_data,
+            attribute: "policy".into(),
+            block_name: None,
+        }
+    }
+
+    fn set(actions: &[&str]) -> StatementChange {
+        StatementChange::SetActions(actions.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn edit(text: &str, location: &PolicyLocation, changes: &[StatementChange]) -> (Rewrite, String) {
+        let mut file = TerraformFileMut::parse("main.tf", text).unwrap();
+        let rewrite = file.replace_policy_actions(location, changes).unwrap();
+        let out = file.render();
+        hcl_edit::parser::parse_body(&out).unwrap();
+        (rewrite, out)
+    }
+
+    const JSONENCODE: &str = r#"# Role policy for the app.
+resource "aws_iam_role_policy" "app" {
+  name = "app" # inline comment
+  role = aws_iam_role.app.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "Read"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource = "*"
+      },
+      {
+        Effect    = "Allow"
+        NotAction = [
+          "iam:*", # everything but IAM
+        ]
+        Resource  = "*"
+      },
+      {
+        Effect   = "Allow"
+        Action   = "ec2:*"
+        Resource = "*"
+      },
+    ]
+  })
+}
+
+resource "aws_iam_role" "app" {
+  name = "app"
+}
+"#;
+
+    #[test]
+    fn unedited_file_prints_back_byte_identical() {
+        for text in [JSONENCODE, "a = 1\n\n\n# c\nb = <<-EOF\n  x $${y}\n  EOF\n", "x = [\r\n  1, # one\r\n  2,\r\n]\r\n"] {
+            assert_eq!(TerraformFileMut::parse("t.tf", text).unwrap().render(), text);
+        }
+    }
+
+    #[test]
+    fn jsonencode_actions_shrink_in_place() {
+        let loc = location("aws_iam_role_policy", "app", false);
+        let (rewrite, out) =
+            edit(JSONENCODE, &loc, &[set(&["s3:GetObject"]), set(&["sqs:SendMessage", "sqs:ReceiveMessage"]), StatementChange::Remove]);
+        assert_eq!(rewrite, Rewrite::Edited(PolicyForm::JsonEncode));
+        let expected = JSONENCODE
+            .replace(r#"["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]"#, r#"["s3:GetObject"]"#)
+            .replace(
+                "        Effect    = \"Allow\"\n        NotAction = [\n          \"iam:*\", # everything but IAM\n        ]\n        Resource  = \"*\"\n",
+                "        Effect   = \"Allow\"\n        Action   = [\n          \"sqs:SendMessage\",\n          \"sqs:ReceiveMessage\",\n        ]\n        Resource = \"*\"\n",
+            )
+            .replace("      },\n      {\n        Effect   = \"Allow\"\n        Action   = \"ec2:*\"\n        Resource = \"*\"\n      },\n", "      },\n");
+        assert_ne!(expected, JSONENCODE);
+        assert_eq!(out, expected);
+    }
+
+    fn snapshot_edit(name: &str, text: &str, location: &PolicyLocation, changes: &[StatementChange]) -> Rewrite {
+        let (rewrite, out) = edit(text, location, changes);
+        insta::assert_snapshot!(name, out);
+        rewrite
+    }
+
+    #[test]
+    fn removing_the_first_statement_keeps_the_layout() {
+        let loc = location("aws_iam_role_policy", "app", false);
+        let (_, out) = edit(JSONENCODE, &loc, &[StatementChange::Remove, StatementChange::Keep, StatementChange::Keep]);
+        assert!(out.contains("    Statement = [\n      {\n        Effect    = \"Allow\"\n        NotAction"), "{out}");
+        assert!(!out.contains("s3:GetObject"));
+    }
+
+    const POLICY_DOCUMENT: &str = r#"data "aws_iam_policy_document" "app" {
+  # Reads.
+  statement {
+    sid       = "Read"
+    actions   = ["s3:GetObject", "s3:ListBucket"]
+    resources = ["arn:aws:s3:::b/$${aws:username}/*"]
+  }
+
+  # Everything but IAM.
+  statement {
+    effect      = "Allow"
+    not_actions = ["iam:*"]
+    resources   = ["*"]
+  }
+
+  statement {
+    actions   = ["ec2:*"]
+    resources = ["*"]
+  }
+}
+"#;
+
+    #[test]
+    fn policy_document_statement_blocks() {
+        let loc = location("aws_iam_policy_document", "app", true);
+        let rewrite = snapshot_edit(
+            "policy_document_statement_blocks",
+            POLICY_DOCUMENT,
+            &loc,
+            &[set(&["s3:GetObject"]), set(&["sqs:SendMessage"]), StatementChange::Remove],
+        );
+        assert_eq!(rewrite, Rewrite::Edited(PolicyForm::PolicyDocumentBlocks));
+    }
+
+    #[test]
+    fn heredoc_json_keeps_indentation_and_escapes() {
+        let text = r#"resource "aws_iam_policy" "p" {
+  name   = "p"
+  policy = <<-EOF
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": "arn:aws:s3:::b/$${aws:username}/*"
+            }
+        ]
+    }
+  EOF
+}
+"#;
+        let loc = location("aws_iam_policy", "p", false);
+        let rewrite = snapshot_edit("heredoc_indented", text, &loc, &[set(&["s3:GetObject"])]);
+        assert_eq!(rewrite, Rewrite::Edited(PolicyForm::Heredoc));
+        let plain = "resource \"aws_iam_policy\" \"p\" {\n  policy = <<EOF\n{\n  \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\"}]\n}\nEOF\n}\n";
+        snapshot_edit("heredoc_plain", plain, &loc, &[set(&["s3:GetObject", "s3:PutObject"])]);
+    }
+
+    #[test]
+    fn quoted_json_string() {
+        let text = "resource \"aws_iam_policy\" \"p\" {\n  policy = \"{\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":[\\\"s3:*\\\"],\\\"Resource\\\":\\\"arn:aws:s3:::b/$${aws:username}\\\"}]}\" # inline\n}\n";
+        let loc = location("aws_iam_policy", "p", false);
+        let (rewrite, out) = edit(text, &loc, &[set(&["s3:GetObject"])]);
+        assert_eq!(rewrite, Rewrite::Edited(PolicyForm::QuotedString));
+        assert_eq!(out, text.replace("[\\\"s3:*\\\"]", "[\\\"s3:GetObject\\\"]"));
+    }
+
+    #[test]
+    fn file_calls_point_at_the_json_file() {
+        let loc = location("aws_iam_policy", "p", false);
+        for (call, templated) in [(r#"file("${path.module}/policies/p.json")"#, false), (r#"templatefile("policies/p.json", {})"#, true)] {
+            let text = format!("resource \"aws_iam_policy\" \"p\" {{\n  policy = {call}\n}}\n");
+            let mut file = TerraformFileMut::parse("main.tf", &text).unwrap();
+            let rewrite = file.replace_policy_actions(&loc, &[set(&["s3:GetObject"])]).unwrap();
+            assert_eq!(rewrite, Rewrite::JsonFile { path: "policies/p.json".into(), templated, place: "main.tf:2:12".into() });
+            assert_eq!(file.render(), text);
+        }
+    }
+
+    #[test]
+    fn computed_policies_are_reported_with_their_place() {
+        let loc = location("aws_iam_policy", "p", false);
+        let cases = [
+            ("var.policy", "the policy comes from var.policy"),
+            ("data.aws_iam_policy_document.x.json", "the policy comes from data.aws_iam_policy_document.x.json"),
+            ("jsonencode(merge(local.a, local.b))", "jsonencode() of a value that is not an object literal"),
+            ("jsonencode({ Statement = [for s in var.s : s] })", "Statement is not a literal list"),
+            ("jsonencode({ Statement = [{ Effect = \"Allow\", Action = var.actions }] })", "the action list is not a literal"),
+            ("\"{\\\"Statement\\\": ${var.s}}\"", "the policy string interpolates values"),
+        ];
+        for (expr, why) in cases {
+            let text = format!("resource \"aws_iam_policy\" \"p\" {{\n  name   = \"p\"\n  policy = {expr}\n}}\n");
+            let mut file = TerraformFileMut::parse("m/main.tf", &text).unwrap();
+            match file.replace_policy_actions(&loc, &[set(&["s3:GetObject"])]).unwrap() {
+                Rewrite::Computed { place, why: got } => {
+                    assert!(place.starts_with("m/main.tf:3:"), "{place}");
+                    assert_eq!(got, why, "{expr}");
+                }
+                other => panic!("{expr}: {other:?}"),
+            }
+            assert_eq!(file.render(), text, "nothing is modified");
+        }
+        let dynamic = "data \"aws_iam_policy_document\" \"d\" {\n  dynamic \"statement\" {\n    for_each = var.s\n    content {\n      actions = statement.value\n    }\n  }\n}\n";
+        let mut file = TerraformFileMut::parse("main.tf", dynamic).unwrap();
+        let rewrite = file.replace_policy_actions(&location("aws_iam_policy_document", "d", true), &[set(&["a:b"])]).unwrap();
+        assert!(matches!(rewrite, Rewrite::Computed { ref why, .. } if why.contains("dynamic")), "{rewrite:?}");
+    }
+
+    #[test]
+    fn role_inline_policy_block_by_name() {
+        let text = r#"resource "aws_iam_role" "r" {
+  name = "r"
+
+  inline_policy {
+    name   = "other"
+    policy = jsonencode({ Statement = [{ Effect = "Allow", Action = ["sqs:*"], Resource = "*" }] })
+  }
+
+  inline_policy {
+    name   = "s3"
+    policy = jsonencode({ Statement = [{ Effect = "Allow", Action = ["s3:*", "s3:GetObject"], Resource = "*" }] })
+  }
+}
+"#;
+        let mut loc = location("aws_iam_role", "r", false);
+        loc.attribute = "inline_policy".into();
+        loc.block_name = Some("s3".into());
+        let (rewrite, out) = edit(text, &loc, &[set(&["s3:GetObject"])]);
+        assert_eq!(rewrite, Rewrite::Edited(PolicyForm::JsonEncode));
+        assert_eq!(out, text.replace(r#"["s3:*", "s3:GetObject"]"#, r#"["s3:GetObject"]"#));
+    }
+
+    #[test]
+    fn statement_count_mismatch_is_an_error_naming_the_place() {
+        let loc = location("aws_iam_role_policy", "app", false);
+        let mut file = TerraformFileMut::parse("main.tf", JSONENCODE).unwrap();
+        let err = file.replace_policy_actions(&loc, &[StatementChange::Remove]).unwrap_err().to_string();
+        assert_eq!(err, "main.tf:8:17: 3 statements here, 1 in the plan");
+    }
 }
