@@ -5,7 +5,7 @@
 
 use crate::emit::edit::StatementChange;
 use crate::iam::policy::{ActionSpec, PolicyDocument};
-use serde::Serialize;
+use serde_json::Value;
 
 /// Applies `changes` (one per statement) to a document.
 pub fn apply_changes(doc: &PolicyDocument, changes: &[StatementChange]) -> Result<PolicyDocument, String> {
@@ -73,13 +73,9 @@ pub fn render_like(original: &str, doc: &PolicyDocument) -> String {
         .find(|ws| ws.len() > base.len() && ws.starts_with(base))
         .map(|ws| ws[base.len()..].to_string())
         .unwrap_or_else(|| "  ".to_string());
-    let mut buf = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(unit.as_bytes());
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
-    let pretty = match doc.to_value().serialize(&mut ser) {
-        Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
-        Err(_) => doc.to_json_pretty(),
-    };
+    let inline_lists = has_inline_string_list(original);
+    let mut pretty = String::new();
+    write_pretty(&doc.to_value(), &unit, 0, inline_lists, &mut pretty);
     let newline = if crlf { "\r\n" } else { "\n" };
     let mut out: Vec<String> = pretty.lines().map(|l| format!("{base}{l}")).collect();
     if let Some(first) = out.first_mut() {
@@ -90,6 +86,50 @@ pub fn render_like(original: &str, doc: &PolicyDocument) -> String {
         *first = format!("{lead_lines}{first}");
     }
     format!("{}{trailing_newline}", out.join(newline))
+}
+
+/// True when the author wrote a list of strings on one line, e.g. `"Action": ["a", "b"],`.
+fn has_inline_string_list(text: &str) -> bool {
+    text.lines().any(|l| {
+        let t = l.trim();
+        t.contains("[\"") && (t.ends_with(']') || t.ends_with("],"))
+    })
+}
+
+/// Pretty JSON with `unit` indentation; lists of scalars on one line when `inline_lists`.
+fn write_pretty(value: &Value, unit: &str, level: usize, inline_lists: bool, out: &mut String) {
+    let pad = |n: usize| unit.repeat(n);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (key, v)) in map.iter().enumerate() {
+                out.push_str(&pad(level + 1));
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push_str(": ");
+                write_pretty(v, unit, level + 1, inline_lists, out);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&pad(level));
+            out.push('}');
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let scalars = items.iter().all(|v| !v.is_array() && !v.is_object());
+            if scalars && inline_lists {
+                let parts: Vec<String> = items.iter().map(Value::to_string).collect();
+                out.push_str(&format!("[{}]", parts.join(", ")));
+                return;
+            }
+            out.push_str("[\n");
+            for (i, v) in items.iter().enumerate() {
+                out.push_str(&pad(level + 1));
+                write_pretty(v, unit, level + 1, inline_lists, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&pad(level));
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 fn leading_whitespace(line: &str) -> &str {

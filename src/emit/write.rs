@@ -172,6 +172,7 @@ pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &
 
     for m in merge(edits) {
         let location = &m.location;
+        let mut remote_input: Option<(String, String)> = None;
         let (dir, computed_note) = match dirs.get(&location.module_key) {
             None => {
                 let why = format!("module {:?} is neither in modules.json nor in the plan's configuration", location.module_key);
@@ -187,11 +188,12 @@ pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &
                 let (_, local_dir) = dirs.nearest_local(&location.module_key);
                 let attribute = if location.attribute == "inline_policy" { "inline_policy" } else { location.attribute.as_str() };
                 let input = feeding_input(plan, &dirs, &location.module_key, &location.block_address(), attribute);
-                let target = match input {
+                let target = match &input {
                     Some((call, var)) => format!("the input `{var}` of module.{}", call.replace('.', ".module.")),
                     None => "the input of the module call that sets this policy".to_string(),
                 };
                 let note = format!("{} is in the module {source}, which is not in this repository; pass the document below to {target}.", location.describe());
+                remote_input = input;
                 (local_dir, Some(note))
             }
             Some(ModuleDir::Local(dir)) => (dir.clone(), None),
@@ -216,7 +218,10 @@ pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &
             name.push('_');
         }
         module.names.push(name.clone());
-        let how = if location.is_data && location.resource_type == "aws_iam_policy_document" {
+        let how = if let Some((call, var)) = &remote_input {
+            let call_name = call.rsplit('.').next().unwrap_or(call);
+            format!("set `{var} = data.aws_iam_policy_document.{name}.json` in the module {call_name:?} block")
+        } else if location.is_data && location.resource_type == "aws_iam_policy_document" {
             format!("replace the statements of {} with these, or use data.aws_iam_policy_document.{name}.json where it is used", location.block_address())
         } else if let (true, Some(block)) = (location.attribute == "inline_policy", &location.block_name) {
             format!("set `policy = data.aws_iam_policy_document.{name}.json` in the inline_policy block {block:?} of {}", location.block_address())
