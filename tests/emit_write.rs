@@ -5,8 +5,8 @@ use iamtrim::emit::json_text::apply_changes;
 use iamtrim::emit::patch::FileApply;
 use iamtrim::emit::write::{Outcome, WrittenKind};
 use iamtrim::emit::{
-    EmitError, PolicyEdit, PolicyForm, PolicyLocation, StatementChange, TerraformFileMut, WriteOptions, apply_patches,
-    write_suggestions,
+    EmitError, PolicyEdit, PolicyForm, PolicyLocation, StatementChange, TerraformFileMut,
+    WriteOptions, apply_patches, write_suggestions,
 };
 use iamtrim::iam::policy::PolicyDocument;
 use iamtrim::plan::model::Plan;
@@ -38,7 +38,10 @@ fn snapshot_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if ft.is_dir() {
                 stack.push(entry.path());
             } else if ft.is_file() {
-                out.insert(entry.path().strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(entry.path()).unwrap());
+                out.insert(
+                    entry.path().strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(entry.path()).unwrap(),
+                );
             }
         }
     }
@@ -55,18 +58,32 @@ struct Case {
 fn case(name: &str) -> Case {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().to_path_buf();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/emit").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/emit")
+        .join(name);
     copy_tree(&source, &base);
-    let plan: Plan = serde_json::from_str(&std::fs::read_to_string(base.join("plan.json")).unwrap()).unwrap();
+    let plan: Plan =
+        serde_json::from_str(&std::fs::read_to_string(base.join("plan.json")).unwrap()).unwrap();
     let root = base.join("repo").canonicalize().unwrap();
-    Case { _tmp: tmp, base, root, plan }
+    Case {
+        _tmp: tmp,
+        base,
+        root,
+        plan,
+    }
 }
 
 fn set(actions: &[&str]) -> StatementChange {
     StatementChange::SetActions(actions.iter().map(|s| s.to_string()).collect())
 }
 
-fn edit(module_key: &str, resource: &str, is_data: bool, current: &str, statements: Vec<StatementChange>) -> PolicyEdit {
+fn edit(
+    module_key: &str,
+    resource: &str,
+    is_data: bool,
+    current: &str,
+    statements: Vec<StatementChange>,
+) -> PolicyEdit {
     let (resource_type, resource_name) = resource.split_once('.').unwrap();
     let current = PolicyDocument::parse_str(current).unwrap();
     let suggested = apply_changes(&current, &statements).unwrap();
@@ -86,7 +103,9 @@ fn edit(module_key: &str, resource: &str, is_data: bool, current: &str, statemen
 }
 
 fn one_statement(actions: &str) -> String {
-    format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{actions},"Resource":"*"}}]}}"#)
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{actions},"Resource":"*"}}]}}"#
+    )
 }
 
 fn local_edits() -> Vec<PolicyEdit> {
@@ -96,9 +115,18 @@ fn local_edits() -> Vec<PolicyEdit> {
             "aws_iam_role_policy.app",
             false,
             r#"{"Version":"2012-10-17","Statement":[{"Sid":"Objects","Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::app-data/*"},{"Sid":"Queues","Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#,
-            vec![set(&["s3:GetObject"]), set(&["sqs:SendMessage", "sqs:ReceiveMessage"])],
+            vec![
+                set(&["s3:GetObject"]),
+                set(&["sqs:SendMessage", "sqs:ReceiveMessage"]),
+            ],
         ),
-        edit("", "aws_iam_policy.heredoc", false, &one_statement(r#"["dynamodb:GetItem","dynamodb:PutItem","dynamodb:Scan"]"#), vec![set(&["dynamodb:GetItem"])]),
+        edit(
+            "",
+            "aws_iam_policy.heredoc",
+            false,
+            &one_statement(r#"["dynamodb:GetItem","dynamodb:PutItem","dynamodb:Scan"]"#),
+            vec![set(&["dynamodb:GetItem"])],
+        ),
         edit(
             "",
             "aws_iam_policy.quoted",
@@ -106,8 +134,20 @@ fn local_edits() -> Vec<PolicyEdit> {
             &one_statement(r#"["logs:CreateLogStream","logs:PutLogEvents","logs:DeleteLogGroup"]"#),
             vec![set(&["logs:CreateLogStream", "logs:PutLogEvents"])],
         ),
-        edit("", "aws_iam_policy.from_file", false, &one_statement(r#"["ssm:GetParameter","ssm:GetParameters","ssm:PutParameter"]"#), vec![set(&["ssm:GetParameter"])]),
-        edit("", "aws_iam_policy.computed", false, &one_statement(r#""ec2:*""#), vec![set(&["ec2:DescribeInstances"])]),
+        edit(
+            "",
+            "aws_iam_policy.from_file",
+            false,
+            &one_statement(r#"["ssm:GetParameter","ssm:GetParameters","ssm:PutParameter"]"#),
+            vec![set(&["ssm:GetParameter"])],
+        ),
+        edit(
+            "",
+            "aws_iam_policy.computed",
+            false,
+            &one_statement(r#""ec2:*""#),
+            vec![set(&["ec2:DescribeInstances"])],
+        ),
         edit(
             "app",
             "aws_iam_policy_document.worker",
@@ -116,7 +156,13 @@ fn local_edits() -> Vec<PolicyEdit> {
             vec![set(&["s3:GetObject"]), set(&["sqs:SendMessage"])],
         ),
         // Two instances of one for_each'd resource: the block keeps what either needs.
-        edit("app", "aws_iam_role_policy.per_env", false, &one_statement(r#"["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey"]"#), vec![set(&["kms:Decrypt"])]),
+        edit(
+            "app",
+            "aws_iam_role_policy.per_env",
+            false,
+            &one_statement(r#"["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey"]"#),
+            vec![set(&["kms:Decrypt"])],
+        ),
         edit(
             "app",
             "aws_iam_role_policy.per_env",
@@ -124,9 +170,27 @@ fn local_edits() -> Vec<PolicyEdit> {
             &one_statement(r#"["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey"]"#),
             vec![set(&["kms:GenerateDataKey", "kms:Decrypt"])],
         ),
-        edit("app.far", "aws_iam_policy.far", false, &one_statement(r#"["s3:*"]"#), vec![set(&["s3:GetObject"])]),
-        edit("linked", "aws_iam_policy.linked", false, &one_statement(r#"["s3:*"]"#), vec![set(&["s3:GetObject"])]),
-        edit("vendor", "aws_iam_policy.policy", false, &one_statement(r#"["sns:*"]"#), vec![set(&["sns:Publish"])]),
+        edit(
+            "app.far",
+            "aws_iam_policy.far",
+            false,
+            &one_statement(r#"["s3:*"]"#),
+            vec![set(&["s3:GetObject"])],
+        ),
+        edit(
+            "linked",
+            "aws_iam_policy.linked",
+            false,
+            &one_statement(r#"["s3:*"]"#),
+            vec![set(&["s3:GetObject"])],
+        ),
+        edit(
+            "vendor",
+            "aws_iam_policy.policy",
+            false,
+            &one_statement(r#"["sns:*"]"#),
+            vec![set(&["sns:Publish"])],
+        ),
     ]
 }
 
@@ -134,13 +198,21 @@ fn local_edits() -> Vec<PolicyEdit> {
 fn local_case() -> Case {
     let c = case("local");
     #[cfg(unix)]
-    std::os::unix::fs::symlink(c.base.join("outside/linked"), c.root.join("modules/linked")).unwrap();
+    std::os::unix::fs::symlink(c.base.join("outside/linked"), c.root.join("modules/linked"))
+        .unwrap();
     c
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().expect("run tool");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 /// The `terraform fmt` rules the writer promises for new HCL: two-space indent per nesting level,
@@ -154,7 +226,10 @@ fn fmt_violations(text: &str) -> Vec<String> {
         if let Some(max) = run.iter().map(|r| r.2).max() {
             for (line, indent, _, eq) in run.iter() {
                 if *eq != indent + max + 1 {
-                    problems.push(format!("line {line}: `=` at column {eq}, want {}", indent + max + 1));
+                    problems.push(format!(
+                        "line {line}: `=` at column {eq}, want {}",
+                        indent + max + 1
+                    ));
                 }
             }
         }
@@ -180,11 +255,15 @@ fn fmt_violations(text: &str) -> Vec<String> {
         if indent != 2 * depth {
             problems.push(format!("line {n}: indent {indent}, want {}", 2 * depth));
         }
-        let key_len = trimmed.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(0);
+        let key_len = trimmed
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(0);
         let after_key = &trimmed[key_len..];
         if key_len > 0 && after_key.trim_start().starts_with("= ") {
             let eq = indent + key_len + (after_key.len() - after_key.trim_start().len());
-            if !after_key.trim_start().starts_with("= ") || after_key.trim_start()[2..].starts_with(' ') {
+            if !after_key.trim_start().starts_with("= ")
+                || after_key.trim_start()[2..].starts_with(' ')
+            {
                 problems.push(format!("line {n}: want exactly one space after `=`"));
             }
             run.push((n, indent, key_len, eq));
@@ -204,8 +283,16 @@ fn fmt_violations(text: &str) -> Vec<String> {
 
 #[test]
 fn fmt_checker_catches_misalignment() {
-    assert!(fmt_violations("a {\n  x   = 1\n  yy = 2\n}\n").iter().any(|p| p.contains("`=` at column")));
-    assert!(fmt_violations("a {\n   x = 1\n}\n").iter().any(|p| p.contains("indent 3")));
+    assert!(
+        fmt_violations("a {\n  x   = 1\n  yy = 2\n}\n")
+            .iter()
+            .any(|p| p.contains("`=` at column"))
+    );
+    assert!(
+        fmt_violations("a {\n   x = 1\n}\n")
+            .iter()
+            .any(|p| p.contains("indent 3"))
+    );
     assert!(fmt_violations("a {\n  x  = 1\n  yy = 2\n\n  zzz = 3\n}\n").is_empty());
 }
 
@@ -217,19 +304,45 @@ fn local_case_writes_patches_and_suggestions_only_inside_the_root() {
     let edits = local_edits();
     let report = write_suggestions(&c.root, &c.plan, &edits, &WriteOptions::default()).unwrap();
 
-    let outcomes: Vec<(&str, &Outcome)> = report.outcomes.iter().map(|o| (o.address.as_str(), &o.outcome)).collect();
-    let patched = |form| Outcome::Patched { files: vec!["main.tf".into()], form };
+    let outcomes: Vec<(&str, &Outcome)> = report
+        .outcomes
+        .iter()
+        .map(|o| (o.address.as_str(), &o.outcome))
+        .collect();
+    let patched = |form| Outcome::Patched {
+        files: vec!["main.tf".into()],
+        form,
+    };
     assert_eq!(outcomes[0].1, &patched(PolicyForm::JsonEncode));
     assert_eq!(outcomes[1].1, &patched(PolicyForm::Heredoc));
     assert_eq!(outcomes[2].1, &patched(PolicyForm::QuotedString));
-    assert_eq!(outcomes[3].1, &Outcome::Patched { files: vec!["policies/read.json".into()], form: PolicyForm::JsonFile });
-    assert!(matches!(outcomes[4].1, Outcome::SuggestionFile { note, .. } if note.contains("main.tf:63:12: the policy comes from var.computed_policy")), "{:?}", outcomes[4]);
-    let app_patched = |form| Outcome::Patched { files: vec!["modules/app/main.tf".into()], form };
-    assert_eq!(outcomes[5].1, &app_patched(PolicyForm::PolicyDocumentBlocks));
+    assert_eq!(
+        outcomes[3].1,
+        &Outcome::Patched {
+            files: vec!["policies/read.json".into()],
+            form: PolicyForm::JsonFile
+        }
+    );
+    assert!(
+        matches!(outcomes[4].1, Outcome::SuggestionFile { note, .. } if note.contains("main.tf:63:12: the policy comes from var.computed_policy")),
+        "{:?}",
+        outcomes[4]
+    );
+    let app_patched = |form| Outcome::Patched {
+        files: vec!["modules/app/main.tf".into()],
+        form,
+    };
+    assert_eq!(
+        outcomes[5].1,
+        &app_patched(PolicyForm::PolicyDocumentBlocks)
+    );
     assert_eq!(outcomes[6].1, &app_patched(PolicyForm::JsonEncode));
     assert_eq!(outcomes[7].1, &app_patched(PolicyForm::JsonEncode));
     for (address, outcome) in &outcomes[8..10] {
-        assert!(matches!(outcome, Outcome::Skipped { why } if why.contains("outside the repository root")), "{address}: {outcome:?}");
+        assert!(
+            matches!(outcome, Outcome::Skipped { why } if why.contains("outside the repository root")),
+            "{address}: {outcome:?}"
+        );
     }
     assert!(
         matches!(outcomes[10].1, Outcome::SuggestionFile { note, .. } if note.contains("pass the document below to the input `policy` of module.vendor")),
@@ -237,22 +350,44 @@ fn local_case_writes_patches_and_suggestions_only_inside_the_root() {
         outcomes[10]
     );
 
-    let written: Vec<(String, WrittenKind)> =
-        report.files.iter().map(|f| (f.path.strip_prefix(&c.root).unwrap().display().to_string(), f.kind)).collect();
+    let written: Vec<(String, WrittenKind)> = report
+        .files
+        .iter()
+        .map(|f| {
+            (
+                f.path.strip_prefix(&c.root).unwrap().display().to_string(),
+                f.kind,
+            )
+        })
+        .collect();
     assert_eq!(
         written,
         vec![
             ("iamtrim.patch".to_string(), WrittenKind::Patch),
-            ("iamtrim.suggested.tf".to_string(), WrittenKind::SuggestionFile),
+            (
+                "iamtrim.suggested.tf".to_string(),
+                WrittenKind::SuggestionFile
+            ),
             ("modules/app/iamtrim.patch".to_string(), WrittenKind::Patch),
         ]
     );
     for file in &report.files {
         assert_eq!(std::fs::read_to_string(&file.path).unwrap(), file.text);
-        let name = file.path.strip_prefix(&c.root).unwrap().display().to_string().replace('/', "__");
+        let name = file
+            .path
+            .strip_prefix(&c.root)
+            .unwrap()
+            .display()
+            .to_string()
+            .replace('/', "__");
         insta::assert_snapshot!(format!("local__{name}"), file.text);
         if file.kind == WrittenKind::SuggestionFile {
-            assert_eq!(fmt_violations(&file.text), Vec::<String>::new(), "{}", file.text);
+            assert_eq!(
+                fmt_violations(&file.text),
+                Vec::<String>::new(),
+                "{}",
+                file.text
+            );
             TerraformFileMut::parse("iamtrim.suggested.tf", &file.text).unwrap();
         }
     }
@@ -270,9 +405,17 @@ fn local_case_writes_patches_and_suggestions_only_inside_the_root() {
 
     // Real tools accept the patches.
     for file in report.files.iter().filter(|f| f.kind == WrittenKind::Patch) {
-        let (ok, out) = run(Command::new("git").arg("apply").arg("--check").arg("-v").arg(&file.path).current_dir(&c.root));
+        let (ok, out) = run(Command::new("git")
+            .arg("apply")
+            .arg("--check")
+            .arg("-v")
+            .arg(&file.path)
+            .current_dir(&c.root));
         assert!(ok, "git apply --check {}: {out}", file.path.display());
-        let (ok, out) = run(Command::new("patch").args(["-p1", "--dry-run", "-i"]).arg(&file.path).current_dir(&c.root));
+        let (ok, out) = run(Command::new("patch")
+            .args(["-p1", "--dry-run", "-i"])
+            .arg(&file.path)
+            .current_dir(&c.root));
         assert!(ok, "patch -p1 --dry-run {}: {out}", file.path.display());
     }
 }
@@ -282,11 +425,16 @@ fn apply_patches_matches_git_apply_and_is_idempotent() {
     let ours = local_case();
     let theirs = local_case();
     let edits = local_edits();
-    let report = write_suggestions(&ours.root, &ours.plan, &edits, &WriteOptions::default()).unwrap();
+    let report =
+        write_suggestions(&ours.root, &ours.plan, &edits, &WriteOptions::default()).unwrap();
     write_suggestions(&theirs.root, &theirs.plan, &edits, &WriteOptions::default()).unwrap();
 
     let applied = apply_patches(&ours.root, &[]).unwrap();
-    let files: Vec<(String, FileApply)> = applied.patches.iter().flat_map(|p| p.files.clone()).collect();
+    let files: Vec<(String, FileApply)> = applied
+        .patches
+        .iter()
+        .flat_map(|p| p.files.clone())
+        .collect();
     assert_eq!(
         files,
         vec![
@@ -296,33 +444,64 @@ fn apply_patches_matches_git_apply_and_is_idempotent() {
         ]
     );
     for patch in report.files.iter().filter(|f| f.kind == WrittenKind::Patch) {
-        let path = theirs.root.join(patch.path.strip_prefix(&ours.root).unwrap());
-        let (ok, out) = run(Command::new("git").arg("apply").arg(&path).current_dir(&theirs.root));
+        let path = theirs
+            .root
+            .join(patch.path.strip_prefix(&ours.root).unwrap());
+        let (ok, out) = run(Command::new("git")
+            .arg("apply")
+            .arg(&path)
+            .current_dir(&theirs.root));
         assert!(ok, "{out}");
     }
     for rel in ["main.tf", "policies/read.json", "modules/app/main.tf"] {
         let a = std::fs::read_to_string(ours.root.join(rel)).unwrap();
-        assert_eq!(a, std::fs::read_to_string(theirs.root.join(rel)).unwrap(), "{rel}");
+        assert_eq!(
+            a,
+            std::fs::read_to_string(theirs.root.join(rel)).unwrap(),
+            "{rel}"
+        );
     }
 
     // The patched files re-parse and say what the edits asked for.
     let main = std::fs::read_to_string(ours.root.join("main.tf")).unwrap();
     TerraformFileMut::parse("main.tf", &main).unwrap();
     assert!(main.contains(r#"Action   = ["s3:GetObject"]"#), "{main}");
-    assert!(main.contains(r#"Action   = ["sqs:SendMessage", "sqs:ReceiveMessage"]"#), "{main}");
-    assert!(main.contains("$${aws:username}"), "heredoc keeps its escape: {main}");
+    assert!(
+        main.contains(r#"Action   = ["sqs:SendMessage", "sqs:ReceiveMessage"]"#),
+        "{main}"
+    );
+    assert!(
+        main.contains("$${aws:username}"),
+        "heredoc keeps its escape: {main}"
+    );
     let app = std::fs::read_to_string(ours.root.join("modules/app/main.tf")).unwrap();
     TerraformFileMut::parse("app.tf", &app).unwrap();
-    assert!(app.contains(r#"Action   = ["kms:Decrypt", "kms:GenerateDataKey"]"#), "{app}");
-    assert!(app.contains("    effect    = \"Allow\"\n    actions   = [\"sqs:SendMessage\"]\n"), "{app}");
+    assert!(
+        app.contains(r#"Action   = ["kms:Decrypt", "kms:GenerateDataKey"]"#),
+        "{app}"
+    );
+    assert!(
+        app.contains("    effect    = \"Allow\"\n    actions   = [\"sqs:SendMessage\"]\n"),
+        "{app}"
+    );
     let json = std::fs::read_to_string(ours.root.join("policies/read.json")).unwrap();
     let doc = PolicyDocument::parse_str(&json).unwrap();
-    assert_eq!(doc.statements[0].action.as_ref().unwrap().patterns(), ["ssm:GetParameter"]);
+    assert_eq!(
+        doc.statements[0].action.as_ref().unwrap().patterns(),
+        ["ssm:GetParameter"]
+    );
 
     // Applied twice: a no-op.
     let before = snapshot_tree(&ours.root);
     let again = apply_patches(&ours.root, &[]).unwrap();
-    assert!(again.patches.iter().flat_map(|p| &p.files).all(|(_, f)| *f == FileApply::AlreadyApplied), "{again:?}");
+    assert!(
+        again
+            .patches
+            .iter()
+            .flat_map(|p| &p.files)
+            .all(|(_, f)| *f == FileApply::AlreadyApplied),
+        "{again:?}"
+    );
     assert_eq!(snapshot_tree(&ours.root), before);
 }
 
@@ -331,41 +510,106 @@ fn apply_refuses_a_target_changed_since_the_patch_was_written() {
     let c = local_case();
     write_suggestions(&c.root, &c.plan, &local_edits(), &WriteOptions::default()).unwrap();
     let main = c.root.join("main.tf");
-    let edited = format!("{}\n# edited by hand\n", std::fs::read_to_string(&main).unwrap());
+    let edited = format!(
+        "{}\n# edited by hand\n",
+        std::fs::read_to_string(&main).unwrap()
+    );
     std::fs::write(&main, &edited).unwrap();
     let json_before = std::fs::read_to_string(c.root.join("policies/read.json")).unwrap();
     let err = apply_patches(&c.root, &[c.root.join("iamtrim.patch")]).unwrap_err();
-    assert!(matches!(&err, EmitError::TargetChanged { target, .. } if target == "main.tf"), "{err}");
-    assert!(err.to_string().contains("main.tf changed since the patch was written"), "{err}");
+    assert!(
+        matches!(&err, EmitError::TargetChanged { target, .. } if target == "main.tf"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("main.tf changed since the patch was written"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&main).unwrap(), edited);
-    assert_eq!(std::fs::read_to_string(c.root.join("policies/read.json")).unwrap(), json_before, "nothing of the patch is applied");
+    assert_eq!(
+        std::fs::read_to_string(c.root.join("policies/read.json")).unwrap(),
+        json_before,
+        "nothing of the patch is applied"
+    );
 }
 
 #[test]
 fn dry_run_writes_nothing_and_out_dir_writes_elsewhere() {
     let c = case("registry");
     let edits = vec![
-        edit("app", "aws_iam_policy.app", false, &one_statement(r#"["sns:Publish","sns:Subscribe"]"#), vec![set(&["sns:Publish"])]),
-        edit("vendor", "aws_iam_policy.policy", false, &one_statement(r#"["sqs:*"]"#), vec![set(&["sqs:SendMessage"])]),
+        edit(
+            "app",
+            "aws_iam_policy.app",
+            false,
+            &one_statement(r#"["sns:Publish","sns:Subscribe"]"#),
+            vec![set(&["sns:Publish"])],
+        ),
+        edit(
+            "vendor",
+            "aws_iam_policy.policy",
+            false,
+            &one_statement(r#"["sqs:*"]"#),
+            vec![set(&["sqs:SendMessage"])],
+        ),
     ];
     let before = snapshot_tree(&c.base);
-    let dry = write_suggestions(&c.root, &c.plan, &edits, &WriteOptions { dry_run: true, out_dir: None }).unwrap();
+    let dry = write_suggestions(
+        &c.root,
+        &c.plan,
+        &edits,
+        &WriteOptions {
+            dry_run: true,
+            out_dir: None,
+        },
+    )
+    .unwrap();
     assert_eq!(snapshot_tree(&c.base), before);
     assert_eq!(dry.files.len(), 2);
-    assert!(matches!(&dry.outcomes[1].outcome, Outcome::SuggestionFile { note, .. } if note.contains("the input `policy` of module.vendor")));
+    assert!(
+        matches!(&dry.outcomes[1].outcome, Outcome::SuggestionFile { note, .. } if note.contains("the input `policy` of module.vendor"))
+    );
     for file in &dry.files {
-        let name = file.path.strip_prefix(&c.root).unwrap().display().to_string().replace('/', "__");
+        let name = file
+            .path
+            .strip_prefix(&c.root)
+            .unwrap()
+            .display()
+            .to_string()
+            .replace('/', "__");
         insta::assert_snapshot!(format!("registry__{name}"), file.text);
     }
 
     let out = c.base.join("out");
-    let report = write_suggestions(&c.root, &c.plan, &edits, &WriteOptions { dry_run: false, out_dir: Some(out.clone()) }).unwrap();
-    let written: Vec<PathBuf> = report.files.iter().map(|f| f.path.strip_prefix(&out).unwrap().to_path_buf()).collect();
-    assert_eq!(written, vec![PathBuf::from("iamtrim.suggested.tf"), PathBuf::from("modules/app/iamtrim.patch")]);
+    let report = write_suggestions(
+        &c.root,
+        &c.plan,
+        &edits,
+        &WriteOptions {
+            dry_run: false,
+            out_dir: Some(out.clone()),
+        },
+    )
+    .unwrap();
+    let written: Vec<PathBuf> = report
+        .files
+        .iter()
+        .map(|f| f.path.strip_prefix(&out).unwrap().to_path_buf())
+        .collect();
+    assert_eq!(
+        written,
+        vec![
+            PathBuf::from("iamtrim.suggested.tf"),
+            PathBuf::from("modules/app/iamtrim.patch")
+        ]
+    );
     let mut after = snapshot_tree(&c.base);
     after.retain(|p, _| !p.starts_with("out"));
     assert_eq!(after, before, "the repository is untouched with --out");
     // The patch in --out still applies to the repository.
-    let (ok, log) = run(Command::new("git").args(["apply", "--check"]).arg(out.join("modules/app/iamtrim.patch")).current_dir(&c.root));
+    let (ok, log) = run(Command::new("git")
+        .args(["apply", "--check"])
+        .arg(out.join("modules/app/iamtrim.patch"))
+        .current_dir(&c.root));
     assert!(ok, "{log}");
 }

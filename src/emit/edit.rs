@@ -36,7 +36,11 @@ impl PolicyLocation {
         if self.module_key.is_empty() {
             return String::new();
         }
-        self.module_key.split('.').map(|name| format!("module.{name}")).collect::<Vec<_>>().join(".")
+        self.module_key
+            .split('.')
+            .map(|name| format!("module.{name}"))
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// The full address used in messages, e.g. `module.app.aws_iam_role_policy.x (policy)`.
@@ -134,7 +138,9 @@ pub enum EmitError {
         message: String,
     },
     /// A patch's target changed since the patch was written.
-    #[error("{patch}: {target} changed since the patch was written (sha256 {found}, expected {expected}); run `iamtrim suggest` again")]
+    #[error(
+        "{patch}: {target} changed since the patch was written (sha256 {found}, expected {expected}); run `iamtrim suggest` again"
+    )]
     TargetChanged {
         /// The patch file.
         patch: PathBuf,
@@ -149,6 +155,9 @@ pub enum EmitError {
 
 impl EmitError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        EmitError::Io { path: path.into(), source }
+        EmitError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

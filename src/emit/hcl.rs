@@ -78,7 +78,10 @@ struct NotLiteral {
 
 impl NotLiteral {
     fn new(span: Option<Range<usize>>, why: impl Into<String>) -> Self {
-        NotLiteral { span, why: why.into() }
+        NotLiteral {
+            span,
+            why: why.into(),
+        }
     }
 }
 
@@ -87,11 +90,24 @@ impl TerraformFileMut {
     pub fn parse(path: impl Into<PathBuf>, text: &str) -> Result<Self, EmitError> {
         let path = path.into();
         // hcl-edit writes a CRLF after an attribute back as LF, so CRLF files are edited as LF.
-        let crlf = text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
-        let source = if crlf { text.replace("\r\n", "\n") } else { text.to_string() };
-        let body = hcl_edit::parser::parse_body(&source)
-            .map_err(|e| EmitError::Hcl { path: path.clone(), message: e.to_string().replace('\n', " ") })?;
-        Ok(TerraformFileMut { path, original: text.to_string(), source, crlf, body })
+        let crlf =
+            text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count();
+        let source = if crlf {
+            text.replace("\r\n", "\n")
+        } else {
+            text.to_string()
+        };
+        let body = hcl_edit::parser::parse_body(&source).map_err(|e| EmitError::Hcl {
+            path: path.clone(),
+            message: e.to_string().replace('\n', " "),
+        })?;
+        Ok(TerraformFileMut {
+            path,
+            original: text.to_string(),
+            source,
+            crlf,
+            body,
+        })
     }
 
     /// The file's path as given to [`TerraformFileMut::parse`].
@@ -107,13 +123,22 @@ impl TerraformFileMut {
     /// The current text: the original, byte for byte, outside the edited expressions.
     pub fn render(&self) -> String {
         let text = self.body.to_string();
-        if self.crlf { text.replace('\n', "\r\n") } else { text }
+        if self.crlf {
+            text.replace('\n', "\r\n")
+        } else {
+            text
+        }
     }
 
     /// True when this file holds the `resource`/`data` block of `location`.
     pub fn has_block(&self, location: &PolicyLocation) -> bool {
-        let labels = [location.resource_type.as_str(), location.resource_name.as_str()];
-        self.body.get_blocks(block_kind(location)).any(|b| b.has_exact_labels(&labels))
+        let labels = [
+            location.resource_type.as_str(),
+            location.resource_name.as_str(),
+        ];
+        self.body
+            .get_blocks(block_kind(location))
+            .any(|b| b.has_exact_labels(&labels))
     }
 
     /// Rewrites the policy at `location` so its statements follow `changes` (one per statement).
@@ -124,9 +149,15 @@ impl TerraformFileMut {
         location: &PolicyLocation,
         changes: &[StatementChange],
     ) -> Result<Rewrite, EmitError> {
-        let labels = [location.resource_type.as_str(), location.resource_name.as_str()];
+        let labels = [
+            location.resource_type.as_str(),
+            location.resource_name.as_str(),
+        ];
         let mut body = self.body.clone();
-        let Some(block) = body.get_blocks_mut(block_kind(location)).find(|b| b.has_exact_labels(&labels)) else {
+        let Some(block) = body
+            .get_blocks_mut(block_kind(location))
+            .find(|b| b.has_exact_labels(&labels))
+        else {
             return Err(EmitError::Mismatch {
                 place: self.path.display().to_string(),
                 message: format!("no block for {}", location.block_address()),
@@ -145,26 +176,46 @@ impl TerraformFileMut {
                 Err(e) => return Ok(self.computed(e)),
             };
             // An inline_policy block holds its document in `policy`.
-            let attribute = if location.attribute == "inline_policy" { "policy" } else { location.attribute.as_str() };
+            let attribute = if location.attribute == "inline_policy" {
+                "policy"
+            } else {
+                location.attribute.as_str()
+            };
             let Some(mut attr) = target.get_attribute_mut(attribute) else {
                 return Err(EmitError::Mismatch {
                     place: self.place(block_span),
-                    message: format!("{} has no `{attribute}` attribute", location.block_address()),
+                    message: format!(
+                        "{} has no `{attribute}` attribute",
+                        location.block_address()
+                    ),
                 });
             };
             let value = attr.value_mut();
-            if changes.iter().all(|c| *c == StatementChange::Keep) && !matches!(value, Expression::FuncCall(_)) {
+            if changes.iter().all(|c| *c == StatementChange::Keep)
+                && !matches!(value, Expression::FuncCall(_))
+            {
                 return Ok(Rewrite::Unchanged);
             }
             match rewrite_policy_expression(value, changes) {
                 Ok(Some(form)) => Ok(Rewrite::Edited(form)),
                 Ok(None) => Ok(Rewrite::Unchanged),
-                Err(Found::File { path, templated, span }) => {
-                    return Ok(Rewrite::JsonFile { path, templated, place: self.place(span) });
+                Err(Found::File {
+                    path,
+                    templated,
+                    span,
+                }) => {
+                    return Ok(Rewrite::JsonFile {
+                        path,
+                        templated,
+                        place: self.place(span),
+                    });
                 }
                 Err(Found::NotLiteral(e)) => Err(e),
                 Err(Found::Mismatch { span, message }) => {
-                    return Err(EmitError::Mismatch { place: self.place(span), message });
+                    return Err(EmitError::Mismatch {
+                        place: self.place(span),
+                        message,
+                    });
                 }
             }
         };
@@ -180,13 +231,18 @@ impl TerraformFileMut {
     }
 
     fn computed(&self, e: NotLiteral) -> Rewrite {
-        Rewrite::Computed { place: self.place(e.span), why: e.why }
+        Rewrite::Computed {
+            place: self.place(e.span),
+            why: e.why,
+        }
     }
 
     /// `file:line:column` for a byte span of the original text.
     fn place(&self, span: Option<Range<usize>>) -> String {
         let file = self.path.display();
-        let Some(span) = span else { return file.to_string() };
+        let Some(span) = span else {
+            return file.to_string();
+        };
         let before = self.source.get(..span.start).unwrap_or("");
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -199,28 +255,47 @@ fn block_kind(location: &PolicyLocation) -> &'static str {
 }
 
 /// The body that holds the policy attribute: the block's own, or a role's `inline_policy` block.
-fn policy_body<'a>(block: &'a mut Block, location: &PolicyLocation) -> Result<&'a mut Body, NotLiteral> {
+fn policy_body<'a>(
+    block: &'a mut Block,
+    location: &PolicyLocation,
+) -> Result<&'a mut Body, NotLiteral> {
     if location.attribute != "inline_policy" {
         return Ok(&mut block.body);
     }
     let span = block.span();
     let wanted = location.block_name.clone().unwrap_or_default();
-    let has_dynamic = block.body.get_blocks("dynamic").any(|b| b.has_exact_labels(&["inline_policy"]));
+    let has_dynamic = block
+        .body
+        .get_blocks("dynamic")
+        .any(|b| b.has_exact_labels(&["inline_policy"]));
     let found = block.body.get_blocks_mut("inline_policy").find(|b| {
         matches!(b.body.get_attribute("name").map(|a| &a.value), Some(Expression::String(s)) if s.value() == &wanted)
     });
     match found {
         Some(inline) => Ok(&mut inline.body),
-        None if has_dynamic => Err(NotLiteral::new(span, "inline_policy comes from a dynamic block")),
-        None => Err(NotLiteral::new(span, format!("no inline_policy block with the literal name {wanted:?}"))),
+        None if has_dynamic => Err(NotLiteral::new(
+            span,
+            "inline_policy comes from a dynamic block",
+        )),
+        None => Err(NotLiteral::new(
+            span,
+            format!("no inline_policy block with the literal name {wanted:?}"),
+        )),
     }
 }
 
 /// A policy expression that is not edited here, and why.
 enum Found {
-    File { path: String, templated: bool, span: Option<Range<usize>> },
+    File {
+        path: String,
+        templated: bool,
+        span: Option<Range<usize>>,
+    },
     NotLiteral(NotLiteral),
-    Mismatch { span: Option<Range<usize>>, message: String },
+    Mismatch {
+        span: Option<Range<usize>>,
+        message: String,
+    },
 }
 
 impl From<NotLiteral> for Found {
@@ -229,7 +304,10 @@ impl From<NotLiteral> for Found {
     }
 }
 
-fn rewrite_policy_expression(value: &mut Expression, changes: &[StatementChange]) -> Result<Option<PolicyForm>, Found> {
+fn rewrite_policy_expression(
+    value: &mut Expression,
+    changes: &[StatementChange],
+) -> Result<Option<PolicyForm>, Found> {
     let span = value.span();
     match value {
         Expression::FuncCall(call) if call.name.namespace.is_empty() => {
@@ -244,24 +322,46 @@ fn rewrite_policy_expression(value: &mut Expression, changes: &[StatementChange]
                             edit_jsonencode_document(obj, changes, span)?;
                             Ok(Some(PolicyForm::JsonEncode))
                         }
-                        _ => Err(NotLiteral::new(span, "jsonencode() of a value that is not an object literal").into()),
+                        _ => Err(NotLiteral::new(
+                            span,
+                            "jsonencode() of a value that is not an object literal",
+                        )
+                        .into()),
                     }
                 }
                 "file" | "templatefile" => match call.args.get(0).and_then(module_relative_path) {
-                    Some(path) => Err(Found::File { path, templated: name == "templatefile", span }),
-                    None => Err(NotLiteral::new(span, format!("{name}() of a path that is not a literal")).into()),
+                    Some(path) => Err(Found::File {
+                        path,
+                        templated: name == "templatefile",
+                        span,
+                    }),
+                    None => Err(NotLiteral::new(
+                        span,
+                        format!("{name}() of a path that is not a literal"),
+                    )
+                    .into()),
                 },
-                other => Err(NotLiteral::new(span, format!("the policy is computed by {other}()")).into()),
+                other => Err(
+                    NotLiteral::new(span, format!("the policy is computed by {other}()")).into(),
+                ),
             }
         }
         Expression::HeredocTemplate(heredoc) => {
-            let text = literal_template_text(&heredoc.template)
-                .ok_or_else(|| NotLiteral::new(span.clone(), "the heredoc interpolates or has directives"))?;
-            let new_text = json_text::rewrite(&text, changes).map_err(|message| Found::Mismatch { span: span.clone(), message })?;
+            let text = literal_template_text(&heredoc.template).ok_or_else(|| {
+                NotLiteral::new(span.clone(), "the heredoc interpolates or has directives")
+            })?;
+            let new_text =
+                json_text::rewrite(&text, changes).map_err(|message| Found::Mismatch {
+                    span: span.clone(),
+                    message,
+                })?;
             if new_text == text {
                 return Ok(None);
             }
-            let mut new = HeredocTemplate::new(heredoc.delimiter.clone(), Template::from(vec![Element::from(new_text)]));
+            let mut new = HeredocTemplate::new(
+                heredoc.delimiter.clone(),
+                Template::from(vec![Element::from(new_text)]),
+            );
             if let Some(indent) = heredoc.indent() {
                 new.set_indent(indent);
             }
@@ -272,7 +372,11 @@ fn rewrite_policy_expression(value: &mut Expression, changes: &[StatementChange]
         }
         Expression::String(s) => {
             let text = s.value().clone();
-            let new_text = json_text::rewrite(&text, changes).map_err(|message| Found::Mismatch { span: span.clone(), message })?;
+            let new_text =
+                json_text::rewrite(&text, changes).map_err(|message| Found::Mismatch {
+                    span: span.clone(),
+                    message,
+                })?;
             if new_text == text {
                 return Ok(None);
             }
@@ -281,13 +385,21 @@ fn rewrite_policy_expression(value: &mut Expression, changes: &[StatementChange]
             *s = new;
             Ok(Some(PolicyForm::QuotedString))
         }
-        Expression::StringTemplate(_) => Err(NotLiteral::new(span, "the policy string interpolates values").into()),
+        Expression::StringTemplate(_) => {
+            Err(NotLiteral::new(span, "the policy string interpolates values").into())
+        }
         Expression::Traversal(_) => {
             let text = value.to_string();
             Err(NotLiteral::new(span, format!("the policy comes from {}", text.trim())).into())
         }
-        Expression::Variable(v) => Err(NotLiteral::new(span, format!("the policy comes from {}", v.value().as_str())).into()),
-        Expression::ForExpr(_) => Err(NotLiteral::new(span, "the policy is built by a for expression").into()),
+        Expression::Variable(v) => Err(NotLiteral::new(
+            span,
+            format!("the policy comes from {}", v.value().as_str()),
+        )
+        .into()),
+        Expression::ForExpr(_) => {
+            Err(NotLiteral::new(span, "the policy is built by a for expression").into())
+        }
         _ => Err(NotLiteral::new(span, "the policy is computed").into()),
     }
 }
@@ -331,7 +443,11 @@ fn key_name(key: &ObjectKey) -> Option<&str> {
 }
 
 /// Edits the `Statement` of a `jsonencode({...})` literal.
-fn edit_jsonencode_document(doc: &mut Object, changes: &[StatementChange], span: Option<Range<usize>>) -> Result<(), Found> {
+fn edit_jsonencode_document(
+    doc: &mut Object,
+    changes: &[StatementChange],
+    span: Option<Range<usize>>,
+) -> Result<(), Found> {
     let statement = doc
         .iter_mut()
         .find(|(k, _)| key_name(k.get()) == Some("Statement"))
@@ -343,16 +459,28 @@ fn edit_jsonencode_document(doc: &mut Object, changes: &[StatementChange], span:
             if statements.len() != changes.len() {
                 return Err(Found::Mismatch {
                     span: statement_span,
-                    message: format!("{} statements here, {} in the plan", statements.len(), changes.len()),
+                    message: format!(
+                        "{} statements here, {} in the plan",
+                        statements.len(),
+                        changes.len()
+                    ),
                 });
             }
             if changes.iter().all(|c| *c == StatementChange::Remove) {
-                return Err(NotLiteral::new(statement_span, "every statement would be removed; delete the policy instead").into());
+                return Err(NotLiteral::new(
+                    statement_span,
+                    "every statement would be removed; delete the policy instead",
+                )
+                .into());
             }
             for (element, change) in statements.iter_mut().zip(changes) {
                 let element_span = element.span();
                 let Expression::Object(obj) = element else {
-                    return Err(NotLiteral::new(element_span, "a statement that is not an object literal").into());
+                    return Err(NotLiteral::new(
+                        element_span,
+                        "a statement that is not an object literal",
+                    )
+                    .into());
                 };
                 if let StatementChange::SetActions(actions) = change {
                     set_object_actions(obj, actions, element_span)?;
@@ -362,12 +490,19 @@ fn edit_jsonencode_document(doc: &mut Object, changes: &[StatementChange], span:
             Ok(())
         }
         Expression::Object(obj) => match changes {
-            [StatementChange::SetActions(actions)] => Ok(set_object_actions(obj, actions, statement_span)?),
-            [StatementChange::Keep] => Ok(()),
-            [StatementChange::Remove] => {
-                Err(NotLiteral::new(statement_span, "the only statement would be removed; delete the policy instead").into())
+            [StatementChange::SetActions(actions)] => {
+                Ok(set_object_actions(obj, actions, statement_span)?)
             }
-            _ => Err(Found::Mismatch { span: statement_span, message: format!("1 statement here, {} in the plan", changes.len()) }),
+            [StatementChange::Keep] => Ok(()),
+            [StatementChange::Remove] => Err(NotLiteral::new(
+                statement_span,
+                "the only statement would be removed; delete the policy instead",
+            )
+            .into()),
+            _ => Err(Found::Mismatch {
+                span: statement_span,
+                message: format!("1 statement here, {} in the plan", changes.len()),
+            }),
         },
         _ => Err(NotLiteral::new(statement_span, "Statement is not a literal list").into()),
     }
@@ -387,14 +522,27 @@ fn remove_elements(array: &mut Array, changes: &[StatementChange]) {
 }
 
 /// Replaces a statement object's `Action`/`NotAction` value by `actions` (renaming `NotAction`).
-fn set_object_actions(obj: &mut Object, actions: &[String], span: Option<Range<usize>>) -> Result<(), NotLiteral> {
-    let Some((key, value)) = obj.iter().find(|(k, _)| matches!(key_name(k), Some("Action" | "NotAction"))) else {
-        return Err(NotLiteral::new(span, "a statement without a literal Action key"));
+fn set_object_actions(
+    obj: &mut Object,
+    actions: &[String],
+    span: Option<Range<usize>>,
+) -> Result<(), NotLiteral> {
+    let Some((key, value)) = obj
+        .iter()
+        .find(|(k, _)| matches!(key_name(k), Some("Action" | "NotAction")))
+    else {
+        return Err(NotLiteral::new(
+            span,
+            "a statement without a literal Action key",
+        ));
     };
     let is_not_action = key_name(key) == Some("NotAction");
     let new_value = rebuild_string_list(value.expr(), actions)?;
     if !is_not_action {
-        if let Some((_, v)) = obj.iter_mut().find(|(k, _)| key_name(k.get()) == Some("Action")) {
+        if let Some((_, v)) = obj
+            .iter_mut()
+            .find(|(k, _)| key_name(k.get()) == Some("Action"))
+        {
             *v.expr_mut() = new_value;
         }
         return Ok(());
@@ -420,7 +568,10 @@ fn set_object_actions(obj: &mut Object, actions: &[String], span: Option<Range<u
 
 /// True when a prefix starts a new alignment group: a blank line or a comment before the key.
 fn breaks_alignment(prefix: &str, newlines_in_plain_prefix: usize) -> bool {
-    prefix.matches('\n').count() > newlines_in_plain_prefix || prefix.contains('#') || prefix.contains("//") || prefix.contains("/*")
+    prefix.matches('\n').count() > newlines_in_plain_prefix
+        || prefix.contains('#')
+        || prefix.contains("//")
+        || prefix.contains("/*")
 }
 
 /// Re-aligns `=` within runs of keys that were aligned (as `terraform fmt` leaves them), after a
@@ -463,7 +614,11 @@ fn realign_object(obj: &mut Object) {
     let mut keys: Vec<(usize, usize, bool)> = Vec::new();
     for (key, _) in obj.iter() {
         // Entries end in a newline terminator, so a key's prefix holds only blank lines and comments.
-        let prefix = key.decor().prefix().map(|p| p.to_string()).unwrap_or_default();
+        let prefix = key
+            .decor()
+            .prefix()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
         let width = key.decor().suffix().map_or(1, |s| s.len());
         keys.push((key_len(key), width, breaks_alignment(&prefix, 0)));
     }
@@ -484,9 +639,17 @@ fn realign_body(body: &mut Body) {
             after_block = true;
             continue;
         };
-        let prefix = attr.decor().prefix().map(|p| p.to_string()).unwrap_or_default();
+        let prefix = attr
+            .decor()
+            .prefix()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
         let width = attr.key.decor().suffix().map_or(1, |s| s.len());
-        keys.push((attr.key.value().as_str().len(), width, after_block || breaks_alignment(&prefix, 0)));
+        keys.push((
+            attr.key.value().as_str().len(),
+            width,
+            after_block || breaks_alignment(&prefix, 0),
+        ));
         indices.push(i);
         after_block = false;
     }
@@ -506,7 +669,9 @@ fn renamed_key(key: &ObjectKey, name: &str) -> ObjectKey {
     };
     let mut new = match key {
         ObjectKey::Ident(_) => ObjectKey::Ident(Decorated::new(Ident::new(name))),
-        ObjectKey::Expression(_) => ObjectKey::Expression(Expression::String(Decorated::new(name.to_string()))),
+        ObjectKey::Expression(_) => {
+            ObjectKey::Expression(Expression::String(Decorated::new(name.to_string())))
+        }
     };
     let new_len = match key {
         ObjectKey::Ident(_) => name.len(),
@@ -518,7 +683,10 @@ fn renamed_key(key: &ObjectKey, name: &str) -> ObjectKey {
 
 /// The decor with its suffix padded so whatever follows (the `=`) stays in its column.
 fn padded_decor(mut decor: hcl_edit::Decor, old_len: usize, new_len: usize) -> hcl_edit::Decor {
-    let suffix = decor.suffix().map(|s| s.to_string()).unwrap_or_else(|| " ".to_string());
+    let suffix = decor
+        .suffix()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| " ".to_string());
     let pad = " ".repeat(old_len.saturating_sub(new_len));
     decor.set_suffix(format!("{pad}{suffix}"));
     decor
@@ -541,37 +709,68 @@ fn rebuild_string_list(old: &Expression, values: &[String]) -> Result<Expression
             Ok(Expression::Array(array))
         }
         Expression::Array(old_array) => {
-            let mut old_items: Vec<Option<&Decorated<String>>> = Vec::with_capacity(old_array.len());
+            let mut old_items: Vec<Option<&Decorated<String>>> =
+                Vec::with_capacity(old_array.len());
             for item in old_array.iter() {
                 match item {
                     Expression::String(s) => old_items.push(Some(s)),
-                    other => return Err(NotLiteral::new(other.span(), "an action list that is not all literal strings")),
+                    other => {
+                        return Err(NotLiteral::new(
+                            other.span(),
+                            "an action list that is not all literal strings",
+                        ));
+                    }
                 }
             }
-            let prefix_of = |i: usize| old_array.get(i).and_then(|e| e.decor().prefix()).map(|p| p.to_string());
+            let prefix_of = |i: usize| {
+                old_array
+                    .get(i)
+                    .and_then(|e| e.decor().prefix())
+                    .map(|p| p.to_string())
+            };
             let first_prefix = prefix_of(0).unwrap_or_default();
-            let multiline = old_array.iter().any(|e| e.decor().prefix().is_some_and(|p| p.contains('\n')));
+            let multiline = old_array
+                .iter()
+                .any(|e| e.decor().prefix().is_some_and(|p| p.contains('\n')));
             // The whitespace that starts a following element: newline plus indent, or one space.
             let between = if multiline {
-                let source = if first_prefix.contains('\n') { first_prefix.clone() } else { prefix_of(1).unwrap_or_default() };
+                let source = if first_prefix.contains('\n') {
+                    first_prefix.clone()
+                } else {
+                    prefix_of(1).unwrap_or_default()
+                };
                 format!("\n{}", source.rsplit('\n').next().unwrap_or(""))
             } else {
                 " ".to_string()
             };
             let mut array = Array::with_capacity(values.len());
             for (i, v) in values.iter().enumerate() {
-                let reused = old_items.iter_mut().enumerate().find(|(_, s)| s.is_some_and(|s| s.value() == v));
+                let reused = old_items
+                    .iter_mut()
+                    .enumerate()
+                    .find(|(_, s)| s.is_some_and(|s| s.value() == v));
                 let mut item = match reused {
                     Some((j, slot)) => {
-                        let mut kept = slot.take().cloned().unwrap_or_else(|| Decorated::new(v.clone()));
+                        let mut kept = slot
+                            .take()
+                            .cloned()
+                            .unwrap_or_else(|| Decorated::new(v.clone()));
                         if (i == 0) != (j == 0) || !multiline {
-                            kept.decor_mut().set_prefix(if i == 0 { first_prefix.clone() } else { between.clone() });
+                            kept.decor_mut().set_prefix(if i == 0 {
+                                first_prefix.clone()
+                            } else {
+                                between.clone()
+                            });
                         }
                         kept
                     }
                     None => {
                         let mut fresh = Decorated::new(v.clone());
-                        fresh.decor_mut().set_prefix(if i == 0 { first_prefix.clone() } else { between.clone() });
+                        fresh.decor_mut().set_prefix(if i == 0 {
+                            first_prefix.clone()
+                        } else {
+                            between.clone()
+                        });
                         fresh.decor_mut().set_suffix("");
                         fresh
                     }
@@ -582,9 +781,19 @@ fn rebuild_string_list(old: &Expression, values: &[String]) -> Result<Expression
                 array.push(Expression::String(item));
             }
             // A comment after the old last element described it; it goes when that element does.
-            let last_kept = old_array.len() > 0 && old_items.last().is_some_and(Option::is_none) && values.last() == old_array.iter().last().and_then(|e| e.as_str()).map(str::to_string).as_ref();
+            let last_kept = !old_array.is_empty()
+                && old_items.last().is_some_and(Option::is_none)
+                && values.last()
+                    == old_array
+                        .iter()
+                        .last()
+                        .and_then(|e| e.as_str())
+                        .map(str::to_string)
+                        .as_ref();
             let trailing = old_array.trailing().to_string();
-            if last_kept || !(trailing.contains('#') || trailing.contains("//") || trailing.contains("/*")) {
+            if last_kept
+                || !(trailing.contains('#') || trailing.contains("//") || trailing.contains("/*"))
+            {
                 array.set_trailing(old_array.trailing().clone());
             } else {
                 array.set_trailing(format!("\n{}", trailing.rsplit('\n').next().unwrap_or("")));
@@ -593,20 +802,43 @@ fn rebuild_string_list(old: &Expression, values: &[String]) -> Result<Expression
             *array.decor_mut() = old_array.decor().clone();
             Ok(Expression::Array(array))
         }
-        other => Err(NotLiteral::new(other.span(), "the action list is not a literal")),
+        other => Err(NotLiteral::new(
+            other.span(),
+            "the action list is not a literal",
+        )),
     }
 }
 
-const MERGED_DOCUMENT_ATTRIBUTES: [&str; 4] =
-    ["source_policy_documents", "override_policy_documents", "source_json", "override_json"];
+const MERGED_DOCUMENT_ATTRIBUTES: [&str; 4] = [
+    "source_policy_documents",
+    "override_policy_documents",
+    "source_json",
+    "override_json",
+];
 
 /// Edits the `statement` blocks of a `data "aws_iam_policy_document"` body.
-fn edit_statement_blocks(body: &mut Body, changes: &[StatementChange], span: Option<Range<usize>>) -> Result<(), NotLiteral> {
-    if body.get_blocks("dynamic").any(|b| b.has_exact_labels(&["statement"])) {
-        return Err(NotLiteral::new(span, "statements come from a dynamic block"));
+fn edit_statement_blocks(
+    body: &mut Body,
+    changes: &[StatementChange],
+    span: Option<Range<usize>>,
+) -> Result<(), NotLiteral> {
+    if body
+        .get_blocks("dynamic")
+        .any(|b| b.has_exact_labels(&["statement"]))
+    {
+        return Err(NotLiteral::new(
+            span,
+            "statements come from a dynamic block",
+        ));
     }
-    if let Some(attr) = MERGED_DOCUMENT_ATTRIBUTES.iter().find(|a| body.has_attribute(a)) {
-        return Err(NotLiteral::new(span, format!("statements are merged from `{attr}`")));
+    if let Some(attr) = MERGED_DOCUMENT_ATTRIBUTES
+        .iter()
+        .find(|a| body.has_attribute(a))
+    {
+        return Err(NotLiteral::new(
+            span,
+            format!("statements are merged from `{attr}`"),
+        ));
     }
     let indices: Vec<usize> = body
         .iter()
@@ -615,14 +847,28 @@ fn edit_statement_blocks(body: &mut Body, changes: &[StatementChange], span: Opt
         .map(|(i, _)| i)
         .collect();
     if indices.len() != changes.len() {
-        return Err(NotLiteral::new(span, format!("{} statement blocks here, {} in the plan", indices.len(), changes.len())));
+        return Err(NotLiteral::new(
+            span,
+            format!(
+                "{} statement blocks here, {} in the plan",
+                indices.len(),
+                changes.len()
+            ),
+        ));
     }
     if changes.iter().all(|c| *c == StatementChange::Remove) {
-        return Err(NotLiteral::new(span, "every statement would be removed; delete the policy instead"));
+        return Err(NotLiteral::new(
+            span,
+            "every statement would be removed; delete the policy instead",
+        ));
     }
     for (&index, change) in indices.iter().zip(changes) {
-        let StatementChange::SetActions(actions) = change else { continue };
-        let Some(Structure::Block(statement)) = body.get_mut(index) else { continue };
+        let StatementChange::SetActions(actions) = change else {
+            continue;
+        };
+        let Some(Structure::Block(statement)) = body.get_mut(index) else {
+            continue;
+        };
         let statement_span = statement.span();
         set_block_actions(&mut statement.body, actions, statement_span)?;
     }
@@ -635,13 +881,25 @@ fn edit_statement_blocks(body: &mut Body, changes: &[StatementChange], span: Opt
 }
 
 /// Replaces a statement block's `actions`/`not_actions` by `actions = [...]`.
-fn set_block_actions(body: &mut Body, actions: &[String], span: Option<Range<usize>>) -> Result<(), NotLiteral> {
-    let Some(index) = body.iter().position(|s| s.as_attribute().is_some_and(|a| a.has_key("actions") || a.has_key("not_actions")))
-    else {
-        return Err(NotLiteral::new(span, "a statement block without a literal `actions`"));
+fn set_block_actions(
+    body: &mut Body,
+    actions: &[String],
+    span: Option<Range<usize>>,
+) -> Result<(), NotLiteral> {
+    let Some(index) = body.iter().position(|s| {
+        s.as_attribute()
+            .is_some_and(|a| a.has_key("actions") || a.has_key("not_actions"))
+    }) else {
+        return Err(NotLiteral::new(
+            span,
+            "a statement block without a literal `actions`",
+        ));
     };
     let Some(Structure::Attribute(attr)) = body.get_mut(index) else {
-        return Err(NotLiteral::new(span, "a statement block without a literal `actions`"));
+        return Err(NotLiteral::new(
+            span,
+            "a statement block without a literal `actions`",
+        ));
     };
     let new_value = rebuild_string_list(&attr.value, actions)?;
     if attr.has_key("actions") {
@@ -679,7 +937,11 @@ mod tests {
         StatementChange::SetActions(actions.iter().map(|s| s.to_string()).collect())
     }
 
-    fn edit(text: &str, location: &PolicyLocation, changes: &[StatementChange]) -> (Rewrite, String) {
+    fn edit(
+        text: &str,
+        location: &PolicyLocation,
+        changes: &[StatementChange],
+    ) -> (Rewrite, String) {
         let mut file = TerraformFileMut::parse("main.tf", text).unwrap();
         let rewrite = file.replace_policy_actions(location, changes).unwrap();
         let out = file.render();
@@ -724,16 +986,30 @@ resource "aws_iam_role" "app" {
 
     #[test]
     fn unedited_file_prints_back_byte_identical() {
-        for text in [JSONENCODE, "a = 1\n\n\n# c\nb = <<-EOF\n  x $${y}\n  EOF\n", "x = [\r\n  1, # one\r\n  2,\r\n]\r\n"] {
-            assert_eq!(TerraformFileMut::parse("t.tf", text).unwrap().render(), text);
+        for text in [
+            JSONENCODE,
+            "a = 1\n\n\n# c\nb = <<-EOF\n  x $${y}\n  EOF\n",
+            "x = [\r\n  1, # one\r\n  2,\r\n]\r\n",
+        ] {
+            assert_eq!(
+                TerraformFileMut::parse("t.tf", text).unwrap().render(),
+                text
+            );
         }
     }
 
     #[test]
     fn jsonencode_actions_shrink_in_place() {
         let loc = location("aws_iam_role_policy", "app", false);
-        let (rewrite, out) =
-            edit(JSONENCODE, &loc, &[set(&["s3:GetObject"]), set(&["sqs:SendMessage", "sqs:ReceiveMessage"]), StatementChange::Remove]);
+        let (rewrite, out) = edit(
+            JSONENCODE,
+            &loc,
+            &[
+                set(&["s3:GetObject"]),
+                set(&["sqs:SendMessage", "sqs:ReceiveMessage"]),
+                StatementChange::Remove,
+            ],
+        );
         assert_eq!(rewrite, Rewrite::Edited(PolicyForm::JsonEncode));
         let expected = JSONENCODE
             .replace(r#"["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]"#, r#"["s3:GetObject"]"#)
@@ -746,7 +1022,12 @@ resource "aws_iam_role" "app" {
         assert_eq!(out, expected);
     }
 
-    fn snapshot_edit(name: &str, text: &str, location: &PolicyLocation, changes: &[StatementChange]) -> Rewrite {
+    fn snapshot_edit(
+        name: &str,
+        text: &str,
+        location: &PolicyLocation,
+        changes: &[StatementChange],
+    ) -> Rewrite {
         let (rewrite, out) = edit(text, location, changes);
         insta::assert_snapshot!(name, out);
         rewrite
@@ -755,8 +1036,21 @@ resource "aws_iam_role" "app" {
     #[test]
     fn removing_the_first_statement_keeps_the_layout() {
         let loc = location("aws_iam_role_policy", "app", false);
-        let (_, out) = edit(JSONENCODE, &loc, &[StatementChange::Remove, StatementChange::Keep, StatementChange::Keep]);
-        assert!(out.contains("    Statement = [\n      {\n        Effect    = \"Allow\"\n        NotAction"), "{out}");
+        let (_, out) = edit(
+            JSONENCODE,
+            &loc,
+            &[
+                StatementChange::Remove,
+                StatementChange::Keep,
+                StatementChange::Keep,
+            ],
+        );
+        assert!(
+            out.contains(
+                "    Statement = [\n      {\n        Effect    = \"Allow\"\n        NotAction"
+            ),
+            "{out}"
+        );
         assert!(!out.contains("s3:GetObject"));
     }
 
@@ -789,7 +1083,11 @@ resource "aws_iam_role" "app" {
             "policy_document_statement_blocks",
             POLICY_DOCUMENT,
             &loc,
-            &[set(&["s3:GetObject"]), set(&["sqs:SendMessage"]), StatementChange::Remove],
+            &[
+                set(&["s3:GetObject"]),
+                set(&["sqs:SendMessage"]),
+                StatementChange::Remove,
+            ],
         );
         assert_eq!(rewrite, Rewrite::Edited(PolicyForm::PolicyDocumentBlocks));
     }
@@ -816,7 +1114,12 @@ resource "aws_iam_role" "app" {
         let rewrite = snapshot_edit("heredoc_indented", text, &loc, &[set(&["s3:GetObject"])]);
         assert_eq!(rewrite, Rewrite::Edited(PolicyForm::Heredoc));
         let plain = "resource \"aws_iam_policy\" \"p\" {\n  policy = <<EOF\n{\n  \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\"}]\n}\nEOF\n}\n";
-        snapshot_edit("heredoc_plain", plain, &loc, &[set(&["s3:GetObject", "s3:PutObject"])]);
+        snapshot_edit(
+            "heredoc_plain",
+            plain,
+            &loc,
+            &[set(&["s3:GetObject", "s3:PutObject"])],
+        );
     }
 
     #[test]
@@ -825,17 +1128,32 @@ resource "aws_iam_role" "app" {
         let loc = location("aws_iam_policy", "p", false);
         let (rewrite, out) = edit(text, &loc, &[set(&["s3:GetObject"])]);
         assert_eq!(rewrite, Rewrite::Edited(PolicyForm::QuotedString));
-        assert_eq!(out, text.replace("[\\\"s3:*\\\"]", "[\\\"s3:GetObject\\\"]"));
+        assert_eq!(
+            out,
+            text.replace("[\\\"s3:*\\\"]", "[\\\"s3:GetObject\\\"]")
+        );
     }
 
     #[test]
     fn file_calls_point_at_the_json_file() {
         let loc = location("aws_iam_policy", "p", false);
-        for (call, templated) in [(r#"file("${path.module}/policies/p.json")"#, false), (r#"templatefile("policies/p.json", {})"#, true)] {
+        for (call, templated) in [
+            (r#"file("${path.module}/policies/p.json")"#, false),
+            (r#"templatefile("policies/p.json", {})"#, true),
+        ] {
             let text = format!("resource \"aws_iam_policy\" \"p\" {{\n  policy = {call}\n}}\n");
             let mut file = TerraformFileMut::parse("main.tf", &text).unwrap();
-            let rewrite = file.replace_policy_actions(&loc, &[set(&["s3:GetObject"])]).unwrap();
-            assert_eq!(rewrite, Rewrite::JsonFile { path: "policies/p.json".into(), templated, place: "main.tf:2:12".into() });
+            let rewrite = file
+                .replace_policy_actions(&loc, &[set(&["s3:GetObject"])])
+                .unwrap();
+            assert_eq!(
+                rewrite,
+                Rewrite::JsonFile {
+                    path: "policies/p.json".into(),
+                    templated,
+                    place: "main.tf:2:12".into()
+                }
+            );
             assert_eq!(file.render(), text);
         }
     }
@@ -845,16 +1163,36 @@ resource "aws_iam_role" "app" {
         let loc = location("aws_iam_policy", "p", false);
         let cases = [
             ("var.policy", "the policy comes from var.policy"),
-            ("data.aws_iam_policy_document.x.json", "the policy comes from data.aws_iam_policy_document.x.json"),
-            ("jsonencode(merge(local.a, local.b))", "jsonencode() of a value that is not an object literal"),
-            ("jsonencode({ Statement = [for s in var.s : s] })", "Statement is not a literal list"),
-            ("jsonencode({ Statement = [{ Effect = \"Allow\", Action = var.actions }] })", "the action list is not a literal"),
-            ("\"{\\\"Statement\\\": ${var.s}}\"", "the policy string interpolates values"),
+            (
+                "data.aws_iam_policy_document.x.json",
+                "the policy comes from data.aws_iam_policy_document.x.json",
+            ),
+            (
+                "jsonencode(merge(local.a, local.b))",
+                "jsonencode() of a value that is not an object literal",
+            ),
+            (
+                "jsonencode({ Statement = [for s in var.s : s] })",
+                "Statement is not a literal list",
+            ),
+            (
+                "jsonencode({ Statement = [{ Effect = \"Allow\", Action = var.actions }] })",
+                "the action list is not a literal",
+            ),
+            (
+                "\"{\\\"Statement\\\": ${var.s}}\"",
+                "the policy string interpolates values",
+            ),
         ];
         for (expr, why) in cases {
-            let text = format!("resource \"aws_iam_policy\" \"p\" {{\n  name   = \"p\"\n  policy = {expr}\n}}\n");
+            let text = format!(
+                "resource \"aws_iam_policy\" \"p\" {{\n  name   = \"p\"\n  policy = {expr}\n}}\n"
+            );
             let mut file = TerraformFileMut::parse("m/main.tf", &text).unwrap();
-            match file.replace_policy_actions(&loc, &[set(&["s3:GetObject"])]).unwrap() {
+            match file
+                .replace_policy_actions(&loc, &[set(&["s3:GetObject"])])
+                .unwrap()
+            {
                 Rewrite::Computed { place, why: got } => {
                     assert!(place.starts_with("m/main.tf:3:"), "{place}");
                     assert_eq!(got, why, "{expr}");
@@ -865,8 +1203,16 @@ resource "aws_iam_role" "app" {
         }
         let dynamic = "data \"aws_iam_policy_document\" \"d\" {\n  dynamic \"statement\" {\n    for_each = var.s\n    content {\n      actions = statement.value\n    }\n  }\n}\n";
         let mut file = TerraformFileMut::parse("main.tf", dynamic).unwrap();
-        let rewrite = file.replace_policy_actions(&location("aws_iam_policy_document", "d", true), &[set(&["a:b"])]).unwrap();
-        assert!(matches!(rewrite, Rewrite::Computed { ref why, .. } if why.contains("dynamic")), "{rewrite:?}");
+        let rewrite = file
+            .replace_policy_actions(
+                &location("aws_iam_policy_document", "d", true),
+                &[set(&["a:b"])],
+            )
+            .unwrap();
+        assert!(
+            matches!(rewrite, Rewrite::Computed { ref why, .. } if why.contains("dynamic")),
+            "{rewrite:?}"
+        );
     }
 
     #[test]
@@ -890,14 +1236,20 @@ resource "aws_iam_role" "app" {
         loc.block_name = Some("s3".into());
         let (rewrite, out) = edit(text, &loc, &[set(&["s3:GetObject"])]);
         assert_eq!(rewrite, Rewrite::Edited(PolicyForm::JsonEncode));
-        assert_eq!(out, text.replace(r#"["s3:*", "s3:GetObject"]"#, r#"["s3:GetObject"]"#));
+        assert_eq!(
+            out,
+            text.replace(r#"["s3:*", "s3:GetObject"]"#, r#"["s3:GetObject"]"#)
+        );
     }
 
     #[test]
     fn statement_count_mismatch_is_an_error_naming_the_place() {
         let loc = location("aws_iam_role_policy", "app", false);
         let mut file = TerraformFileMut::parse("main.tf", JSONENCODE).unwrap();
-        let err = file.replace_policy_actions(&loc, &[StatementChange::Remove]).unwrap_err().to_string();
+        let err = file
+            .replace_policy_actions(&loc, &[StatementChange::Remove])
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "main.tf:8:17: 3 statements here, 1 in the plan");
     }
 }

@@ -8,9 +8,16 @@ use crate::iam::policy::{ActionSpec, PolicyDocument};
 use serde_json::Value;
 
 /// Applies `changes` (one per statement) to a document.
-pub fn apply_changes(doc: &PolicyDocument, changes: &[StatementChange]) -> Result<PolicyDocument, String> {
+pub fn apply_changes(
+    doc: &PolicyDocument,
+    changes: &[StatementChange],
+) -> Result<PolicyDocument, String> {
     if doc.statements.len() != changes.len() {
-        return Err(format!("{} statements here, {} in the plan", doc.statements.len(), changes.len()));
+        return Err(format!(
+            "{} statements here, {} in the plan",
+            doc.statements.len(),
+            changes.len()
+        ));
     }
     if !changes.is_empty() && changes.iter().all(|c| *c == StatementChange::Remove) {
         return Err("every statement would be removed; delete the policy instead".to_string());
@@ -61,7 +68,11 @@ pub fn render_like(original: &str, doc: &PolicyDocument) -> String {
     };
     let body = original.trim();
     if !body.contains('\n') {
-        return format!("{}{}{trailing_newline}", leading_whitespace(original), doc.to_json());
+        return format!(
+            "{}{}{trailing_newline}",
+            leading_whitespace(original),
+            doc.to_json()
+        );
     }
     let crlf = original.contains("\r\n");
     let lines: Vec<&str> = original.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -149,7 +160,10 @@ mod tests {
     fn keeps_compact_text_compact() {
         let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}"#;
         let out = rewrite(text, &[set(&["s3:GetObject"])]).unwrap();
-        assert_eq!(out, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"*"}]}"#);
+        assert_eq!(
+            out,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"*"}]}"#
+        );
     }
 
     #[test]
@@ -165,14 +179,25 @@ mod tests {
     #[test]
     fn refuses_statement_count_mismatch_and_removing_everything() {
         let text = r#"{"Statement":[{"Effect":"Allow","Action":"a:b","Resource":"*"}]}"#;
-        assert!(rewrite(text, &[StatementChange::Keep, StatementChange::Remove]).unwrap_err().contains("1 statements here, 2"));
-        assert!(rewrite(text, &[StatementChange::Remove]).unwrap_err().contains("every statement"));
+        assert!(
+            rewrite(text, &[StatementChange::Keep, StatementChange::Remove])
+                .unwrap_err()
+                .contains("1 statements here, 2")
+        );
+        assert!(
+            rewrite(text, &[StatementChange::Remove])
+                .unwrap_err()
+                .contains("every statement")
+        );
     }
 
     #[test]
     fn not_action_becomes_action() {
         let text = r#"{"Statement":[{"Effect":"Allow","NotAction":["iam:*"],"Resource":"*"}]}"#;
         let out = rewrite(text, &[set(&["s3:GetObject", "s3:PutObject"])]).unwrap();
-        assert_eq!(out, r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"*"}]}"#);
+        assert_eq!(
+            out,
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"*"}]}"#
+        );
     }
 }

@@ -61,18 +61,31 @@ impl ModuleDirs {
     /// Resolves every module under `root`: the manifest first, then the plan's local `source` paths.
     pub fn discover(root: &Path, plan: Option<&Plan>) -> Result<Self, EmitError> {
         let canonical_root = root.canonicalize().map_err(|e| EmitError::io(root, e))?;
-        let mut dirs = ModuleDirs { root: canonical_root, dirs: BTreeMap::new() };
-        dirs.dirs.insert(String::new(), ModuleDir::Local(dirs.root.clone()));
+        let mut dirs = ModuleDirs {
+            root: canonical_root,
+            dirs: BTreeMap::new(),
+        };
+        dirs.dirs
+            .insert(String::new(), ModuleDir::Local(dirs.root.clone()));
         let manifest_path = root.join(".terraform").join("modules").join("modules.json");
         if manifest_path.is_file() {
-            let text = std::fs::read_to_string(&manifest_path).map_err(|e| EmitError::io(&manifest_path, e))?;
+            let text = std::fs::read_to_string(&manifest_path)
+                .map_err(|e| EmitError::io(&manifest_path, e))?;
             let manifest: Manifest = serde_json::from_str(text.trim_start_matches('\u{feff}'))
-                .map_err(|e| EmitError::Manifest { path: manifest_path.clone(), message: e.to_string() })?;
+                .map_err(|e| EmitError::Manifest {
+                    path: manifest_path.clone(),
+                    message: e.to_string(),
+                })?;
             for entry in manifest.modules {
                 let dir = Path::new(entry.dir.trim_start_matches("./"));
-                let under_terraform = dir.components().next() == Some(Component::Normal(".terraform".as_ref()));
-                let resolved = if under_terraform || (!entry.key.is_empty() && !is_local_source(&entry.source)) {
-                    ModuleDir::Remote { source: entry.source }
+                let under_terraform =
+                    dir.components().next() == Some(Component::Normal(".terraform".as_ref()));
+                let resolved = if under_terraform
+                    || (!entry.key.is_empty() && !is_local_source(&entry.source))
+                {
+                    ModuleDir::Remote {
+                        source: entry.source,
+                    }
                 } else {
                     dirs.classify(&root.join(dir))
                 };
@@ -116,20 +129,38 @@ impl ModuleDirs {
         match dir.canonicalize() {
             Ok(canonical) if canonical.starts_with(&self.root) => ModuleDir::Local(canonical),
             Ok(canonical) => ModuleDir::Outside { path: canonical },
-            Err(_) => ModuleDir::Outside { path: dir.to_path_buf() },
+            Err(_) => ModuleDir::Outside {
+                path: dir.to_path_buf(),
+            },
         }
     }
 
     /// Adds module calls the manifest did not list, resolving local sources against the parent dir.
-    fn add_calls(&mut self, module: &ConfigModule, prefix: &str, parent_dir: Option<&Path>, remote: Option<&str>) {
+    fn add_calls(
+        &mut self,
+        module: &ConfigModule,
+        prefix: &str,
+        parent_dir: Option<&Path>,
+        remote: Option<&str>,
+    ) {
         for (name, call) in &module.module_calls {
-            let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
-            let child_remote = remote.map(str::to_string).or_else(|| (!is_local_source(&call.source)).then(|| call.source.clone()));
+            let key = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            let child_remote = remote
+                .map(str::to_string)
+                .or_else(|| (!is_local_source(&call.source)).then(|| call.source.clone()));
             if !self.dirs.contains_key(&key) {
                 let resolved = match (&child_remote, parent_dir) {
                     (None, Some(parent)) => self.classify(&parent.join(&call.source)),
-                    (Some(source), _) => ModuleDir::Remote { source: source.clone() },
-                    (None, None) => ModuleDir::Remote { source: call.source.clone() },
+                    (Some(source), _) => ModuleDir::Remote {
+                        source: source.clone(),
+                    },
+                    (None, None) => ModuleDir::Remote {
+                        source: call.source.clone(),
+                    },
                 };
                 self.dirs.insert(key.clone(), resolved);
             }
@@ -137,7 +168,12 @@ impl ModuleDirs {
                 Some(ModuleDir::Local(dir)) => Some(dir.clone()),
                 _ => None,
             };
-            self.add_calls(&call.module, &key, child_dir.as_deref(), child_remote.as_deref());
+            self.add_calls(
+                &call.module,
+                &key,
+                child_dir.as_deref(),
+                child_remote.as_deref(),
+            );
         }
     }
 }
@@ -156,9 +192,18 @@ pub fn config_module<'a>(plan: &'a Plan, key: &str) -> Option<&'a ConfigModule> 
 
 /// For a policy inside a remote module, the input of the outermost remote module call (the one the
 /// user's own code makes) that feeds it: `("eks", "iam_role_policy")`.
-pub fn feeding_input(plan: &Plan, dirs: &ModuleDirs, key: &str, block_address: &str, attribute: &str) -> Option<(String, String)> {
+pub fn feeding_input(
+    plan: &Plan,
+    dirs: &ModuleDirs,
+    key: &str,
+    block_address: &str,
+    attribute: &str,
+) -> Option<(String, String)> {
     let module = config_module(plan, key)?;
-    let resource = module.resources.iter().find(|r| r.address == block_address)?;
+    let resource = module
+        .resources
+        .iter()
+        .find(|r| r.address == block_address)?;
     let expr = resource.expressions.get(attribute)?;
     let mut var = variable_in(expr)?;
     let mut current = key.to_string();
@@ -180,7 +225,10 @@ pub fn feeding_input(plan: &Plan, dirs: &ModuleDirs, key: &str, block_address: &
 /// The first `var.NAME` an expression references.
 fn variable_in(expr: &Expr) -> Option<String> {
     let leaf = expr.leaf()?;
-    leaf.references.as_ref()?.iter().find_map(|r| r.strip_prefix("var.").map(|v| v.split('.').next().unwrap_or(v).to_string()))
+    leaf.references.as_ref()?.iter().find_map(|r| {
+        r.strip_prefix("var.")
+            .map(|v| v.split('.').next().unwrap_or(v).to_string())
+    })
 }
 
 #[cfg(test)]
@@ -207,12 +255,23 @@ mod tests {
         let dirs = ModuleDirs::discover(&root, None).unwrap();
         let canonical = root.canonicalize().unwrap();
         assert_eq!(dirs.get(""), Some(&ModuleDir::Local(canonical.clone())));
-        assert_eq!(dirs.get("app"), Some(&ModuleDir::Local(canonical.join("modules/app"))));
-        assert!(matches!(dirs.get("eks"), Some(ModuleDir::Remote { source }) if source.contains("eks/aws")));
+        assert_eq!(
+            dirs.get("app"),
+            Some(&ModuleDir::Local(canonical.join("modules/app")))
+        );
+        assert!(
+            matches!(dirs.get("eks"), Some(ModuleDir::Remote { source }) if source.contains("eks/aws"))
+        );
         assert!(matches!(dirs.get("eks.ng"), Some(ModuleDir::Remote { .. })));
         assert!(matches!(dirs.get("far"), Some(ModuleDir::Outside { .. })));
-        assert_eq!(dirs.nearest_local("eks.ng"), (String::new(), canonical.clone()));
-        assert_eq!(dirs.nearest_local("app"), ("app".to_string(), canonical.join("modules/app")));
+        assert_eq!(
+            dirs.nearest_local("eks.ng"),
+            (String::new(), canonical.clone())
+        );
+        assert_eq!(
+            dirs.nearest_local("app"),
+            ("app".to_string(), canonical.join("modules/app"))
+        );
     }
 
     #[cfg(unix)]
@@ -234,8 +293,16 @@ mod tests {
     #[test]
     fn broken_manifest_names_the_file() {
         let tmp = tempfile::tempdir().unwrap();
-        write(&tmp.path().join(".terraform/modules/modules.json"), "{not json");
-        let err = ModuleDirs::discover(tmp.path(), None).unwrap_err().to_string();
-        assert!(err.contains("modules.json: not a Terraform module manifest"), "{err}");
+        write(
+            &tmp.path().join(".terraform/modules/modules.json"),
+            "{not json",
+        );
+        let err = ModuleDirs::discover(tmp.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("modules.json: not a Terraform module manifest"),
+            "{err}"
+        );
     }
 }

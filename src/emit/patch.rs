@@ -38,9 +38,16 @@ pub fn render_patch(changes: &[FileChange]) -> String {
     if changed.is_empty() {
         return String::new();
     }
-    let mut out = String::from("# iamtrim: least-privilege suggestion; apply with `iamtrim apply`, `git apply` or `patch -p1`.\n");
+    let mut out = String::from(
+        "# iamtrim: least-privilege suggestion; apply with `iamtrim apply`, `git apply` or `patch -p1`.\n",
+    );
     for change in &changed {
-        out.push_str(&format!("{HASH_PREFIX}{} {} {}\n", change.path, sha256_hex(&change.before), sha256_hex(&change.after)));
+        out.push_str(&format!(
+            "{HASH_PREFIX}{} {} {}\n",
+            change.path,
+            sha256_hex(&change.before),
+            sha256_hex(&change.after)
+        ));
     }
     for change in &changed {
         let diff = similar::TextDiff::from_lines(change.before.as_str(), change.after.as_str());
@@ -97,7 +104,11 @@ struct Hunk {
 }
 
 fn patch_error(path: &Path, line: usize, message: impl Into<String>) -> EmitError {
-    EmitError::Patch { path: path.to_path_buf(), line, message: message.into() }
+    EmitError::Patch {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
 }
 
 /// Parses a patch written by [`render_patch`].
@@ -111,7 +122,11 @@ fn parse_patch(path: &Path, text: &str) -> Result<Vec<FilePatch>, EmitError> {
         if let Some(rest) = content.strip_prefix(HASH_PREFIX) {
             let parts: Vec<&str> = rest.split(' ').collect();
             let [target, before, after] = parts[..] else {
-                return Err(patch_error(path, i + 1, "expected `# iamtrim: sha256 <path> <before> <after>`"));
+                return Err(patch_error(
+                    path,
+                    i + 1,
+                    "expected `# iamtrim: sha256 <path> <before> <after>`",
+                ));
             };
             files.push(FilePatch {
                 path: target.to_string(),
@@ -121,21 +136,35 @@ fn parse_patch(path: &Path, text: &str) -> Result<Vec<FilePatch>, EmitError> {
             });
             i += 1;
         } else if let Some(old) = content.strip_prefix("--- a/") {
-            let new = lines.get(i + 1).map(|l| l.trim_end_matches(['\n', '\r'])).unwrap_or("");
+            let new = lines
+                .get(i + 1)
+                .map(|l| l.trim_end_matches(['\n', '\r']))
+                .unwrap_or("");
             if new.strip_prefix("+++ b/") != Some(old) {
                 return Err(patch_error(path, i + 2, format!("expected `+++ b/{old}`")));
             }
             let Some(file) = files.iter_mut().find(|f| f.path == old) else {
-                return Err(patch_error(path, i + 1, format!("no `# iamtrim: sha256` line for {old}")));
+                return Err(patch_error(
+                    path,
+                    i + 1,
+                    format!("no `# iamtrim: sha256` line for {old}"),
+                ));
             };
             i += 2;
             while let Some(header) = lines.get(i).and_then(|l| l.strip_prefix("@@ -")) {
-                let (old_start, old_count, new_count) =
-                    parse_hunk_header(header).ok_or_else(|| patch_error(path, i + 1, "malformed hunk header"))?;
-                let mut hunk = Hunk { old_start, lines: Vec::new(), line_no: i + 1 };
+                let (old_start, old_count, new_count) = parse_hunk_header(header)
+                    .ok_or_else(|| patch_error(path, i + 1, "malformed hunk header"))?;
+                let mut hunk = Hunk {
+                    old_start,
+                    lines: Vec::new(),
+                    line_no: i + 1,
+                };
                 i += 1;
                 let (mut seen_old, mut seen_new) = (0, 0);
-                while seen_old < old_count || seen_new < new_count || lines.get(i).is_some_and(|l| l.starts_with('\\')) {
+                while seen_old < old_count
+                    || seen_new < new_count
+                    || lines.get(i).is_some_and(|l| l.starts_with('\\'))
+                {
                     let Some(l) = lines.get(i) else {
                         return Err(patch_error(path, i + 1, "hunk ends early"));
                     };
@@ -171,7 +200,11 @@ fn parse_patch(path: &Path, text: &str) -> Result<Vec<FilePatch>, EmitError> {
         }
     }
     if files.is_empty() {
-        return Err(patch_error(path, 1, "no `# iamtrim: sha256` line: not a patch written by iamtrim"));
+        return Err(patch_error(
+            path,
+            1,
+            "no `# iamtrim: sha256` line: not a patch written by iamtrim",
+        ));
     }
     Ok(files)
 }
@@ -199,9 +232,17 @@ fn apply_hunks(patch: &Path, before: &str, hunks: &[Hunk]) -> Result<String, Emi
     for hunk in hunks {
         // An empty old range (`-0,0`) inserts before line 1.
         let start = hunk.old_start.saturating_sub(1).max(next);
-        let start = if hunk.lines.iter().all(|(k, _)| *k == '+') && hunk.old_start == 0 { 0 } else { start };
+        let start = if hunk.lines.iter().all(|(k, _)| *k == '+') && hunk.old_start == 0 {
+            0
+        } else {
+            start
+        };
         if start > old.len() {
-            return Err(patch_error(patch, hunk.line_no, "hunk starts past the end of the file"));
+            return Err(patch_error(
+                patch,
+                hunk.line_no,
+                "hunk starts past the end of the file",
+            ));
         }
         old[next..start].iter().for_each(|l| out.push_str(l));
         next = start;
@@ -210,7 +251,11 @@ fn apply_hunks(patch: &Path, before: &str, hunks: &[Hunk]) -> Result<String, Emi
                 '+' => out.push_str(text),
                 _ => {
                     if old.get(next) != Some(&text.as_str()) {
-                        return Err(patch_error(patch, hunk.line_no, format!("context does not match line {}", next + 1)));
+                        return Err(patch_error(
+                            patch,
+                            hunk.line_no,
+                            format!("context does not match line {}", next + 1),
+                        ));
                     }
                     if *kind == ' ' {
                         out.push_str(text);
@@ -227,15 +272,25 @@ fn apply_hunks(patch: &Path, before: &str, hunks: &[Hunk]) -> Result<String, Emi
 /// A relative, `..`-free path joined to the root; anything else is refused.
 pub(crate) fn inside_root(root: &Path, relative: &str) -> Result<PathBuf, EmitError> {
     let rel = Path::new(relative);
-    let plain = rel.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    let plain = rel
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     let joined = root.join(rel);
     if !plain || relative.is_empty() {
-        return Err(EmitError::OutsideRoot { path: joined, root: root.to_path_buf() });
+        return Err(EmitError::OutsideRoot {
+            path: joined,
+            root: root.to_path_buf(),
+        });
     }
     // Symlinked directories on the way must not lead out either.
-    if let (Ok(canonical_root), Some(Ok(parent))) = (root.canonicalize(), joined.parent().map(Path::canonicalize)) {
+    if let (Ok(canonical_root), Some(Ok(parent))) =
+        (root.canonicalize(), joined.parent().map(Path::canonicalize))
+    {
         if !parent.starts_with(&canonical_root) {
-            return Err(EmitError::OutsideRoot { path: joined, root: root.to_path_buf() });
+            return Err(EmitError::OutsideRoot {
+                path: joined,
+                root: root.to_path_buf(),
+            });
         }
     }
     Ok(joined)
@@ -246,10 +301,17 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), EmitError> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| EmitError::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.iamtrim-{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         if let Ok(meta) = std::fs::metadata(path) {
@@ -272,7 +334,9 @@ pub fn find_patches(root: &Path) -> Result<Vec<PathBuf>, EmitError> {
         for entry in entries {
             let entry = entry.map_err(|e| EmitError::io(&dir, e))?;
             let name = entry.file_name();
-            let file_type = entry.file_type().map_err(|e| EmitError::io(entry.path(), e))?;
+            let file_type = entry
+                .file_type()
+                .map_err(|e| EmitError::io(entry.path(), e))?;
             if file_type.is_dir() && !name.to_string_lossy().starts_with('.') {
                 stack.push(entry.path());
             } else if file_type.is_file() && name == PATCH_FILE_NAME {
@@ -289,7 +353,11 @@ pub fn find_patches(root: &Path) -> Result<Vec<PathBuf>, EmitError> {
 /// A patch whose target changed since it was written is refused before anything of it is written;
 /// a target already patched is left alone; each file is replaced atomically.
 pub fn apply_patches(root: &Path, patches: &[PathBuf]) -> Result<ApplyReport, EmitError> {
-    let patches = if patches.is_empty() { find_patches(root)? } else { patches.to_vec() };
+    let patches = if patches.is_empty() {
+        find_patches(root)?
+    } else {
+        patches.to_vec()
+    };
     let mut report = ApplyReport::default();
     for patch in patches {
         let text = std::fs::read_to_string(&patch).map_err(|e| EmitError::io(&patch, e))?;
@@ -297,14 +365,22 @@ pub fn apply_patches(root: &Path, patches: &[PathBuf]) -> Result<ApplyReport, Em
         let mut planned = Vec::with_capacity(files.len());
         for file in &files {
             let target = inside_root(root, &file.path)?;
-            let current = std::fs::read_to_string(&target).map_err(|e| EmitError::io(&target, e))?;
+            let current =
+                std::fs::read_to_string(&target).map_err(|e| EmitError::io(&target, e))?;
             let hash = sha256_hex(&current);
             if hash == file.after_hash {
                 planned.push((file.path.clone(), target, None));
             } else if hash == file.before_hash {
                 let patched = apply_hunks(&patch, &current, &file.hunks)?;
                 if sha256_hex(&patched) != file.after_hash {
-                    return Err(patch_error(&patch, 1, format!("applying to {} does not give the recorded result", file.path)));
+                    return Err(patch_error(
+                        &patch,
+                        1,
+                        format!(
+                            "applying to {} does not give the recorded result",
+                            file.path
+                        ),
+                    ));
                 }
                 planned.push((file.path.clone(), target, Some(patched)));
             } else {
@@ -316,7 +392,10 @@ pub fn apply_patches(root: &Path, patches: &[PathBuf]) -> Result<ApplyReport, Em
                 });
             }
         }
-        let mut outcome = PatchOutcome { patch: patch.clone(), files: Vec::new() };
+        let mut outcome = PatchOutcome {
+            patch: patch.clone(),
+            files: Vec::new(),
+        };
         for (path, target, patched) in planned {
             match patched {
                 Some(text) => {
@@ -336,20 +415,31 @@ mod tests {
     use super::*;
 
     fn change(before: &str, after: &str) -> FileChange {
-        FileChange { path: "m/main.tf".into(), before: before.into(), after: after.into() }
+        FileChange {
+            path: "m/main.tf".into(),
+            before: before.into(),
+            after: after.into(),
+        }
     }
 
     fn round_trip(before: &str, after: &str) {
         let text = render_patch(&[change(before, after)]);
         let files = parse_patch(Path::new("p"), &text).unwrap();
         assert_eq!(files.len(), 1);
-        assert_eq!(apply_hunks(Path::new("p"), before, &files[0].hunks).unwrap(), after, "{text}");
+        assert_eq!(
+            apply_hunks(Path::new("p"), before, &files[0].hunks).unwrap(),
+            after,
+            "{text}"
+        );
     }
 
     #[test]
     fn hunks_apply_back_to_the_new_text() {
         let before: String = (1..40).map(|i| format!("line {i}\n")).collect();
-        let after = before.replace("line 5\n", "line five\n").replace("line 30\n", "").replace("line 39\n", "line 39\nextra\n");
+        let after = before
+            .replace("line 5\n", "line five\n")
+            .replace("line 30\n", "")
+            .replace("line 39\n", "line 39\nextra\n");
         round_trip(&before, &after);
         round_trip("a\nb", "a\nc");
         round_trip("a\nb\n", "a\nb");
@@ -360,8 +450,18 @@ mod tests {
     fn header_records_both_hashes() {
         let text = render_patch(&[change("a\n", "b\n")]);
         let hash_line = text.lines().find(|l| l.starts_with(HASH_PREFIX)).unwrap();
-        assert_eq!(hash_line, format!("{HASH_PREFIX}m/main.tf {} {}", sha256_hex("a\n"), sha256_hex("b\n")));
-        assert!(text.contains("--- a/m/main.tf\n+++ b/m/main.tf\n@@ -1 +1 @@\n-a\n+b\n"), "{text}");
+        assert_eq!(
+            hash_line,
+            format!(
+                "{HASH_PREFIX}m/main.tf {} {}",
+                sha256_hex("a\n"),
+                sha256_hex("b\n")
+            )
+        );
+        assert!(
+            text.contains("--- a/m/main.tf\n+++ b/m/main.tf\n@@ -1 +1 @@\n-a\n+b\n"),
+            "{text}"
+        );
         assert_eq!(render_patch(&[change("same\n", "same\n")]), "");
     }
 

@@ -45,7 +45,11 @@ struct BlockText {
 
 impl BlockText {
     fn new(header: impl Into<String>) -> Self {
-        BlockText { header: header.into(), attributes: Vec::new(), blocks: Vec::new() }
+        BlockText {
+            header: header.into(),
+            attributes: Vec::new(),
+            blocks: Vec::new(),
+        }
     }
 
     fn attr(&mut self, key: &str, value: String) {
@@ -55,7 +59,12 @@ impl BlockText {
     fn print(&self, depth: usize, out: &mut String) {
         let indent = "  ".repeat(depth);
         out.push_str(&format!("{indent}{} {{\n", self.header));
-        let width = self.attributes.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let width = self
+            .attributes
+            .iter()
+            .map(|(k, _)| k.len())
+            .max()
+            .unwrap_or(0);
         for (key, value) in &self.attributes {
             out.push_str(&format!("{indent}  {key:<width$} = {value}\n"));
         }
@@ -71,9 +80,7 @@ impl BlockText {
 
 /// True when every element of the document has an `aws_iam_policy_document` argument.
 fn representable(doc: &PolicyDocument) -> bool {
-    doc.id.is_none()
-        && doc.extra.is_empty()
-        && doc.statements.iter().all(|s| s.extra.is_empty())
+    doc.id.is_none() && doc.extra.is_empty() && doc.statements.iter().all(|s| s.extra.is_empty())
 }
 
 /// Condition and principal values are strings in `aws_iam_policy_document`.
@@ -107,9 +114,16 @@ fn statement_block(statement: &Statement) -> BlockText {
         None => {}
     }
     if let Some((key, value)) = &statement.principal {
-        let name = if key == "NotPrincipal" { "not_principals" } else { "principals" };
+        let name = if key == "NotPrincipal" {
+            "not_principals"
+        } else {
+            "principals"
+        };
         let pairs: Vec<(String, Vec<String>)> = match value {
-            Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), value_strings(v))).collect(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), value_strings(v)))
+                .collect(),
             other => vec![("*".to_string(), value_strings(other))],
         };
         for (kind, identifiers) in pairs {
@@ -139,7 +153,10 @@ fn statement_block(statement: &Statement) -> BlockText {
 /// Documents with elements the data source has no argument for (`Id`, unknown keys) are embedded
 /// whole through `source_policy_documents`, so nothing is lost.
 pub fn policy_document_block(name: &str, doc: &PolicyDocument) -> String {
-    let mut block = BlockText::new(format!("data \"aws_iam_policy_document\" {}", hcl_string(name)));
+    let mut block = BlockText::new(format!(
+        "data \"aws_iam_policy_document\" {}",
+        hcl_string(name)
+    ));
     let mut out = String::new();
     if representable(doc) {
         if let Some(version) = &doc.version {
@@ -148,7 +165,10 @@ pub fn policy_document_block(name: &str, doc: &PolicyDocument) -> String {
         block.blocks = doc.statements.iter().map(statement_block).collect();
         block.print(0, &mut out);
     } else {
-        block.attr("source_policy_documents", format!("[{}]", hcl_string(&doc.to_json())));
+        block.attr(
+            "source_policy_documents",
+            format!("[{}]", hcl_string(&doc.to_json())),
+        );
         block.print(0, &mut out);
     }
     out
@@ -159,7 +179,17 @@ pub fn suggestion_name(parts: &[&str]) -> String {
     let mut name: String = parts
         .iter()
         .filter(|p| !p.is_empty())
-        .map(|p| p.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect::<String>())
+        .map(|p| {
+            p.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("_");
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
@@ -174,7 +204,10 @@ mod tests {
 
     #[test]
     fn escapes_template_markers_and_quotes() {
-        assert_eq!(hcl_string(r#"arn:aws:s3:::b/${aws:username}/%{x} "q" \"#), r#""arn:aws:s3:::b/$${aws:username}/%%{x} \"q\" \\""#);
+        assert_eq!(
+            hcl_string(r#"arn:aws:s3:::b/${aws:username}/%{x} "q" \"#),
+            r#""arn:aws:s3:::b/$${aws:username}/%%{x} \"q\" \\""#
+        );
         assert_eq!(hcl_string("$ and % alone"), "\"$ and % alone\"");
     }
 
@@ -221,15 +254,24 @@ mod tests {
 
     #[test]
     fn documents_with_unknown_keys_are_embedded_whole() {
-        let doc = PolicyDocument::parse_str(r#"{"Id":"x","Statement":[{"Effect":"Allow","Action":"a:b","Resource":"*"}]}"#).unwrap();
+        let doc = PolicyDocument::parse_str(
+            r#"{"Id":"x","Statement":[{"Effect":"Allow","Action":"a:b","Resource":"*"}]}"#,
+        )
+        .unwrap();
         let text = policy_document_block("n", &doc);
-        assert!(text.contains(r#"source_policy_documents = ["{\"Id\":\"x\""#), "{text}");
+        assert!(
+            text.contains(r#"source_policy_documents = ["{\"Id\":\"x\""#),
+            "{text}"
+        );
         assert!(hcl_edit::parser::parse_body(&text).is_ok());
     }
 
     #[test]
     fn names_are_identifiers() {
-        assert_eq!(suggestion_name(&["app", "my policy", "iamtrim"]), "app_my_policy_iamtrim");
+        assert_eq!(
+            suggestion_name(&["app", "my policy", "iamtrim"]),
+            "app_my_policy_iamtrim"
+        );
         assert_eq!(suggestion_name(&["1x"]), "_1x");
     }
 }

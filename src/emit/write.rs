@@ -114,11 +114,18 @@ struct Merged {
 fn merge(edits: &[PolicyEdit]) -> Vec<Merged> {
     let mut merged: Vec<Merged> = Vec::new();
     for (i, edit) in edits.iter().enumerate() {
-        if let Some(m) = merged.iter_mut().find(|m| m.location == edit.location && m.changes.len() == edit.statements.len()) {
+        if let Some(m) = merged
+            .iter_mut()
+            .find(|m| m.location == edit.location && m.changes.len() == edit.statements.len())
+        {
             for (have, new) in m.changes.iter_mut().zip(&edit.statements) {
                 *have = match (&*have, new) {
-                    (StatementChange::Remove, other) | (other, StatementChange::Remove) => other.clone(),
-                    (StatementChange::Keep, _) | (_, StatementChange::Keep) => StatementChange::Keep,
+                    (StatementChange::Remove, other) | (other, StatementChange::Remove) => {
+                        other.clone()
+                    }
+                    (StatementChange::Keep, _) | (_, StatementChange::Keep) => {
+                        StatementChange::Keep
+                    }
                     (StatementChange::SetActions(a), StatementChange::SetActions(b)) => {
                         let mut union = a.clone();
                         union.extend(b.iter().filter(|x| !a.contains(x)).cloned());
@@ -126,7 +133,8 @@ fn merge(edits: &[PolicyEdit]) -> Vec<Merged> {
                     }
                 };
             }
-            m.suggested = json_text::apply_changes(&edit.current, &m.changes).unwrap_or_else(|_| m.suggested.clone());
+            m.suggested = json_text::apply_changes(&edit.current, &m.changes)
+                .unwrap_or_else(|_| m.suggested.clone());
             m.inputs.push(i);
         } else {
             merged.push(Merged {
@@ -145,12 +153,16 @@ fn load_module_files(dir: &Path, root: &Path) -> Result<Vec<TerraformFileMut>, S
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.file_name().is_some_and(|n| n != SUGGESTION_FILE_NAME))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "tf")
+                && p.file_name().is_some_and(|n| n != SUGGESTION_FILE_NAME)
+        })
         .collect();
     paths.sort();
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let shown = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
         files.push(TerraformFileMut::parse(shown, &text).map_err(|e| e.to_string())?);
     }
@@ -159,11 +171,19 @@ fn load_module_files(dir: &Path, root: &Path) -> Result<Vec<TerraformFileMut>, S
 
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Writes patches and suggestion files for `edits` into the repository at `root`.
-pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &WriteOptions) -> Result<WriteReport, EmitError> {
+pub fn write_suggestions(
+    root: &Path,
+    plan: &Plan,
+    edits: &[PolicyEdit],
+    opts: &WriteOptions,
+) -> Result<WriteReport, EmitError> {
     let dirs = ModuleDirs::discover(root, Some(plan))?;
     let root = dirs.root().to_path_buf();
     let mut work: BTreeMap<PathBuf, ModuleWork> = BTreeMap::new();
@@ -175,24 +195,50 @@ pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &
         let mut remote_input: Option<(String, String)> = None;
         let (dir, computed_note) = match dirs.get(&location.module_key) {
             None => {
-                let why = format!("module {:?} is neither in modules.json nor in the plan's configuration", location.module_key);
-                m.inputs.iter().for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
+                let why = format!(
+                    "module {:?} is neither in modules.json nor in the plan's configuration",
+                    location.module_key
+                );
+                m.inputs
+                    .iter()
+                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
                 continue;
             }
             Some(ModuleDir::Outside { path }) => {
-                let why = format!("module directory {} is outside the repository root; not written", path.display());
-                m.inputs.iter().for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
+                let why = format!(
+                    "module directory {} is outside the repository root; not written",
+                    path.display()
+                );
+                m.inputs
+                    .iter()
+                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
                 continue;
             }
             Some(ModuleDir::Remote { source }) => {
                 let (_, local_dir) = dirs.nearest_local(&location.module_key);
-                let attribute = if location.attribute == "inline_policy" { "inline_policy" } else { location.attribute.as_str() };
-                let input = feeding_input(plan, &dirs, &location.module_key, &location.block_address(), attribute);
+                let attribute = if location.attribute == "inline_policy" {
+                    "inline_policy"
+                } else {
+                    location.attribute.as_str()
+                };
+                let input = feeding_input(
+                    plan,
+                    &dirs,
+                    &location.module_key,
+                    &location.block_address(),
+                    attribute,
+                );
                 let target = match &input {
-                    Some((call, var)) => format!("the input `{var}` of module.{}", call.replace('.', ".module.")),
+                    Some((call, var)) => format!(
+                        "the input `{var}` of module.{}",
+                        call.replace('.', ".module.")
+                    ),
                     None => "the input of the module call that sets this policy".to_string(),
                 };
-                let note = format!("{} is in the module {source}, which is not in this repository; pass the document below to {target}.", location.describe());
+                let note = format!(
+                    "{} is in the module {source}, which is not in this repository; pass the document below to {target}.",
+                    location.describe()
+                );
                 remote_input = input;
                 (local_dir, Some(note))
             }
@@ -203,34 +249,59 @@ pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &
             Some(note) => note,
             None => match rewrite_local(module, &dir, &root, &m) {
                 Ok(outcome) => {
-                    m.inputs.iter().for_each(|&i| outcomes[i] = Some(outcome.clone()));
+                    m.inputs
+                        .iter()
+                        .for_each(|&i| outcomes[i] = Some(outcome.clone()));
                     continue;
                 }
                 Err(Unwritable::Skip(why)) => {
-                    m.inputs.iter().for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
+                    m.inputs
+                        .iter()
+                        .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
                     continue;
                 }
                 Err(Unwritable::Computed(note)) => note,
             },
         };
-        let mut name = suggestion_name(&[&location.resource_name, location.block_name.as_deref().unwrap_or(""), "iamtrim"]);
+        let mut name = suggestion_name(&[
+            &location.resource_name,
+            location.block_name.as_deref().unwrap_or(""),
+            "iamtrim",
+        ]);
         while module.names.contains(&name) {
             name.push('_');
         }
         module.names.push(name.clone());
         let how = if let Some((call, var)) = &remote_input {
             let call_name = call.rsplit('.').next().unwrap_or(call);
-            format!("set `{var} = data.aws_iam_policy_document.{name}.json` in the module {call_name:?} block")
+            format!(
+                "set `{var} = data.aws_iam_policy_document.{name}.json` in the module {call_name:?} block"
+            )
         } else if location.is_data && location.resource_type == "aws_iam_policy_document" {
-            format!("replace the statements of {} with these, or use data.aws_iam_policy_document.{name}.json where it is used", location.block_address())
-        } else if let (true, Some(block)) = (location.attribute == "inline_policy", &location.block_name) {
-            format!("set `policy = data.aws_iam_policy_document.{name}.json` in the inline_policy block {block:?} of {}", location.block_address())
+            format!(
+                "replace the statements of {} with these, or use data.aws_iam_policy_document.{name}.json where it is used",
+                location.block_address()
+            )
+        } else if let (true, Some(block)) =
+            (location.attribute == "inline_policy", &location.block_name)
+        {
+            format!(
+                "set `policy = data.aws_iam_policy_document.{name}.json` in the inline_policy block {block:?} of {}",
+                location.block_address()
+            )
         } else {
-            format!("set `{} = data.aws_iam_policy_document.{name}.json` on {}", location.attribute, location.block_address())
+            format!(
+                "set `{} = data.aws_iam_policy_document.{name}.json` on {}",
+                location.attribute,
+                location.block_address()
+            )
         };
         let full_note = format!("{note} Then {how}.");
         let comment = format!("# {note}\n# Then {how}.\n");
-        module.suggestions.push(format!("{comment}{}", policy_document_block(&name, &m.suggested)));
+        module.suggestions.push(format!(
+            "{comment}{}",
+            policy_document_block(&name, &m.suggested)
+        ));
         suggestion_outcomes.push((m.inputs.clone(), dir.clone(), full_note));
     }
 
@@ -245,23 +316,39 @@ pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &
             for file in tf_files {
                 let after = file.render();
                 if after != file.original() {
-                    changes.push(FileChange { path: relative(Path::new(""), file.path()), before: file.original().to_string(), after });
+                    changes.push(FileChange {
+                        path: relative(Path::new(""), file.path()),
+                        before: file.original().to_string(),
+                        after,
+                    });
                 }
             }
         }
         for (path, (before, after)) in &module.json {
-            changes.push(FileChange { path: relative(&root, path), before: before.clone(), after: after.clone() });
+            changes.push(FileChange {
+                path: relative(&root, path),
+                before: before.clone(),
+                after: after.clone(),
+            });
         }
         let patch = render_patch(&changes);
         if !patch.is_empty() {
-            files.push(WrittenFile { path: out_dir.join(PATCH_FILE_NAME), kind: WrittenKind::Patch, text: patch });
+            files.push(WrittenFile {
+                path: out_dir.join(PATCH_FILE_NAME),
+                kind: WrittenKind::Patch,
+                text: patch,
+            });
         }
         if !module.suggestions.is_empty() {
             let text = format!(
                 "# Written by iamtrim: suggested least-privilege policy documents for this module.\n# Review each one, make the change its comment describes, then delete this file.\n\n{}",
                 module.suggestions.join("\n")
             );
-            files.push(WrittenFile { path: out_dir.join(SUGGESTION_FILE_NAME), kind: WrittenKind::SuggestionFile, text });
+            files.push(WrittenFile {
+                path: out_dir.join(SUGGESTION_FILE_NAME),
+                kind: WrittenKind::SuggestionFile,
+                text,
+            });
         }
     }
     for (inputs, dir, note) in suggestion_outcomes {
@@ -270,12 +357,20 @@ pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &
             None => dir,
         };
         let path = base.join(SUGGESTION_FILE_NAME);
-        inputs.iter().for_each(|&i| outcomes[i] = Some(Outcome::SuggestionFile { path: path.clone(), note: note.clone() }));
+        inputs.iter().for_each(|&i| {
+            outcomes[i] = Some(Outcome::SuggestionFile {
+                path: path.clone(),
+                note: note.clone(),
+            })
+        });
     }
     if !opts.dry_run {
         for file in &files {
             if opts.out_dir.is_none() && !file.path.starts_with(&root) {
-                return Err(EmitError::OutsideRoot { path: file.path.clone(), root });
+                return Err(EmitError::OutsideRoot {
+                    path: file.path.clone(),
+                    root,
+                });
             }
             write_atomic(&file.path, &file.text)?;
         }
@@ -285,7 +380,9 @@ pub fn write_suggestions(root: &Path, plan: &Plan, edits: &[PolicyEdit], opts: &
         .zip(outcomes)
         .map(|(edit, outcome)| EditOutcome {
             address: edit.location.describe(),
-            outcome: outcome.unwrap_or(Outcome::Skipped { why: "not processed".to_string() }),
+            outcome: outcome.unwrap_or(Outcome::Skipped {
+                why: "not processed".to_string(),
+            }),
         })
         .collect();
     Ok(WriteReport { files, outcomes })
@@ -297,40 +394,80 @@ enum Unwritable {
     Computed(String),
 }
 
-fn rewrite_local(module: &mut ModuleWork, dir: &Path, root: &Path, m: &Merged) -> Result<Outcome, Unwritable> {
+fn rewrite_local(
+    module: &mut ModuleWork,
+    dir: &Path,
+    root: &Path,
+    m: &Merged,
+) -> Result<Outcome, Unwritable> {
     let location = &m.location;
-    let files = module.files.get_or_insert_with(|| load_module_files(dir, root));
+    let files = module
+        .files
+        .get_or_insert_with(|| load_module_files(dir, root));
     let files = files.as_mut().map_err(|e| Unwritable::Skip(e.clone()))?;
     let Some(file) = files.iter_mut().find(|f| f.has_block(location)) else {
-        return Err(Unwritable::Skip(format!("no {} block in {}/*.tf", location.block_address(), relative(root, dir))));
+        return Err(Unwritable::Skip(format!(
+            "no {} block in {}/*.tf",
+            location.block_address(),
+            relative(root, dir)
+        )));
     };
-    let rewrite = file.replace_policy_actions(location, &m.changes).map_err(|e| Unwritable::Skip(e.to_string()))?;
+    let rewrite = file
+        .replace_policy_actions(location, &m.changes)
+        .map_err(|e| Unwritable::Skip(e.to_string()))?;
     match rewrite {
-        Rewrite::Edited(form) => Ok(Outcome::Patched { files: vec![relative(Path::new(""), file.path())], form }),
+        Rewrite::Edited(form) => Ok(Outcome::Patched {
+            files: vec![relative(Path::new(""), file.path())],
+            form,
+        }),
         Rewrite::Unchanged => Ok(Outcome::Unchanged),
-        Rewrite::Computed { place, why } => Err(Unwritable::Computed(format!("{} at {place}: {why}.", location.describe()))),
-        Rewrite::JsonFile { path, templated, place } => {
+        Rewrite::Computed { place, why } => Err(Unwritable::Computed(format!(
+            "{} at {place}: {why}.",
+            location.describe()
+        ))),
+        Rewrite::JsonFile {
+            path,
+            templated,
+            place,
+        } => {
             let target = dir.join(&path);
-            let canonical = target
-                .canonicalize()
-                .map_err(|e| Unwritable::Computed(format!("{} at {place}: cannot read {path}: {e}.", location.describe())))?;
+            let canonical = target.canonicalize().map_err(|e| {
+                Unwritable::Computed(format!(
+                    "{} at {place}: cannot read {path}: {e}.",
+                    location.describe()
+                ))
+            })?;
             if !canonical.starts_with(root) {
-                return Err(Unwritable::Skip(format!("{place}: {path} is outside the repository root; not written")));
+                return Err(Unwritable::Skip(format!(
+                    "{place}: {path} is outside the repository root; not written"
+                )));
             }
             let before = match module.json.get(&canonical) {
                 Some((_, after)) => after.clone(),
-                None => std::fs::read_to_string(&canonical).map_err(|e| Unwritable::Skip(format!("{}: {e}", canonical.display())))?,
+                None => std::fs::read_to_string(&canonical)
+                    .map_err(|e| Unwritable::Skip(format!("{}: {e}", canonical.display())))?,
             };
             if templated && (before.contains("${") || before.contains("%{")) {
-                return Err(Unwritable::Computed(format!("{} at {place}: {path} is a template with interpolations.", location.describe())));
+                return Err(Unwritable::Computed(format!(
+                    "{} at {place}: {path} is a template with interpolations.",
+                    location.describe()
+                )));
             }
-            let after = json_text::rewrite(&before, &m.changes).map_err(|e| Unwritable::Skip(format!("{}: {e}", relative(root, &canonical))))?;
+            let after = json_text::rewrite(&before, &m.changes)
+                .map_err(|e| Unwritable::Skip(format!("{}: {e}", relative(root, &canonical))))?;
             if after == before {
                 return Ok(Outcome::Unchanged);
             }
-            let original = module.json.get(&canonical).map(|(b, _)| b.clone()).unwrap_or(before);
+            let original = module
+                .json
+                .get(&canonical)
+                .map(|(b, _)| b.clone())
+                .unwrap_or(before);
             module.json.insert(canonical.clone(), (original, after));
-            Ok(Outcome::Patched { files: vec![relative(root, &canonical)], form: PolicyForm::JsonFile })
+            Ok(Outcome::Patched {
+                files: vec![relative(root, &canonical)],
+                form: PolicyForm::JsonFile,
+            })
         }
     }
 }
