@@ -613,3 +613,70 @@ fn dry_run_writes_nothing_and_out_dir_writes_elsewhere() {
         .current_dir(&c.root));
     assert!(ok, "{log}");
 }
+
+#[test]
+fn templated_json_files_escaping_file_paths_and_missing_modules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("main.tf"),
+        "resource \"aws_iam_policy\" \"tpl\" {\n  policy = templatefile(\"${path.module}/tpl.json\", { bucket = \"b\" })\n}\n\nresource \"aws_iam_policy\" \"escape\" {\n  policy = file(\"../secret.json\")\n}\n\nmodule \"gone\" {\n  source = \"./gone\"\n}\n",
+    )
+    .unwrap();
+    let tpl = one_statement(r#"["s3:*"]"#).replace(r#""*"}"#, r#""arn:aws:s3:::${bucket}"}"#);
+    std::fs::write(root.join("tpl.json"), &tpl).unwrap();
+    let secret = one_statement(r#"["s3:*"]"#);
+    std::fs::write(tmp.path().join("secret.json"), &secret).unwrap();
+    let plan: Plan = serde_json::from_str(r#"{"format_version":"1.2","configuration":{"root_module":{"module_calls":{"gone":{"source":"./gone","module":{}}}}}}"#).unwrap();
+    let edits = vec![
+        edit(
+            "",
+            "aws_iam_policy.tpl",
+            false,
+            &one_statement(r#"["s3:*"]"#),
+            vec![set(&["s3:GetObject"])],
+        ),
+        edit(
+            "",
+            "aws_iam_policy.escape",
+            false,
+            &one_statement(r#"["s3:*"]"#),
+            vec![set(&["s3:GetObject"])],
+        ),
+        edit(
+            "gone",
+            "aws_iam_policy.x",
+            false,
+            &one_statement(r#"["s3:*"]"#),
+            vec![set(&["s3:GetObject"])],
+        ),
+    ];
+    let report = write_suggestions(&root, &plan, &edits, &WriteOptions::default()).unwrap();
+    assert!(
+        matches!(&report.outcomes[0].outcome, Outcome::SuggestionFile { note, .. } if note.contains("tpl.json is a template with interpolations")),
+        "{:?}",
+        report.outcomes[0]
+    );
+    assert!(
+        matches!(&report.outcomes[1].outcome, Outcome::Skipped { why } if why.contains("main.tf:6:12: ../secret.json is outside the repository root")),
+        "{:?}",
+        report.outcomes[1]
+    );
+    assert!(
+        matches!(&report.outcomes[2].outcome, Outcome::Skipped { why } if why.contains("does not exist")),
+        "{:?}",
+        report.outcomes[2]
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("secret.json")).unwrap(),
+        secret
+    );
+    assert_eq!(std::fs::read_to_string(root.join("tpl.json")).unwrap(), tpl);
+    let written: Vec<&str> = report
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(written, ["iamtrim.suggested.tf"]);
+}

@@ -1243,6 +1243,54 @@ resource "aws_iam_role" "app" {
     }
 
     #[test]
+    fn crlf_files_stay_crlf() {
+        let text = JSONENCODE.replace('\n', "\r\n");
+        let loc = location("aws_iam_role_policy", "app", false);
+        let (_, out) = edit(
+            &text,
+            &loc,
+            &[
+                set(&["s3:GetObject"]),
+                StatementChange::Keep,
+                StatementChange::Keep,
+            ],
+        );
+        assert_eq!(out.matches('\n').count(), out.matches("\r\n").count());
+        assert_eq!(
+            out,
+            text.replace(
+                r#"["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]"#,
+                r#"["s3:GetObject"]"#
+            )
+        );
+    }
+
+    #[test]
+    fn single_statement_object_and_bare_action_string() {
+        let text = "resource \"aws_iam_policy\" \"p\" {\n  policy = jsonencode({\n    Statement = {\n      Effect    = \"Allow\"\n      NotAction = \"iam:*\"\n      Resource  = \"*\"\n    }\n  })\n}\n";
+        let loc = location("aws_iam_policy", "p", false);
+        let (_, out) = edit(text, &loc, &[set(&["s3:GetObject"])]);
+        assert_eq!(
+            out,
+            "resource \"aws_iam_policy\" \"p\" {\n  policy = jsonencode({\n    Statement = {\n      Effect   = \"Allow\"\n      Action   = \"s3:GetObject\"\n      Resource = \"*\"\n    }\n  })\n}\n"
+        );
+        let (_, out) = edit(text, &loc, &[set(&["s3:GetObject", "s3:PutObject"])]);
+        assert!(
+            out.contains("      Action   = [\"s3:GetObject\", \"s3:PutObject\"]\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        let err = TerraformFileMut::parse("bad.tf", "resource \"a\" {\n  x = \n}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("bad.tf: not valid HCL:"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
     fn statement_count_mismatch_is_an_error_naming_the_place() {
         let loc = location("aws_iam_role_policy", "app", false);
         let mut file = TerraformFileMut::parse("main.tf", JSONENCODE).unwrap();

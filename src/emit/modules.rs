@@ -27,6 +27,11 @@ pub enum ModuleDir {
         /// The resolved directory.
         path: PathBuf,
     },
+    /// The directory does not exist (a checkout without it, or a plan from elsewhere).
+    Missing {
+        /// The directory looked for.
+        path: PathBuf,
+    },
 }
 
 /// Module key -> directory for one repository.
@@ -129,7 +134,7 @@ impl ModuleDirs {
         match dir.canonicalize() {
             Ok(canonical) if canonical.starts_with(&self.root) => ModuleDir::Local(canonical),
             Ok(canonical) => ModuleDir::Outside { path: canonical },
-            Err(_) => ModuleDir::Outside {
+            Err(_) => ModuleDir::Missing {
                 path: dir.to_path_buf(),
             },
         }
@@ -264,6 +269,10 @@ mod tests {
         );
         assert!(matches!(dirs.get("eks.ng"), Some(ModuleDir::Remote { .. })));
         assert!(matches!(dirs.get("far"), Some(ModuleDir::Outside { .. })));
+        let missing = ModuleDirs::discover(&root, None)
+            .unwrap()
+            .classify(&root.join("nope"));
+        assert!(matches!(missing, ModuleDir::Missing { .. }));
         assert_eq!(
             dirs.nearest_local("eks.ng"),
             (String::new(), canonical.clone())

@@ -214,6 +214,13 @@ pub fn write_suggestions(
                     .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
                 continue;
             }
+            Some(ModuleDir::Missing { path }) => {
+                let why = format!("module directory {} does not exist", path.display());
+                m.inputs
+                    .iter()
+                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
+                continue;
+            }
             Some(ModuleDir::Remote { source }) => {
                 let (_, local_dir) = dirs.nearest_local(&location.module_key);
                 let attribute = if location.attribute == "inline_policy" {
