@@ -877,7 +877,30 @@ fn edit_statement_blocks(
             body.remove(index);
         }
     }
+    // With the body's first structure gone, its successor's leading blank lines would follow the `{`.
+    let first_removed =
+        indices.first() == Some(&0) && changes.first() == Some(&StatementChange::Remove);
+    if let (true, Some(first)) = (first_removed, body.get_mut(0)) {
+        if let Some(prefix) = first.decor().prefix().map(|p| p.to_string()) {
+            first
+                .decor_mut()
+                .set_prefix(without_leading_blank_lines(&prefix));
+        }
+    }
     Ok(())
+}
+
+/// `prefix` without its leading whitespace-only lines (comments and the final indent stay).
+fn without_leading_blank_lines(prefix: &str) -> String {
+    let mut rest = prefix;
+    while let Some(i) = rest.find('\n') {
+        if rest[..i].trim().is_empty() {
+            rest = &rest[i + 1..];
+        } else {
+            break;
+        }
+    }
+    rest.to_string()
 }
 
 /// Replaces a statement block's `actions`/`not_actions` by `actions = [...]`.
@@ -1240,6 +1263,21 @@ resource "aws_iam_role" "app" {
             out,
             text.replace(r#"["s3:*", "s3:GetObject"]"#, r#"["s3:GetObject"]"#)
         );
+    }
+
+    #[test]
+    fn removing_the_first_statement_block_leaves_no_blank_line_after_the_brace() {
+        let loc = location("aws_iam_policy_document", "app", true);
+        let (_, out) = edit(
+            POLICY_DOCUMENT,
+            &loc,
+            &[
+                StatementChange::Remove,
+                StatementChange::Keep,
+                StatementChange::Keep,
+            ],
+        );
+        assert!(out.starts_with("data \"aws_iam_policy_document\" \"app\" {\n  # Everything but IAM.\n  statement {\n"), "{out}");
     }
 
     #[test]
