@@ -1,5 +1,28 @@
-//! Output: the versioned report model and its renderers ([`report`]).
+//! Output: everything a user reads or gets written.
 //!
-//! This is the only layer that formats what a user reads.
+//! - [`report`]: the versioned report model and its renderers (text, JSON, Markdown); the only
+//!   place that formats what a user reads.
+//! - The Terraform writer turns minimizer suggestions ([`PolicyEdit`]) into edits of the user's own
+//!   `.tf` files, unified-diff patches and suggestion files, and applies those patches:
+//!   [`edit`] (the input contract and `EmitError`), [`hcl`] (`TerraformFileMut`, a format-preserving
+//!   editor of one `.tf` file), [`json_text`] (policy JSON text rewritten in the author's layout),
+//!   [`modules`] (module key -> directory, from `modules.json` or local `source` paths),
+//!   [`suggestion`] (new `data "aws_iam_policy_document"` blocks in `terraform fmt` style),
+//!   [`patch`] (unified diffs with a sha256 header, and applying them), [`write`]
+//!   (`write_suggestions`, which decides what goes where).
+//!
+//! It does not decide what to keep: that is `crate::minimize`.
 
+pub mod edit;
+pub mod hcl;
+pub mod json_text;
+pub mod modules;
+pub mod patch;
 pub mod report;
+pub mod suggestion;
+pub mod write;
+
+pub use edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
+pub use hcl::{PolicyForm, Rewrite, TerraformFileMut};
+pub use patch::{ApplyReport, apply_patches};
+pub use write::{EditOutcome, WriteOptions, WriteReport, write_suggestions};

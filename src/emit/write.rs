@@ -1,0 +1,480 @@
+//! [`write_suggestions`]: decides, for every [`PolicyEdit`], whether the user's own files are patched
+//! or a suggestion file is written, and writes `<module dir>/iamtrim.patch` and
+//! `<module dir>/iamtrim.suggested.tf` (or under `--out`), atomically, never outside the root.
+//!
+//! Edits of one `for_each`/`count` resource share a block, so they are merged first: a statement is
+//! removed only when every instance removes it, and keeps the union of the actions its instances keep.
+
+use crate::emit::edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
+use crate::emit::hcl::{PolicyForm, Rewrite, TerraformFileMut};
+use crate::emit::json_text;
+use crate::emit::modules::{ModuleDir, ModuleDirs, feeding_input};
+use crate::emit::patch::{FileChange, PATCH_FILE_NAME, render_patch, write_atomic};
+use crate::emit::suggestion::{policy_document_block, suggestion_name};
+use crate::iam::policy::PolicyDocument;
+use crate::plan::model::Plan;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The suggestion file's name in a module directory.
+pub const SUGGESTION_FILE_NAME: &str = "iamtrim.suggested.tf";
+
+/// Where and whether to write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Write patches and suggestion files under this directory (mirroring module paths) instead.
+    pub out_dir: Option<PathBuf>,
+    /// Compute everything, write nothing.
+    pub dry_run: bool,
+}
+
+/// The kind of a file written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WrittenKind {
+    /// `iamtrim.patch`.
+    Patch,
+    /// `iamtrim.suggested.tf`.
+    SuggestionFile,
+}
+
+/// A file written (or, with `dry_run`, that would be).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WrittenFile {
+    /// Where.
+    pub path: PathBuf,
+    /// What.
+    pub kind: WrittenKind,
+    /// Its text.
+    pub text: String,
+}
+
+/// What became of one edit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The user's files are patched: these files (relative to the root), in this form.
+    Patched {
+        /// Patched files.
+        files: Vec<String>,
+        /// How the policy was written.
+        form: PolicyForm,
+    },
+    /// A suggested document was written to a suggestion file, with a note.
+    SuggestionFile {
+        /// The suggestion file.
+        path: PathBuf,
+        /// What to change by hand.
+        note: String,
+    },
+    /// Every statement is kept.
+    Unchanged,
+    /// Nothing written.
+    Skipped {
+        /// Why.
+        why: String,
+    },
+}
+
+/// The outcome for one input edit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EditOutcome {
+    /// The policy's address, e.g. `module.app.aws_iam_role_policy.x (policy)`.
+    pub address: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// What [`write_suggestions`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WriteReport {
+    /// Files written (with `dry_run`: that would be written).
+    pub files: Vec<WrittenFile>,
+    /// One per input edit, in input order.
+    pub outcomes: Vec<EditOutcome>,
+}
+
+/// Pending work for one local module directory.
+#[derive(Default)]
+struct ModuleWork {
+    files: Option<Result<Vec<TerraformFileMut>, String>>,
+    json: BTreeMap<PathBuf, (String, String)>,
+    suggestions: Vec<String>,
+    names: Vec<String>,
+}
+
+/// Edits of one location, merged.
+struct Merged {
+    location: PolicyLocation,
+    changes: Vec<StatementChange>,
+    suggested: PolicyDocument,
+    inputs: Vec<usize>,
+}
+
+fn merge(edits: &[PolicyEdit]) -> Vec<Merged> {
+    let mut merged: Vec<Merged> = Vec::new();
+    for (i, edit) in edits.iter().enumerate() {
+        if let Some(m) = merged
+            .iter_mut()
+            .find(|m| m.location == edit.location && m.changes.len() == edit.statements.len())
+        {
+            for (have, new) in m.changes.iter_mut().zip(&edit.statements) {
+                *have = match (&*have, new) {
+                    (StatementChange::Remove, other) | (other, StatementChange::Remove) => {
+                        other.clone()
+                    }
+                    (StatementChange::Keep, _) | (_, StatementChange::Keep) => {
+                        StatementChange::Keep
+                    }
+                    (StatementChange::SetActions(a), StatementChange::SetActions(b)) => {
+                        let mut union = a.clone();
+                        union.extend(b.iter().filter(|x| !a.contains(x)).cloned());
+                        StatementChange::SetActions(union)
+                    }
+                };
+            }
+            m.suggested = json_text::apply_changes(&edit.current, &m.changes)
+                .unwrap_or_else(|_| m.suggested.clone());
+            m.inputs.push(i);
+        } else {
+            merged.push(Merged {
+                location: edit.location.clone(),
+                changes: edit.statements.clone(),
+                suggested: edit.suggested.clone(),
+                inputs: vec![i],
+            });
+        }
+    }
+    merged
+}
+
+fn load_module_files(dir: &Path, root: &Path) -> Result<Vec<TerraformFileMut>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "tf")
+                && p.file_name().is_some_and(|n| n != SUGGESTION_FILE_NAME)
+        })
+        .collect();
+    paths.sort();
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let shown = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        files.push(TerraformFileMut::parse(shown, &text).map_err(|e| e.to_string())?);
+    }
+    Ok(files)
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Writes patches and suggestion files for `edits` into the repository at `root`.
+pub fn write_suggestions(
+    root: &Path,
+    plan: &Plan,
+    edits: &[PolicyEdit],
+    opts: &WriteOptions,
+) -> Result<WriteReport, EmitError> {
+    let dirs = ModuleDirs::discover(root, Some(plan))?;
+    let root = dirs.root().to_path_buf();
+    let mut work: BTreeMap<PathBuf, ModuleWork> = BTreeMap::new();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; edits.len()];
+    let mut suggestion_outcomes: Vec<(Vec<usize>, PathBuf, String)> = Vec::new();
+
+    for m in merge(edits) {
+        let location = &m.location;
+        let mut remote_input: Option<(String, String)> = None;
+        let (dir, computed_note) = match dirs.get(&location.module_key) {
+            None => {
+                let why = format!(
+                    "module {:?} is neither in modules.json nor in the plan's configuration",
+                    location.module_key
+                );
+                m.inputs
+                    .iter()
+                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
+                continue;
+            }
+            Some(ModuleDir::Outside { path }) => {
+                let why = format!(
+                    "module directory {} is outside the repository root; not written",
+                    path.display()
+                );
+                m.inputs
+                    .iter()
+                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
+                continue;
+            }
+            Some(ModuleDir::Missing { path }) => {
+                let why = format!("module directory {} does not exist", path.display());
+                m.inputs
+                    .iter()
+                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
+                continue;
+            }
+            Some(ModuleDir::Remote { source }) => {
+                let (_, local_dir) = dirs.nearest_local(&location.module_key);
+                let attribute = if location.attribute == "inline_policy" {
+                    "inline_policy"
+                } else {
+                    location.attribute.as_str()
+                };
+                let input = feeding_input(
+                    plan,
+                    &dirs,
+                    &location.module_key,
+                    &location.block_address(),
+                    attribute,
+                );
+                let target = match &input {
+                    Some((call, var)) => format!(
+                        "the input `{var}` of module.{}",
+                        call.replace('.', ".module.")
+                    ),
+                    None => "the input of the module call that sets this policy".to_string(),
+                };
+                let note = format!(
+                    "{} is in the module {source}, which is not in this repository; pass the document below to {target}.",
+                    location.describe()
+                );
+                remote_input = input;
+                (local_dir, Some(note))
+            }
+            Some(ModuleDir::Local(dir)) => (dir.clone(), None),
+        };
+        let module = work.entry(dir.clone()).or_default();
+        let note = match computed_note {
+            Some(note) => note,
+            None => match rewrite_local(module, &dir, &root, &m) {
+                Ok(outcome) => {
+                    m.inputs
+                        .iter()
+                        .for_each(|&i| outcomes[i] = Some(outcome.clone()));
+                    continue;
+                }
+                Err(Unwritable::Skip(why)) => {
+                    m.inputs
+                        .iter()
+                        .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
+                    continue;
+                }
+                Err(Unwritable::Computed(note)) => note,
+            },
+        };
+        let mut name = suggestion_name(&[
+            &location.resource_name,
+            location.block_name.as_deref().unwrap_or(""),
+            "iamtrim",
+        ]);
+        while module.names.contains(&name) {
+            name.push('_');
+        }
+        module.names.push(name.clone());
+        let how = if let Some((call, var)) = &remote_input {
+            let call_name = call.rsplit('.').next().unwrap_or(call);
+            format!(
+                "set `{var} = data.aws_iam_policy_document.{name}.json` in the module {call_name:?} block"
+            )
+        } else if location.is_data && location.resource_type == "aws_iam_policy_document" {
+            format!(
+                "replace the statements of {} with these, or use data.aws_iam_policy_document.{name}.json where it is used",
+                location.block_address()
+            )
+        } else if let (true, Some(block)) =
+            (location.attribute == "inline_policy", &location.block_name)
+        {
+            format!(
+                "set `policy = data.aws_iam_policy_document.{name}.json` in the inline_policy block {block:?} of {}",
+                location.block_address()
+            )
+        } else {
+            format!(
+                "set `{} = data.aws_iam_policy_document.{name}.json` on {}",
+                location.attribute,
+                location.block_address()
+            )
+        };
+        let full_note = format!("{note} Then {how}.");
+        let comment = format!("# {note}\n# Then {how}.\n");
+        module.suggestions.push(format!(
+            "{comment}{}",
+            policy_document_block(&name, &m.suggested)
+        ));
+        suggestion_outcomes.push((m.inputs.clone(), dir.clone(), full_note));
+    }
+
+    let mut files = Vec::new();
+    for (dir, module) in &work {
+        let out_dir = match &opts.out_dir {
+            Some(out) => out.join(relative(&root, dir)),
+            None => dir.clone(),
+        };
+        let mut changes: Vec<FileChange> = Vec::new();
+        if let Some(Ok(tf_files)) = &module.files {
+            for file in tf_files {
+                let after = file.render();
+                if after != file.original() {
+                    changes.push(FileChange {
+                        path: relative(Path::new(""), file.path()),
+                        before: file.original().to_string(),
+                        after,
+                    });
+                }
+            }
+        }
+        for (path, (before, after)) in &module.json {
+            changes.push(FileChange {
+                path: relative(&root, path),
+                before: before.clone(),
+                after: after.clone(),
+            });
+        }
+        let patch = render_patch(&changes);
+        if !patch.is_empty() {
+            files.push(WrittenFile {
+                path: out_dir.join(PATCH_FILE_NAME),
+                kind: WrittenKind::Patch,
+                text: patch,
+            });
+        }
+        if !module.suggestions.is_empty() {
+            let text = format!(
+                "# Written by iamtrim: suggested least-privilege policy documents for this module.\n# Review each one, make the change its comment describes, then delete this file.\n\n{}",
+                module.suggestions.join("\n")
+            );
+            files.push(WrittenFile {
+                path: out_dir.join(SUGGESTION_FILE_NAME),
+                kind: WrittenKind::SuggestionFile,
+                text,
+            });
+        }
+    }
+    for (inputs, dir, note) in suggestion_outcomes {
+        let base = match &opts.out_dir {
+            Some(out) => out.join(relative(&root, &dir)),
+            None => dir,
+        };
+        let path = base.join(SUGGESTION_FILE_NAME);
+        inputs.iter().for_each(|&i| {
+            outcomes[i] = Some(Outcome::SuggestionFile {
+                path: path.clone(),
+                note: note.clone(),
+            })
+        });
+    }
+    if !opts.dry_run {
+        for file in &files {
+            if opts.out_dir.is_none() && !file.path.starts_with(&root) {
+                return Err(EmitError::OutsideRoot {
+                    path: file.path.clone(),
+                    root,
+                });
+            }
+            write_atomic(&file.path, &file.text)?;
+        }
+    }
+    let outcomes = edits
+        .iter()
+        .zip(outcomes)
+        .map(|(edit, outcome)| EditOutcome {
+            address: edit.location.describe(),
+            outcome: outcome.unwrap_or(Outcome::Skipped {
+                why: "not processed".to_string(),
+            }),
+        })
+        .collect();
+    Ok(WriteReport { files, outcomes })
+}
+
+/// Why an edit is not written as a patch.
+enum Unwritable {
+    Skip(String),
+    Computed(String),
+}
+
+fn rewrite_local(
+    module: &mut ModuleWork,
+    dir: &Path,
+    root: &Path,
+    m: &Merged,
+) -> Result<Outcome, Unwritable> {
+    let location = &m.location;
+    let files = module
+        .files
+        .get_or_insert_with(|| load_module_files(dir, root));
+    let files = files.as_mut().map_err(|e| Unwritable::Skip(e.clone()))?;
+    let Some(file) = files.iter_mut().find(|f| f.has_block(location)) else {
+        return Err(Unwritable::Skip(format!(
+            "no {} block in {}/*.tf",
+            location.block_address(),
+            relative(root, dir)
+        )));
+    };
+    let rewrite = file
+        .replace_policy_actions(location, &m.changes)
+        .map_err(|e| Unwritable::Skip(e.to_string()))?;
+    match rewrite {
+        Rewrite::Edited(form) => Ok(Outcome::Patched {
+            files: vec![relative(Path::new(""), file.path())],
+            form,
+        }),
+        Rewrite::Unchanged => Ok(Outcome::Unchanged),
+        Rewrite::Computed { place, why } => Err(Unwritable::Computed(format!(
+            "{} at {place}: {why}.",
+            location.describe()
+        ))),
+        Rewrite::JsonFile {
+            path,
+            templated,
+            place,
+        } => {
+            let target = dir.join(&path);
+            let canonical = target.canonicalize().map_err(|e| {
+                Unwritable::Computed(format!(
+                    "{} at {place}: cannot read {path}: {e}.",
+                    location.describe()
+                ))
+            })?;
+            if !canonical.starts_with(root) {
+                return Err(Unwritable::Skip(format!(
+                    "{place}: {path} is outside the repository root; not written"
+                )));
+            }
+            let before = match module.json.get(&canonical) {
+                Some((_, after)) => after.clone(),
+                None => std::fs::read_to_string(&canonical)
+                    .map_err(|e| Unwritable::Skip(format!("{}: {e}", canonical.display())))?,
+            };
+            if templated && (before.contains("${") || before.contains("%{")) {
+                return Err(Unwritable::Computed(format!(
+                    "{} at {place}: {path} is a template with interpolations.",
+                    location.describe()
+                )));
+            }
+            let after = json_text::rewrite(&before, &m.changes)
+                .map_err(|e| Unwritable::Skip(format!("{}: {e}", relative(root, &canonical))))?;
+            if after == before {
+                return Ok(Outcome::Unchanged);
+            }
+            let original = module
+                .json
+                .get(&canonical)
+                .map(|(b, _)| b.clone())
+                .unwrap_or(before);
+            module.json.insert(canonical.clone(), (original, after));
+            Ok(Outcome::Patched {
+                files: vec![relative(root, &canonical)],
+                form: PolicyForm::JsonFile,
+            })
+        }
+    }
+}

@@ -1,0 +1,7 @@
+variable "computed_policy" {
+  type = string
+}
+
+variable "vendor_policy" {
+  type = string
+}

@@ -1,0 +1,4 @@
+resource "aws_iam_policy" "policy" {
+  name   = var.name
+  policy = var.policy
+}
