@@ -2,6 +2,8 @@
 //!
 //! Every source produces the same [`ObservedUsage`]; the minimizer reads nothing else.
 
+pub mod cloudtrail;
+
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -103,9 +105,13 @@ impl ObservedUsage {
             entry.count += u.count;
             entry.resources.extend(u.resources.iter().cloned());
         }
-        self.service_level_only.extend(other.service_level_only.iter().cloned());
+        self.service_level_only
+            .extend(other.service_level_only.iter().cloned());
         // A service is covered when either observation covers it at action level.
-        self.action_level_services = match (self.action_level_services.take(), &other.action_level_services) {
+        self.action_level_services = match (
+            self.action_level_services.take(),
+            &other.action_level_services,
+        ) {
             (Some(a), Some(b)) => Some(a.union(b).cloned().collect()),
             _ => None,
         };
