@@ -1,0 +1,309 @@
+//! CloudTrail logs as a usage source: a local folder or `s3://bucket/prefix` in, one
+//! [`ObservedUsage`] per principal out.
+//!
+//! Reads the S3 delivery layout (`AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/`),
+//! `.json` and `.json.gz`, skips digest files, and prunes day folders outside the window before any
+//! file is opened. Files are parsed in parallel (rayon), one at a time per thread, so memory stays
+//! flat in the corpus size.
+//!
+//! Main entry points: [`scan_path`], [`scan_s3`], with [`ScanOptions`] in and [`CloudTrailScan`] out.
+//! The event -> action tables are in [`mapping`]. This module does not know the action catalog: the
+//! caller validates actions through [`ScanOptions::known_action`].
+
+pub mod layout;
+pub mod mapping;
+pub mod record;
+mod s3;
+mod tally;
+
+pub use s3::scan_s3;
+
+use crate::usage::ObservedUsage;
+use layout::{KeyKind, ScanWindow};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tally::{ScanContext, Tally};
+
+/// The catalog hook: the canonical spelling of a known `service:Action`, `None` for an unknown one.
+pub type KnownAction = dyn Fn(&str) -> Option<String> + Sync;
+
+/// How to scan.
+#[derive(Clone, Copy, Default)]
+pub struct ScanOptions<'a> {
+    /// `(start, end)`, each `YYYY-MM-DD` or RFC 3339 UTC; start inclusive, end exclusive.
+    pub window: Option<(&'a str, &'a str)>,
+    /// Parsing threads; 0 means one per core.
+    pub threads: usize,
+    /// Validates candidate actions against the catalog; without it every mapped event counts.
+    pub known_action: Option<&'a KnownAction>,
+}
+
+/// The result of a scan: usage per principal ARN, and what was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudTrailScan {
+    /// Principal ARN (IAM user, role, root) -> usage.
+    pub usage: BTreeMap<String, ObservedUsage>,
+    /// Counts and per-file problems.
+    pub stats: ScanStats,
+}
+
+/// What a scan read, skipped and could not place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Log files opened.
+    pub files_read: u64,
+    /// `CloudTrail-Digest` files skipped.
+    pub files_skipped_digest: u64,
+    /// Files skipped because their delivery day is outside the window.
+    pub files_skipped_window: u64,
+    /// Files skipped as not JSON logs (other extensions, CloudTrail Insights).
+    pub files_skipped_other: u64,
+    /// Uncompressed bytes parsed.
+    pub bytes_decompressed: u64,
+    /// Records parsed.
+    pub records: u64,
+    /// Records whose `eventTime` is outside the window.
+    pub records_outside_window: u64,
+    /// Events made by AWS services.
+    pub service_events: u64,
+    /// Unauthenticated (anonymous) events.
+    pub anonymous_events: u64,
+    /// Events whose caller is no IAM principal of a known kind (other accounts, web identities).
+    pub unattributed_events: u64,
+    /// Events refused with `AccessDenied` / `UnauthorizedOperation`.
+    pub denied_events: u64,
+    /// `(eventSource, eventName)` -> count for events that map to no known action.
+    pub unmapped: BTreeMap<(String, String), u64>,
+    /// Files that could not be read, decompressed or parsed.
+    pub file_errors: Vec<FileError>,
+}
+
+impl ScanStats {
+    fn add(&mut self, other: ScanStats) {
+        self.files_read += other.files_read;
+        self.files_skipped_digest += other.files_skipped_digest;
+        self.files_skipped_window += other.files_skipped_window;
+        self.files_skipped_other += other.files_skipped_other;
+        self.bytes_decompressed += other.bytes_decompressed;
+        self.records += other.records;
+        self.records_outside_window += other.records_outside_window;
+        self.service_events += other.service_events;
+        self.anonymous_events += other.anonymous_events;
+        self.unattributed_events += other.unattributed_events;
+        self.denied_events += other.denied_events;
+        for (key, n) in other.unmapped {
+            *self.unmapped.entry(key).or_default() += n;
+        }
+        self.file_errors.extend(other.file_errors);
+    }
+}
+
+/// A file that could not be used; the usage is then marked incomplete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    /// Path or `s3://` URL.
+    pub file: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Boxed SDK error kept as the source of [`CloudTrailError`] variants.
+pub type SdkErrorBox = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a scan could not run at all (per-file problems go to [`ScanStats::file_errors`] instead).
+#[derive(Debug, thiserror::Error)]
+pub enum CloudTrailError {
+    /// The folder or file could not be read.
+    #[error("cannot read CloudTrail logs at {path}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The window bounds are malformed.
+    #[error(
+        "invalid window {start:?} to {end:?}: expected YYYY-MM-DD or RFC 3339 UTC (ending in Z) bounds, start before end"
+    )]
+    InvalidWindow {
+        /// Start as given.
+        start: String,
+        /// End as given.
+        end: String,
+    },
+    /// The URL is not `s3://bucket/prefix`.
+    #[error("invalid S3 URL {url:?}: expected s3://bucket/prefix")]
+    InvalidS3Url {
+        /// The URL as given.
+        url: String,
+    },
+    /// The thread pool could not be started.
+    #[error("cannot start {threads} CloudTrail scan threads")]
+    ThreadPool {
+        /// Threads asked for.
+        threads: usize,
+        /// The cause.
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+    /// No AWS credentials were found.
+    #[error("no AWS credentials to read {url}")]
+    NoCredentials {
+        /// The S3 URL.
+        url: String,
+        /// The SDK error.
+        #[source]
+        source: SdkErrorBox,
+    },
+    /// The credentials may not list or read the bucket.
+    #[error("access denied to {url}")]
+    AccessDenied {
+        /// The S3 URL.
+        url: String,
+        /// The SDK error.
+        #[source]
+        source: SdkErrorBox,
+    },
+    /// The bucket does not exist.
+    #[error("no such bucket {bucket:?} (reading {url})")]
+    NoSuchBucket {
+        /// The bucket name.
+        bucket: String,
+        /// The S3 URL.
+        url: String,
+        /// The SDK error.
+        #[source]
+        source: SdkErrorBox,
+    },
+    /// S3 kept throttling after the SDK's retries.
+    #[error("throttled by S3 while reading {url}")]
+    Throttled {
+        /// The S3 URL.
+        url: String,
+        /// The SDK error.
+        #[source]
+        source: SdkErrorBox,
+    },
+    /// Any other S3 failure.
+    #[error("S3 request failed for {url}")]
+    S3 {
+        /// The S3 URL.
+        url: String,
+        /// The SDK error.
+        #[source]
+        source: SdkErrorBox,
+    },
+}
+
+impl ScanOptions<'_> {
+    /// The parsed window and the catalog hook, shared by the workers.
+    fn context(&self) -> Result<ScanContext<'_>, CloudTrailError> {
+        let window = match self.window {
+            Some((start, end)) => Some(ScanWindow::parse(start, end).ok_or_else(|| {
+                CloudTrailError::InvalidWindow {
+                    start: start.to_string(),
+                    end: end.to_string(),
+                }
+            })?),
+            None => None,
+        };
+        Ok(ScanContext {
+            window,
+            known_action: self.known_action,
+        })
+    }
+
+    /// A pool with the asked number of threads.
+    fn pool(&self) -> Result<rayon::ThreadPool, CloudTrailError> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .thread_name(|i| format!("iamtrim-cloudtrail-{i}"))
+            .build()
+            .map_err(|source| CloudTrailError::ThreadPool {
+                threads: self.threads,
+                source,
+            })
+    }
+}
+
+/// Decides from its key whether a file is read; counts the ones left out.
+fn admit(key: &str, window: Option<&ScanWindow>, stats: &mut ScanStats) -> bool {
+    match layout::classify_key(key) {
+        KeyKind::Digest => stats.files_skipped_digest += 1,
+        KeyKind::Insight | KeyKind::Other => stats.files_skipped_other += 1,
+        KeyKind::Log { day: Some(day) } if window.is_some_and(|w| !w.may_hold_day(&day)) => {
+            stats.files_skipped_window += 1
+        }
+        KeyKind::Log { .. } => return true,
+    }
+    false
+}
+
+/// Scans a local folder (recursively) or a single log file.
+pub fn scan_path(root: &Path, opts: &ScanOptions<'_>) -> Result<CloudTrailScan, CloudTrailError> {
+    let ctx = opts.context()?;
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CloudTrailError::Read { path, source }
+    };
+    let meta = std::fs::metadata(root).map_err(read_err(root))?;
+    let mut skipped = Tally::default();
+    let mut files = Vec::new();
+    if meta.is_dir() {
+        collect_files(root, root, &mut files)
+            .map_err(|(path, source)| CloudTrailError::Read { path, source })?;
+        files.sort();
+        files.retain(|(_, key)| admit(key, ctx.window.as_ref(), skipped.stats_mut()));
+    } else {
+        // A file named on purpose is read whatever its name.
+        let key = root.to_string_lossy().into_owned();
+        files.push((root.to_path_buf(), key));
+    }
+
+    let pool = opts.pool()?;
+    let tally = pool.install(|| {
+        files
+            .par_iter()
+            .fold(Tally::default, |mut tally, (path, _)| {
+                let name = path.display().to_string();
+                match std::fs::read(path) {
+                    Ok(bytes) => tally.read_bytes(&name, &bytes, &ctx),
+                    Err(err) => tally.stats_mut().file_errors.push(FileError {
+                        file: name,
+                        message: format!("cannot read: {err}"),
+                    }),
+                }
+                tally
+            })
+            .reduce(Tally::default, Tally::merge)
+    });
+    Ok(tally.merge(skipped).finish(&ctx))
+}
+
+/// Every file under `dir`, with its `/`-separated path relative to `root`.
+fn collect_files(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(PathBuf, String)>,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    let entries = std::fs::read_dir(dir).map_err(|e| (dir.to_path_buf(), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| (dir.to_path_buf(), e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| (path.clone(), e))?;
+        if kind.is_dir() {
+            collect_files(root, &path, out)?;
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let key = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((path, key));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The CloudTrail record fields iamtrim reads, and the file forms they come in.
+//!
+//! Owns the borrowed serde model ([`Record`]) and [`for_each_record`], which streams the records of
+//! one decompressed file to a callback: the S3 delivery envelope `{"Records":[...]}`, the
+//! `lookup-events` output `{"Events":[...]}`, and JSON lines of event-history entries (the record as
+//! a JSON string in `CloudTrailEvent`) or of bare records. Every other field is skipped unparsed;
+//! no `serde_json::Value` is built.
+
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// One CloudTrail record, only the fields the scan needs; strings borrow from the file when unescaped.
+#[derive(Debug, Default, Deserialize)]
+pub struct Record<'a> {
+    /// RFC 3339 UTC time of the call.
+    #[serde(rename = "eventTime", borrow, default)]
+    pub event_time: Option<Cow<'a, str>>,
+    /// Service host, e.g. `s3.amazonaws.com`.
+    #[serde(rename = "eventSource", borrow, default)]
+    pub event_source: Option<Cow<'a, str>>,
+    /// API operation name.
+    #[serde(rename = "eventName", borrow, default)]
+    pub event_name: Option<Cow<'a, str>>,
+    /// `AwsApiCall`, `AwsServiceEvent`, `AwsConsoleSignIn`...
+    #[serde(rename = "eventType", borrow, default)]
+    pub event_type: Option<Cow<'a, str>>,
+    /// `Management`, `Data`, `Insight` (event version 1.07 and later).
+    #[serde(rename = "eventCategory", borrow, default)]
+    pub event_category: Option<Cow<'a, str>>,
+    /// False for data events (event version 1.06 and later).
+    #[serde(rename = "managementEvent", default)]
+    pub management_event: Option<bool>,
+    /// Set when the call failed (`AccessDenied`, `NoSuchEntity`...).
+    #[serde(rename = "errorCode", borrow, default)]
+    pub error_code: Option<Cow<'a, str>>,
+    /// The account whose trail logged the event.
+    #[serde(rename = "recipientAccountId", borrow, default)]
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    /// Who made the call.
+    #[serde(rename = "userIdentity", borrow, default)]
+    pub user_identity: Option<UserIdentity<'a>>,
+    /// Resources the call named (`resources[].ARN`).
+    #[serde(borrow, default)]
+    pub resources: Option<Vec<ResourceRef<'a>>>,
+    /// Event-history form only: the full record as a JSON string.
+    #[serde(rename = "CloudTrailEvent", borrow, default)]
+    pub embedded: Option<Cow<'a, str>>,
+}
+
+/// `userIdentity`, the fields that name the principal.
+#[derive(Debug, Default, Deserialize)]
+pub struct UserIdentity<'a> {
+    /// `IAMUser`, `AssumedRole`, `Root`, `AWSService`, `AWSAccount`, `FederatedUser`...
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<Cow<'a, str>>,
+    /// The caller's ARN (an STS session ARN for assumed roles).
+    #[serde(borrow, default)]
+    pub arn: Option<Cow<'a, str>>,
+    /// The caller's account.
+    #[serde(rename = "accountId", borrow, default)]
+    pub account_id: Option<Cow<'a, str>>,
+    /// `ANONYMOUS_PRINCIPAL` for unauthenticated S3 requests.
+    #[serde(rename = "principalId", borrow, default)]
+    pub principal_id: Option<Cow<'a, str>>,
+    /// Session details; the issuer is the role behind an assumed-role session.
+    #[serde(rename = "sessionContext", borrow, default)]
+    pub session_context: Option<SessionContext<'a>>,
+}
+
+/// `userIdentity.sessionContext`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SessionContext<'a> {
+    /// The role or user that issued the session.
+    #[serde(rename = "sessionIssuer", borrow, default)]
+    pub session_issuer: Option<SessionIssuer<'a>>,
+}
+
+/// `userIdentity.sessionContext.sessionIssuer`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SessionIssuer<'a> {
+    /// `Role` or `IAMUser`.
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<Cow<'a, str>>,
+    /// The issuer's ARN, e.g. `arn:aws:iam::111111111111:role/someRole`.
+    #[serde(borrow, default)]
+    pub arn: Option<Cow<'a, str>>,
+}
+
+/// One entry of `resources[]`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResourceRef<'a> {
+    /// The resource ARN.
+    #[serde(rename = "ARN", borrow, default)]
+    pub arn: Option<Cow<'a, str>>,
+}
+
+/// Streams every record of one decompressed file to `sink`; returns the parse error that stopped it.
+///
+/// Records already passed to `sink` stay passed when a later part of the file is malformed.
+pub fn for_each_record(
+    text: &[u8],
+    sink: &mut dyn FnMut(&Record<'_>),
+) -> Result<(), serde_json::Error> {
+    if is_envelope(text) {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        (&mut de).deserialize_map(EnvelopeVisitor { sink })?;
+        de.end()
+    } else {
+        // JSON lines (or concatenated objects): each is an event-history entry or a bare record.
+        for item in serde_json::Deserializer::from_slice(text).into_iter::<Record<'_>>() {
+            deliver(&item?, sink)?;
+        }
+        Ok(())
+    }
+}
+
+/// True when the first key of the top-level object is `Records` or `Events`.
+fn is_envelope(text: &[u8]) -> bool {
+    let mut rest = text.trim_ascii_start();
+    match rest.split_first() {
+        Some((b'{', tail)) => rest = tail.trim_ascii_start(),
+        _ => return false,
+    }
+    rest.starts_with(b"\"Records\"") || rest.starts_with(b"\"Events\"")
+}
+
+/// Passes a record on, first unwrapping the event-history form.
+fn deliver(
+    record: &Record<'_>,
+    sink: &mut dyn FnMut(&Record<'_>),
+) -> Result<(), serde_json::Error> {
+    match &record.embedded {
+        Some(inner) => {
+            let inner: Record<'_> = serde_json::from_str(inner)?;
+            sink(&inner);
+        }
+        None => sink(record),
+    }
+    Ok(())
+}
+
+struct EnvelopeVisitor<'s, 'f> {
+    sink: &'s mut (dyn FnMut(&Record<'_>) + 'f),
+}
+
+impl<'de> Visitor<'de> for EnvelopeVisitor<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudTrail log object {\"Records\": [...]}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "Records" || key == "Events" {
+                map.next_value_seed(RecordsSeed {
+                    sink: &mut *self.sink,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct RecordsSeed<'s, 'f> {
+    sink: &'s mut (dyn FnMut(&Record<'_>) + 'f),
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // One record at a time: the array is never collected.
+        while let Some(record) = seq.next_element::<Record<'de>>()? {
+            deliver(&record, &mut *self.sink).map_err(serde::de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for_each_record(text.as_bytes(), &mut |r| {
+            out.push(r.event_name.as_deref().unwrap_or("?").to_string());
+        })
+        .expect("parses");
+        out
+    }
+
+    #[test]
+    fn envelope_records_stream_in_order() {
+        let text = r#"{"Records":[{"eventName":"A","requestParameters":{"x":[1,2,{"y":null}]}},{"eventName":"B"}]}"#;
+        assert_eq!(names(text), ["A", "B"]);
+    }
+
+    #[test]
+    fn event_history_lines_unwrap_the_embedded_record() {
+        let text = concat!(
+            r#"{"EventName":"Outer","CloudTrailEvent":"{\"eventName\":\"Inner1\"}"}"#,
+            "\n",
+            r#"{"EventName":"Outer","CloudTrailEvent":"{\"eventName\":\"Inner2\"}"}"#
+        );
+        assert_eq!(names(text), ["Inner1", "Inner2"]);
+    }
+
+    #[test]
+    fn lookup_events_envelope_is_read() {
+        let text = r#"{"Events":[{"CloudTrailEvent":"{\"eventName\":\"X\"}"}],"NextToken":"t"}"#;
+        assert_eq!(names(text), ["X"]);
+    }
+
+    #[test]
+    fn truncated_envelope_is_an_error() {
+        let err = for_each_record(br#"{"Records":[{"eventName":"A"},{"event"#, &mut |_| {});
+        assert!(err.is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! Counting what each principal did, one record at a time, in per-thread tallies merged at the end.
+//!
+//! Owns [`Tally`]: decompression into a reused buffer, record -> principal and action, the counts
+//! and scan statistics, and the conversion into [`ObservedUsage`]. Memory grows with the number of
+//! distinct principals, actions and resources, not with the number of records or files.
+
+use super::layout::ScanWindow;
+use super::mapping;
+use super::record::{self, Record};
+use super::{CloudTrailScan, FileError, KnownAction, ScanStats};
+use crate::usage::{ActionUse, ObservedUsage, UsageSourceKind, Window};
+use flate2::read::MultiGzDecoder;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::Read;
+
+/// What the per-file work needs to know about the scan, shared by all threads.
+pub(crate) struct ScanContext<'a> {
+    /// The window, when one was asked for.
+    pub window: Option<ScanWindow>,
+    /// The catalog hook: canonical spelling of a known action, `None` for an unknown one.
+    pub known_action: Option<&'a KnownAction>,
+}
+
+/// The usage of one principal, as counted so far.
+#[derive(Debug, Default)]
+struct PrincipalTally {
+    actions: HashMap<String, ActionUse>,
+    denied: HashMap<String, u64>,
+    /// IAM prefixes of events that could not be mapped to an action.
+    unmapped_services: BTreeSet<String>,
+}
+
+/// The outcome of mapping one `(eventSource, eventName)`, cached per thread.
+#[derive(Debug, Clone)]
+enum Mapping {
+    Action(String),
+    Unmapped { prefix: Option<String> },
+}
+
+/// Who made a call.
+enum Caller<'r> {
+    Principal(Cow<'r, str>),
+    Service,
+    Anonymous,
+    Unattributed,
+}
+
+/// Counts of one thread's share of the files; [`Tally::merge`] folds them together.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    principals: HashMap<String, PrincipalTally>,
+    stats: ScanStats,
+    /// `eventSource\neventName` -> count, for events with no action.
+    unmapped: HashMap<String, u64>,
+    /// Accounts for which some data event was seen.
+    data_accounts: HashSet<String>,
+    first_event: Option<String>,
+    last_event: Option<String>,
+    mappings: HashMap<String, Mapping>,
+    key: String,
+    text: Vec<u8>,
+}
+
+impl Tally {
+    /// Counts the records of one file given as its raw bytes (gzip or plain JSON).
+    pub fn read_bytes(&mut self, name: &str, bytes: &[u8], ctx: &ScanContext<'_>) {
+        let mut text = std::mem::take(&mut self.text);
+        let result = match decompress(bytes, &mut text) {
+            Ok(true) => self.read_text(&text, ctx),
+            Ok(false) => self.read_text(bytes, ctx),
+            Err(err) => Err(format!("cannot decompress: {err}")),
+        };
+        self.text = text;
+        self.stats.files_read += 1;
+        if let Err(message) = result {
+            self.stats.file_errors.push(FileError {
+                file: name.to_string(),
+                message,
+            });
+        }
+    }
+
+    fn read_text(&mut self, text: &[u8], ctx: &ScanContext<'_>) -> Result<(), String> {
+        self.stats.bytes_decompressed += text.len() as u64;
+        record::for_each_record(text, &mut |r| self.observe(r, ctx))
+            .map_err(|err| format!("malformed CloudTrail JSON: {err}"))
+    }
+
+    /// Counts one record.
+    fn observe(&mut self, rec: &Record<'_>, ctx: &ScanContext<'_>) {
+        self.stats.records += 1;
+        let time = rec.event_time.as_deref().unwrap_or("");
+        if let Some(window) = &ctx.window
+            && !window.contains_time(time)
+        {
+            self.stats.records_outside_window += 1;
+            return;
+        }
+        self.note_time(time);
+        let principal = match caller(rec) {
+            Caller::Principal(arn) => arn,
+            Caller::Service => {
+                self.stats.service_events += 1;
+                return;
+            }
+            Caller::Anonymous => {
+                self.stats.anonymous_events += 1;
+                return;
+            }
+            Caller::Unattributed => {
+                self.stats.unattributed_events += 1;
+                return;
+            }
+        };
+        if mapping::is_data_event(rec.event_category.as_deref(), rec.management_event) {
+            let account = rec
+                .recipient_account_id
+                .as_deref()
+                .or_else(|| arn_account(&principal))
+                .unwrap_or("");
+            if !self.data_accounts.contains(account) {
+                self.data_accounts.insert(account.to_string());
+            }
+        }
+        let source = rec.event_source.as_deref().unwrap_or("");
+        let name = rec.event_name.as_deref().unwrap_or("");
+        let denied = rec.error_code.as_deref().is_some_and(mapping::is_denied);
+
+        self.key.clear();
+        self.key.push_str(source);
+        self.key.push('\n');
+        self.key.push_str(name);
+        if !self.mappings.contains_key(self.key.as_str()) {
+            let mapped = map_event(source, name, ctx.known_action);
+            self.mappings.insert(self.key.clone(), mapped);
+        }
+        let Some(mapped) = self.mappings.get(self.key.as_str()) else {
+            return;
+        };
+        let entry = match self.principals.get_mut(principal.as_ref()) {
+            Some(entry) => entry,
+            None => self.principals.entry(principal.into_owned()).or_default(),
+        };
+        match mapped {
+            Mapping::Unmapped { prefix } => {
+                match self.unmapped.get_mut(self.key.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.unmapped.insert(self.key.clone(), 1);
+                    }
+                }
+                // An attempt proves nothing; a successful call to an unknown action means the
+                // whole service must be kept for this principal.
+                if let (false, Some(prefix)) = (denied, prefix) {
+                    entry.unmapped_services.insert(prefix.clone());
+                }
+            }
+            Mapping::Action(action) if denied => {
+                self.stats.denied_events += 1;
+                match entry.denied.get_mut(action.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        entry.denied.insert(action.clone(), 1);
+                    }
+                }
+            }
+            Mapping::Action(action) => {
+                let used = match entry.actions.get_mut(action.as_str()) {
+                    Some(used) => used,
+                    None => entry.actions.entry(action.clone()).or_default(),
+                };
+                used.count += 1;
+                for arn in rec
+                    .resources
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| r.arn.as_deref())
+                {
+                    if !used.resources.contains(arn) {
+                        used.resources.insert(arn.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_time(&mut self, time: &str) {
+        if time.is_empty() {
+            return;
+        }
+        if self.first_event.as_deref().is_none_or(|t| time < t) {
+            self.first_event = Some(time.to_string());
+        }
+        if self.last_event.as_deref().is_none_or(|t| time > t) {
+            self.last_event = Some(time.to_string());
+        }
+    }
+
+    /// Folds another thread's counts into this one.
+    pub fn merge(mut self, other: Tally) -> Tally {
+        for (arn, theirs) in other.principals {
+            let ours = self.principals.entry(arn).or_default();
+            for (action, used) in theirs.actions {
+                let entry = ours.actions.entry(action).or_default();
+                entry.count += used.count;
+                entry.resources.extend(used.resources);
+            }
+            for (action, n) in theirs.denied {
+                *ours.denied.entry(action).or_default() += n;
+            }
+            ours.unmapped_services.extend(theirs.unmapped_services);
+        }
+        self.stats.add(other.stats);
+        for (key, n) in other.unmapped {
+            *self.unmapped.entry(key).or_default() += n;
+        }
+        self.data_accounts.extend(other.data_accounts);
+        for time in [other.first_event, other.last_event].into_iter().flatten() {
+            self.note_time(&time);
+        }
+        self
+    }
+
+    /// Counts files left out before reading.
+    pub fn stats_mut(&mut self) -> &mut ScanStats {
+        &mut self.stats
+    }
+
+    /// The usage per principal and the statistics.
+    pub fn finish(mut self, ctx: &ScanContext<'_>) -> CloudTrailScan {
+        let window = match &ctx.window {
+            Some(w) => Window {
+                start: w.start.clone(),
+                end: w.end.clone(),
+            },
+            // Without a window, the span of the events seen (the end is the last event, inclusive).
+            None => Window {
+                start: self.first_event.clone().unwrap_or_default(),
+                end: self.last_event.clone().unwrap_or_default(),
+            },
+        };
+        let complete = self.stats.file_errors.is_empty();
+        self.stats.file_errors.sort_by(|a, b| a.file.cmp(&b.file));
+        for (key, n) in self.unmapped {
+            let (source, name) = key.split_once('\n').unwrap_or((key.as_str(), ""));
+            *self
+                .stats
+                .unmapped
+                .entry((source.to_string(), name.to_string()))
+                .or_default() += n;
+        }
+        let usage = self
+            .principals
+            .into_iter()
+            .map(|(arn, tally)| {
+                let mut usage =
+                    ObservedUsage::empty(&arn, UsageSourceKind::Cloudtrail, window.clone());
+                usage.actions = tally.actions.into_iter().collect::<BTreeMap<_, _>>();
+                usage.denied = tally.denied.into_iter().collect();
+                usage.service_level_only = tally.unmapped_services;
+                usage.data_events_seen =
+                    arn_account(&arn).is_some_and(|a| self.data_accounts.contains(a));
+                usage.complete = complete;
+                (arn, usage)
+            })
+            .collect();
+        CloudTrailScan {
+            usage,
+            stats: self.stats,
+        }
+    }
+}
+
+/// Decompresses gzip data into `out`; `Ok(false)` when `bytes` is not gzip (use it as is).
+fn decompress(bytes: &[u8], out: &mut Vec<u8>) -> std::io::Result<bool> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(false);
+    }
+    out.clear();
+    // ISIZE, the last four bytes, is the uncompressed size modulo 2^32: a good first guess.
+    if let Some(tail) = bytes.len().checked_sub(4).and_then(|i| bytes.get(i..)) {
+        let isize = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize;
+        out.reserve(isize.min(1 << 30));
+    }
+    MultiGzDecoder::new(bytes).read_to_end(out)?;
+    Ok(true)
+}
+
+/// Maps an event to an action, validated by the catalog hook when there is one.
+fn map_event(source: &str, name: &str, known_action: Option<&KnownAction>) -> Mapping {
+    let prefix = mapping::service_prefix(source).map(Cow::into_owned);
+    let candidate = mapping::action_for_event(source, name);
+    let action = match (candidate, known_action) {
+        (Some(candidate), Some(known)) => known(&candidate),
+        (candidate, None) => candidate,
+        (None, Some(_)) => None,
+    };
+    match action {
+        Some(action) => Mapping::Action(crate::usage::normalize_action(&action)),
+        None => Mapping::Unmapped { prefix },
+    }
+}
+
+/// The principal behind a record: IAM user, or the role (not the session) of an assumed role.
+fn caller<'r>(rec: &'r Record<'_>) -> Caller<'r> {
+    let Some(identity) = &rec.user_identity else {
+        return if rec.event_type.as_deref() == Some("AwsServiceEvent") {
+            Caller::Service
+        } else {
+            Caller::Unattributed
+        };
+    };
+    if identity.account_id.as_deref() == Some("ANONYMOUS_PRINCIPAL")
+        || identity.principal_id.as_deref() == Some("ANONYMOUS_PRINCIPAL")
+    {
+        return Caller::Anonymous;
+    }
+    let issuer = identity
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref())
+        .and_then(|i| i.arn.as_deref());
+    match identity.kind.as_deref() {
+        Some("IAMUser" | "Root") => identity.arn.as_deref().map_or(Caller::Unattributed, |a| {
+            Caller::Principal(Cow::Borrowed(a))
+        }),
+        Some("AssumedRole") => match issuer {
+            Some(arn) => Caller::Principal(Cow::Borrowed(arn)),
+            None => identity
+                .arn
+                .as_deref()
+                .and_then(role_of_session)
+                .map_or(Caller::Unattributed, Caller::Principal),
+        },
+        // A federation token is issued by an IAM user, whose permissions bound the session.
+        Some("FederatedUser") => issuer.map_or(Caller::Unattributed, |a| {
+            Caller::Principal(Cow::Borrowed(a))
+        }),
+        Some("AWSService") => Caller::Service,
+        Some("Unknown") | None if rec.event_type.as_deref() == Some("AwsServiceEvent") => {
+            Caller::Service
+        }
+        _ if rec.event_type.as_deref() == Some("AwsServiceEvent") => Caller::Service,
+        _ => Caller::Unattributed,
+    }
+}
+
+/// `arn:aws:sts::1:assumed-role/Name/session` -> `arn:aws:iam::1:role/Name` (the role path is not
+/// in the session ARN; only used when `sessionIssuer` is missing).
+fn role_of_session(arn: &str) -> Option<Cow<'static, str>> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, partition, _, _, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let role = resource.strip_prefix("assumed-role/")?.split('/').next()?;
+    Some(Cow::Owned(format!(
+        "arn:{partition}:iam::{account}:role/{role}"
+    )))
+}
+
+/// The account field of an ARN.
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_arn_gives_the_role() {
+        assert_eq!(
+            role_of_session("arn:aws:sts::111111111111:assumed-role/someRole/Session").as_deref(),
+            Some("arn:aws:iam::111111111111:role/someRole")
+        );
+        assert_eq!(role_of_session("arn:aws:iam::111111111111:user/u"), None);
+    }
+
+    #[test]
+    fn corrupt_gzip_is_a_file_error_not_a_panic() {
+        let ctx = ScanContext {
+            window: None,
+            known_action: None,
+        };
+        let mut tally = Tally::default();
+        tally.read_bytes("bad.json.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5], &ctx);
+        let scan = tally.finish(&ctx);
+        assert_eq!(scan.stats.file_errors.len(), 1);
+        assert_eq!(scan.stats.file_errors[0].file, "bad.json.gz");
+    }
+}

@@ -1,0 +1,304 @@
+//! Scanning CloudTrail logs from disk: the delivery layout, windows, the public samples, corrupt files.
+
+use iamtrim::usage::cloudtrail::{CloudTrailScan, ScanOptions, scan_path};
+use iamtrim::usage::{ObservedUsage, UsageSourceKind};
+use std::path::{Path, PathBuf};
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/service-role/app-runner";
+const USER: &str = "arn:aws:iam::111122223333:user/deployer";
+const ORG_ROLE: &str = "arn:aws:iam::444455556666:role/service-role/etl";
+const BUCKET: &str = "arn:aws:s3:::app-data-bucket";
+
+fn testdata(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/cloudtrail")
+        .join(case)
+}
+
+fn scan(case: &str, opts: &ScanOptions<'_>) -> CloudTrailScan {
+    scan_path(&testdata(case), opts).expect("scan succeeds")
+}
+
+const MARCH: ScanOptions<'static> = ScanOptions {
+    window: Some(("2024-03-01", "2024-03-06")),
+    threads: 2,
+    known_action: None,
+};
+
+fn usage<'a>(scan: &'a CloudTrailScan, arn: &str) -> &'a ObservedUsage {
+    scan.usage
+        .get(arn)
+        .unwrap_or_else(|| panic!("no usage for {arn}; have {:?}", scan.usage.keys()))
+}
+
+fn counts(u: &ObservedUsage) -> Vec<(&str, u64)> {
+    u.actions
+        .iter()
+        .map(|(a, used)| (a.as_str(), used.count))
+        .collect()
+}
+
+#[test]
+fn assumed_role_usage_is_keyed_by_the_role_and_mapped_to_actions() {
+    let scan = scan("layout", &MARCH);
+    let role = usage(&scan, ROLE);
+    assert_eq!(role.source, UsageSourceKind::Cloudtrail);
+    assert_eq!(
+        counts(role),
+        [
+            ("cloudwatch:PutMetricData", 2),
+            ("lambda:GetFunction", 1),
+            ("lambda:ListFunctions", 1),
+            ("s3:GetObject", 2),
+            ("s3:ListBucket", 1),
+        ]
+    );
+    let get_object = &role.actions["s3:GetObject"];
+    assert_eq!(
+        get_object
+            .resources
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        [BUCKET, "arn:aws:s3:::app-data-bucket/in/a.csv"]
+    );
+    assert_eq!(role.denied.get("iam:CreateRole"), Some(&1));
+    assert!(!role.used("iam:CreateRole"), "a denied call is never a use");
+    assert!(role.data_events_seen);
+    assert!(role.complete);
+    assert_eq!(role.window.start, "2024-03-01T00:00:00Z");
+    assert_eq!(role.window.end, "2024-03-06T00:00:00Z");
+    assert!(
+        !scan
+            .usage
+            .keys()
+            .any(|k| k.contains(":sts:") || k.contains("assumed-role"))
+    );
+}
+
+#[test]
+fn iam_user_usage_with_denied_and_unmapped_events() {
+    let scan = scan("layout", &MARCH);
+    let user = usage(&scan, USER);
+    assert_eq!(
+        counts(user),
+        [
+            ("ec2:DescribeInstances", 1),
+            ("sqs:SendMessage", 1),
+            ("sts:GetCallerIdentity", 1)
+        ]
+    );
+    assert_eq!(user.denied.get("ec2:RunInstances"), Some(&1));
+    assert!(
+        user.service_level_only.contains("signin"),
+        "an unmapped success keeps its whole service"
+    );
+    assert_eq!(
+        scan.stats
+            .unmapped
+            .get(&("signin.amazonaws.com".into(), "ConsoleLogin".into())),
+        Some(&1)
+    );
+}
+
+#[test]
+fn organization_trail_layout_is_read_and_data_events_are_per_account() {
+    let scan = scan("layout", &MARCH);
+    let org = usage(&scan, ORG_ROLE);
+    assert_eq!(
+        counts(org),
+        [
+            ("cloudwatch:GetMetricData", 1),
+            ("kms:Decrypt", 1),
+            ("logs:CreateLogStream", 1)
+        ]
+    );
+    assert!(
+        org.actions["kms:Decrypt"]
+            .resources
+            .iter()
+            .any(|r| r.starts_with("arn:aws:kms:eu-west-1:444455556666:key/"))
+    );
+    assert!(
+        !org.data_events_seen,
+        "no data event was logged for account 444455556666"
+    );
+}
+
+#[test]
+fn window_prunes_day_folders_and_event_times() {
+    let scan = scan("layout", &MARCH);
+    let s = &scan.stats;
+    assert_eq!(s.files_read, 4, "{s:?}");
+    assert_eq!(s.files_skipped_window, 1, "the 2024/02/20 folder");
+    assert_eq!(s.files_skipped_digest, 1);
+    assert_eq!(s.files_skipped_other, 1, "README.md");
+    assert_eq!(s.records, 19);
+    assert_eq!(
+        s.records_outside_window, 1,
+        "the December event in the loose export"
+    );
+    assert_eq!(
+        (s.service_events, s.anonymous_events, s.unattributed_events),
+        (1, 1, 0)
+    );
+    assert_eq!(s.denied_events, 2);
+    assert!(s.file_errors.is_empty());
+    assert!(!usage(&scan, ROLE).used("dynamodb:DeleteTable"));
+    assert!(!usage(&scan, USER).used("sqs:DeleteQueue"));
+}
+
+#[test]
+fn without_a_window_everything_is_read() {
+    let scan = scan(
+        "layout",
+        &ScanOptions {
+            threads: 1,
+            ..ScanOptions::default()
+        },
+    );
+    assert_eq!(scan.stats.files_read, 5);
+    assert_eq!(scan.stats.records_outside_window, 0);
+    assert!(usage(&scan, ROLE).used("dynamodb:DeleteTable"));
+    assert!(usage(&scan, USER).used("sqs:DeleteQueue"));
+    let role = usage(&scan, ROLE);
+    assert_eq!(
+        (role.window.start.as_str(), role.window.end.as_str()),
+        ("2023-12-31T23:00:00Z", "2024-03-05T09:00:20Z")
+    );
+}
+
+#[test]
+fn one_thread_and_two_threads_agree() {
+    let one = scan(
+        "layout",
+        &ScanOptions {
+            threads: 1,
+            ..MARCH
+        },
+    );
+    let two = scan(
+        "layout",
+        &ScanOptions {
+            threads: 2,
+            ..MARCH
+        },
+    );
+    assert_eq!(one, two);
+}
+
+#[test]
+fn catalog_hook_canonicalizes_and_rejects() {
+    // A tiny stand-in catalog: knows some actions, in its own spelling.
+    let known = |action: &str| -> Option<String> {
+        [
+            "s3:GetObject",
+            "s3:ListBucket",
+            "cloudwatch:PutMetricData",
+            "lambda:ListFunctions",
+            "iam:CreateRole",
+        ]
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(action))
+        .map(|k| k.to_string())
+    };
+    let scan = scan(
+        "layout",
+        &ScanOptions {
+            known_action: Some(&known),
+            ..MARCH
+        },
+    );
+    let role = usage(&scan, ROLE);
+    assert!(!role.actions.contains_key("lambda:GetFunction"));
+    assert!(role.service_level_only.contains("lambda"));
+    assert_eq!(
+        scan.stats.unmapped.get(&(
+            "lambda.amazonaws.com".into(),
+            "GetFunction20150331v2".into()
+        )),
+        Some(&1)
+    );
+    assert_eq!(
+        scan.stats
+            .unmapped
+            .get(&("ec2.amazonaws.com".into(), "DescribeInstances".into())),
+        Some(&1)
+    );
+    assert_eq!(role.denied.get("iam:CreateRole"), Some(&1));
+}
+
+#[test]
+fn corrupt_gzip_is_a_warning_that_marks_usage_incomplete() {
+    let scan = scan("corrupt", &ScanOptions::default());
+    assert_eq!(scan.stats.files_read, 2);
+    assert_eq!(scan.stats.file_errors.len(), 1);
+    assert!(
+        scan.stats.file_errors[0]
+            .file
+            .ends_with("Trunc000Trunc000.json.gz"),
+        "{:?}",
+        scan.stats.file_errors
+    );
+    let role = usage(&scan, ROLE);
+    assert_eq!(counts(role), [("sns:Publish", 1)]);
+    assert!(!role.complete);
+}
+
+#[test]
+fn public_samples_envelope_gzip_and_event_history_lines() {
+    let scan = scan("public", &ScanOptions::default());
+    assert_eq!(scan.stats.files_read, 4);
+    assert_eq!(scan.stats.records, 13);
+    assert_eq!(
+        scan.stats.service_events, 4,
+        "three AWSService AssumeRole, one AwsServiceEvent"
+    );
+    assert!(
+        scan.stats.file_errors.is_empty(),
+        "{:?}",
+        scan.stats.file_errors
+    );
+    let some_role = usage(&scan, "arn:aws:iam::111111111111:role/someRole");
+    assert_eq!(
+        counts(some_role),
+        [("autoscaling:DescribeLaunchConfigurations", 3)]
+    );
+    let root = usage(&scan, "arn:aws:iam::123456789012:root");
+    assert_eq!(counts(root), [("apigateway:GetResource", 1)]);
+    let user = usage(&scan, "arn:aws:iam::012345678901:user/fakeusername");
+    assert_eq!(
+        counts(user),
+        [
+            ("ec2:CreateSecurityGroup", 1),
+            ("ec2:DescribeInstances", 1),
+            ("ec2:RunInstances", 1),
+            ("ec2:StopInstances", 1),
+            ("ec2:TerminateInstances", 1),
+        ]
+    );
+}
+
+#[test]
+fn a_single_file_can_be_scanned() {
+    let file =
+        testdata("public").join("log2timeline__plaso__test_data__jsonl__aws_cloudtrail.jsonl");
+    let scan = scan_path(&file, &ScanOptions::default()).expect("scan succeeds");
+    assert_eq!(scan.stats.records, 6);
+}
+
+#[test]
+fn missing_folder_and_bad_window_are_errors_naming_the_input() {
+    let err = scan_path(
+        Path::new("/nonexistent/cloudtrail"),
+        &ScanOptions::default(),
+    )
+    .expect_err("fails");
+    assert!(err.to_string().contains("/nonexistent/cloudtrail"), "{err}");
+    let opts = ScanOptions {
+        window: Some(("2024-03-05", "last week")),
+        ..ScanOptions::default()
+    };
+    let err = scan_path(&testdata("layout"), &opts).expect_err("fails");
+    assert!(err.to_string().contains("last week"), "{err}");
+}
