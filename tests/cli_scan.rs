@@ -15,7 +15,12 @@ fn iamtrim() -> Command {
 
 fn stdout_of(args: &[&str]) -> String {
     let out = iamtrim().args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -39,15 +44,25 @@ fn scan_json_on_the_quickstart() {
 
 #[test]
 fn scan_markdown_on_the_quickstart() {
-    insta::assert_snapshot!(stdout_of(&["scan", "--format", "markdown", "examples/quickstart/plan.json"]));
+    insta::assert_snapshot!(stdout_of(&[
+        "scan",
+        "--format",
+        "markdown",
+        "examples/quickstart/plan.json"
+    ]));
 }
 
 #[test]
 fn scan_reads_stdin() {
     let plan = std::fs::read(root().join("examples/quickstart/plan.json")).unwrap();
-    let out = iamtrim().args(["scan", "-", "--format", "json"]).write_stdin(plan).output().unwrap();
+    let out = iamtrim()
+        .args(["scan", "-", "--format", "json"])
+        .write_stdin(plan)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let report = iamtrim::emit::report::json::parse(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
+    let report =
+        iamtrim::emit::report::json::parse(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
     assert_eq!(report.plan.path, "<stdin>");
     assert_eq!(report.summary.principals, 3);
 }
@@ -64,13 +79,20 @@ fn scan_bytes(bytes: &[u8]) -> (Option<i32>, String, PathBuf) {
     std::fs::write(&path, bytes).unwrap();
     let out = iamtrim().arg("scan").arg(&path).output().unwrap();
     let keep = dir.keep();
-    (out.status.code(), String::from_utf8(out.stderr).unwrap(), keep.join("plan.json"))
+    (
+        out.status.code(),
+        String::from_utf8(out.stderr).unwrap(),
+        keep.join("plan.json"),
+    )
 }
 
 fn assert_one_line_error(code: Option<i32>, stderr: &str, path: &Path, want: &str) {
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(&path.display().to_string()), "names the file: {stderr}");
+    assert!(
+        stderr.contains(&path.display().to_string()),
+        "names the file: {stderr}"
+    );
     assert!(stderr.contains(want), "wanted {want:?} in {stderr}");
 }
 
@@ -96,7 +118,10 @@ fn a_directory_or_a_missing_file_is_an_error() {
     let out = iamtrim().args(["scan", "examples"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("examples: is a directory"));
-    let out = iamtrim().args(["scan", "no/such/plan.json"]).output().unwrap();
+    let out = iamtrim()
+        .args(["scan", "no/such/plan.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no/such/plan.json: cannot read plan"), "{err}");
@@ -105,13 +130,29 @@ fn a_directory_or_a_missing_file_is_an_error() {
 #[test]
 fn sensitive_values_are_never_printed() {
     // A policy marked sensitive, and a wrong-typed field holding a secret-looking value.
-    let plan = std::fs::read_to_string(root().join("testdata/discovery/config_references.json")).unwrap();
-    assert!(plan.contains("secretsmanager:GetSecretValue"), "the fixture carries the sensitive policy");
+    let plan =
+        std::fs::read_to_string(root().join("testdata/discovery/config_references.json")).unwrap();
+    assert!(
+        plan.contains("secretsmanager:GetSecretValue"),
+        "the fixture carries the sensitive policy"
+    );
     for format in ["text", "json", "markdown"] {
-        let out = iamtrim().args(["scan", "-v", "--format", format, "testdata/discovery/config_references.json"]).output().unwrap();
+        let out = iamtrim()
+            .args([
+                "scan",
+                "-v",
+                "--format",
+                format,
+                "testdata/discovery/config_references.json",
+            ])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0));
         let all = [out.stdout, out.stderr].concat();
-        assert!(!String::from_utf8_lossy(&all).contains("secretsmanager"), "{format} leaked a sensitive policy");
+        assert!(
+            !String::from_utf8_lossy(&all).contains("secretsmanager"),
+            "{format} leaked a sensitive policy"
+        );
     }
     let bad = br#"{"format_version":"1.2","resource_changes":[{"address":"a","type":"t","name":"n","change":{"actions":["create"]},"mode":"hunter2"}]}"#;
     let (code, stderr, _) = scan_bytes(bad);
@@ -123,7 +164,11 @@ fn sensitive_values_are_never_printed() {
 fn unknown_minor_version_warns_and_reads() {
     let plan = std::fs::read_to_string(root().join("examples/quickstart/plan.json")).unwrap();
     let newer = plan.replacen(r#""format_version":"1.2""#, r#""format_version":"1.7""#, 1);
-    let out = iamtrim().args(["scan", "-"]).write_stdin(newer).output().unwrap();
+    let out = iamtrim()
+        .args(["scan", "-"])
+        .write_stdin(newer)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("format_version 1.7 is newer"));
 }
@@ -134,10 +179,22 @@ fn utf16_plans_from_powershell_read_like_utf8() {
     let mut utf16 = vec![0xFF, 0xFE];
     // Pretty-printed with CRLF line ends, as a PowerShell redirect writes it.
     let value: serde_json::Value = serde_json::from_str(&plan).unwrap();
-    let pretty = serde_json::to_string_pretty(&value).unwrap().replace('\n', "\r\n");
+    let pretty = serde_json::to_string_pretty(&value)
+        .unwrap()
+        .replace('\n', "\r\n");
     utf16.extend(pretty.encode_utf16().flat_map(|u| u.to_le_bytes()));
-    let out = iamtrim().args(["scan", "-", "--format", "json"]).write_stdin(utf16).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let report = iamtrim::emit::report::json::parse(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
+    let out = iamtrim()
+        .args(["scan", "-", "--format", "json"])
+        .write_stdin(utf16)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report =
+        iamtrim::emit::report::json::parse(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
     assert_eq!(report.summary.principals, 3);
 }

@@ -8,8 +8,15 @@ use std::path::PathBuf;
 /// Finds every IAM role, user and group in a `terraform show -json` plan with the policies that reach it,
 /// learns what each principal really used, and suggests a smaller policy as a patch to your own `.tf` files.
 #[derive(Debug, Parser)]
-#[command(name = "iamtrim", version, propagate_version = true, max_term_width = 110)]
-#[command(after_help = "Example:\n  terraform plan -out=tfplan && terraform show -json tfplan > plan.json\n  iamtrim scan plan.json")]
+#[command(
+    name = "iamtrim",
+    version,
+    propagate_version = true,
+    max_term_width = 110
+)]
+#[command(
+    after_help = "Example:\n  terraform plan -out=tfplan && terraform show -json tfplan > plan.json\n  iamtrim scan plan.json"
+)]
 pub struct Cli {
     /// The Terraform root module directory (where .tf files, .terraform/ and .iamtrim/ live).
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
@@ -54,13 +61,17 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every IAM principal in a plan with the policies that reach it, riskiest first.
-    #[command(after_help = "Examples:\n  iamtrim scan plan.json\n  terraform show -json tfplan | iamtrim scan - --format json\n  iamtrim scan plan.json -v   # list each policy source")]
+    #[command(
+        after_help = "Examples:\n  iamtrim scan plan.json\n  terraform show -json tfplan | iamtrim scan - --format json\n  iamtrim scan plan.json -v   # list each policy source"
+    )]
     Scan(ScanArgs),
     /// Ask IAM Access Analyzer what each existing principal used, and cache it (.iamtrim/cache/).
     ///
     /// One job at a time per account and region, within the daily quota; jobs are recorded in
     /// .iamtrim/jobs.json, so an interrupted run (Ctrl-C) resumes them instead of starting new ones.
-    #[command(after_help = "Examples:\n  iamtrim generate plan.json --trail-arn arn:aws:cloudtrail:eu-west-1:111122223333:trail/main \\\n      --access-role-arn arn:aws:iam::111122223333:role/AccessAnalyzerMonitorServiceRole\n  iamtrim generate --principal arn:aws:iam::111122223333:role/app --trail-arn ... --access-role-arn ...\n  iamtrim generate plan.json --trail-arn ... --access-role-arn ... --cancel")]
+    #[command(
+        after_help = "Examples:\n  iamtrim generate plan.json --trail-arn arn:aws:cloudtrail:eu-west-1:111122223333:trail/main \\\n      --access-role-arn arn:aws:iam::111122223333:role/AccessAnalyzerMonitorServiceRole\n  iamtrim generate --principal arn:aws:iam::111122223333:role/app --trail-arn ... --access-role-arn ...\n  iamtrim generate plan.json --trail-arn ... --access-role-arn ... --cancel"
+    )]
     Generate(GenerateArgs),
 }
 

@@ -103,7 +103,12 @@ pub fn principal_refs(
             out.push(PrincipalRef::Address(address));
         }
     }
-    let known_empty = inst.after.as_ref().or(inst.before.as_ref()).and_then(|v| v.get(attr)).is_some_and(|v| !v.is_null());
+    let known_empty = inst
+        .after
+        .as_ref()
+        .or(inst.before.as_ref())
+        .and_then(|v| v.get(attr))
+        .is_some_and(|v| !v.is_null());
     if out.is_empty() && !known_empty && (inst.is_unknown(attr) || inst.expr(attr).is_some()) {
         facts.warnings.push(format!(
             "{}: cannot tell which {kind} `{attr}` names (unknown until apply, and not a reference to a {kind} in the same module)",
@@ -124,7 +129,12 @@ pub fn policy_refs(inst: &Instance<'_>, index: &PlanIndex<'_>, attr: &str) -> Ve
             .map(PolicyRef::Arn)
             .collect(),
     };
-    let known = inst.after.as_ref().or(inst.before.as_ref()).and_then(|v| v.get(attr)).is_some_and(|v| !v.is_null());
+    let known = inst
+        .after
+        .as_ref()
+        .or(inst.before.as_ref())
+        .and_then(|v| v.get(attr))
+        .is_some_and(|v| !v.is_null());
     if !known || inst.is_unknown(attr) {
         let addrs = resolve_reference(index, inst, inst.expr(attr), &["aws_iam_policy"]);
         if addrs.is_empty() && out.is_empty() {
