@@ -73,6 +73,83 @@ pub enum Command {
         after_help = "Examples:\n  iamtrim generate plan.json --trail-arn arn:aws:cloudtrail:eu-west-1:111122223333:trail/main \\\n      --access-role-arn arn:aws:iam::111122223333:role/AccessAnalyzerMonitorServiceRole\n  iamtrim generate --principal arn:aws:iam::111122223333:role/app --trail-arn ... --access-role-arn ...\n  iamtrim generate plan.json --trail-arn ... --access-role-arn ... --cancel"
     )]
     Generate(GenerateArgs),
+    /// Suggest smaller policies from real usage, as patches to your own .tf files.
+    ///
+    /// Usage comes from the cache (.iamtrim/cache/), or from CloudTrail logs with --cloudtrail (a folder
+    /// or s3://bucket/prefix; what is read is cached). Writes <module dir>/iamtrim.patch (apply it with
+    /// `iamtrim apply` or `git apply`) and iamtrim.suggested.tf where a policy cannot be edited in place.
+    #[command(after_help = "Examples:\n  iamtrim suggest plan.json --cloudtrail ./cloudtrail-logs\n  iamtrim suggest plan.json --cloudtrail s3://trail-bucket/AWSLogs/ --window-days 90\n  iamtrim suggest plan.json --dry-run --format markdown > comment.md")]
+    Suggest(SuggestArgs),
+    /// Fail when principals grant actions their cached usage says are unused (pre-commit, CI).
+    ///
+    /// Reads only the cache: no network, no AWS credentials, writes nothing.
+    #[command(after_help = "Examples:\n  iamtrim check plan.json\n  iamtrim check plan.json --max-unused 5")]
+    Check(CheckArgs),
+    /// Apply the patches `suggest` wrote (default: every iamtrim.patch under the repository root).
+    ///
+    /// A patch whose target changed since it was written is refused; applying twice is a no-op.
+    #[command(after_help = "Examples:\n  iamtrim apply\n  iamtrim apply modules/worker/iamtrim.patch")]
+    Apply(ApplyArgs),
+}
+
+/// `iamtrim suggest`.
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    /// The plan JSON (`terraform show -json PLANFILE`), or `-` for stdin.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// CloudTrail logs: a folder, or s3://bucket/prefix (the S3 delivery layout).
+    #[arg(long, value_name = "PATH|S3-URL")]
+    pub cloudtrail: Option<String>,
+    /// Read only the last N days of CloudTrail logs.
+    #[arg(long, value_name = "DAYS")]
+    pub window_days: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write patches and suggestion files under DIR instead of next to the modules.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Compute and report, write no file.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// AWS connection (for s3:// logs).
+    #[command(flatten)]
+    pub aws: AwsFlags,
+}
+
+/// `iamtrim check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The plan JSON, or `-` for stdin.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Findings only when a principal has more than N unused actions.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub max_unused: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `iamtrim apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Patch files (default: every iamtrim.patch under the repository root).
+    #[arg(value_name = "PATCH")]
+    pub patches: Vec<PathBuf>,
+}
+
+impl AwsFlags {
+    /// The usage layer's view of these flags.
+    pub fn to_aws_args(&self) -> crate::usage::aws::AwsArgs {
+        crate::usage::aws::AwsArgs {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            max_attempts: None,
+        }
+    }
 }
 
 /// AWS connection flags, resolved the AWS way (default credential chain, AWS_PROFILE, AWS_REGION,

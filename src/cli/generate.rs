@@ -11,6 +11,7 @@ use crate::usage::access_analyzer::{
 };
 use crate::usage::aws::{AwsArgs, check_credentials, sdk_config};
 use crate::usage::cache::fingerprint;
+use crate::usage::principal_fingerprint;
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
@@ -116,16 +117,10 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
 }
 
 fn target_of(p: &Principal) -> Option<GenerationTarget> {
-    let arn = p.arn.clone()?;
-    let docs: Vec<_> = p
-        .policies
-        .iter()
-        .filter_map(|s| s.document.clone())
-        .collect();
     Some(GenerationTarget {
-        principal_arn: arn,
+        principal_arn: p.arn.clone()?,
         address: p.address.clone(),
-        policy_fingerprint: fingerprint(&docs),
+        policy_fingerprint: principal_fingerprint(p),
     })
 }
 

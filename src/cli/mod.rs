@@ -2,8 +2,12 @@
 //! per command. Commands receive resolved settings, never raw flags.
 
 pub mod args;
+mod analyze;
+mod apply;
+mod check;
 mod generate;
 mod scan;
+mod suggest;
 pub mod settings;
 
 use clap::Parser;
@@ -49,5 +53,8 @@ where
     match cli.command {
         args::Command::Scan(a) => scan::run(&settings, &a),
         args::Command::Generate(a) => generate::run(&settings, &a),
+        args::Command::Suggest(a) => suggest::run(&settings, &a),
+        args::Command::Check(a) => check::run(&settings, &a),
+        args::Command::Apply(a) => apply::run(&settings, &a),
     }
 }

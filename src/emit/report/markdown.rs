@@ -42,3 +42,52 @@ pub fn render_scan(report: &Report) -> String {
     }
     out
 }
+
+/// Renders `suggest`/`check` as a pull-request comment: a summary table, then a collapsible diff per
+/// principal, pointing at the patch files.
+pub fn render_suggest(report: &Report) -> String {
+    let mut out = String::new();
+    let with: Vec<_> = report.principals.iter().filter(|p| !p.suggestions.is_empty()).collect();
+    let removed: usize = with.iter().flat_map(|p| &p.suggestions).map(|s| s.granted.saturating_sub(s.kept)).sum();
+    let _ = writeln!(
+        out,
+        "### iamtrim: {} principal{} can drop {} unused action{}\n",
+        with.len(),
+        if with.len() == 1 { "" } else { "s" },
+        removed,
+        if removed == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(out, "| Principal | Status | Granted | Suggested | Removed | |");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---|");
+    for p in &report.principals {
+        let granted: usize = p.suggestions.iter().map(|s| s.granted).sum();
+        let kept: usize = p.suggestions.iter().map(|s| s.kept).sum();
+        let review = p.suggestions.iter().any(|s| s.applicability != "safe");
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            p.address.replace('|', "\\|"),
+            p.status.as_deref().unwrap_or("-"),
+            if p.suggestions.is_empty() { "-".to_string() } else { granted.to_string() },
+            if p.suggestions.is_empty() { "-".to_string() } else { kept.to_string() },
+            if granted == 0 { "-".to_string() } else { format!("{}%", (granted - kept.min(granted)) * 100 / granted) },
+            if review { "review needed" } else { "" }
+        );
+    }
+    for p in &with {
+        let _ = writeln!(out, "\n<details><summary><code>{}</code></summary>\n", p.address);
+        for s in &p.suggestions {
+            let _ = writeln!(out, "`{}`: {} -> {} actions ({})\n", s.policy_address, s.granted, s.kept, s.applicability);
+            let _ = writeln!(out, "```diff\n{}```\n", super::text::document_diff(&s.current, s.suggested.as_ref()));
+        }
+        let _ = writeln!(out, "</details>");
+    }
+    let patches: Vec<_> = report.files.iter().filter(|f| f.kind == "patch").collect();
+    if !patches.is_empty() {
+        let _ = writeln!(out, "\nApply with `iamtrim apply` or `git apply`:");
+        for f in patches {
+            let _ = writeln!(out, "- `{}`", f.path);
+        }
+    }
+    out
+}

@@ -125,7 +125,9 @@ pub struct PrincipalReport {
     pub status: Option<String>,
     /// `suggest`/`check`: the suggested changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub suggestions: Vec<SuggestionReport>,
+    pub suggestions: Vec<SuggestionReport>,    /// `suggest`/`check`: why the principal was not minimized, and other notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One policy reaching a principal.
@@ -196,6 +198,7 @@ fn principal_report(p: &Principal) -> PrincipalReport {
         policies: p.policies.iter().map(policy_report).collect(),
         status: None,
         suggestions: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

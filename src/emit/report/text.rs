@@ -107,3 +107,85 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
     );
     out
 }
+
+/// A unified diff of two policy documents' pretty JSON (for the reports; patches come from the writer).
+pub fn document_diff(current: &serde_json::Value, suggested: Option<&serde_json::Value>) -> String {
+    let old = serde_json::to_string_pretty(current).unwrap_or_default() + "\n";
+    let new = suggested.map_or(String::new(), |s| serde_json::to_string_pretty(s).unwrap_or_default() + "\n");
+    similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(2)
+        .header("current", if suggested.is_some() { "suggested" } else { "detached" })
+        .to_string()
+}
+
+fn percent_removed(granted: usize, kept: usize) -> usize {
+    if granted == 0 { 0 } else { (granted.saturating_sub(kept) * 100) / granted }
+}
+
+/// Renders `suggest`/`check`: per principal, riskiest first, counts, reasons and the diff.
+pub fn render_suggest(report: &Report, style: TextStyle) -> String {
+    let mut out = String::new();
+    let mut total_granted = 0;
+    let mut total_kept = 0;
+    for p in &report.principals {
+        let status = p.status.as_deref().unwrap_or("-");
+        let arn = p.arn.as_deref().unwrap_or("new");
+        let _ = writeln!(out, "{}  {} {}  [{}]", paint(style.color, "1", &p.address), p.kind, arn, status);
+        for note in &p.notes {
+            let _ = writeln!(out, "  {note}");
+        }
+        for s in &p.suggestions {
+            total_granted += s.granted;
+            total_kept += s.kept;
+            let after = if s.suggested.is_some() { format!("{} actions", s.kept) } else { "detach".to_string() };
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {} ({}% removed, {})",
+                s.policy_address,
+                s.granted,
+                after,
+                percent_removed(s.granted, s.kept),
+                s.applicability
+            );
+            let mut kept: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+            for a in s.actions.iter().filter(|a| a.verdict == "keep") {
+                *kept.entry(a.reason.as_str()).or_default() += 1;
+            }
+            for (reason, n) in &kept {
+                let _ = writeln!(out, "    kept {n}: {reason}");
+            }
+            if style.verbose {
+                for a in &s.actions {
+                    let _ = writeln!(out, "    {:<6} {}  ({})", a.verdict, a.action, a.reason);
+                }
+            }
+            for note in &s.notes {
+                let _ = writeln!(out, "    note: {note}");
+            }
+            for line in document_diff(&s.current, s.suggested.as_ref()).lines() {
+                let colored = match line.as_bytes().first() {
+                    Some(b'+') if !line.starts_with("+++") => paint(style.color, "32", line),
+                    Some(b'-') if !line.starts_with("---") => paint(style.color, "31", line),
+                    _ => line.to_string(),
+                };
+                let _ = writeln!(out, "    {colored}");
+            }
+        }
+        let _ = writeln!(out);
+    }
+    for f in &report.files {
+        let _ = writeln!(out, "{} {}", if f.written { "wrote" } else { "would write" }, f.path);
+    }
+    let minimized = report.principals.iter().filter(|p| !p.suggestions.is_empty()).count();
+    let _ = writeln!(
+        out,
+        "{} principal{} with suggestions: {} granted actions -> {} ({}% removed)",
+        minimized,
+        if minimized == 1 { "" } else { "s" },
+        total_granted,
+        total_kept,
+        percent_removed(total_granted, total_kept)
+    );
+    out
+}

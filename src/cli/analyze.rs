@@ -1,0 +1,198 @@
+//! The pipeline shared by `suggest` and `check`: plan -> principals -> usage (cache, then CloudTrail
+//! when given) -> minimize. Commands render and write; this gathers.
+
+use super::settings::Settings;
+use crate::config::Config;
+use crate::iam::catalog::Catalog;
+use crate::iam::{Discovery, Principal};
+use crate::minimize::{PrincipalOutcome, minimize_all};
+use crate::plan::{LoadedPlan, load_plan};
+use crate::usage::cache::{Cache, CacheEntry, CacheKey, Lookup, StaleReason};
+use crate::usage::cloudtrail::{self, ScanOptions};
+use crate::usage::{ObservedUsage, UsageSourceKind, principal_fingerprint};
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// Where usage comes from besides the cache.
+#[derive(Debug, Clone, Default)]
+pub struct UsageInputs {
+    /// `--cloudtrail`: a folder or `s3://bucket/prefix`.
+    pub cloudtrail: Option<String>,
+    /// Only events of the last N days (CloudTrail).
+    pub window_days: Option<u32>,
+    /// AWS connection for S3-hosted logs.
+    pub aws: crate::usage::aws::AwsArgs,
+}
+
+/// Everything a run learned.
+pub struct Analysis {
+    /// The plan.
+    pub loaded: LoadedPlan,
+    /// Principals and policies.
+    pub discovery: Discovery,
+    /// Per principal, riskiest first.
+    pub outcomes: Vec<PrincipalOutcome>,
+    /// Notes about usage (stale cache entries, unreadable log files, unmapped events).
+    pub notes: Vec<String>,
+    /// Principals whose cached usage is stale, with why.
+    pub stale: Vec<(String, String)>,
+}
+
+/// Runs the pipeline. With `network == false` only the cache is read.
+pub fn analyze(settings: &Settings, plan: &Path, inputs: &UsageInputs, network: bool) -> anyhow::Result<Analysis> {
+    let loaded = load_plan(plan)?;
+    let discovery = crate::iam::discover(&loaded.plan);
+    let config = Config::load(&settings.root_module)?;
+    let catalog = Catalog::embedded();
+    let cache = Cache::open(settings.root_module.join(".iamtrim/cache"));
+    let mut notes = Vec::new();
+    let mut stale = Vec::new();
+    let now = SystemTime::now();
+
+    let existing: Vec<&Principal> = discovery.principals.iter().filter(|p| p.arn.is_some()).collect();
+    let mut usage: BTreeMap<String, ObservedUsage> = BTreeMap::new();
+
+    if let Some(source) = &inputs.cloudtrail {
+        let window = inputs.window_days.map(|days| window_ending(now, days));
+        let window_ref = window.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+        let known = |action: &str| catalog.lookup(action).map(|a| a.name().to_string());
+        let opts = ScanOptions { window: window_ref, threads: 0, known_action: Some(&known) };
+        let scan = if source.starts_with("s3://") {
+            if !network {
+                anyhow::bail!("--cloudtrail {source}: reading S3 needs the network, which this command does not use");
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(async {
+                let config = crate::usage::aws::sdk_config(&inputs.aws).await;
+                crate::usage::aws::check_credentials(&config).await?;
+                let s3 = aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
+                );
+                anyhow::Ok(cloudtrail::scan_s3(&s3, source, &opts).await?)
+            })?
+        } else {
+            cloudtrail::scan_path(Path::new(source), &opts)?
+        };
+        for e in &scan.stats.file_errors {
+            notes.push(format!("{}: {} (usage from this trail is marked incomplete)", e.file, e.message));
+        }
+        let unmapped: u64 = scan.stats.unmapped.values().sum();
+        if unmapped > 0 {
+            let mut top: Vec<_> = scan.stats.unmapped.iter().collect();
+            top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let names: Vec<String> =
+                top.iter().take(5).map(|((src, name), n)| format!("{src} {name} ({n})")).collect();
+            notes.push(format!(
+                "{unmapped} CloudTrail events map to no IAM action in the catalog: {}{}",
+                names.join(", "),
+                if top.len() > 5 { ", ..." } else { "" }
+            ));
+        }
+        let params = BTreeMap::from([
+            ("source".to_string(), source.clone()),
+            ("window_days".to_string(), inputs.window_days.map_or("all".to_string(), |d| d.to_string())),
+        ]);
+        for p in &existing {
+            let Some(arn) = &p.arn else { continue };
+            let Some(u) = scan.usage.get(arn) else { continue };
+            let key = CacheKey::new(arn, UsageSourceKind::Cloudtrail, params.clone());
+            let entry = CacheEntry::new(key, u.clone(), &principal_fingerprint(p), now);
+            // Only the usage source of this run is written; a read-only repository still gets its suggestions.
+            if let Err(e) = cache.put(&entry) {
+                notes.push(format!("usage cache not written: {e}"));
+            }
+            usage.insert(arn.clone(), u.clone());
+        }
+    } else {
+        let (entries, warnings) = cache.list().unwrap_or_default();
+        notes.extend(warnings.iter().map(ToString::to_string));
+        for p in &existing {
+            let Some(arn) = &p.arn else { continue };
+            let fingerprint = principal_fingerprint(p);
+            for entry in entries.iter().filter(|e| &e.key.principal_arn == arn) {
+                match cache.get(&entry.key, &fingerprint, now) {
+                    Lookup::Fresh(e) => merge_into(&mut usage, arn, e.usage),
+                    Lookup::Stale { entry: e, why: StaleReason::Expired { age_secs } } => {
+                        // Old usage still holds, but newer behaviour may be missing: review before applying.
+                        let mut u = e.usage;
+                        u.complete = false;
+                        merge_into(&mut usage, arn, u);
+                        stale.push((p.address.clone(), format!("cached usage is {} days old", age_secs / 86_400)));
+                    }
+                    Lookup::Stale { why: StaleReason::PoliciesChanged, .. } => {
+                        // Actions granted since then may be in use without showing in the old usage:
+                        // minimizing against it could remove them, so this principal waits for fresh data.
+                        stale.push((
+                            p.address.clone(),
+                            "policies changed since its usage was cached; refresh with --cloudtrail or `iamtrim generate`"
+                                .to_string(),
+                        ));
+                    }
+                    Lookup::Miss(Some(w)) => notes.push(w.to_string()),
+                    Lookup::Miss(None) => {}
+                }
+            }
+        }
+        let stale_principals: Vec<&String> = stale
+            .iter()
+            .filter(|(_, why)| why.starts_with("policies changed"))
+            .map(|(a, _)| a)
+            .collect();
+        for p in &existing {
+            if stale_principals.contains(&&p.address) {
+                if let Some(arn) = &p.arn {
+                    usage.remove(arn);
+                }
+            }
+        }
+    }
+    let outcomes = minimize_all(&discovery.principals, &usage, catalog, &config);
+    Ok(Analysis { loaded, discovery, outcomes, notes, stale })
+}
+
+fn merge_into(usage: &mut BTreeMap<String, ObservedUsage>, arn: &str, u: ObservedUsage) {
+    match usage.get_mut(arn) {
+        Some(existing) => existing.merge(&u),
+        None => {
+            usage.insert(arn.to_string(), u);
+        }
+    }
+}
+
+/// `(start, end)` dates of the last `days` days, ending tomorrow (end exclusive).
+fn window_ending(now: SystemTime, days: u32) -> (String, String) {
+    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let today = secs / 86_400;
+    (civil_date(today.saturating_sub(u64::from(days))), civil_date(today + 1))
+}
+
+/// Days since 1970-01-01 -> `YYYY-MM-DD` (Howard Hinnant's civil-from-days).
+fn civil_date(days: u64) -> String {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(20_422), "2025-11-30");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+    }
+}

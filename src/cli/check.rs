@@ -1,0 +1,24 @@
+//! `iamtrim check PLAN`: cache only, no network, no writes; exit 1 when unused permissions are pending.
+
+use super::ExitStatus;
+use super::analyze::{UsageInputs, analyze};
+use super::args::CheckArgs;
+use super::settings::Settings;
+use super::suggest::{build_report, render};
+
+/// Runs `check`.
+pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
+    let analysis = analyze(settings, &args.plan, &UsageInputs::default(), false)?;
+    let mut report = build_report("check", &analysis);
+    report.command = "check".to_string();
+    let over: Vec<(String, usize)> = report
+        .principals
+        .iter()
+        .map(|p| (p.address.clone(), p.suggestions.iter().map(|s| s.granted.saturating_sub(s.kept)).sum::<usize>()))
+        .filter(|(_, unused)| *unused > args.max_unused)
+        .collect();
+    // Principals without findings make the check's report noise: keep the ones over the threshold.
+    report.principals.retain(|p| over.iter().any(|(a, _)| *a == p.address));
+    render(settings, args.format, &report)?;
+    Ok(if over.is_empty() { ExitStatus::Clean } else { ExitStatus::Findings })
+}
