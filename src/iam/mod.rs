@@ -6,6 +6,7 @@
 pub mod action;
 pub mod catalog;
 pub mod discover;
+pub mod grant;
 pub mod policy;
 pub mod principal;
 pub mod resources;

@@ -17,18 +17,19 @@ pub fn render_scan(report: &Report) -> String {
     if report.principals.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "| Principal | Kind | ARN | Policies | Flags |");
-    let _ = writeln!(out, "|---|---|---|---:|---|");
+    let _ = writeln!(out, "| Principal | Kind | ARN | Policies | Granted actions | Flags |");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---|");
     for p in &report.principals {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} |",
             p.address.replace('|', "\\|"),
             p.kind,
             p.arn
                 .as_deref()
                 .map_or("new".to_string(), |a| format!("`{a}`")),
             p.policies.len(),
+            p.granted_actions,
             if p.flags.is_empty() {
                 "".to_string()
             } else {

@@ -118,6 +118,8 @@ pub struct PrincipalReport {
     pub plan_action: String,
     /// Risk flags, most severe first.
     pub flags: Vec<String>,
+    /// Distinct actions its known documents allow, wildcards expanded over the action catalog.
+    pub granted_actions: usize,
     /// Policies reaching it.
     pub policies: Vec<PolicyReport>,
     /// `suggest`/`check`: minimized, no-usage-data, new, excluded, unchanged.
@@ -195,6 +197,10 @@ fn principal_report(p: &Principal) -> PrincipalReport {
         account: p.account.clone(),
         plan_action: p.plan_action.clone(),
         flags: p.flags.iter().map(ToString::to_string).collect(),
+        granted_actions: crate::iam::grant::granted_actions(
+            p.policies.iter().filter_map(|s| s.document.as_ref()),
+            crate::iam::catalog::Catalog::embedded(),
+        ),
         policies: p.policies.iter().map(policy_report).collect(),
         status: None,
         suggestions: Vec::new(),

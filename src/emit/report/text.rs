@@ -27,8 +27,8 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
         let _ = writeln!(out, "No IAM principals in {}.", report.plan.path);
         return out;
     }
-    let headers = ["PRINCIPAL", "KIND", "ARN", "POLICIES", "FLAGS"];
-    let rows: Vec<[String; 5]> = report
+    let headers = ["PRINCIPAL", "KIND", "ARN", "POLICIES", "GRANTED", "FLAGS"];
+    let rows: Vec<[String; 6]> = report
         .principals
         .iter()
         .map(|p| {
@@ -37,6 +37,7 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
                 p.kind.clone(),
                 p.arn.clone().unwrap_or_else(|| "new".to_string()),
                 p.policies.len().to_string(),
+                p.granted_actions.to_string(),
                 if p.flags.is_empty() {
                     "-".to_string()
                 } else {
@@ -51,7 +52,7 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
             *w = (*w).max(c.chars().count());
         }
     }
-    let line = |cells: [&str; 5]| -> String {
+    let line = |cells: [&str; 6]| -> String {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
@@ -66,10 +67,10 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
     };
     let _ = writeln!(out, "{}", paint(style.color, "1", &line(headers)));
     for (p, r) in report.principals.iter().zip(&rows) {
-        let mut text = line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+        let mut text = line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
         if style.color && !p.flags.is_empty() {
-            let flags_at = text.len() - r[4].len();
-            text = format!("{}{}", &text[..flags_at], paint(true, "31", &r[4]));
+            let flags_at = text.len() - r[5].len();
+            text = format!("{}{}", &text[..flags_at], paint(true, "31", &r[5]));
         }
         let _ = writeln!(out, "{text}");
         if style.verbose {
