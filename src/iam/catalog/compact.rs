@@ -6,6 +6,7 @@
 //! parses; lookups and expansion live in the parent module.
 
 use super::info::{AccessLevel, ActionInfo, Flags, ResourceType};
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -78,6 +79,8 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
     let mut services: Vec<ParsedService> = Vec::new();
     let mut resources: Vec<Arc<str>> = Vec::new();
     let mut conditions: Vec<Arc<str>> = Vec::new();
+    let mut resource_lists: HashMap<&str, Arc<[ResourceType]>> = HashMap::new();
+    let mut condition_lists: HashMap<&str, Arc<[Arc<str>]>> = HashMap::new();
     for (n, line) in lines {
         let mut fields = line.split('\t');
         match fields.next() {
@@ -93,6 +96,8 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
                 }
                 resources.clear();
                 conditions.clear();
+                resource_lists.clear();
+                condition_lists.clear();
                 services.push(ParsedService {
                     prefix: prefix.into(),
                     name: name.into(),
@@ -130,25 +135,31 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
                     .ok_or_else(|| malformed(n, format!("unknown access level `{level}`")))?;
                 let flags = Flags::from_code(flags)
                     .ok_or_else(|| malformed(n, format!("unknown flags `{flags}`")))?;
-                let resource_types = refs(res)
-                    .map(|r| {
-                        let (index, required) = match r.strip_suffix('!') {
-                            Some(i) => (i, true),
-                            None => (r, false),
-                        };
-                        let name = table_entry(&resources, index).ok_or_else(|| {
-                            malformed(n, format!("bad resource type reference `{r}`"))
+                // Few distinct reference lists per service: share one slice per list instead of
+                // allocating one per action (about 5,700 lists instead of 37,000).
+                let resource_types = match resource_lists.get(res) {
+                    Some(list) => Arc::clone(list),
+                    None => {
+                        let list = resource_list(&resources, res).ok_or_else(|| {
+                            malformed(n, format!("bad resource type references `{res}`"))
                         })?;
-                        Ok(ResourceType { name, required })
-                    })
-                    .collect::<Result<Box<[_]>, _>>()?;
-                let condition_keys = refs(cond)
-                    .map(|r| {
-                        table_entry(&conditions, r).ok_or_else(|| {
-                            malformed(n, format!("bad condition key reference `{r}`"))
-                        })
-                    })
-                    .collect::<Result<Box<[_]>, _>>()?;
+                        resource_lists.insert(res, Arc::clone(&list));
+                        list
+                    }
+                };
+                let condition_keys = match condition_lists.get(cond) {
+                    Some(list) => Arc::clone(list),
+                    None => {
+                        let list = refs(cond)
+                            .map(|r| table_entry(&conditions, r))
+                            .collect::<Option<Arc<[_]>>>()
+                            .ok_or_else(|| {
+                                malformed(n, format!("bad condition key references `{cond}`"))
+                            })?;
+                        condition_lists.insert(cond, Arc::clone(&list));
+                        list
+                    }
+                };
                 service.actions.push(ActionInfo::new(
                     &service.prefix,
                     name,
@@ -171,6 +182,22 @@ fn refs(field: &str) -> impl Iterator<Item = &str> {
         .then(|| field.split(','))
         .into_iter()
         .flatten()
+}
+
+/// Resolves a resource-type reference list such as `0!,2`; `None` on a bad reference.
+fn resource_list(table: &[Arc<str>], field: &str) -> Option<Arc<[ResourceType]>> {
+    refs(field)
+        .map(|r| {
+            let (index, required) = match r.strip_suffix('!') {
+                Some(i) => (i, true),
+                None => (r, false),
+            };
+            Some(ResourceType {
+                name: table_entry(table, index)?,
+                required,
+            })
+        })
+        .collect()
 }
 
 fn table_entry(table: &[Arc<str>], index: &str) -> Option<Arc<str>> {
