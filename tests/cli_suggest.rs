@@ -10,10 +10,24 @@ use std::path::{Path, PathBuf};
 /// A copy of the quickstart as its own git repository.
 fn quickstart_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"), dir.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
+        dir.path(),
+    );
     git(dir.path(), &["init", "-q"]);
     git(dir.path(), &["add", "-A"]);
-    git(dir.path(), &["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "quickstart"]);
+    git(
+        dir.path(),
+        &[
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-qm",
+            "quickstart",
+        ],
+    );
     dir
 }
 
@@ -31,14 +45,24 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("git").current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 fn iamtrim(repo: &Path) -> Command {
     let mut cmd = Command::cargo_bin("iamtrim").unwrap();
-    cmd.current_dir(repo).env("NO_COLOR", "1").env_remove("AWS_ENDPOINT_URL");
+    cmd.current_dir(repo)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL");
     cmd
 }
 
@@ -48,7 +72,11 @@ fn suggest(repo: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
         .args(extra)
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 fn report_json(repo: &Path) -> Value {
@@ -79,14 +107,23 @@ fn suggest_writes_patches_that_git_applies_and_iamtrim_applies() {
     }
     let before_tf = std::fs::read_to_string(repo.path().join("modules/worker/main.tf")).unwrap();
     let out = iamtrim(repo.path()).arg("apply").output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let after_tf = std::fs::read_to_string(repo.path().join("modules/worker/main.tf")).unwrap();
     assert_ne!(before_tf, after_tf);
     assert!(!after_tf.contains("\"iam:*\""), "the IAM wildcard is gone");
-    assert!(after_tf.contains("# Written for the first prototype"), "comments survive");
+    assert!(
+        after_tf.contains("# Written for the first prototype"),
+        "comments survive"
+    );
     for tf in ["main.tf", "modules/worker/main.tf"] {
         let text = std::fs::read_to_string(repo.path().join(tf)).unwrap();
-        hcl_edit::parser::parse_body(&text).unwrap_or_else(|e| panic!("{tf} does not parse after apply: {e}"));
+        hcl_edit::parser::parse_body(&text)
+            .unwrap_or_else(|e| panic!("{tf} does not parse after apply: {e}"));
     }
     // Applying again is a no-op with a message.
     let again = iamtrim(repo.path()).arg("apply").output().unwrap();
@@ -99,7 +136,10 @@ fn every_suggestion_grants_no_more_than_today_and_keeps_what_was_used() {
     let repo = quickstart_repo();
     let report = report_json(repo.path());
     let all = suggestions(&report);
-    assert!(!all.is_empty(), "the quickstart has over-broad policies to shrink");
+    assert!(
+        !all.is_empty(),
+        "the quickstart has over-broad policies to shrink"
+    );
     let catalog = Catalog::embedded();
     for s in &all {
         let current = PolicyDocument::from_value(&s["current"]).unwrap();
@@ -116,28 +156,57 @@ fn every_suggestion_grants_no_more_than_today_and_keeps_what_was_used() {
         }
     }
     // What the worker really called stays; what it never called goes.
-    let worker = all.iter().find(|s| s["policy_address"] == "module.worker.aws_iam_role_policy.this").unwrap();
+    let worker = all
+        .iter()
+        .find(|s| s["policy_address"] == "module.worker.aws_iam_role_policy.this")
+        .unwrap();
     let verdict = |name: &str| {
-        worker["actions"].as_array().unwrap().iter().find(|a| a["action"] == name).map(|a| a["verdict"].clone())
+        worker["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action"] == name)
+            .map(|a| a["verdict"].clone())
     };
-    for used in ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "sqs:ReceiveMessage", "sqs:DeleteMessage", "logs:PutLogEvents"] {
+    for used in [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "logs:PutLogEvents",
+    ] {
         assert_eq!(verdict(used), Some(Value::from("keep")), "{used}");
     }
-    for unused in ["sqs:DeleteQueue", "logs:DeleteLogGroup", "iam:CreateUser", "s3:DeleteBucket"] {
+    for unused in [
+        "sqs:DeleteQueue",
+        "logs:DeleteLogGroup",
+        "iam:CreateUser",
+        "s3:DeleteBucket",
+    ] {
         assert_eq!(verdict(unused), Some(Value::from("remove")), "{unused}");
     }
     // sqs:PurgeQueue was denied, never used.
     assert_eq!(verdict("sqs:PurgeQueue"), Some(Value::from("remove")));
     // The CI role's cloudfront:UpdateDistribution was granted by this very plan.
-    let ci = all.iter().find(|s| s["policy_address"] == "aws_iam_role_policy.ci_deploy").unwrap();
-    let update = ci["actions"].as_array().unwrap().iter().find(|a| a["action"] == "cloudfront:UpdateDistribution").unwrap();
+    let ci = all
+        .iter()
+        .find(|s| s["policy_address"] == "aws_iam_role_policy.ci_deploy")
+        .unwrap();
+    let update = ci["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "cloudfront:UpdateDistribution")
+        .unwrap();
     assert_eq!(update["verdict"], "keep");
 }
 
 /// The plan terraform would make after the patches are applied to the .tf files (before apply in
 /// AWS): each suggested document is the planned value, the deployed one stays `before`.
 fn replanned(repo: &Path, report: &Value) -> PathBuf {
-    let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(repo.join("plan.json")).unwrap()).unwrap();
+    let mut plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.join("plan.json")).unwrap()).unwrap();
     for s in suggestions(report) {
         let text = serde_json::to_string(&s["suggested"]).unwrap();
         for rc in plan["resource_changes"].as_array_mut().unwrap() {
@@ -160,29 +229,66 @@ fn a_rerun_after_applying_suggests_nothing() {
     let out = iamtrim(repo.path())
         .arg("suggest")
         .arg(&replan)
-        .args(["--cloudtrail", "cloudtrail", "--format", "json", "--dry-run"])
+        .args([
+            "--cloudtrail",
+            "cloudtrail",
+            "--format",
+            "json",
+            "--dry-run",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(suggestions(&again), Vec::<Value>::new(), "nothing left to remove");
+    assert_eq!(
+        suggestions(&again),
+        Vec::<Value>::new(),
+        "nothing left to remove"
+    );
 }
 
 #[test]
 fn check_reads_only_the_cache_and_exits_1_on_unused_permissions() {
     let repo = quickstart_repo();
     // No cache yet: nothing known, nothing to report.
-    let out = iamtrim(repo.path()).args(["check", "plan.json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = iamtrim(repo.path())
+        .args(["check", "plan.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // suggest --cloudtrail fills the cache; check then finds the unused permissions without the logs.
     let (code, _, stderr) = suggest(repo.path(), &["--dry-run"]);
     assert_eq!(code, Some(0), "{stderr}");
     std::fs::remove_dir_all(repo.path().join("cloudtrail")).unwrap();
-    let out = iamtrim(repo.path()).args(["check", "plan.json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
-    let out = iamtrim(repo.path()).args(["check", "plan.json", "--max-unused", "100000"]).output().unwrap();
+    let out = iamtrim(repo.path())
+        .args(["check", "plan.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = iamtrim(repo.path())
+        .args(["check", "plan.json", "--max-unused", "100000"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(!repo.path().join("iamtrim.patch").exists(), "check and --dry-run write no patch");
+    assert!(
+        !repo.path().join("iamtrim.patch").exists(),
+        "check and --dry-run write no patch"
+    );
 }
 
 #[test]
@@ -207,11 +313,21 @@ fn apply_refuses_a_patch_whose_target_changed() {
     assert_eq!(code, Some(0), "{stderr}");
     let tf = repo.path().join("modules/worker/main.tf");
     let text = std::fs::read_to_string(&tf).unwrap();
-    std::fs::write(&tf, text.replace("Sid      = \"Queue\"", "Sid      = \"Queues\"")).unwrap();
-    let out = iamtrim(repo.path()).args(["apply", "modules/worker/iamtrim.patch"]).output().unwrap();
+    std::fs::write(
+        &tf,
+        text.replace("Sid      = \"Queue\"", "Sid      = \"Queues\""),
+    )
+    .unwrap();
+    let out = iamtrim(repo.path())
+        .args(["apply", "modules/worker/iamtrim.patch"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("main.tf"), "{stderr}");
-    assert!(std::fs::read_to_string(&tf).unwrap().contains("\"Queues\""), "nothing half-written");
+    assert!(
+        std::fs::read_to_string(&tf).unwrap().contains("\"Queues\""),
+        "nothing half-written"
+    );
 }

@@ -41,7 +41,12 @@ pub struct Analysis {
 }
 
 /// Runs the pipeline. With `network == false` only the cache is read.
-pub fn analyze(settings: &Settings, plan: &Path, inputs: &UsageInputs, network: bool) -> anyhow::Result<Analysis> {
+pub fn analyze(
+    settings: &Settings,
+    plan: &Path,
+    inputs: &UsageInputs,
+    network: bool,
+) -> anyhow::Result<Analysis> {
     let loaded = load_plan(plan)?;
     let discovery = crate::iam::discover(&loaded.plan);
     let config = Config::load(&settings.root_module)?;
@@ -51,17 +56,27 @@ pub fn analyze(settings: &Settings, plan: &Path, inputs: &UsageInputs, network: 
     let mut stale = Vec::new();
     let now = SystemTime::now();
 
-    let existing: Vec<&Principal> = discovery.principals.iter().filter(|p| p.arn.is_some()).collect();
+    let existing: Vec<&Principal> = discovery
+        .principals
+        .iter()
+        .filter(|p| p.arn.is_some())
+        .collect();
     let mut usage: BTreeMap<String, ObservedUsage> = BTreeMap::new();
 
     if let Some(source) = &inputs.cloudtrail {
         let window = inputs.window_days.map(|days| window_ending(now, days));
         let window_ref = window.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
         let known = |action: &str| catalog.lookup(action).map(|a| a.name().to_string());
-        let opts = ScanOptions { window: window_ref, threads: 0, known_action: Some(&known) };
+        let opts = ScanOptions {
+            window: window_ref,
+            threads: 0,
+            known_action: Some(&known),
+        };
         let scan = if source.starts_with("s3://") {
             if !network {
-                anyhow::bail!("--cloudtrail {source}: reading S3 needs the network, which this command does not use");
+                anyhow::bail!(
+                    "--cloudtrail {source}: reading S3 needs the network, which this command does not use"
+                );
             }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -71,7 +86,9 @@ pub fn analyze(settings: &Settings, plan: &Path, inputs: &UsageInputs, network: 
                 let config = crate::usage::aws::sdk_config(&inputs.aws).await;
                 crate::usage::aws::check_credentials(&config).await?;
                 let s3 = aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
+                    aws_sdk_s3::config::Builder::from(&config)
+                        .force_path_style(true)
+                        .build(),
                 );
                 anyhow::Ok(cloudtrail::scan_s3(&s3, source, &opts).await?)
             })?
@@ -79,14 +96,20 @@ pub fn analyze(settings: &Settings, plan: &Path, inputs: &UsageInputs, network: 
             cloudtrail::scan_path(Path::new(source), &opts)?
         };
         for e in &scan.stats.file_errors {
-            notes.push(format!("{}: {} (usage from this trail is marked incomplete)", e.file, e.message));
+            notes.push(format!(
+                "{}: {} (usage from this trail is marked incomplete)",
+                e.file, e.message
+            ));
         }
         let unmapped: u64 = scan.stats.unmapped.values().sum();
         if unmapped > 0 {
             let mut top: Vec<_> = scan.stats.unmapped.iter().collect();
             top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            let names: Vec<String> =
-                top.iter().take(5).map(|((src, name), n)| format!("{src} {name} ({n})")).collect();
+            let names: Vec<String> = top
+                .iter()
+                .take(5)
+                .map(|((src, name), n)| format!("{src} {name} ({n})"))
+                .collect();
             notes.push(format!(
                 "{unmapped} CloudTrail events map to no IAM action in the catalog: {}{}",
                 names.join(", "),
@@ -95,11 +118,18 @@ pub fn analyze(settings: &Settings, plan: &Path, inputs: &UsageInputs, network: 
         }
         let params = BTreeMap::from([
             ("source".to_string(), source.clone()),
-            ("window_days".to_string(), inputs.window_days.map_or("all".to_string(), |d| d.to_string())),
+            (
+                "window_days".to_string(),
+                inputs
+                    .window_days
+                    .map_or("all".to_string(), |d| d.to_string()),
+            ),
         ]);
         for p in &existing {
             let Some(arn) = &p.arn else { continue };
-            let Some(u) = scan.usage.get(arn) else { continue };
+            let Some(u) = scan.usage.get(arn) else {
+                continue;
+            };
             let key = CacheKey::new(arn, UsageSourceKind::Cloudtrail, params.clone());
             let entry = CacheEntry::new(key, u.clone(), &principal_fingerprint(p), now);
             // Only the usage source of this run is written; a read-only repository still gets its suggestions.
@@ -117,14 +147,23 @@ pub fn analyze(settings: &Settings, plan: &Path, inputs: &UsageInputs, network: 
             for entry in entries.iter().filter(|e| &e.key.principal_arn == arn) {
                 match cache.get(&entry.key, &fingerprint, now) {
                     Lookup::Fresh(e) => merge_into(&mut usage, arn, e.usage),
-                    Lookup::Stale { entry: e, why: StaleReason::Expired { age_secs } } => {
+                    Lookup::Stale {
+                        entry: e,
+                        why: StaleReason::Expired { age_secs },
+                    } => {
                         // Old usage still holds, but newer behaviour may be missing: review before applying.
                         let mut u = e.usage;
                         u.complete = false;
                         merge_into(&mut usage, arn, u);
-                        stale.push((p.address.clone(), format!("cached usage is {} days old", age_secs / 86_400)));
+                        stale.push((
+                            p.address.clone(),
+                            format!("cached usage is {} days old", age_secs / 86_400),
+                        ));
                     }
-                    Lookup::Stale { why: StaleReason::PoliciesChanged, .. } => {
+                    Lookup::Stale {
+                        why: StaleReason::PoliciesChanged,
+                        ..
+                    } => {
                         // Actions granted since then may be in use without showing in the old usage:
                         // minimizing against it could remove them, so this principal waits for fresh data.
                         stale.push((
@@ -152,7 +191,13 @@ pub fn analyze(settings: &Settings, plan: &Path, inputs: &UsageInputs, network: 
         }
     }
     let outcomes = minimize_all(&discovery.principals, &usage, catalog, &config);
-    Ok(Analysis { loaded, discovery, outcomes, notes, stale })
+    Ok(Analysis {
+        loaded,
+        discovery,
+        outcomes,
+        notes,
+        stale,
+    })
 }
 
 fn merge_into(usage: &mut BTreeMap<String, ObservedUsage>, arn: &str, u: ObservedUsage) {
@@ -166,9 +211,15 @@ fn merge_into(usage: &mut BTreeMap<String, ObservedUsage>, arn: &str, u: Observe
 
 /// `(start, end)` dates of the last `days` days, ending tomorrow (end exclusive).
 fn window_ending(now: SystemTime, days: u32) -> (String, String) {
-    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let today = secs / 86_400;
-    (civil_date(today.saturating_sub(u64::from(days))), civil_date(today + 1))
+    (
+        civil_date(today.saturating_sub(u64::from(days))),
+        civil_date(today + 1),
+    )
 }
 
 /// Days since 1970-01-01 -> `YYYY-MM-DD` (Howard Hinnant's civil-from-days).

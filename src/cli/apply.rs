@@ -13,12 +13,19 @@ pub fn run(settings: &Settings, args: &ApplyArgs) -> anyhow::Result<ExitStatus> 
     let patches: Vec<_> = args
         .patches
         .iter()
-        .map(|p| p.canonicalize().with_context(|| format!("{}: cannot read patch", p.display())))
+        .map(|p| {
+            p.canonicalize()
+                .with_context(|| format!("{}: cannot read patch", p.display()))
+        })
         .collect::<Result<_, _>>()?;
     let report = apply_patches(&settings.repo_root, &patches)?;
     let mut out = std::io::stdout().lock();
     if report.patches.is_empty() {
-        writeln!(out, "No iamtrim.patch under {}.", settings.repo_root.display())?;
+        writeln!(
+            out,
+            "No iamtrim.patch under {}.",
+            settings.repo_root.display()
+        )?;
     }
     for p in &report.patches {
         for (file, what) in &p.files {

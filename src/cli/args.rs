@@ -78,17 +78,23 @@ pub enum Command {
     /// Usage comes from the cache (.iamtrim/cache/), or from CloudTrail logs with --cloudtrail (a folder
     /// or s3://bucket/prefix; what is read is cached). Writes <module dir>/iamtrim.patch (apply it with
     /// `iamtrim apply` or `git apply`) and iamtrim.suggested.tf where a policy cannot be edited in place.
-    #[command(after_help = "Examples:\n  iamtrim suggest plan.json --cloudtrail ./cloudtrail-logs\n  iamtrim suggest plan.json --cloudtrail s3://trail-bucket/AWSLogs/ --window-days 90\n  iamtrim suggest plan.json --dry-run --format markdown > comment.md")]
+    #[command(
+        after_help = "Examples:\n  iamtrim suggest plan.json --cloudtrail ./cloudtrail-logs\n  iamtrim suggest plan.json --cloudtrail s3://trail-bucket/AWSLogs/ --window-days 90\n  iamtrim suggest plan.json --dry-run --format markdown > comment.md"
+    )]
     Suggest(SuggestArgs),
     /// Fail when principals grant actions their cached usage says are unused (pre-commit, CI).
     ///
     /// Reads only the cache: no network, no AWS credentials, writes nothing.
-    #[command(after_help = "Examples:\n  iamtrim check plan.json\n  iamtrim check plan.json --max-unused 5")]
+    #[command(
+        after_help = "Examples:\n  iamtrim check plan.json\n  iamtrim check plan.json --max-unused 5"
+    )]
     Check(CheckArgs),
     /// Apply the patches `suggest` wrote (default: every iamtrim.patch under the repository root).
     ///
     /// A patch whose target changed since it was written is refused; applying twice is a no-op.
-    #[command(after_help = "Examples:\n  iamtrim apply\n  iamtrim apply modules/worker/iamtrim.patch")]
+    #[command(
+        after_help = "Examples:\n  iamtrim apply\n  iamtrim apply modules/worker/iamtrim.patch"
+    )]
     Apply(ApplyArgs),
 }
 

@@ -14,11 +14,25 @@ pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> 
     let over: Vec<(String, usize)> = report
         .principals
         .iter()
-        .map(|p| (p.address.clone(), p.suggestions.iter().map(|s| s.granted.saturating_sub(s.kept)).sum::<usize>()))
+        .map(|p| {
+            (
+                p.address.clone(),
+                p.suggestions
+                    .iter()
+                    .map(|s| s.granted.saturating_sub(s.kept))
+                    .sum::<usize>(),
+            )
+        })
         .filter(|(_, unused)| *unused > args.max_unused)
         .collect();
     // Principals without findings make the check's report noise: keep the ones over the threshold.
-    report.principals.retain(|p| over.iter().any(|(a, _)| *a == p.address));
+    report
+        .principals
+        .retain(|p| over.iter().any(|(a, _)| *a == p.address));
     render(settings, args.format, &report)?;
-    Ok(if over.is_empty() { ExitStatus::Clean } else { ExitStatus::Findings })
+    Ok(if over.is_empty() {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::Findings
+    })
 }

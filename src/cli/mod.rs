@@ -1,14 +1,14 @@
 //! The command line: clap structs ([`args`]), resolved into validated [`settings::Settings`], one file
 //! per command. Commands receive resolved settings, never raw flags.
 
-pub mod args;
 mod analyze;
 mod apply;
+pub mod args;
 mod check;
 mod generate;
 mod scan;
-mod suggest;
 pub mod settings;
+mod suggest;
 
 use clap::Parser;
 use std::ffi::OsString;

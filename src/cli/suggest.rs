@@ -26,7 +26,10 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
     let out_dir = match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
-            Some(dir.canonicalize().with_context(|| format!("--out {}", dir.display()))?)
+            Some(
+                dir.canonicalize()
+                    .with_context(|| format!("--out {}", dir.display()))?,
+            )
         }
         None => None,
     };
@@ -34,7 +37,10 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
         &settings.repo_root,
         &analysis.loaded.plan,
         &edits,
-        &WriteOptions { out_dir, dry_run: args.dry_run },
+        &WriteOptions {
+            out_dir,
+            dry_run: args.dry_run,
+        },
     )?;
     let mut report = build_report("suggest", &analysis);
     for f in &written.files {
@@ -49,8 +55,12 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
     }
     for o in &written.outcomes {
         match &o.outcome {
-            Outcome::SuggestionFile { note, .. } => report.warnings.push(format!("{}: {note}", o.address)),
-            Outcome::Skipped { why } => report.warnings.push(format!("{}: not written: {why}", o.address)),
+            Outcome::SuggestionFile { note, .. } => {
+                report.warnings.push(format!("{}: {note}", o.address))
+            }
+            Outcome::Skipped { why } => report
+                .warnings
+                .push(format!("{}: not written: {why}", o.address)),
             Outcome::Patched { .. } | Outcome::Unchanged => {}
         }
     }
@@ -65,7 +75,10 @@ pub fn render(settings: &Settings, format: Format, report: &Report) -> anyhow::R
         Format::Markdown => report::markdown::render_suggest(report),
         Format::Text => report::text::render_suggest(
             report,
-            report::text::TextStyle { color: settings.color, verbose: settings.verbose > 0 },
+            report::text::TextStyle {
+                color: settings.color,
+                verbose: settings.verbose > 0,
+            },
         ),
     };
     if !settings.quiet && format == Format::Text {
@@ -87,18 +100,39 @@ pub fn build_report(command: &str, analysis: &Analysis) -> Report {
         format_version: analysis.loaded.plan.format_version.clone(),
         terraform_version: analysis.loaded.plan.terraform_version.clone(),
     };
-    let mut report = Report::from_discovery(command, info, &analysis.discovery, &analysis.loaded.warnings);
+    let mut report = Report::from_discovery(
+        command,
+        info,
+        &analysis.discovery,
+        &analysis.loaded.warnings,
+    );
     report.warnings.extend(analysis.notes.iter().cloned());
     for (address, why) in &analysis.stale {
         report.warnings.push(format!("{address}: {why}"));
     }
     // Outcomes come riskiest first by the catalog's ranking: order the report the same way.
-    let order: Vec<&str> = analysis.outcomes.iter().map(|o| o.address.as_str()).collect();
-    report.principals.sort_by_key(|p| order.iter().position(|a| *a == p.address).unwrap_or(usize::MAX));
+    let order: Vec<&str> = analysis
+        .outcomes
+        .iter()
+        .map(|o| o.address.as_str())
+        .collect();
+    report.principals.sort_by_key(|p| {
+        order
+            .iter()
+            .position(|a| *a == p.address)
+            .unwrap_or(usize::MAX)
+    });
     for p in &mut report.principals {
-        let Some(outcome) = analysis.outcomes.iter().find(|o| o.address == p.address) else { continue };
+        let Some(outcome) = analysis.outcomes.iter().find(|o| o.address == p.address) else {
+            continue;
+        };
         p.status = Some(outcome.status.to_string());
-        p.suggestions = outcome.suggestions.iter().filter(|s| s.changes_anything()).map(suggestion_report).collect();
+        p.suggestions = outcome
+            .suggestions
+            .iter()
+            .filter(|s| s.changes_anything())
+            .map(suggestion_report)
+            .collect();
         p.notes = outcome.notes.clone();
     }
     report
@@ -130,16 +164,27 @@ fn policy_edits(analysis: &Analysis) -> Vec<PolicyEdit> {
     let mut seen = BTreeSet::new();
     let mut edits = Vec::new();
     for outcome in &analysis.outcomes {
-        let Some(principal) = analysis.discovery.principals.iter().find(|p| p.address == outcome.address) else {
+        let Some(principal) = analysis
+            .discovery
+            .principals
+            .iter()
+            .find(|p| p.address == outcome.address)
+        else {
             continue;
         };
         for s in &outcome.suggestions {
-            let Some(suggested) = &s.suggested else { continue };
+            let Some(suggested) = &s.suggested else {
+                continue;
+            };
             if !s.changes_anything() || !seen.insert(s.policy_address.clone()) {
                 continue;
             }
-            let Some(source) = source_of(principal, &s.policy_address) else { continue };
-            let Some(location) = location_of(source) else { continue };
+            let Some(source) = source_of(principal, &s.policy_address) else {
+                continue;
+            };
+            let Some(location) = location_of(source) else {
+                continue;
+            };
             edits.push(PolicyEdit {
                 location,
                 current: s.current.clone(),
@@ -160,7 +205,11 @@ fn location_of(source: &PolicySource) -> Option<PolicyLocation> {
     let origin = source.origin.as_ref()?;
     let (address, attribute, block_name) = match &origin.document_source {
         Some(doc) => (doc.as_str(), "statement".to_string(), None),
-        None => (origin.resource.as_str(), origin.attribute.clone(), origin.block_name.clone()),
+        None => (
+            origin.resource.as_str(),
+            origin.attribute.clone(),
+            origin.block_name.clone(),
+        ),
     };
     let block = strip_instance_keys(address);
     let mut parts: Vec<&str> = block.split('.').collect();
@@ -173,7 +222,9 @@ fn location_of(source: &PolicySource) -> Option<PolicyLocation> {
     if is_data {
         parts.remove(0);
     }
-    let [resource_type, resource_name] = parts.as_slice() else { return None };
+    let [resource_type, resource_name] = parts.as_slice() else {
+        return None;
+    };
     Some(PolicyLocation {
         module_key: module.join("."),
         resource_type: resource_type.to_string(),
@@ -185,5 +236,8 @@ fn location_of(source: &PolicySource) -> Option<PolicyLocation> {
 }
 
 fn relative(root: &std::path::Path, path: &std::path::Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }

@@ -17,7 +17,10 @@ pub fn render_scan(report: &Report) -> String {
     if report.principals.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "| Principal | Kind | ARN | Policies | Granted actions | Flags |");
+    let _ = writeln!(
+        out,
+        "| Principal | Kind | ARN | Policies | Granted actions | Flags |"
+    );
     let _ = writeln!(out, "|---|---|---|---:|---:|---|");
     for p in &report.principals {
         let _ = writeln!(
@@ -48,8 +51,16 @@ pub fn render_scan(report: &Report) -> String {
 /// principal, pointing at the patch files.
 pub fn render_suggest(report: &Report) -> String {
     let mut out = String::new();
-    let with: Vec<_> = report.principals.iter().filter(|p| !p.suggestions.is_empty()).collect();
-    let removed: usize = with.iter().flat_map(|p| &p.suggestions).map(|s| s.granted.saturating_sub(s.kept)).sum();
+    let with: Vec<_> = report
+        .principals
+        .iter()
+        .filter(|p| !p.suggestions.is_empty())
+        .collect();
+    let removed: usize = with
+        .iter()
+        .flat_map(|p| &p.suggestions)
+        .map(|s| s.granted.saturating_sub(s.kept))
+        .sum();
     let _ = writeln!(
         out,
         "### iamtrim: {} principal{} can drop {} unused action{}\n",
@@ -58,7 +69,10 @@ pub fn render_suggest(report: &Report) -> String {
         removed,
         if removed == 1 { "" } else { "s" }
     );
-    let _ = writeln!(out, "| Principal | Status | Granted | Suggested | Removed | |");
+    let _ = writeln!(
+        out,
+        "| Principal | Status | Granted | Suggested | Removed | |"
+    );
     let _ = writeln!(out, "|---|---|---:|---:|---:|---|");
     for p in &report.principals {
         let granted: usize = p.suggestions.iter().map(|s| s.granted).sum();
@@ -69,17 +83,39 @@ pub fn render_suggest(report: &Report) -> String {
             "| `{}` | {} | {} | {} | {} | {} |",
             p.address.replace('|', "\\|"),
             p.status.as_deref().unwrap_or("-"),
-            if p.suggestions.is_empty() { "-".to_string() } else { granted.to_string() },
-            if p.suggestions.is_empty() { "-".to_string() } else { kept.to_string() },
-            if granted == 0 { "-".to_string() } else { format!("{}%", (granted - kept.min(granted)) * 100 / granted) },
+            if p.suggestions.is_empty() {
+                "-".to_string()
+            } else {
+                granted.to_string()
+            },
+            if p.suggestions.is_empty() {
+                "-".to_string()
+            } else {
+                kept.to_string()
+            },
+            (granted.saturating_sub(kept) * 100)
+                .checked_div(granted)
+                .map_or("-".to_string(), |pct| format!("{pct}%")),
             if review { "review needed" } else { "" }
         );
     }
     for p in &with {
-        let _ = writeln!(out, "\n<details><summary><code>{}</code></summary>\n", p.address);
+        let _ = writeln!(
+            out,
+            "\n<details><summary><code>{}</code></summary>\n",
+            p.address
+        );
         for s in &p.suggestions {
-            let _ = writeln!(out, "`{}`: {} -> {} actions ({})\n", s.policy_address, s.granted, s.kept, s.applicability);
-            let _ = writeln!(out, "```diff\n{}```\n", super::text::document_diff(&s.current, s.suggested.as_ref()));
+            let _ = writeln!(
+                out,
+                "`{}`: {} -> {} actions ({})\n",
+                s.policy_address, s.granted, s.kept, s.applicability
+            );
+            let _ = writeln!(
+                out,
+                "```diff\n{}```\n",
+                super::text::document_diff(&s.current, s.suggested.as_ref())
+            );
         }
         let _ = writeln!(out, "</details>");
     }

@@ -127,7 +127,8 @@ pub struct PrincipalReport {
     pub status: Option<String>,
     /// `suggest`/`check`: the suggested changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub suggestions: Vec<SuggestionReport>,    /// `suggest`/`check`: why the principal was not minimized, and other notes.
+    pub suggestions: Vec<SuggestionReport>,
+    /// `suggest`/`check`: why the principal was not minimized, and other notes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }

@@ -112,16 +112,27 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
 /// A unified diff of two policy documents' pretty JSON (for the reports; patches come from the writer).
 pub fn document_diff(current: &serde_json::Value, suggested: Option<&serde_json::Value>) -> String {
     let old = serde_json::to_string_pretty(current).unwrap_or_default() + "\n";
-    let new = suggested.map_or(String::new(), |s| serde_json::to_string_pretty(s).unwrap_or_default() + "\n");
+    let new = suggested.map_or(String::new(), |s| {
+        serde_json::to_string_pretty(s).unwrap_or_default() + "\n"
+    });
     similar::TextDiff::from_lines(&old, &new)
         .unified_diff()
         .context_radius(2)
-        .header("current", if suggested.is_some() { "suggested" } else { "detached" })
+        .header(
+            "current",
+            if suggested.is_some() {
+                "suggested"
+            } else {
+                "detached"
+            },
+        )
         .to_string()
 }
 
 fn percent_removed(granted: usize, kept: usize) -> usize {
-    if granted == 0 { 0 } else { (granted.saturating_sub(kept) * 100) / granted }
+    (granted.saturating_sub(kept) * 100)
+        .checked_div(granted)
+        .unwrap_or(0)
 }
 
 /// Renders `suggest`/`check`: per principal, riskiest first, counts, reasons and the diff.
@@ -132,14 +143,25 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
     for p in &report.principals {
         let status = p.status.as_deref().unwrap_or("-");
         let arn = p.arn.as_deref().unwrap_or("new");
-        let _ = writeln!(out, "{}  {} {}  [{}]", paint(style.color, "1", &p.address), p.kind, arn, status);
+        let _ = writeln!(
+            out,
+            "{}  {} {}  [{}]",
+            paint(style.color, "1", &p.address),
+            p.kind,
+            arn,
+            status
+        );
         for note in &p.notes {
             let _ = writeln!(out, "  {note}");
         }
         for s in &p.suggestions {
             total_granted += s.granted;
             total_kept += s.kept;
-            let after = if s.suggested.is_some() { format!("{} actions", s.kept) } else { "detach".to_string() };
+            let after = if s.suggested.is_some() {
+                format!("{} actions", s.kept)
+            } else {
+                "detach".to_string()
+            };
             let _ = writeln!(
                 out,
                 "  {}: {} -> {} ({}% removed, {})",
@@ -149,7 +171,8 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
                 percent_removed(s.granted, s.kept),
                 s.applicability
             );
-            let mut kept: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+            let mut kept: std::collections::BTreeMap<&str, usize> =
+                std::collections::BTreeMap::new();
             for a in s.actions.iter().filter(|a| a.verdict == "keep") {
                 *kept.entry(a.reason.as_str()).or_default() += 1;
             }
@@ -176,9 +199,18 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
         let _ = writeln!(out);
     }
     for f in &report.files {
-        let _ = writeln!(out, "{} {}", if f.written { "wrote" } else { "would write" }, f.path);
+        let _ = writeln!(
+            out,
+            "{} {}",
+            if f.written { "wrote" } else { "would write" },
+            f.path
+        );
     }
-    let minimized = report.principals.iter().filter(|p| !p.suggestions.is_empty()).count();
+    let minimized = report
+        .principals
+        .iter()
+        .filter(|p| !p.suggestions.is_empty())
+        .count();
     let _ = writeln!(
         out,
         "{} principal{} with suggestions: {} granted actions -> {} ({}% removed)",

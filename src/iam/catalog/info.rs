@@ -167,8 +167,8 @@ pub struct ActionInfo {
     /// Length of the service prefix in `name`.
     prefix_len: usize,
     access_level: AccessLevel,
-    resource_types: Box<[ResourceType]>,
-    condition_keys: Box<[Arc<str>]>,
+    resource_types: Arc<[ResourceType]>,
+    condition_keys: Arc<[Arc<str>]>,
     flags: Flags,
 }
 
@@ -178,14 +178,19 @@ impl ActionInfo {
         action: &str,
         access_level: AccessLevel,
         mut flags: Flags,
-        resource_types: Box<[ResourceType]>,
-        condition_keys: Box<[Arc<str>]>,
+        resource_types: Arc<[ResourceType]>,
+        condition_keys: Arc<[Arc<str>]>,
     ) -> Self {
+        // Built by hand: cheaper than `format!` for ~20,000 names on every load.
+        let mut name = String::with_capacity(prefix.len() + 1 + action.len());
+        name.push_str(prefix);
+        name.push(':');
+        name.push_str(action);
         if access_level == AccessLevel::PermissionsManagement {
             flags.0 |= Flags::PERMISSIONS_MANAGEMENT;
         }
         ActionInfo {
-            name: format!("{prefix}:{action}").into_boxed_str(),
+            name: name.into_boxed_str(),
             prefix_len: prefix.len(),
             access_level,
             resource_types,

@@ -83,8 +83,8 @@ impl Catalog {
     /// Decodes the uncompressed compact format.
     pub fn from_text(text: &str) -> Result<Catalog, CatalogError> {
         let mut parsed = compact::parse(text)?;
-        // The generator already sorts; sorting again is linear on sorted input and makes the
-        // binary searches below correct whatever produced the data.
+        // The generator already sorts; checking (and sorting if needed) keeps the binary searches
+        // below correct whatever produced the data.
         parsed.services.sort_by(|a, b| cmp_ci(&a.prefix, &b.prefix));
         let mut services = Vec::with_capacity(parsed.services.len());
         let mut actions = Vec::with_capacity(parsed.services.iter().map(|s| s.actions.len()).sum());
@@ -98,7 +98,12 @@ impl Catalog {
                     reason: format!("service `{}` appears twice", service.prefix),
                 });
             }
-            service.actions.sort_by(|a, b| cmp_ci(a.name(), b.name()));
+            if !service
+                .actions
+                .is_sorted_by(|a, b| cmp_ci(a.name(), b.name()).is_le())
+            {
+                service.actions.sort_by(|a, b| cmp_ci(a.name(), b.name()));
+            }
             if let Some(pair) = service
                 .actions
                 .windows(2)
