@@ -23,7 +23,9 @@ fn bench(c: &mut Criterion) {
             for file in &corpus.files {
                 let bytes = std::fs::read(file).expect("read");
                 out.clear();
-                MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out).expect("gunzip");
+                MultiGzDecoder::new(&bytes[..])
+                    .read_to_end(&mut out)
+                    .expect("gunzip");
                 black_box(out.len());
             }
         })
@@ -31,7 +33,14 @@ fn bench(c: &mut Criterion) {
     for threads in [1, 2] {
         group.bench_function(format!("scan_{threads}_thread"), |b| {
             b.iter(|| {
-                let scan = scan_path(&corpus.root, &ScanOptions { threads, ..ScanOptions::default() }).expect("scan");
+                let scan = scan_path(
+                    &corpus.root,
+                    &ScanOptions {
+                        threads,
+                        ..ScanOptions::default()
+                    },
+                )
+                .expect("scan");
                 black_box(scan.stats.records)
             })
         });

@@ -21,7 +21,11 @@ use std::time::Instant;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
-        child(&args[i + 1], &args[i + 2], args[i + 3].parse().expect("threads"));
+        child(
+            &args[i + 1],
+            &args[i + 2],
+            args[i + 3].parse().expect("threads"),
+        );
         return;
     }
     if !args.iter().any(|a| a == "--bench") {
@@ -44,26 +48,58 @@ fn main() {
     run_child("decompress", &root, 1);
     let runs = 2;
     let best = |mode: &str, threads: usize| {
-        (0..runs).map(|_| run_child(mode, &root, threads)).min_by(|a, b| a.0.total_cmp(&b.0)).expect("runs")
+        (0..runs)
+            .map(|_| run_child(mode, &root, threads))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .expect("runs")
     };
     let (t_gunzip, rss_gunzip) = best("decompress", 1);
     let (t1, rss1) = best("scan", 1);
     let (t2, rss2) = best("scan", 2);
     let mbs = |t: f64| corpus.uncompressed as f64 / 1e6 / t;
-    println!("decompress only, 1 thread: {t_gunzip:.2}s = {:.0} MB/s (peak {} MB)", mbs(t_gunzip), rss_gunzip / 1024);
-    println!("scan, 1 thread:            {t1:.2}s = {:.0} MB/s (peak {} MB)", mbs(t1), rss1 / 1024);
-    println!("scan, 2 threads:           {t2:.2}s = {:.0} MB/s (peak {} MB)", mbs(t2), rss2 / 1024);
-    println!("scan / decompress (1 core): {:.2}x (budget <= 1.25x)", t1 / t_gunzip);
-    println!("throughput (1 core): {:.0} MB/s = {:.1}x trailscraper's 42 MB/s (target >= 420 MB/s)", mbs(t1), mbs(t1) / 42.0);
+    println!(
+        "decompress only, 1 thread: {t_gunzip:.2}s = {:.0} MB/s (peak {} MB)",
+        mbs(t_gunzip),
+        rss_gunzip / 1024
+    );
+    println!(
+        "scan, 1 thread:            {t1:.2}s = {:.0} MB/s (peak {} MB)",
+        mbs(t1),
+        rss1 / 1024
+    );
+    println!(
+        "scan, 2 threads:           {t2:.2}s = {:.0} MB/s (peak {} MB)",
+        mbs(t2),
+        rss2 / 1024
+    );
+    println!(
+        "scan / decompress (1 core): {:.2}x (budget <= 1.25x)",
+        t1 / t_gunzip
+    );
+    println!(
+        "throughput (1 core): {:.0} MB/s = {:.1}x trailscraper's 42 MB/s (target >= 420 MB/s)",
+        mbs(t1),
+        mbs(t1) / 42.0
+    );
     println!("2 threads vs 1: {:.2}x (budget >= 1.8x)", t1 / t2);
-    println!("peak memory: {} MB (budget <= 256 MB)", rss1.max(rss2) / 1024);
+    println!(
+        "peak memory: {} MB (budget <= 256 MB)",
+        rss1.max(rss2) / 1024
+    );
 }
 
 /// Runs one measurement in a fresh process; returns (seconds, peak RSS in kB).
 fn run_child(mode: &str, root: &str, threads: usize) -> (f64, u64) {
     let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe).args(["--child", mode, root, &threads.to_string()]).output().expect("run child");
-    assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(exe)
+        .args(["--child", mode, root, &threads.to_string()])
+        .output()
+        .expect("run child");
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();
     let secs = it.next().and_then(|s| s.parse().ok()).expect("seconds");
@@ -82,13 +118,22 @@ fn child(mode: &str, root: &str, threads: usize) {
             for file in &files {
                 let bytes = std::fs::read(file).expect("read");
                 out.clear();
-                MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out).expect("gunzip");
+                MultiGzDecoder::new(&bytes[..])
+                    .read_to_end(&mut out)
+                    .expect("gunzip");
                 total += out.len();
             }
             std::hint::black_box(total);
         }
         _ => {
-            let scan = scan_path(Path::new(root), &ScanOptions { threads, ..ScanOptions::default() }).expect("scan");
+            let scan = scan_path(
+                Path::new(root),
+                &ScanOptions {
+                    threads,
+                    ..ScanOptions::default()
+                },
+            )
+            .expect("scan");
             assert!(scan.stats.file_errors.is_empty());
             std::hint::black_box(scan.usage.len());
         }

@@ -16,7 +16,11 @@ pub const SIZE_VAR: &str = "IAMTRIM_BENCH_CT_MB";
 
 /// The corpus size asked for by `IAMTRIM_BENCH_CT_MB`, or `default_mb`.
 pub fn size_mb(default_mb: u64) -> u64 {
-    std::env::var(SIZE_VAR).ok().and_then(|v| v.parse().ok()).filter(|&mb| mb > 0).unwrap_or(default_mb)
+    std::env::var(SIZE_VAR)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&mb| mb > 0)
+        .unwrap_or(default_mb)
 }
 
 /// What was generated.
@@ -33,7 +37,8 @@ pub struct Corpus {
 
 /// Generates (or reuses) a corpus of at least `mb` MB uncompressed.
 pub fn corpus(mb: u64) -> Corpus {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-data/cloudtrail-{mb}mb"));
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-data/cloudtrail-{mb}mb"));
     let marker = root.join("COMPLETE");
     if !marker.exists() {
         let _ = std::fs::remove_dir_all(&root);
@@ -44,9 +49,16 @@ pub fn corpus(mb: u64) -> Corpus {
     collect(&root, &mut files);
     files.sort();
     let text = std::fs::read_to_string(root.join("SIZES")).expect("sizes");
-    let mut it = text.split_whitespace().map(|n| n.parse::<u64>().expect("number"));
+    let mut it = text
+        .split_whitespace()
+        .map(|n| n.parse::<u64>().expect("number"));
     let (uncompressed, compressed) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
-    Corpus { root, files, uncompressed, compressed }
+    Corpus {
+        root,
+        files,
+        uncompressed,
+        compressed,
+    }
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -86,15 +98,32 @@ impl Rng {
     }
     fn uuid(&mut self) -> String {
         let h = self.hex(32);
-        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
     }
 }
 
 const ACCOUNTS: &[&str] = &["111122223333", "444455556666", "777788889999"];
 const REGIONS: &[&str] = &["us-east-1", "eu-west-1", "eu-central-1"];
 const ROLES: &[&str] = &[
-    "app-runner", "etl-worker", "ci-deployer", "lambda-ingest", "ecs-task-api", "batch-reporting", "eks-node",
-    "data-scientist", "readonly-audit", "backup-operator", "terraform-plan", "web-frontend",
+    "app-runner",
+    "etl-worker",
+    "ci-deployer",
+    "lambda-ingest",
+    "ecs-task-api",
+    "batch-reporting",
+    "eks-node",
+    "data-scientist",
+    "readonly-audit",
+    "backup-operator",
+    "terraform-plan",
+    "web-frontend",
 ];
 const USERS: &[&str] = &["deployer", "alice", "bob", "monitoring-bot", "legacy-app"];
 const AGENTS: &[&str] = &[
@@ -158,9 +187,14 @@ fn generate(root: &Path, target_bytes: u64) {
         let day = 1 + (file_no % 28);
         let hour = rng.below(24);
         let minute = rng.below(12) * 5;
-        let dir = root.join(format!("AWSLogs/{account}/CloudTrail/{region}/2024/03/{day:02}"));
+        let dir = root.join(format!(
+            "AWSLogs/{account}/CloudTrail/{region}/2024/03/{day:02}"
+        ));
         std::fs::create_dir_all(&dir).expect("create corpus dir");
-        let name = format!("{account}_CloudTrail_{region}_202403{day:02}T{hour:02}{minute:02}Z_{}.json.gz", rng.hex(16));
+        let name = format!(
+            "{account}_CloudTrail_{region}_202403{day:02}T{hour:02}{minute:02}Z_{}.json.gz",
+            rng.hex(16)
+        );
         let records = 50 + rng.below(351);
         body.clear();
         body.push_str("{\"Records\":[");
@@ -168,7 +202,11 @@ fn generate(root: &Path, target_bytes: u64) {
             if i > 0 {
                 body.push(',');
             }
-            let time = format!("2024-03-{day:02}T{hour:02}:{:02}:{:02}Z", minute + rng.below(5), rng.below(60));
+            let time = format!(
+                "2024-03-{day:02}T{hour:02}:{:02}:{:02}Z",
+                minute + rng.below(5),
+                rng.below(60)
+            );
             record(&mut rng, &mut body, account, region, &time);
         }
         body.push_str("]}");
@@ -187,11 +225,20 @@ fn record(rng: &mut Rng, out: &mut String, account: &str, region: &str, time: &s
     let &(host, name, read_only, data) = rng.pick(CALLS);
     let roll = rng.below(100);
     let agent = *rng.pick(AGENTS);
-    let ip = format!("10.{}.{}.{}", rng.below(256), rng.below(256), rng.below(256));
+    let ip = format!(
+        "10.{}.{}.{}",
+        rng.below(256),
+        rng.below(256),
+        rng.below(256)
+    );
     let identity = if roll < 8 {
-        format!("{{\"type\":\"AWSService\",\"invokedBy\":\"{}.amazonaws.com\"}}", rng.pick(&["ec2", "lambda", "cloudformation", "autoscaling"]))
+        format!(
+            "{{\"type\":\"AWSService\",\"invokedBy\":\"{}.amazonaws.com\"}}",
+            rng.pick(&["ec2", "lambda", "cloudformation", "autoscaling"])
+        )
     } else if roll < 9 {
-        "{\"type\":\"AWSAccount\",\"principalId\":\"\",\"accountId\":\"ANONYMOUS_PRINCIPAL\"}".to_string()
+        "{\"type\":\"AWSAccount\",\"principalId\":\"\",\"accountId\":\"ANONYMOUS_PRINCIPAL\"}"
+            .to_string()
     } else if roll < 25 {
         let user = rng.pick(USERS);
         format!(
@@ -208,11 +255,21 @@ fn record(rng: &mut Rng, out: &mut String, account: &str, region: &str, time: &s
             rng.hex(16).to_uppercase()
         )
     };
-    let bucket = format!("{}-data-{account}", rng.pick(&["app", "etl", "logs", "backups"]));
-    let key = format!("{}/{}/part-{:05}.parquet", rng.pick(&["in", "out", "tmp"]), rng.below(400), rng.below(100_000));
+    let bucket = format!(
+        "{}-data-{account}",
+        rng.pick(&["app", "etl", "logs", "backups"])
+    );
+    let key = format!(
+        "{}/{}/part-{:05}.parquet",
+        rng.pick(&["in", "out", "tmp"]),
+        rng.below(400),
+        rng.below(100_000)
+    );
     let (params, resources) = match host {
         "s3" => (
-            format!("{{\"bucketName\":\"{bucket}\",\"Host\":\"{bucket}.s3.{region}.amazonaws.com\",\"key\":\"{key}\",\"x-id\":\"{name}\"}}"),
+            format!(
+                "{{\"bucketName\":\"{bucket}\",\"Host\":\"{bucket}.s3.{region}.amazonaws.com\",\"key\":\"{key}\",\"x-id\":\"{name}\"}}"
+            ),
             format!(
                 ",\"resources\":[{{\"type\":\"AWS::S3::Object\",\"ARN\":\"arn:aws:s3:::{bucket}/{key}\"}},{{\"accountId\":\"{account}\",\"type\":\"AWS::S3::Bucket\",\"ARN\":\"arn:aws:s3:::{bucket}\"}}]"
             ),
@@ -220,12 +277,19 @@ fn record(rng: &mut Rng, out: &mut String, account: &str, region: &str, time: &s
         "kms" => {
             let key_id = rng.uuid();
             (
-                format!("{{\"encryptionAlgorithm\":\"SYMMETRIC_DEFAULT\",\"encryptionContext\":{{\"aws:lambda:FunctionArn\":\"arn:aws:lambda:{region}:{account}:function:ingest\"}}}}"),
-                format!(",\"resources\":[{{\"accountId\":\"{account}\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:{region}:{account}:key/{key_id}\"}}]"),
+                format!(
+                    "{{\"encryptionAlgorithm\":\"SYMMETRIC_DEFAULT\",\"encryptionContext\":{{\"aws:lambda:FunctionArn\":\"arn:aws:lambda:{region}:{account}:function:ingest\"}}}}"
+                ),
+                format!(
+                    ",\"resources\":[{{\"accountId\":\"{account}\",\"type\":\"AWS::KMS::Key\",\"ARN\":\"arn:aws:kms:{region}:{account}:key/{key_id}\"}}]"
+                ),
             )
         }
         "dynamodb" => (
-            format!("{{\"tableName\":\"orders-{}\",\"key\":{{\"pk\":\"HIDDEN_DUE_TO_SECURITY_REASONS\"}},\"consistentRead\":false}}", rng.below(20)),
+            format!(
+                "{{\"tableName\":\"orders-{}\",\"key\":{{\"pk\":\"HIDDEN_DUE_TO_SECURITY_REASONS\"}},\"consistentRead\":false}}",
+                rng.below(20)
+            ),
             format!(
                 ",\"resources\":[{{\"accountId\":\"{account}\",\"type\":\"AWS::DynamoDB::Table\",\"ARN\":\"arn:aws:dynamodb:{region}:{account}:table/orders-{}\"}}]",
                 rng.below(20)
@@ -238,11 +302,25 @@ fn record(rng: &mut Rng, out: &mut String, account: &str, region: &str, time: &s
             ),
             String::new(),
         ),
-        "lambda" => (format!("{{\"functionName\":\"arn:aws:lambda:{region}:{account}:function:ingest-{}\"}}", rng.below(30)), String::new()),
+        "lambda" => (
+            format!(
+                "{{\"functionName\":\"arn:aws:lambda:{region}:{account}:function:ingest-{}\"}}",
+                rng.below(30)
+            ),
+            String::new(),
+        ),
         _ => ("null".to_string(), String::new()),
     };
-    let error = if rng.below(100) < 3 { ",\"errorCode\":\"AccessDenied\",\"errorMessage\":\"User is not authorized to perform this operation because no identity-based policy allows the action\"" } else { "" };
-    let response = if read_only || !error.is_empty() { "null".to_string() } else { format!("{{\"requestId\":\"{}\"}}", rng.uuid()) };
+    let error = if rng.below(100) < 3 {
+        ",\"errorCode\":\"AccessDenied\",\"errorMessage\":\"User is not authorized to perform this operation because no identity-based policy allows the action\""
+    } else {
+        ""
+    };
+    let response = if read_only || !error.is_empty() {
+        "null".to_string()
+    } else {
+        format!("{{\"requestId\":\"{}\"}}", rng.uuid())
+    };
     let _ = write!(
         out,
         "{{\"eventVersion\":\"1.09\",\"userIdentity\":{identity},\"eventTime\":\"{time}\",\"eventSource\":\"{host}.amazonaws.com\",\"eventName\":\"{name}\",\"awsRegion\":\"{region}\",\"sourceIPAddress\":\"{ip}\",\"userAgent\":\"{agent}\"{error},\"requestParameters\":{params},\"responseElements\":{response},\"requestID\":\"{}\",\"eventID\":\"{}\",\"readOnly\":{read_only}{resources},\"eventType\":\"AwsApiCall\",\"managementEvent\":{},\"recipientAccountId\":\"{account}\",\"eventCategory\":\"{}\",\"tlsDetails\":{{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"{host}.{region}.amazonaws.com\"}}}}",

@@ -25,7 +25,9 @@ static SHARED: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
 
 /// The moto server for this test: the one from `scripts/test`, or one started here.
 pub fn moto() -> Arc<Moto> {
-    let mut shared = SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut shared = SHARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(running) = shared.upgrade() {
         return running;
     }
@@ -39,7 +41,10 @@ impl Moto {
         if let Ok(endpoint) = std::env::var(ENDPOINT_VAR)
             && !endpoint.is_empty()
         {
-            return Moto { endpoint, child: None };
+            return Moto {
+                endpoint,
+                child: None,
+            };
         }
         let server = venv_dir().join("bin/moto_server");
         assert!(
@@ -66,11 +71,17 @@ impl Moto {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{} did not listen on port {port} within 30 s", server.display());
+                panic!(
+                    "{} did not listen on port {port} within 30 s",
+                    server.display()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Moto { endpoint: format!("http://127.0.0.1:{port}"), child: Some(child) }
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -83,20 +94,24 @@ impl Moto {
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(aws_sdk_s3::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "iamtrim-moto",
-            )))
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "iamtrim-moto",
+                ),
+            ))
             .endpoint_url(&self.endpoint)
             .build()
     }
 
     /// An S3 client for moto (path-style addressing: moto has no per-bucket host names).
     pub fn s3_client(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config()).force_path_style(true).build();
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config())
+            .force_path_style(true)
+            .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
 }
