@@ -303,26 +303,15 @@ fn expr_from_value(v: Value) -> Result<Expr, String> {
             Ok(Expr::Blocks(blocks))
         }
         Value::Object(map) => {
-            let is_leaf = map.is_empty()
-                || map.contains_key("constant_value")
-                || map.contains_key("references");
+            let is_leaf = map.is_empty() || map.contains_key("constant_value") || map.contains_key("references");
             if is_leaf {
                 let constant_value = map.get("constant_value").cloned();
                 let references = match map.get("references") {
-                    Some(Value::Array(r)) => Some(
-                        r.iter()
-                            .filter_map(|x| x.as_str().map(str::to_string))
-                            .collect(),
-                    ),
-                    Some(_) => {
-                        return Err("expected \"references\" to be an array of strings".into());
-                    }
+                    Some(Value::Array(r)) => Some(r.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()),
+                    Some(_) => return Err("expected \"references\" to be an array of strings".into()),
                     None => None,
                 };
-                Ok(Expr::Leaf(Expression {
-                    constant_value,
-                    references,
-                }))
+                Ok(Expr::Leaf(Expression { constant_value, references }))
             } else {
                 Ok(Expr::Block(block_from_map(map)?))
             }
@@ -332,9 +321,7 @@ fn expr_from_value(v: Value) -> Result<Expr, String> {
 }
 
 fn block_from_map(map: serde_json::Map<String, Value>) -> Result<BTreeMap<String, Expr>, String> {
-    map.into_iter()
-        .map(|(k, v)| Ok((k, expr_from_value(v)?)))
-        .collect()
+    map.into_iter().map(|(k, v)| Ok((k, expr_from_value(v)?))).collect()
 }
 
 /// Decodes a raw attribute object into a JSON value; `None` for absent or `null`.
