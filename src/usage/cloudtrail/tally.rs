@@ -338,9 +338,6 @@ fn caller<'r>(rec: &'r Record<'_>) -> Caller<'r> {
             Caller::Principal(Cow::Borrowed(a))
         }),
         Some("AWSService") => Caller::Service,
-        Some("Unknown") | None if rec.event_type.as_deref() == Some("AwsServiceEvent") => {
-            Caller::Service
-        }
         _ if rec.event_type.as_deref() == Some("AwsServiceEvent") => Caller::Service,
         _ => Caller::Unattributed,
     }

@@ -1,0 +1,164 @@
+//! The CloudTrail budget run: generates a corpus of `IAMTRIM_BENCH_CT_MB` MB (default 16; use
+//! 1024+ for the real figures), then measures, each in a fresh child process so peak memory is the
+//! scan's own:
+//! - one core: scan time vs only decompressing the same files (budget <= 1.25x), MB/s uncompressed
+//!   (target >= 420 MB/s, 10x trailscraper's ~42 MB/s);
+//! - two cores vs one (budget >= 1.8x);
+//! - peak resident memory of the scan (budget <= 256 MB), from `VmHWM`.
+//!
+//! Run: `IAMTRIM_BENCH_CT_MB=1100 cargo bench --bench cloudtrail_measure`.
+
+#[path = "support/ct_corpus.rs"]
+mod ct_corpus;
+
+use flate2::read::MultiGzDecoder;
+use iamtrim::usage::cloudtrail::{ScanOptions, scan_path};
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        child(
+            &args[i + 1],
+            &args[i + 2],
+            args[i + 3].parse().expect("threads"),
+        );
+        return;
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        // Only `cargo bench` passes `--bench`; `cargo test --all-targets` runs this target too and
+        // must stay quick.
+        return;
+    }
+    let mb = ct_corpus::size_mb(16);
+    let started = Instant::now();
+    let corpus = ct_corpus::corpus(mb);
+    println!(
+        "corpus: {} files, {:.1} MB uncompressed, {:.1} MB gzip, ready in {:.1}s",
+        corpus.files.len(),
+        corpus.uncompressed as f64 / 1e6,
+        corpus.compressed as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    let root = corpus.root.to_string_lossy().into_owned();
+    // Warm the page cache so every measurement reads from memory.
+    run_child("decompress", &root, 1);
+    let runs = 2;
+    let best = |mode: &str, threads: usize| {
+        (0..runs)
+            .map(|_| run_child(mode, &root, threads))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .expect("runs")
+    };
+    let (t_gunzip, rss_gunzip) = best("decompress", 1);
+    let (t1, rss1) = best("scan", 1);
+    let (t2, rss2) = best("scan", 2);
+    let mbs = |t: f64| corpus.uncompressed as f64 / 1e6 / t;
+    println!(
+        "decompress only, 1 thread: {t_gunzip:.2}s = {:.0} MB/s (peak {} MB)",
+        mbs(t_gunzip),
+        rss_gunzip / 1024
+    );
+    println!(
+        "scan, 1 thread:            {t1:.2}s = {:.0} MB/s (peak {} MB)",
+        mbs(t1),
+        rss1 / 1024
+    );
+    println!(
+        "scan, 2 threads:           {t2:.2}s = {:.0} MB/s (peak {} MB)",
+        mbs(t2),
+        rss2 / 1024
+    );
+    println!(
+        "scan / decompress (1 core): {:.2}x (budget <= 1.25x)",
+        t1 / t_gunzip
+    );
+    println!(
+        "throughput (1 core): {:.0} MB/s = {:.1}x trailscraper's 42 MB/s (target >= 420 MB/s)",
+        mbs(t1),
+        mbs(t1) / 42.0
+    );
+    println!("2 threads vs 1: {:.2}x (budget >= 1.8x)", t1 / t2);
+    println!(
+        "peak memory: {} MB (budget <= 256 MB)",
+        rss1.max(rss2) / 1024
+    );
+}
+
+/// Runs one measurement in a fresh process; returns (seconds, peak RSS in kB).
+fn run_child(mode: &str, root: &str, threads: usize) -> (f64, u64) {
+    let exe = std::env::current_exe().expect("own path");
+    let out = Command::new(exe)
+        .args(["--child", mode, root, &threads.to_string()])
+        .output()
+        .expect("run child");
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace();
+    let secs = it.next().and_then(|s| s.parse().ok()).expect("seconds");
+    let rss = it.next().and_then(|s| s.parse().ok()).expect("rss");
+    (secs, rss)
+}
+
+fn child(mode: &str, root: &str, threads: usize) {
+    let started = Instant::now();
+    match mode {
+        "decompress" => {
+            let mut files = Vec::new();
+            collect(Path::new(root), &mut files);
+            let mut out = Vec::new();
+            let mut total = 0usize;
+            for file in &files {
+                let bytes = std::fs::read(file).expect("read");
+                out.clear();
+                MultiGzDecoder::new(&bytes[..])
+                    .read_to_end(&mut out)
+                    .expect("gunzip");
+                total += out.len();
+            }
+            std::hint::black_box(total);
+        }
+        _ => {
+            let scan = scan_path(
+                Path::new(root),
+                &ScanOptions {
+                    threads,
+                    ..ScanOptions::default()
+                },
+            )
+            .expect("scan");
+            assert!(scan.stats.file_errors.is_empty());
+            std::hint::black_box(scan.usage.len());
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("{secs} {}", peak_rss_kb());
+}
+
+fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else if path.to_string_lossy().ends_with(".json.gz") {
+            out.push(path);
+        }
+    }
+}
+
+/// `VmHWM` from `/proc/self/status` (Linux): the peak resident set, in kB.
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
