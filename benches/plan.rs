@@ -17,11 +17,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 fn validate(bytes: &[u8]) {
-    let _: IgnoredAny = serde_json::from_slice(black_box(bytes)).expect("the generated plan is JSON");
+    let _: IgnoredAny =
+        serde_json::from_slice(black_box(bytes)).expect("the generated plan is JSON");
 }
 
 fn parse_and_discover(bytes: &[u8]) -> usize {
-    let loaded = parse_plan_bytes(black_box(bytes), "bench.json").expect("the generated plan parses");
+    let loaded =
+        parse_plan_bytes(black_box(bytes), "bench.json").expect("the generated plan parses");
     discover(&loaded.plan).principals.len()
 }
 
@@ -39,9 +41,16 @@ fn main() {
         expected.iam_resources,
         expected.principals()
     );
-    assert_eq!(parse_and_discover(&bytes), expected.principals(), "discovery found every principal");
+    assert_eq!(
+        parse_and_discover(&bytes),
+        expected.principals(),
+        "discovery found every principal"
+    );
 
-    let mut c = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(10)).configure_from_args();
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .configure_from_args();
     let mut group = c.benchmark_group("plan");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("ignored_any", |b| b.iter(|| validate(&bytes)));

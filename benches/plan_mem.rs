@@ -18,7 +18,12 @@ use std::process::Command;
 fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: u64 = line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kb * 1024)
 }
 
@@ -28,7 +33,13 @@ fn measure(path: &str) {
     let loaded = parse_plan_bytes(&bytes, path).expect("the plan parses");
     let found = discover(&loaded.plan);
     let peak = status_bytes("VmHWM:").unwrap_or(0);
-    println!("{} {} {} {}", bytes.len(), baseline, peak, found.principals.len());
+    println!(
+        "{} {} {} {}",
+        bytes.len(),
+        baseline,
+        peak,
+        found.principals.len()
+    );
 }
 
 fn main() {
@@ -44,12 +55,29 @@ fn main() {
     let spec = plan_gen::PlanSpec::from_env();
     let (path, expected) = plan_gen::write_bench_plan(&spec).expect("writing the bench plan");
     let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe).arg("--measure").arg(&path).output().expect("running the measurement");
-    assert!(out.status.success(), "measurement failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(exe)
+        .arg("--measure")
+        .arg(&path)
+        .output()
+        .expect("running the measurement");
+    assert!(
+        out.status.success(),
+        "measurement failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    let nums: Vec<u64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    let [size, baseline, peak, principals] = nums[..] else { panic!("unexpected measurement output: {text}") };
-    assert_eq!(principals as usize, expected.principals(), "discovery found every principal");
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [size, baseline, peak, principals] = nums[..] else {
+        panic!("unexpected measurement output: {text}")
+    };
+    assert_eq!(
+        principals as usize,
+        expected.principals(),
+        "discovery found every principal"
+    );
     let mb = |b: u64| b as f64 / 1e6;
     println!(
         "plan_mem: file {:.1} MB, VmHWM {:.1} MB (process baseline {:.1} MB): peak/file {:.2}, (peak - baseline)/file {:.2} (budget 3.00; reading the file is 1.00 of it)",

@@ -42,12 +42,18 @@ pub struct PlanSpec {
 impl PlanSpec {
     /// A plan of `mb` megabytes (10^6 bytes) with the default seed.
     pub fn megabytes(mb: f64) -> Self {
-        PlanSpec { target_bytes: (mb * 1e6) as usize, seed: 0x1a4_7217 }
+        PlanSpec {
+            target_bytes: (mb * 1e6) as usize,
+            seed: 0x1a4_7217,
+        }
     }
 
     /// The size from `IAMTRIM_BENCH_PLAN_MB`, else [`DEFAULT_MB`].
     pub fn from_env() -> Self {
-        let mb = std::env::var(SIZE_ENV).ok().and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| *v > 0.0);
+        let mb = std::env::var(SIZE_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| *v > 0.0);
         Self::megabytes(mb.unwrap_or(DEFAULT_MB))
     }
 
@@ -121,7 +127,9 @@ pub fn write_bench_plan(spec: &PlanSpec) -> std::io::Result<(PathBuf, Expected)>
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(spec.file_name());
     let generated = generate(spec);
-    let fresh = std::fs::metadata(&path).map(|m| m.len() as usize == generated.bytes.len()).unwrap_or(false);
+    let fresh = std::fs::metadata(&path)
+        .map(|m| m.len() as usize == generated.bytes.len())
+        .unwrap_or(false);
     if !fresh {
         let tmp = path.with_extension("json.tmp");
         std::fs::File::create(&tmp)?.write_all(&generated.bytes)?;
@@ -261,7 +269,10 @@ impl ModuleTree {
         }
         m.insert("resources".into(), Value::Array(self.resources.clone()));
         if !self.children.is_empty() {
-            m.insert("child_modules".into(), Value::Array(self.children.iter().map(ModuleTree::to_value).collect()));
+            m.insert(
+                "child_modules".into(),
+                Value::Array(self.children.iter().map(ModuleTree::to_value).collect()),
+            );
         }
         Value::Object(m)
     }
@@ -309,18 +320,36 @@ impl Layout {
                 }
             })
             .collect();
-        Layout { seed: spec.seed, services, extra_roles }
+        Layout {
+            seed: spec.seed,
+            services,
+            extra_roles,
+        }
     }
 
     /// Writes the plan with `bulk` units of filler per non-IAM value on average.
     fn render(&self, bulk: f64) -> GeneratedPlan {
-        let mut s = Sections { changes: Vec::new(), planned: ModuleTree::default(), prior: ModuleTree::default(), expected: Expected::default() };
+        let mut s = Sections {
+            changes: Vec::new(),
+            planned: ModuleTree::default(),
+            prior: ModuleTree::default(),
+            expected: Expected::default(),
+        };
         let mut prior_root = Vec::new();
         let mut planned_root = Vec::new();
         for i in 0..self.extra_roles {
             let name = format!("extra-{i:03}");
             let mut rng = Rng::for_address(self.seed, &name);
-            let inst = role(&mut rng, "", "extra", Some(json!(i)), &name, false, State::Create, "root");
+            let inst = role(
+                &mut rng,
+                "",
+                "extra",
+                Some(json!(i)),
+                &name,
+                false,
+                State::Create,
+                "root",
+            );
             self.emit(&mut s, inst, &mut planned_root, &mut prior_root);
             s.expected.roles += 1;
             s.expected.inline += 1;
@@ -328,17 +357,55 @@ impl Layout {
         }
         for svc in &self.services {
             let module = format!("module.service[{}]", Value::String(svc.key.clone()));
-            let mut planned = ModuleTree { address: module.clone(), ..Default::default() };
-            let mut prior = ModuleTree { address: module.clone(), ..Default::default() };
-            self.service_resources(&mut s, svc, &module, bulk, &mut planned.resources, &mut prior.resources);
+            let mut planned = ModuleTree {
+                address: module.clone(),
+                ..Default::default()
+            };
+            let mut prior = ModuleTree {
+                address: module.clone(),
+                ..Default::default()
+            };
+            self.service_resources(
+                &mut s,
+                svc,
+                &module,
+                bulk,
+                &mut planned.resources,
+                &mut prior.resources,
+            );
             let network = format!("{module}.module.network[0]");
-            let mut planned_net = ModuleTree { address: network.clone(), ..Default::default() };
-            let mut prior_net = ModuleTree { address: network.clone(), ..Default::default() };
-            self.network_resources(&mut s, svc, &network, bulk, &mut planned_net.resources, &mut prior_net.resources);
+            let mut planned_net = ModuleTree {
+                address: network.clone(),
+                ..Default::default()
+            };
+            let mut prior_net = ModuleTree {
+                address: network.clone(),
+                ..Default::default()
+            };
+            self.network_resources(
+                &mut s,
+                svc,
+                &network,
+                bulk,
+                &mut planned_net.resources,
+                &mut prior_net.resources,
+            );
             let iam = format!("{module}.module.iam[0]");
-            let mut planned_iam = ModuleTree { address: iam.clone(), ..Default::default() };
-            let mut prior_iam = ModuleTree { address: iam.clone(), ..Default::default() };
-            self.iam_resources(&mut s, svc, &iam, &mut planned_iam.resources, &mut prior_iam.resources);
+            let mut planned_iam = ModuleTree {
+                address: iam.clone(),
+                ..Default::default()
+            };
+            let mut prior_iam = ModuleTree {
+                address: iam.clone(),
+                ..Default::default()
+            };
+            self.iam_resources(
+                &mut s,
+                svc,
+                &iam,
+                &mut planned_iam.resources,
+                &mut prior_iam.resources,
+            );
             planned.children = vec![planned_iam, planned_net];
             prior.children = vec![prior_iam, prior_net];
             s.planned.children.push(planned);
@@ -357,7 +424,10 @@ impl Layout {
         out.extend_from_slice(br#"}},"configuration":"#);
         serde_json::to_writer(&mut out, &configuration()).expect("writing to a Vec");
         out.extend_from_slice(br#","relevant_attributes":[{"resource":"module.service.module.iam.aws_iam_policy.this","attribute":["arn"]}],"timestamp":"2026-01-01T00:00:00Z","applyable":true,"complete":true,"errored":false}"#);
-        GeneratedPlan { bytes: out, expected: s.expected }
+        GeneratedPlan {
+            bytes: out,
+            expected: s.expected,
+        }
     }
 
     /// Records an instance in `resource_changes` and the values trees.
@@ -367,7 +437,11 @@ impl Layout {
         if inst.rtype.starts_with("aws_iam_") {
             s.expected.iam_resources += 1;
         }
-        let sensitive_of = |v: &Option<Value>| v.as_ref().map(sensitive_shape).unwrap_or_else(|| json!(false));
+        let sensitive_of = |v: &Option<Value>| {
+            v.as_ref()
+                .map(sensitive_shape)
+                .unwrap_or_else(|| json!(false))
+        };
         let values_entry = |values: &Value| {
             let mut m = Map::new();
             m.insert("address".into(), json!(address));
@@ -424,7 +498,15 @@ impl Layout {
         serde_json::to_writer(&mut s.changes, &Value::Object(m)).expect("writing to a Vec");
     }
 
-    fn service_resources(&self, s: &mut Sections, svc: &Service, module: &str, bulk: f64, planned: &mut Vec<Value>, prior: &mut Vec<Value>) {
+    fn service_resources(
+        &self,
+        s: &mut Sections,
+        svc: &Service,
+        module: &str,
+        bulk: f64,
+        planned: &mut Vec<Value>,
+        prior: &mut Vec<Value>,
+    ) {
         let blocks: [(&'static str, &'static str, usize, bool); 6] = [
             ("aws_security_group", "app", 1, false),
             ("aws_s3_bucket", "data", 1, false),
@@ -437,7 +519,9 @@ impl Layout {
             for i in 0..n {
                 let index = match (rtype, counted, n) {
                     (_, true, _) => Some(json!(i)),
-                    ("aws_lambda_function" | "aws_cloudwatch_log_group", _, _) => Some(json!(format!("fn-{i:02}"))),
+                    ("aws_lambda_function" | "aws_cloudwatch_log_group", _, _) => {
+                        Some(json!(format!("fn-{i:02}")))
+                    }
                     _ => None,
                 };
                 let inst = self.bulky(module, rtype, name, index, svc, bulk);
@@ -446,8 +530,19 @@ impl Layout {
         }
     }
 
-    fn network_resources(&self, s: &mut Sections, svc: &Service, module: &str, bulk: f64, planned: &mut Vec<Value>, prior: &mut Vec<Value>) {
-        for (rtype, name, n) in [("aws_subnet", "private", svc.subnets), ("aws_route_table", "private", svc.route_tables)] {
+    fn network_resources(
+        &self,
+        s: &mut Sections,
+        svc: &Service,
+        module: &str,
+        bulk: f64,
+        planned: &mut Vec<Value>,
+        prior: &mut Vec<Value>,
+    ) {
+        for (rtype, name, n) in [
+            ("aws_subnet", "private", svc.subnets),
+            ("aws_route_table", "private", svc.route_tables),
+        ] {
             for i in 0..n {
                 let inst = self.bulky(module, rtype, name, Some(json!(i)), svc, bulk);
                 self.emit(s, inst, planned, prior);
@@ -457,22 +552,64 @@ impl Layout {
 
     /// A non-IAM instance: a handful of typed attributes plus `bulk` units of tags, nested blocks
     /// and long strings.
-    fn bulky(&self, module: &str, rtype: &'static str, name: &'static str, index: Option<Value>, svc: &Service, bulk: f64) -> Inst {
-        let mut inst = Inst { module: module.to_string(), mode: "managed", rtype, name, index, before: None, after: None, after_unknown: json!({}), data_read: false };
+    fn bulky(
+        &self,
+        module: &str,
+        rtype: &'static str,
+        name: &'static str,
+        index: Option<Value>,
+        svc: &Service,
+        bulk: f64,
+    ) -> Inst {
+        let mut inst = Inst {
+            module: module.to_string(),
+            mode: "managed",
+            rtype,
+            name,
+            index,
+            before: None,
+            after: None,
+            after_unknown: json!({}),
+            data_read: false,
+        };
         let mut rng = Rng::for_address(self.seed, &inst.address());
         let units = bulk.floor() as usize + usize::from(rng.unit() < bulk.fract());
-        let id = format!("{}-{}", rtype.trim_start_matches("aws_").replace('_', "-"), rng.hex(17));
+        let id = format!(
+            "{}-{}",
+            rtype.trim_start_matches("aws_").replace('_', "-"),
+            rng.hex(17)
+        );
         let mut v = Map::new();
-        v.insert("arn".into(), json!(format!("arn:aws:{}:eu-west-1:{ACCOUNT}:{}/{}", rtype.split('_').nth(1).unwrap_or("ec2"), rtype, id)));
+        v.insert(
+            "arn".into(),
+            json!(format!(
+                "arn:aws:{}:eu-west-1:{ACCOUNT}:{}/{}",
+                rtype.split('_').nth(1).unwrap_or("ec2"),
+                rtype,
+                id
+            )),
+        );
         v.insert("id".into(), json!(id));
         let mut tags = Map::new();
-        tags.insert("Name".into(), json!(format!("{}-{}-{}", svc.key, name, rng.hex(6))));
+        tags.insert(
+            "Name".into(),
+            json!(format!("{}-{}-{}", svc.key, name, rng.hex(6))),
+        );
         tags.insert("Service".into(), json!(svc.key));
         tags.insert("Environment".into(), json!("bench"));
-        tags.insert("CostCenter".into(), json!(format!("cc-{}", rng.below(9000) + 1000)));
+        tags.insert(
+            "CostCenter".into(),
+            json!(format!("cc-{}", rng.below(9000) + 1000)),
+        );
         let mut nested = Vec::new();
         for u in 0..units {
-            tags.insert(format!("team:{}:{u}", rng.pick(&["platform", "payments", "search", "data"])), json!(format!("owner-{}@example.com", rng.hex(8))));
+            tags.insert(
+                format!(
+                    "team:{}:{u}",
+                    rng.pick(&["platform", "payments", "search", "data"])
+                ),
+                json!(format!("owner-{}@example.com", rng.hex(8))),
+            );
             nested.push(json!({
                 "cidr_blocks": [format!("10.{}.{}.0/24", rng.below(255), rng.below(255)), format!("172.16.{}.0/24", rng.below(255))],
                 "description": format!("rule {u} for {} managed by terraform ({})", svc.key, rng.hex(24)),
@@ -480,7 +617,9 @@ impl Layout {
                 "ipv6_cidr_blocks": [], "prefix_list_ids": [], "security_groups": [], "self": false,
             }));
         }
-        let long = |rng: &mut Rng, n: usize| -> String { (0..n).map(|_| rng.hex(64)).collect::<Vec<_>>().join("") };
+        let long = |rng: &mut Rng, n: usize| -> String {
+            (0..n).map(|_| rng.hex(64)).collect::<Vec<_>>().join("")
+        };
         match rtype {
             "aws_security_group" => {
                 v.insert("ingress".into(), Value::Array(nested));
@@ -489,13 +628,21 @@ impl Layout {
             }
             "aws_instance" => {
                 v.insert("ami".into(), json!(format!("ami-{}", rng.hex(17))));
-                v.insert("instance_type".into(), json!(rng.pick(&["t3.micro", "m6i.large", "c7g.xlarge"])));
-                v.insert("user_data_base64".into(), json!(long(&mut rng, units.div_ceil(2))));
+                v.insert(
+                    "instance_type".into(),
+                    json!(rng.pick(&["t3.micro", "m6i.large", "c7g.xlarge"])),
+                );
+                v.insert(
+                    "user_data_base64".into(),
+                    json!(long(&mut rng, units.div_ceil(2))),
+                );
                 v.insert("root_block_device".into(), json!([{"delete_on_termination":true,"encrypted":true,"iops":3000,"volume_size":50,"volume_type":"gp3","tags":{}}]));
                 v.insert("ebs_block_device".into(), Value::Array(nested));
             }
             "aws_lambda_function" => {
-                let vars: Map<String, Value> = (0..units).map(|u| (format!("VAR_{u}"), json!(long(&mut rng, 1)))).collect();
+                let vars: Map<String, Value> = (0..units)
+                    .map(|u| (format!("VAR_{u}"), json!(long(&mut rng, 1))))
+                    .collect();
                 v.insert("environment".into(), json!([{ "variables": vars }]));
                 v.insert("runtime".into(), json!("python3.12"));
                 v.insert("handler".into(), json!("app.handler"));
@@ -506,7 +653,10 @@ impl Layout {
             }
             _ => {
                 v.insert("settings".into(), Value::Array(nested));
-                v.insert("description".into(), json!(long(&mut rng, units.div_ceil(3))));
+                v.insert(
+                    "description".into(),
+                    json!(long(&mut rng, units.div_ceil(3))),
+                );
             }
         }
         v.insert("tags_all".into(), Value::Object(tags.clone()));
@@ -539,7 +689,14 @@ impl Layout {
     }
 
     /// The `iam` module instance of a service: 23 IAM instances, 5 principals, 15 policy sources.
-    fn iam_resources(&self, s: &mut Sections, svc: &Service, module: &str, planned: &mut Vec<Value>, prior: &mut Vec<Value>) {
+    fn iam_resources(
+        &self,
+        s: &mut Sections,
+        svc: &Service,
+        module: &str,
+        planned: &mut Vec<Value>,
+        prior: &mut Vec<Value>,
+    ) {
         let known = |v: Value| -> (Option<Value>, Option<Value>) {
             match svc.state {
                 State::Create => (None, Some(v)),
@@ -556,7 +713,16 @@ impl Layout {
             let mut rng = Rng::for_address(self.seed, &format!("{module}/{key}"));
 
             // The role, with one inline_policy block.
-            let role_inst = role(&mut rng, module, "this", idx.clone(), &role_name, svc.prefixed_roles, svc.state, &svc.key);
+            let role_inst = role(
+                &mut rng,
+                module,
+                "this",
+                idx.clone(),
+                &role_name,
+                svc.prefixed_roles,
+                svc.state,
+                &svc.key,
+            );
             emit(s, role_inst);
             s.expected.roles += 1;
             s.expected.inline += 1;
@@ -573,10 +739,20 @@ impl Layout {
                 "statement": doc.statements,
                 "version": "2012-10-17",
             });
-            emit(s, Inst {
-                module: module.into(), mode: "data", rtype: "aws_iam_policy_document", name: "this", index: idx.clone(),
-                before: Some(doc_values.clone()), after: Some(doc_values), after_unknown: json!({}), data_read: true,
-            });
+            emit(
+                s,
+                Inst {
+                    module: module.into(),
+                    mode: "data",
+                    rtype: "aws_iam_policy_document",
+                    name: "this",
+                    index: idx.clone(),
+                    before: Some(doc_values.clone()),
+                    after: Some(doc_values),
+                    after_unknown: json!({}),
+                    data_read: true,
+                },
+            );
 
             // The managed policy, rendered from the data source.
             let mut pv = json!({"description": format!("Access for {role_name}"), "name": policy_name, "name_prefix": "", "path": "/", "policy": doc.text, "tags": {"Service": svc.key}, "tags_all": {"Service": svc.key}});
@@ -584,45 +760,112 @@ impl Layout {
                 let o = pv.as_object_mut().expect("an object");
                 o.insert("arn".into(), json!(policy_arn));
                 o.insert("id".into(), json!(policy_arn));
-                o.insert("policy_id".into(), json!(format!("ANPA{}", rng.hex(17).to_uppercase())));
+                o.insert(
+                    "policy_id".into(),
+                    json!(format!("ANPA{}", rng.hex(17).to_uppercase())),
+                );
                 o.insert("attachment_count".into(), json!(1));
                 json!({})
             } else {
                 json!({"arn": true, "attachment_count": true, "id": true, "policy_id": true, "tags": {}, "tags_all": {}})
             };
             let (before, after) = known(pv);
-            emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_policy", name: "this", index: idx.clone(), before, after, after_unknown: policy_unknown, data_read: false });
+            emit(
+                s,
+                Inst {
+                    module: module.into(),
+                    mode: "managed",
+                    rtype: "aws_iam_policy",
+                    name: "this",
+                    index: idx.clone(),
+                    before,
+                    after,
+                    after_unknown: policy_unknown,
+                    data_read: false,
+                },
+            );
 
             // An extra inline policy, its role linked by name or (prefixed roles) by reference.
             let inline = policy_json(&mut rng, &svc.key, 3);
             let mut rp = json!({"name": format!("{role_name}-extra"), "name_prefix": "", "policy": inline.minified});
             let mut rp_unknown = json!({"id": true});
-            link_role(&mut rp, &mut rp_unknown, "role", &role_name, svc.prefixed_roles);
+            link_role(
+                &mut rp,
+                &mut rp_unknown,
+                "role",
+                &role_name,
+                svc.prefixed_roles,
+            );
             if existing {
                 rp["id"] = json!(format!("{role_name}:{role_name}-extra"));
             }
             let (before, after) = known(rp);
-            emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_role_policy", name: "extra", index: idx.clone(), before, after, after_unknown: rp_unknown, data_read: false });
+            emit(
+                s,
+                Inst {
+                    module: module.into(),
+                    mode: "managed",
+                    rtype: "aws_iam_role_policy",
+                    name: "extra",
+                    index: idx.clone(),
+                    before,
+                    after,
+                    after_unknown: rp_unknown,
+                    data_read: false,
+                },
+            );
             s.expected.inline += 1;
             s.expected.known_documents += 1;
 
             // An AWS-managed attachment, policy ARN by value.
-            let managed_arn = format!("arn:aws:iam::aws:policy/{}", rng.pick(&["CloudWatchLogsReadOnlyAccess", "AmazonS3ReadOnlyAccess", "AWSXRayDaemonWriteAccess"]));
+            let managed_arn = format!(
+                "arn:aws:iam::aws:policy/{}",
+                rng.pick(&[
+                    "CloudWatchLogsReadOnlyAccess",
+                    "AmazonS3ReadOnlyAccess",
+                    "AWSXRayDaemonWriteAccess"
+                ])
+            );
             let mut at = json!({"policy_arn": managed_arn});
             let mut at_unknown = json!({"id": true});
-            link_role(&mut at, &mut at_unknown, "role", &role_name, svc.prefixed_roles);
+            link_role(
+                &mut at,
+                &mut at_unknown,
+                "role",
+                &role_name,
+                svc.prefixed_roles,
+            );
             if existing {
                 at["id"] = json!(format!("{role_name}-{}", rng.hex(26)));
             }
             let (before, after) = known(at);
-            emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_role_policy_attachment", name: "managed", index: idx.clone(), before, after, after_unknown: at_unknown, data_read: false });
+            emit(
+                s,
+                Inst {
+                    module: module.into(),
+                    mode: "managed",
+                    rtype: "aws_iam_role_policy_attachment",
+                    name: "managed",
+                    index: idx.clone(),
+                    before,
+                    after,
+                    after_unknown: at_unknown,
+                    data_read: false,
+                },
+            );
             s.expected.aws_managed += 1;
 
             // The customer-managed attachment: by value when the policy exists, else unknown until apply
             // and linked through `aws_iam_policy.this[each.key].arn`.
             let mut at = json!({});
             let mut at_unknown = json!({"id": true});
-            link_role(&mut at, &mut at_unknown, "role", &role_name, svc.prefixed_roles);
+            link_role(
+                &mut at,
+                &mut at_unknown,
+                "role",
+                &role_name,
+                svc.prefixed_roles,
+            );
             if existing {
                 at["policy_arn"] = json!(policy_arn);
                 at["id"] = json!(format!("{role_name}-{}", rng.hex(26)));
@@ -630,7 +873,20 @@ impl Layout {
                 at_unknown["policy_arn"] = json!(true);
             }
             let (before, after) = known(at);
-            emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_role_policy_attachment", name: "custom", index: idx, before, after, after_unknown: at_unknown, data_read: false });
+            emit(
+                s,
+                Inst {
+                    module: module.into(),
+                    mode: "managed",
+                    rtype: "aws_iam_role_policy_attachment",
+                    name: "custom",
+                    index: idx,
+                    before,
+                    after,
+                    after_unknown: at_unknown,
+                    data_read: false,
+                },
+            );
             s.expected.managed += 1;
             s.expected.known_documents += 1;
         }
@@ -645,32 +901,107 @@ impl Layout {
                 v["unique_id"] = json!(format!("AID{}", rng.hex(18).to_uppercase()));
             }
         };
-        let principal_unknown = if existing { json!({}) } else { json!({"arn": true, "id": true, "unique_id": true, "tags_all": {}}) };
+        let principal_unknown = if existing {
+            json!({})
+        } else {
+            json!({"arn": true, "id": true, "unique_id": true, "tags_all": {}})
+        };
 
         let mut user = json!({"force_destroy": false, "name": user_name, "path": "/", "permissions_boundary": null, "tags": {"Service": svc.key}, "tags_all": {"Service": svc.key}});
         arn_fields(&mut user, "user", &user_name, &mut rng);
         let (before, after) = known(user);
-        emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_user", name: "this", index: Some(json!(0)), before, after, after_unknown: principal_unknown.clone(), data_read: false });
+        emit(
+            s,
+            Inst {
+                module: module.into(),
+                mode: "managed",
+                rtype: "aws_iam_user",
+                name: "this",
+                index: Some(json!(0)),
+                before,
+                after,
+                after_unknown: principal_unknown.clone(),
+                data_read: false,
+            },
+        );
         s.expected.users += 1;
 
         let mut group = json!({"name": group_name, "path": "/"});
         arn_fields(&mut group, "group", &group_name, &mut rng);
         let (before, after) = known(group);
-        emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_group", name: "this", index: Some(json!(0)), before, after, after_unknown: principal_unknown, data_read: false });
+        emit(
+            s,
+            Inst {
+                module: module.into(),
+                mode: "managed",
+                rtype: "aws_iam_group",
+                name: "this",
+                index: Some(json!(0)),
+                before,
+                after,
+                after_unknown: principal_unknown,
+                data_read: false,
+            },
+        );
         s.expected.groups += 1;
 
-        let (before, after) = known(json!({"group": group_name, "id": format!("{}-membership", svc.key), "name": format!("{}-membership", svc.key), "users": [user_name]}));
-        emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_group_membership", name: "this", index: None, before, after, after_unknown: json!({"users": [false]}), data_read: false });
+        let (before, after) = known(
+            json!({"group": group_name, "id": format!("{}-membership", svc.key), "name": format!("{}-membership", svc.key), "users": [user_name]}),
+        );
+        emit(
+            s,
+            Inst {
+                module: module.into(),
+                mode: "managed",
+                rtype: "aws_iam_group_membership",
+                name: "this",
+                index: None,
+                before,
+                after,
+                after_unknown: json!({"users": [false]}),
+                data_read: false,
+            },
+        );
 
-        let (before, after) = known(json!({"group": group_name, "id": format!("{group_name}-{}", rng.hex(26)), "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}));
-        emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_group_policy_attachment", name: "read_only", index: None, before, after, after_unknown: json!({"id": true}), data_read: false });
+        let (before, after) = known(
+            json!({"group": group_name, "id": format!("{group_name}-{}", rng.hex(26)), "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+        );
+        emit(
+            s,
+            Inst {
+                module: module.into(),
+                mode: "managed",
+                rtype: "aws_iam_group_policy_attachment",
+                name: "read_only",
+                index: None,
+                before,
+                after,
+                after_unknown: json!({"id": true}),
+                data_read: false,
+            },
+        );
         s.expected.aws_managed += 1;
         // The user inherits the group's attachment.
         s.expected.inherited += 1;
 
         let inline = policy_json(&mut rng, &svc.key, 2);
-        let (before, after) = known(json!({"id": format!("{user_name}:deploy"), "name": "deploy", "name_prefix": "", "policy": inline.minified, "user": user_name}));
-        emit(s, Inst { module: module.into(), mode: "managed", rtype: "aws_iam_user_policy", name: "deploy", index: None, before, after, after_unknown: json!({"id": true}), data_read: false });
+        let (before, after) = known(
+            json!({"id": format!("{user_name}:deploy"), "name": "deploy", "name_prefix": "", "policy": inline.minified, "user": user_name}),
+        );
+        emit(
+            s,
+            Inst {
+                module: module.into(),
+                mode: "managed",
+                rtype: "aws_iam_user_policy",
+                name: "deploy",
+                index: None,
+                before,
+                after,
+                after_unknown: json!({"id": true}),
+                data_read: false,
+            },
+        );
         s.expected.inline += 1;
         s.expected.known_documents += 1;
     }
@@ -687,7 +1018,16 @@ fn link_role(values: &mut Value, unknown: &mut Value, attr: &str, name: &str, un
 
 /// An `aws_iam_role` instance with one `inline_policy` block.
 #[allow(clippy::too_many_arguments)]
-fn role(rng: &mut Rng, module: &str, name: &'static str, index: Option<Value>, role_name: &str, prefixed: bool, state: State, service: &str) -> Inst {
+fn role(
+    rng: &mut Rng,
+    module: &str,
+    name: &'static str,
+    index: Option<Value>,
+    role_name: &str,
+    prefixed: bool,
+    state: State,
+    service: &str,
+) -> Inst {
     let assume = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": rng.pick(&["lambda.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com"])}, "Action": "sts:AssumeRole"}]});
     let inline = policy_json(rng, service, 3);
     let mut v = json!({
@@ -709,7 +1049,17 @@ fn role(rng: &mut Rng, module: &str, name: &'static str, index: Option<Value>, r
         v["name"] = json!(role_name);
         v["name_prefix"] = json!("");
     }
-    let mut inst = Inst { module: module.into(), mode: "managed", rtype: "aws_iam_role", name, index, before: None, after: None, after_unknown: unknown, data_read: false };
+    let mut inst = Inst {
+        module: module.into(),
+        mode: "managed",
+        rtype: "aws_iam_role",
+        name,
+        index,
+        before: None,
+        after: None,
+        after_unknown: unknown,
+        data_read: false,
+    };
     if state == State::Create {
         inst.after = Some(v);
     } else {
@@ -717,7 +1067,8 @@ fn role(rng: &mut Rng, module: &str, name: &'static str, index: Option<Value>, r
         v["id"] = json!(role_name);
         v["unique_id"] = json!(format!("AROA{}", rng.hex(17).to_uppercase()));
         v["create_date"] = json!("2025-06-01T10:00:00Z");
-        v["managed_policy_arns"] = json!([format!("arn:aws:iam::{ACCOUNT}:policy/{role_name}-access")]);
+        v["managed_policy_arns"] =
+            json!([format!("arn:aws:iam::{ACCOUNT}:policy/{role_name}-access")]);
         inst.after_unknown = json!({"inline_policy": [{}], "tags": {}, "tags_all": {}});
         let mut before = v.clone();
         if state == State::Update {
@@ -739,10 +1090,43 @@ struct PolicyText {
 fn policy_json(rng: &mut Rng, service: &str, max_statements: usize) -> PolicyText {
     let statements = 1 + rng.below(max_statements);
     const SERVICES: [(&str, &[&str]); 4] = [
-        ("s3", &["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject", "s3:GetBucketLocation"]),
-        ("dynamodb", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"]),
-        ("sqs", &["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]),
-        ("logs", &["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups"]),
+        (
+            "s3",
+            &[
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:ListBucket",
+                "s3:DeleteObject",
+                "s3:GetBucketLocation",
+            ],
+        ),
+        (
+            "dynamodb",
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+            ],
+        ),
+        (
+            "sqs",
+            &[
+                "sqs:SendMessage",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+            ],
+        ),
+        (
+            "logs",
+            &[
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogGroups",
+            ],
+        ),
     ];
     let mut doc_statements = Vec::new();
     let mut blocks = Vec::new();
@@ -751,10 +1135,20 @@ fn policy_json(rng: &mut Rng, service: &str, max_statements: usize) -> PolicyTex
         let n = 1 + rng.below(actions.len());
         let acts: Vec<&str> = actions[..n].to_vec();
         let res = match svc {
-            "s3" => vec![format!("arn:aws:s3:::{service}-data"), format!("arn:aws:s3:::{service}-data/*")],
-            "dynamodb" => vec![format!("arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{service}-state")],
-            "sqs" => vec![format!("arn:aws:sqs:eu-west-1:{ACCOUNT}:{service}-queue-{}", rng.below(8))],
-            _ => vec![format!("arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{service}-*")],
+            "s3" => vec![
+                format!("arn:aws:s3:::{service}-data"),
+                format!("arn:aws:s3:::{service}-data/*"),
+            ],
+            "dynamodb" => vec![format!(
+                "arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/{service}-state"
+            )],
+            "sqs" => vec![format!(
+                "arn:aws:sqs:eu-west-1:{ACCOUNT}:{service}-queue-{}",
+                rng.below(8)
+            )],
+            _ => vec![format!(
+                "arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/lambda/{service}-*"
+            )],
         };
         let sid = format!("S{i}{}", svc.to_uppercase());
         let mut st = json!({"Sid": sid, "Effect": "Allow", "Action": acts, "Resource": res});
@@ -786,7 +1180,15 @@ fn sensitive_shape(v: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(a) => Value::Array(
-            a.iter().map(|x| if x.is_object() || x.is_array() { sensitive_shape(x) } else { json!(false) }).collect(),
+            a.iter()
+                .map(|x| {
+                    if x.is_object() || x.is_array() {
+                        sensitive_shape(x)
+                    } else {
+                        json!(false)
+                    }
+                })
+                .collect(),
         ),
         _ => json!(false),
     }
@@ -800,7 +1202,14 @@ fn refs(r: &[&str]) -> Value {
     json!({ "references": r })
 }
 
-fn config_resource(address: &str, mode: &str, rtype: &str, name: &str, expressions: Value, meta: Option<(&str, Value)>) -> Value {
+fn config_resource(
+    address: &str,
+    mode: &str,
+    rtype: &str,
+    name: &str,
+    expressions: Value,
+    meta: Option<(&str, Value)>,
+) -> Value {
     let mut m = Map::new();
     m.insert("address".into(), json!(address));
     m.insert("mode".into(), json!(mode));

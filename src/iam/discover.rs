@@ -7,10 +7,14 @@
 //! value where the plan knows it and through configuration references where it does not.
 
 use super::policy::PolicyDocument;
-use super::principal::{Principal, PolicyKind, PolicyOrigin, PolicySource, PrincipalKind, UnknownReason};
+use super::principal::{
+    PolicyKind, PolicyOrigin, PolicySource, Principal, PrincipalKind, UnknownReason,
+};
 use super::resources;
 use super::risk;
-use crate::plan::model::{self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule};
+use crate::plan::model::{
+    self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -51,7 +55,11 @@ impl Instance<'_> {
             Mode::Managed => format!("{}.{}", self.resource_type, self.name),
             Mode::Data => format!("data.{}.{}", self.resource_type, self.name),
         };
-        if module.is_empty() { local } else { format!("{module}.{local}") }
+        if module.is_empty() {
+            local
+        } else {
+            format!("{module}.{local}")
+        }
     }
 
     /// A known string attribute (after, else before).
@@ -66,24 +74,39 @@ impl Instance<'_> {
 
     /// A known string attribute from `before` only.
     pub fn before_string(&self, attr: &str) -> Option<String> {
-        self.before.as_ref().and_then(|v| v.get(attr)).and_then(Value::as_str).map(str::to_string)
+        self.before
+            .as_ref()
+            .and_then(|v| v.get(attr))
+            .and_then(Value::as_str)
+            .map(str::to_string)
     }
 
     /// A known list-of-strings attribute (after, else before); `None` when unknown or absent.
     pub fn strings(&self, attr: &str) -> Option<Vec<String>> {
         let v = self.after.as_ref().or(self.before.as_ref())?.get(attr)?;
         let items = v.as_array()?;
-        Some(items.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        Some(
+            items
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+        )
     }
 
     /// True when `after_unknown` marks the attribute (or any part of it) unknown.
     pub fn is_unknown(&self, attr: &str) -> bool {
-        self.after_unknown.as_ref().and_then(|v| v.get(attr)).is_some_and(any_true)
+        self.after_unknown
+            .as_ref()
+            .and_then(|v| v.get(attr))
+            .is_some_and(any_true)
     }
 
     /// True when the attribute is marked sensitive.
     pub fn is_sensitive(&self, attr: &str) -> bool {
-        self.sensitive.as_ref().and_then(|v| v.get(attr)).is_some_and(any_true)
+        self.sensitive
+            .as_ref()
+            .and_then(|v| v.get(attr))
+            .is_some_and(any_true)
     }
 
     /// The configuration expression of an attribute.
@@ -145,6 +168,21 @@ pub fn strip_instance_keys(address: &str) -> String {
 pub struct PlanIndex<'p> {
     /// Instances in plan order.
     pub instances: Vec<Instance<'p>>,
+    /// Positions in `instances` by block (module instance, type, name, data or not), in plan order, so
+    /// resolving a reference does not scan every instance.
+    by_block: HashMap<BlockKey, Vec<usize>>,
+}
+
+/// (module instance address, resource type, resource name, is a data source).
+type BlockKey = (String, String, String, bool);
+
+fn block_key(module_address: &str, resource_type: &str, name: &str, is_data: bool) -> BlockKey {
+    (
+        module_address.to_string(),
+        resource_type.to_string(),
+        name.to_string(),
+        is_data,
+    )
 }
 
 /// True for resource types iamtrim reads (decoding values costs time, so others are skipped).
@@ -191,10 +229,17 @@ impl<'p> PlanIndex<'p> {
             instances.push(inst);
         }
         // Data sources read during planning (and resources of very old plans) appear only in values trees.
-        let trees: [(Option<&'p Values>, bool); 2] =
-            [(plan.planned_values.as_ref(), true), (plan.prior_state.as_ref().and_then(|s| s.values.as_ref()), false)];
+        let trees: [(Option<&'p Values>, bool); 2] = [
+            (plan.planned_values.as_ref(), true),
+            (
+                plan.prior_state.as_ref().and_then(|s| s.values.as_ref()),
+                false,
+            ),
+        ];
         for (values, planned) in trees {
-            let Some(root) = values.and_then(|v| v.root_module.as_ref()) else { continue };
+            let Some(root) = values.and_then(|v| v.root_module.as_ref()) else {
+                continue;
+            };
             let mut stack: Vec<(&ValuesModule, String)> = vec![(root, String::new())];
             while let Some((module, module_address)) = stack.pop() {
                 for r in &module.resources {
@@ -221,7 +266,11 @@ impl<'p> PlanIndex<'p> {
                         after: values,
                         after_unknown: None,
                         sensitive: model::decode(&r.sensitive_values),
-                        action: if planned { "read".into() } else { "no-op".into() },
+                        action: if planned {
+                            "read".into()
+                        } else {
+                            "no-op".into()
+                        },
                         config: None,
                     };
                     inst.config = configs.get(&config_key(&inst)).copied();
@@ -233,7 +282,37 @@ impl<'p> PlanIndex<'p> {
                 }
             }
         }
-        PlanIndex { instances }
+        let mut by_block: HashMap<BlockKey, Vec<usize>> = HashMap::new();
+        for (i, inst) in instances.iter().enumerate() {
+            let key = block_key(
+                &inst.module_address,
+                &inst.resource_type,
+                &inst.name,
+                inst.mode == Mode::Data,
+            );
+            by_block.entry(key).or_default().push(i);
+        }
+        PlanIndex {
+            instances,
+            by_block,
+        }
+    }
+
+    /// Instances of one block in one module instance, in plan order.
+    fn block_instances(
+        &self,
+        module_address: &str,
+        resource_type: &str,
+        name: &str,
+        is_data: bool,
+    ) -> impl Iterator<Item = &Instance<'p>> {
+        let positions = self
+            .by_block
+            .get(&block_key(module_address, resource_type, name, is_data));
+        positions
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.instances.get(i))
     }
 }
 
@@ -241,13 +320,25 @@ fn config_key(inst: &Instance<'_>) -> String {
     inst.block_address()
 }
 
-fn collect_config<'p>(module: &'p ConfigModule, prefix: &str, out: &mut HashMap<String, &'p ConfigResource>) {
+fn collect_config<'p>(
+    module: &'p ConfigModule,
+    prefix: &str,
+    out: &mut HashMap<String, &'p ConfigResource>,
+) {
     for r in &module.resources {
-        let key = if prefix.is_empty() { r.address.clone() } else { format!("{prefix}.{}", r.address) };
+        let key = if prefix.is_empty() {
+            r.address.clone()
+        } else {
+            format!("{prefix}.{}", r.address)
+        };
         out.insert(key, r);
     }
     for (name, call) in &module.module_calls {
-        let child = if prefix.is_empty() { format!("module.{name}") } else { format!("{prefix}.module.{name}") };
+        let child = if prefix.is_empty() {
+            format!("module.{name}")
+        } else {
+            format!("{prefix}.module.{name}")
+        };
         collect_config(&call.module, &child, out);
     }
 }
@@ -256,11 +347,18 @@ fn action_name(actions: &[model::ChangeAction]) -> String {
     use model::ChangeAction as A;
     match actions {
         [A::Delete, A::Create] | [A::Create, A::Delete] => "replace".into(),
-        [a] => serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        [a] => serde_json::to_value(a)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
         [] => "no-op".into(),
         many => many
             .iter()
-            .filter_map(|a| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)))
+            .filter_map(|a| {
+                serde_json::to_value(a)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+            })
             .collect::<Vec<_>>()
             .join("+"),
     }
@@ -421,8 +519,20 @@ enum Pass {
 
 /// Joins the facts into principals with their policy sources.
 pub fn resolve(facts: Facts) -> Discovery {
-    let Facts { principals: pfacts, managed, inline, attachments, memberships, mut warnings, .. } = facts;
-    let by_address: HashMap<&str, usize> = pfacts.iter().enumerate().map(|(i, p)| (p.address.as_str(), i)).collect();
+    let Facts {
+        principals: pfacts,
+        managed,
+        inline,
+        attachments,
+        memberships,
+        mut warnings,
+        ..
+    } = facts;
+    let by_address: HashMap<&str, usize> = pfacts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.address.as_str(), i))
+        .collect();
     let mut by_name: HashMap<(PrincipalKind, &str), Vec<usize>> = HashMap::new();
     for (i, p) in pfacts.iter().enumerate() {
         if let Some(n) = &p.name {
@@ -431,12 +541,20 @@ pub fn resolve(facts: Facts) -> Discovery {
     }
     let lookup = |r: &PrincipalRef| -> Vec<usize> {
         match r {
-            PrincipalRef::Address(a) => by_address.get(a.as_str()).map(|&i| vec![i]).unwrap_or_default(),
-            PrincipalRef::Name(kind, n) => by_name.get(&(*kind, n.as_str())).cloned().unwrap_or_default(),
+            PrincipalRef::Address(a) => by_address
+                .get(a.as_str())
+                .map(|&i| vec![i])
+                .unwrap_or_default(),
+            PrincipalRef::Name(kind, n) => by_name
+                .get(&(*kind, n.as_str()))
+                .cloned()
+                .unwrap_or_default(),
         }
     };
-    let managed_by_arn: HashMap<&str, &ManagedPolicyFact> =
-        managed.values().filter_map(|m| m.arn.as_deref().map(|a| (a, m))).collect();
+    let managed_by_arn: HashMap<&str, &ManagedPolicyFact> = managed
+        .values()
+        .filter_map(|m| m.arn.as_deref().map(|a| (a, m)))
+        .collect();
 
     let mut sources: Vec<Vec<PolicySource>> = vec![Vec::new(); pfacts.len()];
     for f in &inline {
@@ -500,7 +618,9 @@ pub fn resolve(facts: Facts) -> Discovery {
             },
         };
         for i in targets {
-            let dup = sources[i].iter().any(|s| s.address == source.address && s.kind == source.kind);
+            let dup = sources[i]
+                .iter()
+                .any(|s| s.address == source.address && s.kind == source.kind);
             if !dup {
                 sources[i].push(source.clone());
             }
@@ -547,10 +667,17 @@ pub fn resolve(facts: Facts) -> Discovery {
             }
         })
         .collect();
-    principals.sort_by(|a, b| risk::rank(b).cmp(&risk::rank(a)).then_with(|| a.address.cmp(&b.address)));
+    principals.sort_by(|a, b| {
+        risk::rank(b)
+            .cmp(&risk::rank(a))
+            .then_with(|| a.address.cmp(&b.address))
+    });
     warnings.sort();
     warnings.dedup();
-    Discovery { principals, warnings }
+    Discovery {
+        principals,
+        warnings,
+    }
 }
 
 fn managed_source(m: &ManagedPolicyFact, attachment: &str) -> PolicySource {
@@ -621,20 +748,33 @@ pub fn account_of(arn: &str) -> Option<String> {
 /// instance with the same key (the common "same for_each" pattern); when that cannot be decided it
 /// links to every instance, which over-attributes (safe: minimizing then keeps more) rather than
 /// missing a link (unsafe).
-pub fn resolve_reference(index: &PlanIndex<'_>, from: &Instance<'_>, expr: Option<&Expr>, target_types: &[&str]) -> Vec<String> {
-    let Some(refs) = expr.and_then(Expr::leaf).and_then(|e| e.references.as_ref()) else {
+pub fn resolve_reference(
+    index: &PlanIndex<'_>,
+    from: &Instance<'_>,
+    expr: Option<&Expr>,
+    target_types: &[&str],
+) -> Vec<String> {
+    let Some(refs) = expr
+        .and_then(Expr::leaf)
+        .and_then(|e| e.references.as_ref())
+    else {
         return Vec::new();
     };
     // Terraform lists each traversal and its prefixes (`aws_iam_role.r[0].name`, `aws_iam_role.r[0]`,
     // sometimes `aws_iam_role.r`): keep one target per block, the most specific index.
     let mut targets: Vec<(String, String, bool, Option<InstanceKey>)> = Vec::new();
     for r in refs {
-        let Some((rtype, rname, rindex)) = parse_reference(r) else { continue };
+        let Some((rtype, rname, rindex)) = parse_reference(r) else {
+            continue;
+        };
         if !target_types.contains(&rtype.as_str()) {
             continue;
         }
         let is_data = r.starts_with("data.");
-        match targets.iter_mut().find(|t| t.0 == rtype && t.1 == rname && t.2 == is_data) {
+        match targets
+            .iter_mut()
+            .find(|t| t.0 == rtype && t.1 == rname && t.2 == is_data)
+        {
             Some(t) => {
                 if t.3.is_none() {
                     t.3 = rindex;
@@ -646,22 +786,21 @@ pub fn resolve_reference(index: &PlanIndex<'_>, from: &Instance<'_>, expr: Optio
     let mut out = Vec::new();
     for (rtype, rname, is_data, rindex) in targets {
         let candidates: Vec<&Instance<'_>> = index
-            .instances
-            .iter()
-            .filter(|i| {
-                i.resource_type == rtype
-                    && i.name == rname
-                    && i.module_address == from.module_address
-                    && (i.mode == Mode::Data) == is_data
-                    && !i.is_deleted()
-            })
+            .block_instances(&from.module_address, &rtype, &rname, is_data)
+            .filter(|i| !i.is_deleted())
             .collect();
         let chosen: Vec<&Instance<'_>> = match &rindex {
-            Some(k) => candidates.into_iter().filter(|i| i.index.as_ref() == Some(k)).collect(),
+            Some(k) => candidates
+                .into_iter()
+                .filter(|i| i.index.as_ref() == Some(k))
+                .collect(),
             None if candidates.len() <= 1 => candidates,
             None => {
-                let same: Vec<&Instance<'_>> =
-                    candidates.iter().copied().filter(|i| i.index.is_some() && i.index == from.index).collect();
+                let same: Vec<&Instance<'_>> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|i| i.index.is_some() && i.index == from.index)
+                    .collect();
                 if same.len() == 1 { same } else { candidates }
             }
         };
@@ -679,19 +818,25 @@ pub fn resolve_reference(index: &PlanIndex<'_>, from: &Instance<'_>, expr: Optio
 fn parse_reference(r: &str) -> Option<(String, String, Option<InstanceKey>)> {
     let r = r.strip_prefix("data.").unwrap_or(r);
     let (rtype, rest) = r.split_once('.')?;
-    if matches!(rtype, "var" | "local" | "module" | "each" | "count" | "path" | "terraform" | "self") {
+    if matches!(
+        rtype,
+        "var" | "local" | "module" | "each" | "count" | "path" | "terraform" | "self"
+    ) {
         return None;
     }
     let name_end = rest.find(['.', '[']).unwrap_or(rest.len());
     let name = &rest[..name_end];
     let after = &rest[name_end..];
-    let index = after.strip_prefix('[').and_then(|s| s.split_once(']')).and_then(|(k, _)| {
-        if let Ok(n) = k.parse::<i64>() {
-            Some(InstanceKey::Int(n))
-        } else {
-            serde_json::from_str::<String>(k).ok().map(InstanceKey::Str)
-        }
-    });
+    let index = after
+        .strip_prefix('[')
+        .and_then(|s| s.split_once(']'))
+        .and_then(|(k, _)| {
+            if let Ok(n) = k.parse::<i64>() {
+                Some(InstanceKey::Int(n))
+            } else {
+                serde_json::from_str::<String>(k).ok().map(InstanceKey::Str)
+            }
+        });
     Some((rtype.to_string(), name.to_string(), index))
 }
 
@@ -699,7 +844,11 @@ fn parse_reference(r: &str) -> Option<(String, String, Option<InstanceKey>)> {
 pub fn references_variable(expr: Option<&Expr>) -> bool {
     expr.and_then(Expr::leaf)
         .and_then(|e| e.references.as_ref())
-        .is_some_and(|r| r.iter().any(|x| x.starts_with("var.") || x.starts_with("local.") || x.starts_with("each.value")))
+        .is_some_and(|r| {
+            r.iter().any(|x| {
+                x.starts_with("var.") || x.starts_with("local.") || x.starts_with("each.value")
+            })
+        })
 }
 
 #[cfg(test)]
@@ -708,7 +857,10 @@ mod tests {
 
     #[test]
     fn strips_instance_keys() {
-        assert_eq!(strip_instance_keys(r#"module.a["x.y]"].module.b[0]"#), "module.a.module.b");
+        assert_eq!(
+            strip_instance_keys(r#"module.a["x.y]"].module.b[0]"#),
+            "module.a.module.b"
+        );
         assert_eq!(strip_instance_keys("module.a"), "module.a");
         assert_eq!(strip_instance_keys(""), "");
     }
@@ -716,18 +868,32 @@ mod tests {
     #[test]
     fn parses_references() {
         let (t, n, i) = parse_reference(r#"aws_iam_role.r["k"].name"#).unwrap();
-        assert_eq!((t.as_str(), n.as_str(), i), ("aws_iam_role", "r", Some(InstanceKey::Str("k".into()))));
+        assert_eq!(
+            (t.as_str(), n.as_str(), i),
+            ("aws_iam_role", "r", Some(InstanceKey::Str("k".into())))
+        );
         let (t, n, i) = parse_reference("data.aws_iam_policy_document.d.json").unwrap();
-        assert_eq!((t.as_str(), n.as_str(), i), ("aws_iam_policy_document", "d", None));
+        assert_eq!(
+            (t.as_str(), n.as_str(), i),
+            ("aws_iam_policy_document", "d", None)
+        );
         assert!(parse_reference("var.x").is_none());
-        assert_eq!(parse_reference("aws_iam_role.r[2]").unwrap().2, Some(InstanceKey::Int(2)));
+        assert_eq!(
+            parse_reference("aws_iam_role.r[2]").unwrap().2,
+            Some(InstanceKey::Int(2))
+        );
     }
 
     #[test]
     fn recognises_aws_managed_arns() {
         assert!(is_aws_managed("arn:aws:iam::aws:policy/ReadOnlyAccess"));
-        assert!(is_aws_managed("arn:aws-us-gov:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"));
+        assert!(is_aws_managed(
+            "arn:aws-us-gov:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+        ));
         assert!(!is_aws_managed("arn:aws:iam::123456789012:policy/mine"));
-        assert_eq!(account_of("arn:aws:iam::123456789012:role/x").as_deref(), Some("123456789012"));
+        assert_eq!(
+            account_of("arn:aws:iam::123456789012:role/x").as_deref(),
+            Some("123456789012")
+        );
     }
 }

@@ -21,7 +21,9 @@ pub enum PlanError {
         source: std::io::Error,
     },
     /// A directory was given.
-    #[error("{path}: is a directory; pass the JSON file written by `terraform show -json PLANFILE`")]
+    #[error(
+        "{path}: is a directory; pass the JSON file written by `terraform show -json PLANFILE`"
+    )]
     IsDirectory {
         /// The plan path.
         path: String,
@@ -65,7 +67,9 @@ pub enum PlanError {
         column: usize,
     },
     /// A state file or state JSON rather than a plan.
-    #[error("{path}: this is Terraform {what}, not a plan; run `terraform plan -out=tfplan && terraform show -json tfplan`")]
+    #[error(
+        "{path}: this is Terraform {what}, not a plan; run `terraform plan -out=tfplan && terraform show -json tfplan`"
+    )]
     NotAPlan {
         /// The plan path.
         path: String,
@@ -79,7 +83,9 @@ pub enum PlanError {
         path: String,
     },
     /// A major format version this build cannot read.
-    #[error("{path}: plan format_version {version} is not supported (this iamtrim reads 0.x and 1.x); upgrade iamtrim")]
+    #[error(
+        "{path}: plan format_version {version} is not supported (this iamtrim reads 0.x and 1.x); upgrade iamtrim"
+    )]
     UnsupportedVersion {
         /// The plan path.
         path: String,
@@ -101,16 +107,29 @@ pub struct LoadedPlan {
 
 /// Reads and parses a plan from `path`, or from stdin when `path` is `-`.
 pub fn load_plan(path: &Path) -> Result<LoadedPlan, PlanError> {
-    let shown = if path == Path::new("-") { "<stdin>".to_string() } else { path.display().to_string() };
+    let shown = if path == Path::new("-") {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
     let bytes = if path == Path::new("-") {
         let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf).map_err(|source| PlanError::Io { path: shown.clone(), source })?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(|source| PlanError::Io {
+                path: shown.clone(),
+                source,
+            })?;
         buf
     } else {
         if path.is_dir() {
             return Err(PlanError::IsDirectory { path: shown });
         }
-        std::fs::read(path).map_err(|source| PlanError::Io { path: shown.clone(), source })?
+        std::fs::read(path).map_err(|source| PlanError::Io {
+            path: shown.clone(),
+            source,
+        })?
     };
     parse_plan_bytes(&bytes, &shown)
 }
@@ -120,7 +139,9 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
     let text = decode_text(bytes, shown)?;
     let text: &[u8] = &text;
     if text.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(PlanError::Empty { path: shown.to_string() });
+        return Err(PlanError::Empty {
+            path: shown.to_string(),
+        });
     }
     // Fast path without path tracking; on failure, parse again to find where.
     let plan: Plan = match serde_json::from_slice(text) {
@@ -130,12 +151,20 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
     let mut warnings = Vec::new();
     let Some(version) = plan.format_version.clone() else {
         if plan.lineage.is_some() {
-            return Err(PlanError::NotAPlan { path: shown.to_string(), what: "a state file" });
+            return Err(PlanError::NotAPlan {
+                path: shown.to_string(),
+                what: "a state file",
+            });
         }
-        return Err(PlanError::NoFormatVersion { path: shown.to_string() });
+        return Err(PlanError::NoFormatVersion {
+            path: shown.to_string(),
+        });
     };
     if plan.values.is_some() && plan.planned_values.is_none() && plan.resource_changes.is_empty() {
-        return Err(PlanError::NotAPlan { path: shown.to_string(), what: "state JSON" });
+        return Err(PlanError::NotAPlan {
+            path: shown.to_string(),
+            what: "state JSON",
+        });
     }
     let parsed = version
         .split_once('.')
@@ -148,22 +177,42 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
                 ));
             }
         }
-        _ => return Err(PlanError::UnsupportedVersion { path: shown.to_string(), version }),
+        _ => {
+            return Err(PlanError::UnsupportedVersion {
+                path: shown.to_string(),
+                version,
+            });
+        }
     }
-    Ok(LoadedPlan { plan, path: shown.to_string(), warnings })
+    Ok(LoadedPlan {
+        plan,
+        path: shown.to_string(),
+        warnings,
+    })
 }
 
 fn decode_text<'a>(bytes: &'a [u8], shown: &str) -> Result<std::borrow::Cow<'a, [u8]>, PlanError> {
     use std::borrow::Cow;
-    let enc_err = |detail: String| PlanError::Encoding { path: shown.to_string(), detail };
+    let enc_err = |detail: String| PlanError::Encoding {
+        path: shown.to_string(),
+        detail,
+    };
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return Ok(Cow::Borrowed(rest));
     }
     let utf16 = |rest: &[u8], le: bool| -> Result<Cow<'a, [u8]>, PlanError> {
         if rest.len() % 2 != 0 {
-            return Err(enc_err("UTF-16 text with an odd number of bytes (truncated file?)".into()));
+            return Err(enc_err(
+                "UTF-16 text with an odd number of bytes (truncated file?)".into(),
+            ));
         }
-        let units = rest.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });
+        let units = rest.chunks_exact(2).map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
         let s: String = char::decode_utf16(units)
             .collect::<Result<String, _>>()
             .map_err(|e| enc_err(format!("invalid UTF-16: {e}")))?;
@@ -185,11 +234,21 @@ fn decode_text<'a>(bytes: &'a [u8], shown: &str) -> Result<std::borrow::Cow<'a, 
     match std::str::from_utf8(bytes) {
         Ok(_) => Ok(Cow::Borrowed(bytes)),
         Err(e) => {
-            let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied().unwrap_or(0);
+            let first = bytes
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .copied()
+                .unwrap_or(0);
             if first != b'{' {
-                Err(enc_err(format!("binary data, not JSON text (invalid UTF-8 at byte {})", e.valid_up_to())))
+                Err(enc_err(format!(
+                    "binary data, not JSON text (invalid UTF-8 at byte {})",
+                    e.valid_up_to()
+                )))
             } else {
-                Err(enc_err(format!("invalid UTF-8 at byte {}", e.valid_up_to())))
+                Err(enc_err(format!(
+                    "invalid UTF-8 at byte {}",
+                    e.valid_up_to()
+                )))
             }
         }
     }
@@ -197,20 +256,35 @@ fn decode_text<'a>(bytes: &'a [u8], shown: &str) -> Result<std::borrow::Cow<'a, 
 
 fn json_error(text: &[u8], err: serde_json::Error, shown: &str) -> PlanError {
     if err.is_eof() {
-        return PlanError::Truncated { path: shown.to_string(), line: err.line(), column: err.column() };
+        return PlanError::Truncated {
+            path: shown.to_string(),
+            line: err.line(),
+            column: err.column(),
+        };
     }
     let mut de = serde_json::Deserializer::from_slice(text);
     let (json_path, err) = match serde_path_to_error::deserialize::<_, Plan>(&mut de) {
         Err(e) => (e.path().to_string(), e.into_inner()),
         Ok(_) => (".".to_string(), err),
     };
-    let json_path = if json_path == "." || json_path.is_empty() { "$".to_string() } else { json_path };
-    let message = if err.is_syntax() && text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        "not JSON: the file does not start with `{`".to_string()
+    let json_path = if json_path == "." || json_path.is_empty() {
+        "$".to_string()
     } else {
-        redact_serde_message(&err.to_string())
+        json_path
     };
-    PlanError::Json { path: shown.to_string(), line: err.line(), column: err.column(), json_path, message }
+    let message =
+        if err.is_syntax() && text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            "not JSON: the file does not start with `{`".to_string()
+        } else {
+            redact_serde_message(&err.to_string())
+        };
+    PlanError::Json {
+        path: shown.to_string(),
+        line: err.line(),
+        column: err.column(),
+        json_path,
+        message,
+    }
 }
 
 /// serde's messages quote the offending value (`invalid type: string "hunter2", expected ...`);
@@ -250,13 +324,20 @@ mod tests {
     #[test]
     fn reads_every_known_version_and_warns_on_unknown_minor() {
         for v in ["0.1", "0.2", "1.0", "1.1", "1.2"] {
-            let p = parse(&format!(r#"{{"format_version":"{v}","resource_changes":[]}}"#)).unwrap();
+            let p = parse(&format!(
+                r#"{{"format_version":"{v}","resource_changes":[]}}"#
+            ))
+            .unwrap();
             assert!(p.warnings.is_empty(), "{v}");
         }
         let p = parse(r#"{"format_version":"1.9"}"#).unwrap();
         assert_eq!(p.warnings.len(), 1);
         let e = parse(r#"{"format_version":"2.0"}"#).unwrap_err();
-        assert!(e.to_string().contains("format_version 2.0 is not supported"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("format_version 2.0 is not supported"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -264,10 +345,19 @@ mod tests {
         let cases = [
             ("", "empty"),
             ("  \n", "empty"),
-            (r#"{"format_version":"1.2","resource_changes":["#, "ends early"),
-            (r#"{"version":4,"serial":1,"lineage":"x","resources":[]}"#, "state file"),
+            (
+                r#"{"format_version":"1.2","resource_changes":["#,
+                "ends early",
+            ),
+            (
+                r#"{"version":4,"serial":1,"lineage":"x","resources":[]}"#,
+                "state file",
+            ),
             (r#"{"format_version":"1.0","values":{}}"#, "state JSON"),
-            (r#"{"format_version":"1.2","resource_changes":[{"address":"a","type":"t","name":"n","change":{"actions":"create"}}]}"#, "resource_changes[0].change.actions"),
+            (
+                r#"{"format_version":"1.2","resource_changes":[{"address":"a","type":"t","name":"n","change":{"actions":"create"}}]}"#,
+                "resource_changes[0].change.actions",
+            ),
             ("hello", "not JSON"),
             (r#"{"resource_changes":[]}"#, "no \"format_version\""),
         ];
@@ -277,13 +367,17 @@ mod tests {
             assert!(!e.contains('\n'), "one line: {e}");
             assert!(e.starts_with("p.json"), "{e}");
         }
-        let e = parse_plan_bytes(&[0x89, b'P', b'N', b'G', 0xff, 0xfe, 0x00], "g.bin").unwrap_err().to_string();
+        let e = parse_plan_bytes(&[0x89, b'P', b'N', b'G', 0xff, 0xfe, 0x00], "g.bin")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("g.bin"), "{e}");
     }
 
     #[test]
     fn wrong_type_errors_never_quote_values() {
-        let e = parse(r#"{"format_version":"1.2","resource_changes":[{"address":"a","type":"t","name":"n","change":{"actions":["create"]},"index":{"x":"hunter2"}}]}"#);
+        let e = parse(
+            r#"{"format_version":"1.2","resource_changes":[{"address":"a","type":"t","name":"n","change":{"actions":["create"]},"index":{"x":"hunter2"}}]}"#,
+        );
         let text = e.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
         assert!(!text.contains("hunter2"), "{text}");
         let e = parse(r#"{"format_version":"1.2","resource_changes":[{"address":"a","type":"t","name":"n","change":{"actions":["create"]},"mode":"s3cr3t"}]}"#)

@@ -2,7 +2,8 @@
 //! `aws_iam_policy_attachment` (roles, users and groups at once). Also the shared link readers.
 
 use crate::iam::discover::{
-    AttachmentFact, Facts, Instance, PlanIndex, PolicyRef, PrincipalRef, references_variable, resolve_reference,
+    AttachmentFact, Facts, Instance, PlanIndex, PolicyRef, PrincipalRef, references_variable,
+    resolve_reference,
 };
 use crate::iam::principal::{PrincipalKind, UnknownReason};
 
@@ -27,23 +28,41 @@ pub fn visit_policy_attachment(inst: &Instance<'_>, index: &PlanIndex<'_>, facts
         return;
     }
     let policies = policy_refs(inst, index, "policy_arn");
-    for (kind, attr) in [(PrincipalKind::Role, "roles"), (PrincipalKind::User, "users"), (PrincipalKind::Group, "groups")] {
+    for (kind, attr) in [
+        (PrincipalKind::Role, "roles"),
+        (PrincipalKind::User, "users"),
+        (PrincipalKind::Group, "groups"),
+    ] {
         for principal in principal_refs(inst, index, facts, kind, attr) {
             for policy in &policies {
-                facts.attachments.push(AttachmentFact { principal: principal.clone(), policy: policy.clone(), address: inst.address.clone() });
+                facts.attachments.push(AttachmentFact {
+                    principal: principal.clone(),
+                    policy: policy.clone(),
+                    address: inst.address.clone(),
+                });
             }
         }
     }
 }
 
-fn visit_single(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, kind: PrincipalKind, attr: &str) {
+fn visit_single(
+    inst: &Instance<'_>,
+    index: &PlanIndex<'_>,
+    facts: &mut Facts,
+    kind: PrincipalKind,
+    attr: &str,
+) {
     if inst.is_deleted() {
         return;
     }
     let policies = policy_refs(inst, index, "policy_arn");
     for principal in principal_refs(inst, index, facts, kind, attr) {
         for policy in &policies {
-            facts.attachments.push(AttachmentFact { principal: principal.clone(), policy: policy.clone(), address: inst.address.clone() });
+            facts.attachments.push(AttachmentFact {
+                principal: principal.clone(),
+                policy: policy.clone(),
+                address: inst.address.clone(),
+            });
         }
     }
 }
@@ -72,7 +91,11 @@ pub fn principal_refs(
     };
     for name in known {
         // `role` accepts a name; an ARN's last path segment is the name.
-        let name = if name.starts_with("arn:") { name.rsplit('/').next().unwrap_or(&name).to_string() } else { name };
+        let name = if name.starts_with("arn:") {
+            name.rsplit('/').next().unwrap_or(&name).to_string()
+        } else {
+            name
+        };
         out.push(PrincipalRef::Name(kind, name));
     }
     if out.is_empty() || inst.is_unknown(attr) {
@@ -80,7 +103,12 @@ pub fn principal_refs(
             out.push(PrincipalRef::Address(address));
         }
     }
-    let known_empty = inst.after.as_ref().or(inst.before.as_ref()).and_then(|v| v.get(attr)).is_some_and(|v| !v.is_null());
+    let known_empty = inst
+        .after
+        .as_ref()
+        .or(inst.before.as_ref())
+        .and_then(|v| v.get(attr))
+        .is_some_and(|v| !v.is_null());
     if out.is_empty() && !known_empty && (inst.is_unknown(attr) || inst.expr(attr).is_some()) {
         facts.warnings.push(format!(
             "{}: cannot tell which {kind} `{attr}` names (unknown until apply, and not a reference to a {kind} in the same module)",
@@ -94,13 +122,21 @@ pub fn principal_refs(
 pub fn policy_refs(inst: &Instance<'_>, index: &PlanIndex<'_>, attr: &str) -> Vec<PolicyRef> {
     let mut out: Vec<PolicyRef> = match inst.string(attr) {
         Some(one) => vec![PolicyRef::Arn(one)],
-        None => inst.strings(attr).unwrap_or_default().into_iter().map(PolicyRef::Arn).collect(),
+        None => inst
+            .strings(attr)
+            .unwrap_or_default()
+            .into_iter()
+            .map(PolicyRef::Arn)
+            .collect(),
     };
     if out.is_empty() || inst.is_unknown(attr) {
         let addrs = resolve_reference(index, inst, inst.expr(attr), &["aws_iam_policy"]);
         if addrs.is_empty() && out.is_empty() {
-            let reason =
-                if references_variable(inst.expr(attr)) { UnknownReason::FromVariable } else { UnknownReason::ComputedAtApply };
+            let reason = if references_variable(inst.expr(attr)) {
+                UnknownReason::FromVariable
+            } else {
+                UnknownReason::ComputedAtApply
+            };
             out.push(PolicyRef::Unknown(reason));
         }
         out.extend(addrs.into_iter().map(PolicyRef::Address));

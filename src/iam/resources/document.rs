@@ -1,7 +1,9 @@
 //! Reading a policy document held in a resource attribute: known JSON, a policy document data source
 //! referenced through configuration, or the reason it is unknown.
 
-use crate::iam::discover::{DocumentFact, Facts, Instance, PlanIndex, references_variable, resolve_reference};
+use crate::iam::discover::{
+    DocumentFact, Facts, Instance, PlanIndex, references_variable, resolve_reference,
+};
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::UnknownReason;
 use crate::plan::Expr;
@@ -17,29 +19,53 @@ pub fn document_fact(
     expr: Option<&Expr>,
     sensitive: bool,
 ) -> DocumentFact {
-    let before = before_value.and_then(Value::as_str).and_then(|t| PolicyDocument::parse_str(t).ok());
+    let before = before_value
+        .and_then(Value::as_str)
+        .and_then(|t| PolicyDocument::parse_str(t).ok());
     let sources = resolve_reference(index, inst, expr, &["aws_iam_policy_document"]);
     let document_source = sources.first().cloned();
     if sensitive {
-        return DocumentFact { after: Err(UnknownReason::Sensitive), before: None, document_source };
+        return DocumentFact {
+            after: Err(UnknownReason::Sensitive),
+            before: None,
+            document_source,
+        };
     }
     if let Some(text) = after_value.and_then(Value::as_str) {
-        let after = PolicyDocument::parse_str(text).map_err(|e| UnknownReason::Invalid(e.to_string()));
-        return DocumentFact { after, before, document_source };
+        let after =
+            PolicyDocument::parse_str(text).map_err(|e| UnknownReason::Invalid(e.to_string()));
+        return DocumentFact {
+            after,
+            before,
+            document_source,
+        };
     }
     if let Some(doc) = sources.iter().find_map(|a| facts.documents.get(a)) {
-        return DocumentFact { after: doc.after.clone(), before: before.or_else(|| doc.before.clone()), document_source };
+        return DocumentFact {
+            after: doc.after.clone(),
+            before: before.or_else(|| doc.before.clone()),
+            document_source,
+        };
     }
     let reason = if references_variable(expr) && sources.is_empty() {
         UnknownReason::FromVariable
     } else {
         UnknownReason::ComputedAtApply
     };
-    DocumentFact { after: Err(reason), before, document_source }
+    DocumentFact {
+        after: Err(reason),
+        before,
+        document_source,
+    }
 }
 
 /// The document of an instance's top-level `policy`-like attribute.
-pub fn attribute_document(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &Facts, attr: &str) -> DocumentFact {
+pub fn attribute_document(
+    inst: &Instance<'_>,
+    index: &PlanIndex<'_>,
+    facts: &Facts,
+    attr: &str,
+) -> DocumentFact {
     document_fact(
         inst,
         index,

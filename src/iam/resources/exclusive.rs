@@ -25,14 +25,22 @@ pub fn visit_role_policies(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &m
 }
 
 /// `aws_iam_role_policy_attachments_exclusive`.
-pub fn visit_role_policy_attachments(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
+pub fn visit_role_policy_attachments(
+    inst: &Instance<'_>,
+    index: &PlanIndex<'_>,
+    facts: &mut Facts,
+) {
     if inst.is_deleted() {
         return;
     }
     let policies = policy_refs(inst, index, "policy_arns");
     for principal in principal_refs(inst, index, facts, PrincipalKind::Role, "role_name") {
         for policy in &policies {
-            facts.attachments.push(AttachmentFact { principal: principal.clone(), policy: policy.clone(), address: inst.address.clone() });
+            facts.attachments.push(AttachmentFact {
+                principal: principal.clone(),
+                policy: policy.clone(),
+                address: inst.address.clone(),
+            });
         }
     }
 }

@@ -20,7 +20,13 @@ pub fn visit_group_policy(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mu
     visit(inst, index, facts, PrincipalKind::Group, "group");
 }
 
-fn visit(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, kind: PrincipalKind, attr: &str) {
+fn visit(
+    inst: &Instance<'_>,
+    index: &PlanIndex<'_>,
+    facts: &mut Facts,
+    kind: PrincipalKind,
+    attr: &str,
+) {
     if inst.is_deleted() {
         return;
     }

@@ -13,7 +13,10 @@ pub fn visit_group_membership(inst: &Instance<'_>, index: &PlanIndex<'_>, facts:
     let users = principal_refs(inst, index, facts, PrincipalKind::User, "users");
     for g in &groups {
         for u in &users {
-            facts.memberships.push(MembershipFact { user: u.clone(), group: g.clone() });
+            facts.memberships.push(MembershipFact {
+                user: u.clone(),
+                group: g.clone(),
+            });
         }
     }
 }
@@ -27,7 +30,10 @@ pub fn visit_user_group_membership(inst: &Instance<'_>, index: &PlanIndex<'_>, f
     let groups = principal_refs(inst, index, facts, PrincipalKind::Group, "groups");
     for g in &groups {
         for u in &users {
-            facts.memberships.push(MembershipFact { user: u.clone(), group: g.clone() });
+            facts.memberships.push(MembershipFact {
+                user: u.clone(),
+                group: g.clone(),
+            });
         }
     }
 }

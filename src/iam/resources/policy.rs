@@ -9,12 +9,21 @@ pub fn visit(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
     if inst.is_deleted() {
         return;
     }
-    let arn = inst
-        .before_string("arn")
-        .or_else(|| inst.after.as_ref().and_then(|a| a.get("arn")).and_then(Value::as_str).map(str::to_string));
+    let arn = inst.before_string("arn").or_else(|| {
+        inst.after
+            .as_ref()
+            .and_then(|a| a.get("arn"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     let document = attribute_document(inst, index, facts, "policy");
     facts.managed.insert(
         inst.address.clone(),
-        ManagedPolicyFact { address: inst.address.clone(), name: inst.string("name"), arn, document },
+        ManagedPolicyFact {
+            address: inst.address.clone(),
+            name: inst.string("name"),
+            arn,
+            document,
+        },
     );
 }

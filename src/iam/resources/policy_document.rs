@@ -9,11 +9,25 @@ use serde_json::{Map, Value, json};
 /// Records the data source's document.
 pub fn visit(inst: &Instance<'_>, _index: &PlanIndex<'_>, facts: &mut Facts) {
     let after = document(inst, inst.after.as_ref(), true);
-    let before = inst.before.as_ref().and_then(|b| document(inst, Some(b), false).ok());
-    facts.documents.insert(inst.address.clone(), DocumentFact { after, before, document_source: Some(inst.address.clone()) });
+    let before = inst
+        .before
+        .as_ref()
+        .and_then(|b| document(inst, Some(b), false).ok());
+    facts.documents.insert(
+        inst.address.clone(),
+        DocumentFact {
+            after,
+            before,
+            document_source: Some(inst.address.clone()),
+        },
+    );
 }
 
-fn document(inst: &Instance<'_>, values: Option<&Value>, is_after: bool) -> Result<PolicyDocument, UnknownReason> {
+fn document(
+    inst: &Instance<'_>,
+    values: Option<&Value>,
+    is_after: bool,
+) -> Result<PolicyDocument, UnknownReason> {
     if is_after && inst.is_sensitive("json") {
         return Err(UnknownReason::Sensitive);
     }
@@ -22,7 +36,12 @@ fn document(inst: &Instance<'_>, values: Option<&Value>, is_after: bool) -> Resu
         return PolicyDocument::parse_str(text).map_err(|e| UnknownReason::Invalid(e.to_string()));
     }
     // Not rendered yet (read deferred to apply): build from the statements if all of them are known.
-    let merges = ["source_json", "override_json", "source_policy_documents", "override_policy_documents"];
+    let merges = [
+        "source_json",
+        "override_json",
+        "source_policy_documents",
+        "override_policy_documents",
+    ];
     let has_merge = merges.iter().any(|k| match values.get(*k) {
         None | Some(Value::Null) => false,
         Some(Value::Array(a)) => !a.is_empty(),
@@ -31,18 +50,30 @@ fn document(inst: &Instance<'_>, values: Option<&Value>, is_after: bool) -> Resu
     if has_merge || (is_after && inst.is_unknown("statement")) {
         return Err(UnknownReason::ComputedAtApply);
     }
-    let statements = values.get("statement").and_then(Value::as_array).ok_or(UnknownReason::ComputedAtApply)?;
+    let statements = values
+        .get("statement")
+        .and_then(Value::as_array)
+        .ok_or(UnknownReason::ComputedAtApply)?;
     let mut out = Vec::with_capacity(statements.len());
     for st in statements {
         out.push(statement_json(st).ok_or(UnknownReason::ComputedAtApply)?);
     }
     let mut doc = Map::new();
-    doc.insert("Version".into(), json!(values.get("version").and_then(Value::as_str).unwrap_or("2012-10-17")));
+    doc.insert(
+        "Version".into(),
+        json!(
+            values
+                .get("version")
+                .and_then(Value::as_str)
+                .unwrap_or("2012-10-17")
+        ),
+    );
     if let Some(id) = values.get("policy_id").and_then(Value::as_str) {
         doc.insert("Id".into(), json!(id));
     }
     doc.insert("Statement".into(), Value::Array(out));
-    PolicyDocument::from_value(&Value::Object(doc)).map_err(|e| UnknownReason::Invalid(e.to_string()))
+    PolicyDocument::from_value(&Value::Object(doc))
+        .map_err(|e| UnknownReason::Invalid(e.to_string()))
 }
 
 /// One `statement` block as IAM JSON, in the provider's key order; `None` when a part is unknown.
@@ -52,47 +83,81 @@ fn statement_json(st: &Value) -> Option<Value> {
         match st.get(k) {
             None | Some(Value::Null) => Some(None),
             Some(Value::Array(a)) => {
-                let v: Option<Vec<String>> = a.iter().map(|x| x.as_str().map(str::to_string)).collect();
+                let v: Option<Vec<String>> =
+                    a.iter().map(|x| x.as_str().map(str::to_string)).collect();
                 v.map(Some)
             }
             Some(_) => None,
         }
     };
-    if let Some(sid) = st.get("sid").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    if let Some(sid) = st
+        .get("sid")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         out.insert("Sid".into(), json!(sid));
     }
-    out.insert("Effect".into(), json!(st.get("effect").and_then(Value::as_str).unwrap_or("Allow")));
+    out.insert(
+        "Effect".into(),
+        json!(st.get("effect").and_then(Value::as_str).unwrap_or("Allow")),
+    );
     let one_or_many = |v: Vec<String>| if v.len() == 1 { json!(v[0]) } else { json!(v) };
-    for (key, name) in [("actions", "Action"), ("not_actions", "NotAction"), ("resources", "Resource"), ("not_resources", "NotResource")] {
+    for (key, name) in [
+        ("actions", "Action"),
+        ("not_actions", "NotAction"),
+        ("resources", "Resource"),
+        ("not_resources", "NotResource"),
+    ] {
         if let Some(v) = strings(key)? {
             if !v.is_empty() {
                 out.insert(name.into(), one_or_many(v));
             }
         }
     }
-    for (key, name) in [("principals", "Principal"), ("not_principals", "NotPrincipal")] {
-        let Some(blocks) = st.get(key).and_then(Value::as_array) else { continue };
+    for (key, name) in [
+        ("principals", "Principal"),
+        ("not_principals", "NotPrincipal"),
+    ] {
+        let Some(blocks) = st.get(key).and_then(Value::as_array) else {
+            continue;
+        };
         if blocks.is_empty() {
             continue;
         }
         let mut p = Map::new();
         for b in blocks {
             let t = b.get("type")?.as_str()?;
-            let ids: Option<Vec<String>> =
-                b.get("identifiers")?.as_array()?.iter().map(|x| x.as_str().map(str::to_string)).collect();
+            let ids: Option<Vec<String>> = b
+                .get("identifiers")?
+                .as_array()?
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect();
             p.insert(t.to_string(), one_or_many(ids?));
         }
         out.insert(name.into(), Value::Object(p));
     }
-    if let Some(conds) = st.get("condition").and_then(Value::as_array).filter(|c| !c.is_empty()) {
+    if let Some(conds) = st
+        .get("condition")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty())
+    {
         let mut c = Map::new();
         for cond in conds {
             let test = cond.get("test")?.as_str()?;
             let variable = cond.get("variable")?.as_str()?;
-            let values: Option<Vec<String>> =
-                cond.get("values")?.as_array()?.iter().map(|x| x.as_str().map(str::to_string)).collect();
-            let entry = c.entry(test.to_string()).or_insert_with(|| Value::Object(Map::new()));
-            entry.as_object_mut()?.insert(variable.to_string(), one_or_many(values?));
+            let values: Option<Vec<String>> = cond
+                .get("values")?
+                .as_array()?
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect();
+            let entry = c
+                .entry(test.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            entry
+                .as_object_mut()?
+                .insert(variable.to_string(), one_or_many(values?));
         }
         out.insert("Condition".into(), Value::Object(c));
     }

@@ -3,7 +3,9 @@
 
 use super::attachment::policy_refs;
 use super::document::document_fact;
-use crate::iam::discover::{AttachmentFact, Facts, InlineFact, Instance, PlanIndex, PrincipalFact, PrincipalRef};
+use crate::iam::discover::{
+    AttachmentFact, Facts, InlineFact, Instance, PlanIndex, PrincipalFact, PrincipalRef,
+};
 use crate::iam::principal::{PolicyOrigin, PrincipalKind};
 use crate::plan::Expr;
 use serde_json::Value;
@@ -19,7 +21,11 @@ pub fn visit_role(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts)
     // made by other resources (or outside Terraform), which their own handlers cover.
     if inst.expr("managed_policy_arns").is_some() {
         for policy in policy_refs(inst, index, "managed_policy_arns") {
-            facts.attachments.push(AttachmentFact { principal: me.clone(), policy, address: inst.address.clone() });
+            facts.attachments.push(AttachmentFact {
+                principal: me.clone(),
+                policy,
+                address: inst.address.clone(),
+            });
         }
     }
 }
@@ -40,9 +46,18 @@ fn record(inst: &Instance<'_>, kind: PrincipalKind, facts: &mut Facts) -> bool {
     }
     // An ARN exists only for a principal already in AWS: from `before`, never a planned value.
     let arn = inst.before_string("arn").or_else(|| {
-        inst.after.as_ref().and_then(|a| a.get("arn")).and_then(Value::as_str).filter(|_| inst.action != "create").map(str::to_string)
+        inst.after
+            .as_ref()
+            .and_then(|a| a.get("arn"))
+            .and_then(Value::as_str)
+            .filter(|_| inst.action != "create")
+            .map(str::to_string)
     });
-    let name = if inst.is_sensitive("name") { None } else { inst.string("name") };
+    let name = if inst.is_sensitive("name") {
+        None
+    } else {
+        inst.string("name")
+    };
     facts.principals.push(PrincipalFact {
         address: inst.address.clone(),
         block_address: inst.block_address(),
@@ -50,24 +65,53 @@ fn record(inst: &Instance<'_>, kind: PrincipalKind, facts: &mut Facts) -> bool {
         index: inst.index.clone(),
         kind,
         name,
-        arn: if inst.action == "replace" && inst.is_unknown("arn") { None } else { arn },
+        arn: if inst.action == "replace" && inst.is_unknown("arn") {
+            None
+        } else {
+            arn
+        },
         action: inst.action.clone(),
     });
     true
 }
 
 fn inline_blocks(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, me: &PrincipalRef) {
-    let after = inst.after.as_ref().and_then(|a| a.get("inline_policy")).and_then(Value::as_array);
-    let before = inst.before.as_ref().and_then(|a| a.get("inline_policy")).and_then(Value::as_array);
-    let config_blocks: Vec<_> = inst.expr("inline_policy").map(Expr::blocks).unwrap_or_default();
-    let Some(blocks) = after.or(before) else { return };
+    let after = inst
+        .after
+        .as_ref()
+        .and_then(|a| a.get("inline_policy"))
+        .and_then(Value::as_array);
+    let before = inst
+        .before
+        .as_ref()
+        .and_then(|a| a.get("inline_policy"))
+        .and_then(Value::as_array);
+    let config_blocks: Vec<_> = inst
+        .expr("inline_policy")
+        .map(Expr::blocks)
+        .unwrap_or_default();
+    let Some(blocks) = after.or(before) else {
+        return;
+    };
     for (i, block) in blocks.iter().enumerate() {
-        let name = block.get("name").and_then(Value::as_str).map(str::to_string);
-        if name.as_deref().unwrap_or("").is_empty() && block.get("policy").and_then(Value::as_str).unwrap_or("").is_empty() {
+        let name = block
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if name.as_deref().unwrap_or("").is_empty()
+            && block
+                .get("policy")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+        {
             continue; // the empty block the provider keeps when no inline policy is configured
         }
         let before_value = before
-            .and_then(|b| b.iter().find(|x| x.get("name").and_then(Value::as_str) == name.as_deref()))
+            .and_then(|b| {
+                b.iter()
+                    .find(|x| x.get("name").and_then(Value::as_str) == name.as_deref())
+            })
             .and_then(|x| x.get("policy"));
         let sensitive = inst
             .sensitive
@@ -77,7 +121,15 @@ fn inline_blocks(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, 
             .and_then(|s| s.get("policy"))
             .is_some_and(|v| v == &Value::Bool(true));
         let expr = config_blocks.get(i).and_then(|b| b.get("policy"));
-        let document = document_fact(inst, index, facts, block.get("policy"), before_value, expr, sensitive);
+        let document = document_fact(
+            inst,
+            index,
+            facts,
+            block.get("policy"),
+            before_value,
+            expr,
+            sensitive,
+        );
         facts.inline.push(InlineFact {
             principal: me.clone(),
             address: inst.address.clone(),
