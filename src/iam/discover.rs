@@ -12,6 +12,7 @@ use super::principal::{
 };
 use super::resources;
 use super::risk;
+use crate::plan::model::Attributes;
 use crate::plan::model::{
     self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule,
 };
@@ -34,13 +35,13 @@ pub struct Instance<'p> {
     /// Instance key.
     pub index: Option<InstanceKey>,
     /// Values before the plan.
-    pub before: Option<Value>,
+    pub before: Option<Attributes<'p>>,
     /// Values after the plan (unknown leaves left out).
-    pub after: Option<Value>,
+    pub after: Option<Attributes<'p>>,
     /// `true` at unknown leaves of `after`.
-    pub after_unknown: Option<Value>,
+    pub after_unknown: Option<Attributes<'p>>,
     /// `true` at sensitive leaves of `after` (or of `before` when there is no after).
-    pub sensitive: Option<Value>,
+    pub sensitive: Option<Attributes<'p>>,
     /// Plan action: `create`, `update`, `replace`, `delete`, `no-op`, `read`.
     pub action: String,
     /// The configuration block, when the plan has configuration.
@@ -67,18 +68,12 @@ impl Instance<'_> {
         self.after
             .as_ref()
             .or(self.before.as_ref())
-            .and_then(|v| v.get(attr))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+            .and_then(|v| v.get_str(attr))
     }
 
     /// A known string attribute from `before` only.
     pub fn before_string(&self, attr: &str) -> Option<String> {
-        self.before
-            .as_ref()
-            .and_then(|v| v.get(attr))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        self.before.as_ref().and_then(|v| v.get_str(attr))
     }
 
     /// A known list-of-strings attribute (after, else before); `None` when unknown or absent.
@@ -98,7 +93,7 @@ impl Instance<'_> {
         self.after_unknown
             .as_ref()
             .and_then(|v| v.get(attr))
-            .is_some_and(any_true)
+            .is_some_and(|v| any_true(&v))
     }
 
     /// True when the attribute is marked sensitive.
@@ -106,7 +101,7 @@ impl Instance<'_> {
         self.sensitive
             .as_ref()
             .and_then(|v| v.get(attr))
-            .is_some_and(any_true)
+            .is_some_and(|v| any_true(&v))
     }
 
     /// The configuration expression of an attribute.
@@ -204,11 +199,11 @@ impl<'p> PlanIndex<'p> {
                 continue;
             }
             let action = action_name(&rc.change.actions);
-            let after = model::decode(&rc.change.after);
+            let after = Attributes::parse(&rc.change.after);
             let sensitive = if after.is_some() {
-                model::decode(&rc.change.after_sensitive)
+                Attributes::parse(&rc.change.after_sensitive)
             } else {
-                model::decode(&rc.change.before_sensitive)
+                Attributes::parse(&rc.change.before_sensitive)
             };
             let mut inst = Instance {
                 address: rc.address.clone(),
@@ -217,9 +212,9 @@ impl<'p> PlanIndex<'p> {
                 name: rc.name.clone(),
                 mode: rc.mode,
                 index: rc.index.clone(),
-                before: model::decode(&rc.change.before),
+                before: Attributes::parse(&rc.change.before),
                 after,
-                after_unknown: model::decode(&rc.change.after_unknown),
+                after_unknown: Attributes::parse(&rc.change.after_unknown),
                 sensitive,
                 action,
                 config: None,
@@ -250,11 +245,11 @@ impl<'p> PlanIndex<'p> {
                         // Fill in what resource_changes left out (data sources have no before there).
                         let inst = &mut instances[i];
                         if !planned && inst.before.is_none() && inst.action != "create" {
-                            inst.before = model::decode(&r.values);
+                            inst.before = Attributes::parse(&r.values);
                         }
                         continue;
                     }
-                    let values = model::decode(&r.values);
+                    let values = Attributes::parse(&r.values);
                     let mut inst = Instance {
                         address: r.address.clone(),
                         module_address: module_address.clone(),
@@ -265,7 +260,7 @@ impl<'p> PlanIndex<'p> {
                         before: if planned { None } else { values.clone() },
                         after: values,
                         after_unknown: None,
-                        sensitive: model::decode(&r.sensitive_values),
+                        sensitive: Attributes::parse(&r.sensitive_values),
                         action: if planned {
                             "read".into()
                         } else {

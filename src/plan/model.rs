@@ -99,13 +99,41 @@ pub enum Mode {
 }
 
 /// A `count` index (number) or a `for_each` key (string).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InstanceKey {
     /// `count.index`.
     Int(i64),
     /// `each.key`.
     Str(String),
+}
+
+impl<'de> Deserialize<'de> for InstanceKey {
+    // By hand rather than `#[serde(untagged)]`, which buffers every value before trying each variant.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl Visitor<'_> for Visit {
+            type Value = InstanceKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a count index (integer) or a for_each key (string)")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<InstanceKey, E> {
+                Ok(InstanceKey::Int(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<InstanceKey, E> {
+                i64::try_from(v)
+                    .map(InstanceKey::Int)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<InstanceKey, E> {
+                Ok(InstanceKey::Str(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl fmt::Display for InstanceKey {
@@ -344,6 +372,134 @@ pub fn decode(raw: &Option<Box<RawValue>>) -> Option<Value> {
     match serde_json::from_str::<Value>(raw.get()) {
         Ok(Value::Null) | Err(_) => None,
         Ok(v) => Some(v),
+    }
+}
+
+/// A resource's attribute object, split into its top-level attributes without decoding them: handlers
+/// read a few attributes (`name`, `arn`, `policy`, ...) of each instance, so decoding the whole
+/// object (tags, nested blocks) into a [`Value`] would cost more than the rest of discovery.
+///
+/// Borrows the raw text from the plan. A value that is not an object has no attributes.
+#[derive(Debug, Clone, Default)]
+pub struct Attributes<'p> {
+    /// Attributes in document order; a repeated key is looked up from the end, as `Value` keeps the last.
+    fields: Vec<(std::borrow::Cow<'p, str>, &'p RawValue)>,
+}
+
+impl<'p> Attributes<'p> {
+    /// Splits a raw attribute object; `None` for absent, `null` or malformed values (as [`decode`]).
+    pub fn parse(raw: &'p Option<Box<RawValue>>) -> Option<Self> {
+        let text = raw.as_ref()?.get();
+        if text == "null" {
+            return None;
+        }
+        serde_json::from_str::<AttributesSeedless<'p>>(text)
+            .ok()
+            .map(|a| a.0)
+    }
+
+    /// The raw text of an attribute.
+    pub fn raw(&self, attr: &str) -> Option<&'p RawValue> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == attr)
+            .map(|(_, v)| *v)
+    }
+
+    /// An attribute decoded into a JSON value (`Value::Null` for an explicit `null`).
+    pub fn get(&self, attr: &str) -> Option<Value> {
+        self.raw(attr)
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+    }
+
+    /// A string attribute; `None` when absent or not a string.
+    pub fn get_str(&self, attr: &str) -> Option<String> {
+        self.raw(attr)
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+    }
+}
+
+/// Deserializes [`Attributes`] from borrowed text.
+struct AttributesSeedless<'p>(Attributes<'p>);
+
+/// A key borrowed from the text when it has no escapes.
+struct AttributeKey<'p>(std::borrow::Cow<'p, str>);
+
+impl<'de> Deserialize<'de> for AttributeKey<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = AttributeKey<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute name")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(AttributeKey(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(AttributeKey(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+impl<'de> Deserialize<'de> for AttributesSeedless<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = AttributesSeedless<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::new();
+                while let Some((AttributeKey(k), v)) =
+                    map.next_entry::<AttributeKey<'de>, &'de RawValue>()?
+                {
+                    fields.push((k, v));
+                }
+                Ok(AttributesSeedless(Attributes { fields }))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+        }
+        d.deserialize_any(Visit)
     }
 }
 
@@ -675,6 +831,36 @@ mod tests {
         .unwrap();
         assert_eq!(v.values.as_ref().map(|r| r.get()), Some(r#"{"x":1}"#));
         assert_eq!(v.mode, Mode::Data);
+    }
+
+    #[test]
+    fn reads_instance_keys_and_attributes() {
+        let key = |t: &str| serde_json::from_str::<Option<InstanceKey>>(t).ok();
+        assert_eq!(key("3"), Some(Some(InstanceKey::Int(3))));
+        assert_eq!(key("-1"), Some(Some(InstanceKey::Int(-1))));
+        assert_eq!(
+            key(r#""a\"b""#),
+            Some(Some(InstanceKey::Str("a\"b".into())))
+        );
+        assert_eq!(key("null"), Some(None));
+        assert_eq!(key("1.5"), None);
+        assert_eq!(key("18446744073709551615"), None);
+        let raw: Option<Box<RawValue>> =
+            serde_json::from_str(r#"{"name":"a","n\u0061me":"b","tags":{"k":"v"},"x":null}"#)
+                .unwrap();
+        let attrs = Attributes::parse(&raw).unwrap();
+        assert_eq!(
+            attrs.get_str("name").as_deref(),
+            Some("b"),
+            "a repeated key keeps the last value"
+        );
+        assert_eq!(attrs.get("tags"), Some(serde_json::json!({"k": "v"})));
+        assert_eq!(attrs.get("x"), Some(Value::Null));
+        assert_eq!(attrs.get_str("tags"), None);
+        let null: Option<Box<RawValue>> = Some(RawValue::from_string("null".into()).unwrap());
+        assert!(Attributes::parse(&null).is_none());
+        let scalar: Option<Box<RawValue>> = Some(RawValue::from_string("true".into()).unwrap());
+        assert!(Attributes::parse(&scalar).is_some_and(|a| a.get("x").is_none()));
     }
 
     #[test]
