@@ -552,18 +552,33 @@ pub fn resolve(facts: Facts) -> Discovery {
         .collect();
 
     let mut sources: Vec<Vec<PolicySource>> = vec![Vec::new(); pfacts.len()];
-    for f in &inline {
-        for i in lookup(&f.principal) {
-            sources[i].push(source_from_document(
-                f.address.clone(),
-                PolicyKind::Inline,
-                f.name.clone(),
-                None,
-                None,
-                &f.document,
-                Some(f.origin.clone()),
-            ));
+    for f in inline {
+        let targets = lookup(&f.principal);
+        let Some((&last, rest)) = targets.split_last() else {
+            continue;
+        };
+        // Moved rather than cloned: an inline policy almost always has one principal.
+        let DocumentFact { after, before, .. } = f.document;
+        let (document, unknown_reason) = match after {
+            Ok(d) => (Some(d), None),
+            Err(r) => (None, Some(r)),
+        };
+        let source = PolicySource {
+            address: f.address,
+            kind: PolicyKind::Inline,
+            name: f.name,
+            arn: None,
+            attachment: None,
+            via_group: None,
+            document,
+            before,
+            unknown_reason,
+            origin: Some(f.origin),
+        };
+        for &i in rest {
+            sources[i].push(source.clone());
         }
+        sources[last].push(source);
     }
     for a in &attachments {
         let targets = lookup(&a.principal);
