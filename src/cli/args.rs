@@ -8,15 +8,8 @@ use std::path::PathBuf;
 /// Finds every IAM role, user and group in a `terraform show -json` plan with the policies that reach it,
 /// learns what each principal really used, and suggests a smaller policy as a patch to your own `.tf` files.
 #[derive(Debug, Parser)]
-#[command(
-    name = "iamtrim",
-    version,
-    propagate_version = true,
-    max_term_width = 110
-)]
-#[command(
-    after_help = "Example:\n  terraform plan -out=tfplan && terraform show -json tfplan > plan.json\n  iamtrim scan plan.json"
-)]
+#[command(name = "iamtrim", version, propagate_version = true, max_term_width = 110)]
+#[command(after_help = "Example:\n  terraform plan -out=tfplan && terraform show -json tfplan > plan.json\n  iamtrim scan plan.json")]
 pub struct Cli {
     /// The Terraform root module directory (where .tf files, .terraform/ and .iamtrim/ live).
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
@@ -61,9 +54,7 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every IAM principal in a plan with the policies that reach it, riskiest first.
-    #[command(
-        after_help = "Examples:\n  iamtrim scan plan.json\n  terraform show -json tfplan | iamtrim scan - --format json\n  iamtrim scan plan.json -v   # list each policy source"
-    )]
+    #[command(after_help = "Examples:\n  iamtrim scan plan.json\n  terraform show -json tfplan | iamtrim scan - --format json\n  iamtrim scan plan.json -v   # list each policy source")]
     Scan(ScanArgs),
 }
 

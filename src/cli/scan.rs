@@ -22,10 +22,7 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> anyhow::Result<ExitStatus> {
         Format::Markdown => report::markdown::render_scan(&report),
         Format::Text => report::text::render_scan(
             &report,
-            report::text::TextStyle {
-                color: settings.color,
-                verbose: settings.verbose > 0,
-            },
+            report::text::TextStyle { color: settings.color, verbose: settings.verbose > 0 },
         ),
     };
     if !settings.quiet && args.format == Format::Text {

@@ -28,30 +28,17 @@ impl Settings {
         if !dir.is_dir() {
             bail!("--chdir {}: not a directory", dir.display());
         }
-        let root_module = dir
-            .canonicalize()
-            .with_context(|| format!("--chdir {}", dir.display()))?;
+        let root_module = dir.canonicalize().with_context(|| format!("--chdir {}", dir.display()))?;
         let repo_root = find_repo_root(&root_module).unwrap_or_else(|| root_module.clone());
         let color = match cli.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
-            }
+            ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
         };
-        Ok(Settings {
-            root_module,
-            repo_root,
-            color,
-            quiet: cli.quiet,
-            verbose: cli.verbose,
-        })
+        Ok(Settings { root_module, repo_root, color, quiet: cli.quiet, verbose: cli.verbose })
     }
 }
 
 fn find_repo_root(start: &Path) -> Option<PathBuf> {
-    start
-        .ancestors()
-        .find(|d| d.join(".git").exists())
-        .map(Path::to_path_buf)
+    start.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
 }

@@ -14,10 +14,7 @@ pub struct ActionPattern {
 impl ActionPattern {
     /// Wraps a pattern as written in a policy.
     pub fn new(text: &str) -> Self {
-        ActionPattern {
-            lower: text.to_ascii_lowercase(),
-            original: text.to_string(),
-        }
+        ActionPattern { lower: text.to_ascii_lowercase(), original: text.to_string() }
     }
 
     /// The pattern as the author wrote it.

@@ -18,10 +18,7 @@ pub struct PolicyError {
 
 impl PolicyError {
     fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        PolicyError {
-            path: path.into(),
-            message: message.into(),
-        }
+        PolicyError { path: path.into(), message: message.into() }
     }
 }
 
@@ -37,18 +34,12 @@ pub struct StringList {
 impl StringList {
     /// A list written as a JSON array.
     pub fn list(values: Vec<String>) -> Self {
-        StringList {
-            values,
-            single: false,
-        }
+        StringList { values, single: false }
     }
 
     fn parse(value: &Value, path: &str) -> Result<Self, PolicyError> {
         match value {
-            Value::String(s) => Ok(StringList {
-                values: vec![s.clone()],
-                single: true,
-            }),
+            Value::String(s) => Ok(StringList { values: vec![s.clone()], single: true }),
             Value::Array(items) => {
                 let mut values = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -62,18 +53,9 @@ impl StringList {
                         }
                     }
                 }
-                Ok(StringList {
-                    values,
-                    single: false,
-                })
+                Ok(StringList { values, single: false })
             }
-            other => Err(PolicyError::new(
-                path,
-                format!(
-                    "expected a string or an array of strings, found {}",
-                    json_kind(other)
-                ),
-            )),
+            other => Err(PolicyError::new(path, format!("expected a string or an array of strings, found {}", json_kind(other)))),
         }
     }
 
@@ -173,27 +155,16 @@ fn json_kind(v: &Value) -> &'static str {
 impl PolicyDocument {
     /// Parses policy JSON text.
     pub fn parse_str(text: &str) -> Result<Self, PolicyError> {
-        let value: Value =
-            serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
-                PolicyError::new(
-                    "$",
-                    format!(
-                        "not valid JSON (line {}, column {}): {e}",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
+        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+            PolicyError::new("$", format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()))
+        })?;
         Self::from_value(&value)
     }
 
     /// Parses an already-decoded JSON value.
     pub fn from_value(value: &Value) -> Result<Self, PolicyError> {
         let Value::Object(obj) = value else {
-            return Err(PolicyError::new(
-                "$",
-                format!("expected an object, found {}", json_kind(value)),
-            ));
+            return Err(PolicyError::new("$", format!("expected an object, found {}", json_kind(value))));
         };
         let mut doc = PolicyDocument {
             version: None,
@@ -213,24 +184,17 @@ impl PolicyDocument {
                     match v {
                         Value::Object(_) => {
                             doc.single_statement = true;
-                            doc.statements
-                                .push(Statement::from_value(v, "$.Statement")?);
+                            doc.statements.push(Statement::from_value(v, "$.Statement")?);
                         }
                         Value::Array(items) => {
                             for (i, item) in items.iter().enumerate() {
-                                doc.statements.push(Statement::from_value(
-                                    item,
-                                    &format!("$.Statement[{i}]"),
-                                )?);
+                                doc.statements.push(Statement::from_value(item, &format!("$.Statement[{i}]"))?);
                             }
                         }
                         other => {
                             return Err(PolicyError::new(
                                 "$.Statement",
-                                format!(
-                                    "expected an object or an array, found {}",
-                                    json_kind(other)
-                                ),
+                                format!("expected an object or an array, found {}", json_kind(other)),
                             ));
                         }
                     }
@@ -262,11 +226,7 @@ impl PolicyDocument {
     pub fn to_value(&self) -> Value {
         let mut out = Map::new();
         let mut order = self.key_order.clone();
-        for (key, present) in [
-            ("Version", self.version.is_some()),
-            ("Id", self.id.is_some()),
-            ("Statement", true),
-        ] {
+        for (key, present) in [("Version", self.version.is_some()), ("Id", self.id.is_some()), ("Statement", true)] {
             if present && !order.iter().any(|k| k == key) {
                 order.push(key.to_string());
             }
@@ -332,10 +292,7 @@ impl serde::Serialize for PolicyDocument {
 fn expect_string(v: &Value, path: &str) -> Result<String, PolicyError> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        other => Err(PolicyError::new(
-            path,
-            format!("expected a string, found {}", json_kind(other)),
-        )),
+        other => Err(PolicyError::new(path, format!("expected a string, found {}", json_kind(other)))),
     }
 }
 
@@ -356,10 +313,7 @@ impl Statement {
 
     fn from_value(value: &Value, path: &str) -> Result<Self, PolicyError> {
         let Value::Object(obj) = value else {
-            return Err(PolicyError::new(
-                path,
-                format!("expected an object, found {}", json_kind(value)),
-            ));
+            return Err(PolicyError::new(path, format!("expected an object, found {}", json_kind(value))));
         };
         let mut st = Statement {
             sid: None,
@@ -380,12 +334,7 @@ impl Statement {
                     effect = Some(match v.as_str() {
                         Some("Allow") => Effect::Allow,
                         Some("Deny") => Effect::Deny,
-                        _ => {
-                            return Err(PolicyError::new(
-                                here,
-                                format!("expected \"Allow\" or \"Deny\", found {v}"),
-                            ));
-                        }
+                        _ => return Err(PolicyError::new(here, format!("expected \"Allow\" or \"Deny\", found {v}"))),
                     })
                 }
                 "Principal" | "NotPrincipal" => {
@@ -393,14 +342,9 @@ impl Statement {
                         return Err(PolicyError::new(here, "both Principal and NotPrincipal"));
                     }
                     match v {
-                        Value::String(_) | Value::Object(_) => {
-                            st.principal = Some((key.clone(), v.clone()))
-                        }
+                        Value::String(_) | Value::Object(_) => st.principal = Some((key.clone(), v.clone())),
                         other => {
-                            return Err(PolicyError::new(
-                                here,
-                                format!("expected \"*\" or an object, found {}", json_kind(other)),
-                            ));
+                            return Err(PolicyError::new(here, format!("expected \"*\" or an object, found {}", json_kind(other))));
                         }
                     }
                 }
@@ -409,22 +353,15 @@ impl Statement {
                         return Err(PolicyError::new(here, "both Action and NotAction"));
                     }
                     let list = StringList::parse(v, &here)?;
-                    st.action = Some(if key == "Action" {
-                        ActionSpec::Action(list)
-                    } else {
-                        ActionSpec::NotAction(list)
-                    });
+                    st.action = Some(if key == "Action" { ActionSpec::Action(list) } else { ActionSpec::NotAction(list) });
                 }
                 "Resource" | "NotResource" => {
                     if st.resource.is_some() {
                         return Err(PolicyError::new(here, "both Resource and NotResource"));
                     }
                     let list = StringList::parse(v, &here)?;
-                    st.resource = Some(if key == "Resource" {
-                        ResourceSpec::Resource(list)
-                    } else {
-                        ResourceSpec::NotResource(list)
-                    });
+                    st.resource =
+                        Some(if key == "Resource" { ResourceSpec::Resource(list) } else { ResourceSpec::NotResource(list) });
                 }
                 "Condition" => st.condition = Some(parse_condition(v, &here)?),
                 _ => {
@@ -434,10 +371,7 @@ impl Statement {
         }
         st.effect = effect.ok_or_else(|| PolicyError::new(path, "missing \"Effect\""))?;
         if st.action.is_none() {
-            return Err(PolicyError::new(
-                path,
-                "missing \"Action\" or \"NotAction\"",
-            ));
+            return Err(PolicyError::new(path, "missing \"Action\" or \"NotAction\""));
         }
         Ok(st)
     }
@@ -482,11 +416,9 @@ impl Statement {
                     Effect::Allow => "Allow".into(),
                     Effect::Deny => "Deny".into(),
                 })),
-                "Principal" | "NotPrincipal" => self
-                    .principal
-                    .as_ref()
-                    .filter(|(k, _)| *k == key)
-                    .map(|(_, v)| v.clone()),
+                "Principal" | "NotPrincipal" => {
+                    self.principal.as_ref().filter(|(k, _)| *k == key).map(|(_, v)| v.clone())
+                }
                 "Action" | "NotAction" => match &self.action {
                     Some(ActionSpec::Action(l)) if key == "Action" => Some(l.to_value()),
                     Some(ActionSpec::NotAction(l)) if key == "NotAction" => Some(l.to_value()),
@@ -494,9 +426,7 @@ impl Statement {
                 },
                 "Resource" | "NotResource" => match &self.resource {
                     Some(ResourceSpec::Resource(l)) if key == "Resource" => Some(l.to_value()),
-                    Some(ResourceSpec::NotResource(l)) if key == "NotResource" => {
-                        Some(l.to_value())
-                    }
+                    Some(ResourceSpec::NotResource(l)) if key == "NotResource" => Some(l.to_value()),
                     _ => None,
                 },
                 "Condition" => self.condition.clone().map(Value::Object),
@@ -520,46 +450,30 @@ impl Statement {
 
 fn parse_condition(v: &Value, path: &str) -> Result<Map<String, Value>, PolicyError> {
     let Value::Object(ops) = v else {
-        return Err(PolicyError::new(
-            path,
-            format!("expected an object, found {}", json_kind(v)),
-        ));
+        return Err(PolicyError::new(path, format!("expected an object, found {}", json_kind(v))));
     };
     for (op, keys) in ops {
         let op_path = format!("{path}.{op}");
         let Value::Object(keys) = keys else {
-            return Err(PolicyError::new(
-                op_path,
-                format!(
-                    "expected an object of condition keys, found {}",
-                    json_kind(keys)
-                ),
-            ));
+            return Err(PolicyError::new(op_path, format!("expected an object of condition keys, found {}", json_kind(keys))));
         };
         for (key, value) in keys {
             let key_path = format!("{op_path}.{key}");
-            let scalar_ok =
-                |x: &Value| matches!(x, Value::String(_) | Value::Bool(_) | Value::Number(_));
+            let scalar_ok = |x: &Value| matches!(x, Value::String(_) | Value::Bool(_) | Value::Number(_));
             match value {
                 x if scalar_ok(x) => {}
                 Value::Array(items) => {
                     if let Some((i, bad)) = items.iter().enumerate().find(|(_, x)| !scalar_ok(x)) {
                         return Err(PolicyError::new(
                             format!("{key_path}[{i}]"),
-                            format!(
-                                "expected a string, boolean or number, found {}",
-                                json_kind(bad)
-                            ),
+                            format!("expected a string, boolean or number, found {}", json_kind(bad)),
                         ));
                     }
                 }
                 other => {
                     return Err(PolicyError::new(
                         key_path,
-                        format!(
-                            "expected a string, boolean, number or array, found {}",
-                            json_kind(other)
-                        ),
+                        format!("expected a string, boolean, number or array, found {}", json_kind(other)),
                     ));
                 }
             }
@@ -585,48 +499,28 @@ mod tests {
         round_trip(
             r#"{"Version":"2012-10-17","Id":"x","Statement":[{"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":["arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":true},"NumericLessThan":{"s3:max-keys":10},"ForAnyValue:StringLike":{"aws:TagKeys":["a*","b"]}}},{"Effect":"Deny","NotAction":["iam:*"],"NotResource":"*"},{"Resource":"*","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::1:root"]},"Action":["sts:AssumeRole"],"Custom":1}]}"#,
         );
-        round_trip(
-            r#"{"Statement":{"Effect":"Allow","NotPrincipal":"*","Action":"*","Resource":"*"},"Version":"2008-10-17"}"#,
-        );
+        round_trip(r#"{"Statement":{"Effect":"Allow","NotPrincipal":"*","Action":"*","Resource":"*"},"Version":"2008-10-17"}"#);
     }
 
     #[test]
     fn errors_name_the_json_path() {
-        let err = PolicyDocument::parse_str(
-            r#"{"Statement":[{"Effect":"Allow","Action":"a:b"},{"Effect":"Allow","Action":[1]}]}"#,
-        )
-        .unwrap_err();
-        assert_eq!(err.path, "$.Statement[1].Action[0]");
-        let err = PolicyDocument::parse_str(r#"{"Statement":[{"Effect":"Maybe","Action":"a:b"}]}"#)
+        let err = PolicyDocument::parse_str(r#"{"Statement":[{"Effect":"Allow","Action":"a:b"},{"Effect":"Allow","Action":[1]}]}"#)
             .unwrap_err();
+        assert_eq!(err.path, "$.Statement[1].Action[0]");
+        let err = PolicyDocument::parse_str(r#"{"Statement":[{"Effect":"Maybe","Action":"a:b"}]}"#).unwrap_err();
         assert_eq!(err.path, "$.Statement[0].Effect");
         let err = PolicyDocument::parse_str(r#"{"Statement":{"Effect":"Allow","Action":"a:b","Condition":{"StringEquals":{"k":{"x":1}}}}}"#)
             .unwrap_err();
         assert_eq!(err.path, "$.Statement.Condition.StringEquals.k");
-        assert!(
-            PolicyDocument::parse_str("{")
-                .unwrap_err()
-                .message
-                .contains("not valid JSON")
-        );
-        assert!(
-            PolicyDocument::parse_str("{}")
-                .unwrap_err()
-                .message
-                .contains("Statement")
-        );
+        assert!(PolicyDocument::parse_str("{").unwrap_err().message.contains("not valid JSON"));
+        assert!(PolicyDocument::parse_str("{}").unwrap_err().message.contains("Statement"));
     }
 
     #[test]
     fn set_actions_keeps_key_position() {
-        let mut doc = PolicyDocument::parse_str(
-            r#"{"Statement":[{"NotAction":"iam:*","Effect":"Allow","Resource":"*"}]}"#,
-        )
-        .unwrap();
+        let mut doc =
+            PolicyDocument::parse_str(r#"{"Statement":[{"NotAction":"iam:*","Effect":"Allow","Resource":"*"}]}"#).unwrap();
         doc.statements[0].set_actions(vec!["s3:GetObject".into()]);
-        assert_eq!(
-            doc.to_json(),
-            r#"{"Statement":[{"Action":["s3:GetObject"],"Effect":"Allow","Resource":"*"}]}"#
-        );
+        assert_eq!(doc.to_json(), r#"{"Statement":[{"Action":["s3:GetObject"],"Effect":"Allow","Resource":"*"}]}"#);
     }
 }

@@ -10,24 +10,9 @@ use std::collections::BTreeSet;
 
 /// IAM action name prefixes that write identities, policies or credentials.
 const IAM_WRITE_PREFIXES: &[&str] = &[
-    "iam:create",
-    "iam:put",
-    "iam:attach",
-    "iam:update",
-    "iam:delete",
-    "iam:add",
-    "iam:remove",
-    "iam:set",
-    "iam:detach",
-    "iam:upload",
-    "iam:tag",
-    "iam:untag",
-    "iam:enable",
-    "iam:deactivate",
-    "iam:resync",
-    "iam:change",
-    "iam:passrole",
-    "iam:reset",
+    "iam:create", "iam:put", "iam:attach", "iam:update", "iam:delete", "iam:add", "iam:remove", "iam:set",
+    "iam:detach", "iam:upload", "iam:tag", "iam:untag", "iam:enable", "iam:deactivate", "iam:resync",
+    "iam:change", "iam:passrole", "iam:reset",
 ];
 
 /// Flags from documents, most severe first.
@@ -52,10 +37,7 @@ pub fn flags<'a>(docs: impl Iterator<Item = &'a PolicyDocument>) -> Vec<RiskFlag
                         if p.lower() == "*" && any_resource {
                             out.insert(RiskFlag::FullAdmin);
                         }
-                        if IAM_WRITE_PREFIXES
-                            .iter()
-                            .any(|w| p.matches(w) || pattern_overlaps_prefix(&p, w))
-                        {
+                        if IAM_WRITE_PREFIXES.iter().any(|w| p.matches(w) || pattern_overlaps_prefix(&p, w)) {
                             out.insert(RiskFlag::IamWrite);
                         }
                         if p.matches("iam:PassRole") && any_resource {
@@ -104,35 +86,16 @@ mod tests {
     fn flags_from_documents() {
         assert_eq!(
             f(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#),
-            vec![
-                RiskFlag::FullAdmin,
-                RiskFlag::IamWrite,
-                RiskFlag::PassRoleAny
-            ]
+            vec![RiskFlag::FullAdmin, RiskFlag::IamWrite, RiskFlag::PassRoleAny]
         );
-        assert_eq!(
-            f(r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#),
-            vec![]
-        );
-        assert_eq!(
-            f(r#"{"Statement":{"Effect":"Allow","Action":"iam:Create*","Resource":"arn:x"}}"#),
-            vec![RiskFlag::IamWrite]
-        );
-        assert_eq!(
-            f(r#"{"Statement":{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}}"#),
-            vec![]
-        );
+        assert_eq!(f(r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#), vec![]);
+        assert_eq!(f(r#"{"Statement":{"Effect":"Allow","Action":"iam:Create*","Resource":"arn:x"}}"#), vec![RiskFlag::IamWrite]);
+        assert_eq!(f(r#"{"Statement":{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}}"#), vec![]);
         assert_eq!(
             f(r#"{"Statement":{"Effect":"Allow","Action":"iam:PassRole","Resource":"*"}}"#),
             vec![RiskFlag::IamWrite, RiskFlag::PassRoleAny]
         );
-        assert!(
-            f(r#"{"Statement":{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}}"#)
-                .contains(&RiskFlag::NotActionAllow)
-        );
-        assert_eq!(
-            f(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#),
-            vec![]
-        );
+        assert!(f(r#"{"Statement":{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}}"#).contains(&RiskFlag::NotActionAllow));
+        assert_eq!(f(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#), vec![]);
     }
 }

@@ -103,13 +103,9 @@ impl ObservedUsage {
             entry.count += u.count;
             entry.resources.extend(u.resources.iter().cloned());
         }
-        self.service_level_only
-            .extend(other.service_level_only.iter().cloned());
+        self.service_level_only.extend(other.service_level_only.iter().cloned());
         // A service is covered when either observation covers it at action level.
-        self.action_level_services = match (
-            self.action_level_services.take(),
-            &other.action_level_services,
-        ) {
+        self.action_level_services = match (self.action_level_services.take(), &other.action_level_services) {
             (Some(a), Some(b)) => Some(a.union(b).cloned().collect()),
             _ => None,
         };

@@ -7,13 +7,7 @@ use std::fmt::Write;
 pub fn render_scan(report: &Report) -> String {
     let mut out = String::new();
     let s = &report.summary;
-    let _ = writeln!(
-        out,
-        "### iamtrim: {} IAM principal{} in `{}`\n",
-        s.principals,
-        if s.principals == 1 { "" } else { "s" },
-        report.plan.path
-    );
+    let _ = writeln!(out, "### iamtrim: {} IAM principal{} in `{}`\n", s.principals, if s.principals == 1 { "" } else { "s" }, report.plan.path);
     if report.principals.is_empty() {
         return out;
     }
@@ -25,19 +19,9 @@ pub fn render_scan(report: &Report) -> String {
             "| `{}` | {} | {} | {} | {} |",
             p.address.replace('|', "\\|"),
             p.kind,
-            p.arn
-                .as_deref()
-                .map_or("new".to_string(), |a| format!("`{a}`")),
+            p.arn.as_deref().map_or("new".to_string(), |a| format!("`{a}`")),
             p.policies.len(),
-            if p.flags.is_empty() {
-                "".to_string()
-            } else {
-                p.flags
-                    .iter()
-                    .map(|f| format!("`{f}`"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
+            if p.flags.is_empty() { "".to_string() } else { p.flags.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(" ") }
         );
     }
     out

@@ -99,35 +99,18 @@ pub struct PolicyReport {
 
 impl Report {
     /// Builds the report of `scan` from a discovery.
-    pub fn from_discovery(
-        command: &str,
-        plan: PlanInfo,
-        discovery: &Discovery,
-        extra_warnings: &[String],
-    ) -> Self {
-        let principals: Vec<PrincipalReport> =
-            discovery.principals.iter().map(principal_report).collect();
+    pub fn from_discovery(command: &str, plan: PlanInfo, discovery: &Discovery, extra_warnings: &[String]) -> Self {
+        let principals: Vec<PrincipalReport> = discovery.principals.iter().map(principal_report).collect();
         let summary = Summary {
             principals: principals.len(),
             new_principals: principals.iter().filter(|p| p.arn.is_none()).count(),
             policies: principals.iter().map(|p| p.policies.len()).sum(),
-            unknown_documents: principals
-                .iter()
-                .flat_map(|p| &p.policies)
-                .filter(|s| s.document.is_none())
-                .count(),
+            unknown_documents: principals.iter().flat_map(|p| &p.policies).filter(|s| s.document.is_none()).count(),
             flagged: principals.iter().filter(|p| !p.flags.is_empty()).count(),
         };
         let mut warnings = extra_warnings.to_vec();
         warnings.extend(discovery.warnings.iter().cloned());
-        Report {
-            schema_version: SCHEMA_VERSION,
-            command: command.to_string(),
-            plan,
-            summary,
-            principals,
-            warnings,
-        }
+        Report { schema_version: SCHEMA_VERSION, command: command.to_string(), plan, summary, principals, warnings }
     }
 }
 

@@ -13,11 +13,7 @@ pub struct TextStyle {
 }
 
 fn paint(on: bool, code: &str, s: &str) -> String {
-    if on {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
+    if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
 }
 
 /// Renders the scan table.
@@ -37,11 +33,7 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
                 p.kind.clone(),
                 p.arn.clone().unwrap_or_else(|| "new".to_string()),
                 p.policies.len().to_string(),
-                if p.flags.is_empty() {
-                    "-".to_string()
-                } else {
-                    p.flags.join(", ")
-                },
+                if p.flags.is_empty() { "-".to_string() } else { p.flags.join(", ") },
             ]
         })
         .collect();
@@ -76,9 +68,7 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
             for s in &p.policies {
                 let what = match (&s.document, &s.unknown_reason) {
                     (Some(doc), _) => {
-                        let n = doc
-                            .get("Statement")
-                            .map_or(0, |v| v.as_array().map_or(1, Vec::len));
+                        let n = doc.get("Statement").map_or(0, |v| v.as_array().map_or(1, Vec::len));
                         format!("{n} statement{}", if n == 1 { "" } else { "s" })
                     }
                     (None, Some(why)) => format!("document unknown: {why}"),
