@@ -12,6 +12,7 @@ use super::principal::{
 };
 use super::resources;
 use super::risk;
+use crate::plan::model::Attributes;
 use crate::plan::model::{
     self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule,
 };
@@ -34,13 +35,13 @@ pub struct Instance<'p> {
     /// Instance key.
     pub index: Option<InstanceKey>,
     /// Values before the plan.
-    pub before: Option<Value>,
+    pub before: Option<Attributes<'p>>,
     /// Values after the plan (unknown leaves left out).
-    pub after: Option<Value>,
+    pub after: Option<Attributes<'p>>,
     /// `true` at unknown leaves of `after`.
-    pub after_unknown: Option<Value>,
+    pub after_unknown: Option<Attributes<'p>>,
     /// `true` at sensitive leaves of `after` (or of `before` when there is no after).
-    pub sensitive: Option<Value>,
+    pub sensitive: Option<Attributes<'p>>,
     /// Plan action: `create`, `update`, `replace`, `delete`, `no-op`, `read`.
     pub action: String,
     /// The configuration block, when the plan has configuration.
@@ -67,18 +68,12 @@ impl Instance<'_> {
         self.after
             .as_ref()
             .or(self.before.as_ref())
-            .and_then(|v| v.get(attr))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+            .and_then(|v| v.get_str(attr))
     }
 
     /// A known string attribute from `before` only.
     pub fn before_string(&self, attr: &str) -> Option<String> {
-        self.before
-            .as_ref()
-            .and_then(|v| v.get(attr))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        self.before.as_ref().and_then(|v| v.get_str(attr))
     }
 
     /// A known list-of-strings attribute (after, else before); `None` when unknown or absent.
@@ -98,7 +93,7 @@ impl Instance<'_> {
         self.after_unknown
             .as_ref()
             .and_then(|v| v.get(attr))
-            .is_some_and(any_true)
+            .is_some_and(|v| any_true(&v))
     }
 
     /// True when the attribute is marked sensitive.
@@ -106,7 +101,7 @@ impl Instance<'_> {
         self.sensitive
             .as_ref()
             .and_then(|v| v.get(attr))
-            .is_some_and(any_true)
+            .is_some_and(|v| any_true(&v))
     }
 
     /// The configuration expression of an attribute.
@@ -168,6 +163,21 @@ pub fn strip_instance_keys(address: &str) -> String {
 pub struct PlanIndex<'p> {
     /// Instances in plan order.
     pub instances: Vec<Instance<'p>>,
+    /// Positions in `instances` by block (module instance, type, name, data or not), in plan order, so
+    /// resolving a reference does not scan every instance.
+    by_block: HashMap<BlockKey, Vec<usize>>,
+}
+
+/// (module instance address, resource type, resource name, is a data source).
+type BlockKey = (String, String, String, bool);
+
+fn block_key(module_address: &str, resource_type: &str, name: &str, is_data: bool) -> BlockKey {
+    (
+        module_address.to_string(),
+        resource_type.to_string(),
+        name.to_string(),
+        is_data,
+    )
 }
 
 /// True for resource types iamtrim reads (decoding values costs time, so others are skipped).
@@ -189,11 +199,11 @@ impl<'p> PlanIndex<'p> {
                 continue;
             }
             let action = action_name(&rc.change.actions);
-            let after = model::decode(&rc.change.after);
+            let after = Attributes::parse(&rc.change.after);
             let sensitive = if after.is_some() {
-                model::decode(&rc.change.after_sensitive)
+                Attributes::parse(&rc.change.after_sensitive)
             } else {
-                model::decode(&rc.change.before_sensitive)
+                Attributes::parse(&rc.change.before_sensitive)
             };
             let mut inst = Instance {
                 address: rc.address.clone(),
@@ -202,9 +212,9 @@ impl<'p> PlanIndex<'p> {
                 name: rc.name.clone(),
                 mode: rc.mode,
                 index: rc.index.clone(),
-                before: model::decode(&rc.change.before),
+                before: Attributes::parse(&rc.change.before),
                 after,
-                after_unknown: model::decode(&rc.change.after_unknown),
+                after_unknown: Attributes::parse(&rc.change.after_unknown),
                 sensitive,
                 action,
                 config: None,
@@ -238,11 +248,11 @@ impl<'p> PlanIndex<'p> {
                         // Fill in what resource_changes left out (data sources have no before there).
                         let inst = &mut instances[i];
                         if !planned && inst.before.is_none() && inst.action != "create" {
-                            inst.before = model::decode(&r.values);
+                            inst.before = Attributes::parse(&r.values);
                         }
                         continue;
                     }
-                    let values = model::decode(&r.values);
+                    let values = Attributes::parse(&r.values);
                     let mut inst = Instance {
                         address: r.address.clone(),
                         module_address: module_address.clone(),
@@ -253,7 +263,7 @@ impl<'p> PlanIndex<'p> {
                         before: if planned { None } else { values.clone() },
                         after: values,
                         after_unknown: None,
-                        sensitive: model::decode(&r.sensitive_values),
+                        sensitive: Attributes::parse(&r.sensitive_values),
                         action: if planned {
                             "read".into()
                         } else {
@@ -270,7 +280,37 @@ impl<'p> PlanIndex<'p> {
                 }
             }
         }
-        PlanIndex { instances }
+        let mut by_block: HashMap<BlockKey, Vec<usize>> = HashMap::new();
+        for (i, inst) in instances.iter().enumerate() {
+            let key = block_key(
+                &inst.module_address,
+                &inst.resource_type,
+                &inst.name,
+                inst.mode == Mode::Data,
+            );
+            by_block.entry(key).or_default().push(i);
+        }
+        PlanIndex {
+            instances,
+            by_block,
+        }
+    }
+
+    /// Instances of one block in one module instance, in plan order.
+    fn block_instances(
+        &self,
+        module_address: &str,
+        resource_type: &str,
+        name: &str,
+        is_data: bool,
+    ) -> impl Iterator<Item = &Instance<'p>> {
+        let positions = self
+            .by_block
+            .get(&block_key(module_address, resource_type, name, is_data));
+        positions
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.instances.get(i))
     }
 }
 
@@ -515,18 +555,33 @@ pub fn resolve(facts: Facts) -> Discovery {
         .collect();
 
     let mut sources: Vec<Vec<PolicySource>> = vec![Vec::new(); pfacts.len()];
-    for f in &inline {
-        for i in lookup(&f.principal) {
-            sources[i].push(source_from_document(
-                f.address.clone(),
-                PolicyKind::Inline,
-                f.name.clone(),
-                None,
-                None,
-                &f.document,
-                Some(f.origin.clone()),
-            ));
+    for f in inline {
+        let targets = lookup(&f.principal);
+        let Some((&last, rest)) = targets.split_last() else {
+            continue;
+        };
+        // Moved rather than cloned: an inline policy almost always has one principal.
+        let DocumentFact { after, before, .. } = f.document;
+        let (document, unknown_reason) = match after {
+            Ok(d) => (Some(d), None),
+            Err(r) => (None, Some(r)),
+        };
+        let source = PolicySource {
+            address: f.address,
+            kind: PolicyKind::Inline,
+            name: f.name,
+            arn: None,
+            attachment: None,
+            via_group: None,
+            document,
+            before,
+            unknown_reason,
+            origin: Some(f.origin),
+        };
+        for &i in rest {
+            sources[i].push(source.clone());
         }
+        sources[last].push(source);
     }
     for a in &attachments {
         let targets = lookup(&a.principal);
@@ -744,15 +799,8 @@ pub fn resolve_reference(
     let mut out = Vec::new();
     for (rtype, rname, is_data, rindex) in targets {
         let candidates: Vec<&Instance<'_>> = index
-            .instances
-            .iter()
-            .filter(|i| {
-                i.resource_type == rtype
-                    && i.name == rname
-                    && i.module_address == from.module_address
-                    && (i.mode == Mode::Data) == is_data
-                    && !i.is_deleted()
-            })
+            .block_instances(&from.module_address, &rtype, &rname, is_data)
+            .filter(|i| !i.is_deleted())
             .collect();
         let chosen: Vec<&Instance<'_>> = match &rindex {
             Some(k) => candidates

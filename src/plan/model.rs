@@ -5,7 +5,7 @@
 //! merely validating it. Unknown keys are ignored everywhere, as the format's minor versions require.
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -66,15 +66,16 @@ pub struct ValuesModule {
 }
 
 /// A resource instance in a values tree.
-#[derive(Debug, Deserialize)]
+///
+/// `values` and `sensitive_values` are kept only for types iamtrim reads ([`keeps_values`]); for
+/// the others they are skipped while parsing and left `None`.
+#[derive(Debug)]
 pub struct ValuesResource {
     /// Absolute instance address.
     pub address: String,
     /// `managed` or `data`.
-    #[serde(default)]
     pub mode: Mode,
     /// Resource type, e.g. `aws_iam_role`.
-    #[serde(rename = "type")]
     pub resource_type: String,
     /// Resource name.
     pub name: String,
@@ -98,13 +99,41 @@ pub enum Mode {
 }
 
 /// A `count` index (number) or a `for_each` key (string).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InstanceKey {
     /// `count.index`.
     Int(i64),
     /// `each.key`.
     Str(String),
+}
+
+impl<'de> Deserialize<'de> for InstanceKey {
+    // By hand rather than `#[serde(untagged)]`, which buffers every value before trying each variant.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl Visitor<'_> for Visit {
+            type Value = InstanceKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a count index (integer) or a for_each key (string)")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<InstanceKey, E> {
+                Ok(InstanceKey::Int(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<InstanceKey, E> {
+                i64::try_from(v)
+                    .map(InstanceKey::Int)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<InstanceKey, E> {
+                Ok(InstanceKey::Str(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl fmt::Display for InstanceKey {
@@ -117,20 +146,21 @@ impl fmt::Display for InstanceKey {
 }
 
 /// One `resource_changes[]` / `resource_drift[]` entry.
-#[derive(Debug, Deserialize)]
+///
+/// The attribute values in `change` are kept only for types iamtrim reads ([`keeps_values`]); for
+/// the others they are skipped while parsing and left `None` (`actions` is always read).
+#[derive(Debug)]
 pub struct ResourceChange {
-    /// Absolute instance address, e.g. `module.poc.aws_iam_role.r6["p1"]` (absent in TF 1.0.0's `resource_drift`).
-    #[serde(default)]
+    /// Absolute instance address, e.g. `module.poc.aws_iam_role.r6["p1"]` (empty when absent, as in
+    /// TF 1.0.0's `resource_drift`).
     pub address: String,
     /// Address before a `moved` block.
     pub previous_address: Option<String>,
     /// Module instance address (`module.a[0].module.b`); absent at the root.
     pub module_address: Option<String>,
     /// `managed` or `data`.
-    #[serde(default)]
     pub mode: Mode,
     /// Resource type.
-    #[serde(rename = "type")]
     pub resource_type: String,
     /// Resource name.
     pub name: String,
@@ -145,10 +175,9 @@ pub struct ResourceChange {
 }
 
 /// A change: actions and the object before and after.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Change {
     /// e.g. `["create"]`, `["delete","create"]`.
-    #[serde(default)]
     pub actions: Vec<ChangeAction>,
     /// The object before (null on create).
     pub before: Option<Box<RawValue>>,
@@ -344,5 +373,521 @@ pub fn decode(raw: &Option<Box<RawValue>>) -> Option<Value> {
     match serde_json::from_str::<Value>(raw.get()) {
         Ok(Value::Null) | Err(_) => None,
         Ok(v) => Some(v),
+    }
+}
+
+/// A resource's attribute object, split into its top-level attributes without decoding them: handlers
+/// read a few attributes (`name`, `arn`, `policy`, ...) of each instance, so decoding the whole
+/// object (tags, nested blocks) into a [`Value`] would cost more than the rest of discovery.
+///
+/// Borrows the raw text from the plan. A value that is not an object has no attributes.
+#[derive(Debug, Clone, Default)]
+pub struct Attributes<'p> {
+    /// Attributes in document order; a repeated key is looked up from the end, as `Value` keeps the last.
+    fields: Vec<(std::borrow::Cow<'p, str>, &'p RawValue)>,
+}
+
+impl<'p> Attributes<'p> {
+    /// Splits a raw attribute object; `None` for absent, `null` or malformed values (as [`decode`]).
+    pub fn parse(raw: &'p Option<Box<RawValue>>) -> Option<Self> {
+        let text = raw.as_ref()?.get();
+        if text == "null" {
+            return None;
+        }
+        serde_json::from_str::<AttributesSeedless<'p>>(text)
+            .ok()
+            .map(|a| a.0)
+    }
+
+    /// The raw text of an attribute.
+    pub fn raw(&self, attr: &str) -> Option<&'p RawValue> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == attr)
+            .map(|(_, v)| *v)
+    }
+
+    /// An attribute decoded into a JSON value (`Value::Null` for an explicit `null`).
+    pub fn get(&self, attr: &str) -> Option<Value> {
+        self.raw(attr)
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+    }
+
+    /// A string attribute; `None` when absent or not a string.
+    pub fn get_str(&self, attr: &str) -> Option<String> {
+        self.raw(attr)
+            .and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+    }
+}
+
+/// Deserializes [`Attributes`] from borrowed text.
+struct AttributesSeedless<'p>(Attributes<'p>);
+
+/// A key borrowed from the text when it has no escapes.
+struct AttributeKey<'p>(std::borrow::Cow<'p, str>);
+
+impl<'de> Deserialize<'de> for AttributeKey<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = AttributeKey<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute name")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(AttributeKey(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(AttributeKey(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(Visit)
+    }
+}
+
+impl<'de> Deserialize<'de> for AttributesSeedless<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = AttributesSeedless<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::new();
+                while let Some((AttributeKey(k), v)) =
+                    map.next_entry::<AttributeKey<'de>, &'de RawValue>()?
+                {
+                    fields.push((k, v));
+                }
+                Ok(AttributesSeedless(Attributes { fields }))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(AttributesSeedless(Attributes::default()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// True for resource types whose attribute values the model keeps: iamtrim reads only `aws_iam_*`,
+/// and skipping the rest keeps parsing a large plan close to the cost of validating its JSON.
+pub fn keeps_values(resource_type: &str) -> bool {
+    resource_type.starts_with("aws_iam_")
+}
+
+/// Sets a field once, as serde's derive does, rejecting a duplicate key.
+fn set_once<T, E: serde::de::Error>(
+    slot: &mut Option<T>,
+    value: T,
+    name: &'static str,
+) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Reads an attribute value when kept, else skips it without copying.
+fn next_raw<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    keep: bool,
+) -> Result<Option<Box<RawValue>>, A::Error> {
+    if keep {
+        map.next_value::<Option<Box<RawValue>>>()
+    } else {
+        map.next_value::<IgnoredAny>()?;
+        Ok(None)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ValuesResourceField {
+    Address,
+    Mode,
+    #[serde(rename = "type")]
+    Type,
+    Name,
+    Index,
+    Values,
+    SensitiveValues,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ValuesResource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = ValuesResource;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct ValuesResource")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValuesResource, A::Error> {
+                use ValuesResourceField as F;
+                let (mut address, mut mode, mut resource_type, mut name, mut index) =
+                    (None, None, None, None, None);
+                let (mut values, mut sensitive_values) = (None, None);
+                // Terraform writes `type` before `values`; when it does not, values are kept until the end.
+                let keep = |t: &Option<String>| t.as_deref().is_none_or(keeps_values);
+                while let Some(field) = map.next_key::<F>()? {
+                    match field {
+                        F::Address => set_once(&mut address, map.next_value()?, "address")?,
+                        F::Mode => set_once(&mut mode, map.next_value()?, "mode")?,
+                        F::Type => set_once(&mut resource_type, map.next_value()?, "type")?,
+                        F::Name => set_once(&mut name, map.next_value()?, "name")?,
+                        F::Index => set_once(&mut index, map.next_value()?, "index")?,
+                        F::Values => set_once(
+                            &mut values,
+                            next_raw(&mut map, keep(&resource_type))?,
+                            "values",
+                        )?,
+                        F::SensitiveValues => {
+                            let raw = next_raw(&mut map, keep(&resource_type))?;
+                            set_once(&mut sensitive_values, raw, "sensitive_values")?
+                        }
+                        F::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let resource_type: String =
+                    resource_type.ok_or_else(|| A::Error::missing_field("type"))?;
+                let kept = keeps_values(&resource_type);
+                Ok(ValuesResource {
+                    // TF 1.0.0 wrote `resource_drift` entries without an address.
+                    address: address.unwrap_or_default(),
+                    mode: mode.unwrap_or_default(),
+                    name: name.ok_or_else(|| A::Error::missing_field("name"))?,
+                    index: index.flatten(),
+                    values: values.flatten().filter(|_| kept),
+                    sensitive_values: sensitive_values.flatten().filter(|_| kept),
+                    resource_type,
+                })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ResourceChangeField {
+    Address,
+    PreviousAddress,
+    ModuleAddress,
+    Mode,
+    #[serde(rename = "type")]
+    Type,
+    Name,
+    Index,
+    Deposed,
+    ActionReason,
+    Change,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ResourceChange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = ResourceChange;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct ResourceChange")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResourceChange, A::Error> {
+                use ResourceChangeField as F;
+                let (mut address, mut previous_address, mut module_address) = (None, None, None);
+                let (mut mode, mut resource_type, mut name, mut index) = (None, None, None, None);
+                let (mut deposed, mut action_reason, mut change) = (None, None, None);
+                while let Some(field) = map.next_key::<F>()? {
+                    match field {
+                        F::Address => set_once(&mut address, map.next_value()?, "address")?,
+                        F::PreviousAddress => {
+                            set_once(&mut previous_address, map.next_value()?, "previous_address")?
+                        }
+                        F::ModuleAddress => {
+                            set_once(&mut module_address, map.next_value()?, "module_address")?
+                        }
+                        F::Mode => set_once(&mut mode, map.next_value()?, "mode")?,
+                        F::Type => set_once(&mut resource_type, map.next_value()?, "type")?,
+                        F::Name => set_once(&mut name, map.next_value()?, "name")?,
+                        F::Index => set_once(&mut index, map.next_value()?, "index")?,
+                        F::Deposed => set_once(&mut deposed, map.next_value()?, "deposed")?,
+                        F::ActionReason => {
+                            set_once(&mut action_reason, map.next_value()?, "action_reason")?
+                        }
+                        F::Change => {
+                            // Terraform writes `type` before `change`; when it does not, values are kept.
+                            let keep = resource_type.as_deref().is_none_or(keeps_values);
+                            set_once(
+                                &mut change,
+                                map.next_value_seed(ChangeSeed { keep })?,
+                                "change",
+                            )?
+                        }
+                        F::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let resource_type: String =
+                    resource_type.ok_or_else(|| A::Error::missing_field("type"))?;
+                let mut change = change.ok_or_else(|| A::Error::missing_field("change"))?;
+                if !keeps_values(&resource_type) {
+                    change = Change {
+                        actions: change.actions,
+                        ..Change::default()
+                    };
+                }
+                Ok(ResourceChange {
+                    // TF 1.0.0 wrote `resource_drift` entries without an address.
+                    address: address.unwrap_or_default(),
+                    previous_address: previous_address.flatten(),
+                    module_address: module_address.flatten(),
+                    mode: mode.unwrap_or_default(),
+                    name: name.ok_or_else(|| A::Error::missing_field("name"))?,
+                    index: index.flatten(),
+                    deposed: deposed.flatten(),
+                    action_reason: action_reason.flatten(),
+                    resource_type,
+                    change,
+                })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// Reads a `change` object, keeping its attribute values only when `keep`.
+struct ChangeSeed {
+    keep: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ChangeField {
+    Actions,
+    Before,
+    After,
+    AfterUnknown,
+    BeforeSensitive,
+    AfterSensitive,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> DeserializeSeed<'de> for ChangeSeed {
+    type Value = Change;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Change, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChangeSeed {
+    type Value = Change;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct Change")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Change, A::Error> {
+        use ChangeField as F;
+        let keep = self.keep;
+        let mut actions = None;
+        let (mut before, mut after, mut after_unknown, mut before_sensitive, mut after_sensitive) =
+            (None, None, None, None, None);
+        while let Some(field) = map.next_key::<F>()? {
+            match field {
+                F::Actions => set_once(&mut actions, map.next_value()?, "actions")?,
+                F::Before => set_once(&mut before, next_raw(&mut map, keep)?, "before")?,
+                F::After => set_once(&mut after, next_raw(&mut map, keep)?, "after")?,
+                F::AfterUnknown => set_once(
+                    &mut after_unknown,
+                    next_raw(&mut map, keep)?,
+                    "after_unknown",
+                )?,
+                F::BeforeSensitive => set_once(
+                    &mut before_sensitive,
+                    next_raw(&mut map, keep)?,
+                    "before_sensitive",
+                )?,
+                F::AfterSensitive => set_once(
+                    &mut after_sensitive,
+                    next_raw(&mut map, keep)?,
+                    "after_sensitive",
+                )?,
+                F::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Change {
+            actions: actions.unwrap_or_default(),
+            before: before.flatten(),
+            after: after.flatten(),
+            after_unknown: after_unknown.flatten(),
+            before_sensitive: before_sensitive.flatten(),
+            after_sensitive: after_sensitive.flatten(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(json: &str) -> ResourceChange {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn keeps_iam_values_whatever_the_key_order() {
+        let type_first = r#"{"address":"aws_iam_role.r","type":"aws_iam_role","name":"r","change":{"actions":["create"],"before":null,"after":{"name":"x"},"after_unknown":{"arn":true}}}"#;
+        let type_last = r#"{"address":"aws_iam_role.r","name":"r","change":{"actions":["create"],"before":null,"after":{"name":"x"},"after_unknown":{"arn":true}},"type":"aws_iam_role"}"#;
+        for text in [type_first, type_last] {
+            let rc = change(text);
+            assert_eq!(
+                rc.change.after.as_ref().map(|r| r.get()),
+                Some(r#"{"name":"x"}"#),
+                "{text}"
+            );
+            assert_eq!(
+                rc.change.after_unknown.as_ref().map(|r| r.get()),
+                Some(r#"{"arn":true}"#),
+                "{text}"
+            );
+            assert!(rc.change.before.is_none());
+            assert_eq!(rc.change.actions, vec![ChangeAction::Create]);
+        }
+    }
+
+    #[test]
+    fn skips_other_values_whatever_the_key_order() {
+        let type_first = r#"{"address":"aws_s3_bucket.b","mode":"managed","type":"aws_s3_bucket","name":"b","index":0,"change":{"actions":["delete","create"],"before":{"bucket":"x"},"after":{"bucket":"y"}}}"#;
+        let type_last = r#"{"address":"aws_s3_bucket.b","name":"b","index":0,"change":{"actions":["delete","create"],"before":{"bucket":"x"},"after":{"bucket":"y"}},"type":"aws_s3_bucket"}"#;
+        for text in [type_first, type_last] {
+            let rc = change(text);
+            assert!(
+                rc.change.before.is_none() && rc.change.after.is_none(),
+                "{text}"
+            );
+            assert_eq!(
+                rc.change.actions,
+                vec![ChangeAction::Delete, ChangeAction::Create]
+            );
+            assert_eq!(
+                (rc.address.as_str(), rc.index),
+                ("aws_s3_bucket.b", Some(InstanceKey::Int(0)))
+            );
+        }
+        let v: ValuesResource = serde_json::from_str(
+            r#"{"address":"a.b","values":{"x":1},"type":"a","name":"b","sensitive_values":{}}"#,
+        )
+        .unwrap();
+        assert!(v.values.is_none() && v.sensitive_values.is_none());
+        let v: ValuesResource = serde_json::from_str(
+            r#"{"address":"a.b","values":{"x":1},"type":"aws_iam_user","name":"b","mode":"data"}"#,
+        )
+        .unwrap();
+        assert_eq!(v.values.as_ref().map(|r| r.get()), Some(r#"{"x":1}"#));
+        assert_eq!(v.mode, Mode::Data);
+    }
+
+    #[test]
+    fn reads_instance_keys_and_attributes() {
+        let key = |t: &str| serde_json::from_str::<Option<InstanceKey>>(t).ok();
+        assert_eq!(key("3"), Some(Some(InstanceKey::Int(3))));
+        assert_eq!(key("-1"), Some(Some(InstanceKey::Int(-1))));
+        assert_eq!(
+            key(r#""a\"b""#),
+            Some(Some(InstanceKey::Str("a\"b".into())))
+        );
+        assert_eq!(key("null"), Some(None));
+        assert_eq!(key("1.5"), None);
+        assert_eq!(key("18446744073709551615"), None);
+        let raw: Option<Box<RawValue>> =
+            serde_json::from_str(r#"{"name":"a","n\u0061me":"b","tags":{"k":"v"},"x":null}"#)
+                .unwrap();
+        let attrs = Attributes::parse(&raw).unwrap();
+        assert_eq!(
+            attrs.get_str("name").as_deref(),
+            Some("b"),
+            "a repeated key keeps the last value"
+        );
+        assert_eq!(attrs.get("tags"), Some(serde_json::json!({"k": "v"})));
+        assert_eq!(attrs.get("x"), Some(Value::Null));
+        assert_eq!(attrs.get_str("tags"), None);
+        let null: Option<Box<RawValue>> = Some(RawValue::from_string("null".into()).unwrap());
+        assert!(Attributes::parse(&null).is_none());
+        let scalar: Option<Box<RawValue>> = Some(RawValue::from_string("true".into()).unwrap());
+        assert!(Attributes::parse(&scalar).is_some_and(|a| a.get("x").is_none()));
+    }
+
+    #[test]
+    fn rejects_what_the_derived_parser_rejected() {
+        let missing_type = r#"{"address":"a","name":"n","change":{"actions":[]}}"#;
+        assert!(
+            serde_json::from_str::<ResourceChange>(missing_type)
+                .unwrap_err()
+                .to_string()
+                .contains("missing field `type`")
+        );
+        let missing_change = r#"{"address":"a","type":"t","name":"n"}"#;
+        assert!(
+            serde_json::from_str::<ResourceChange>(missing_change)
+                .unwrap_err()
+                .to_string()
+                .contains("`change`")
+        );
+        let duplicate = r#"{"address":"a","type":"t","type":"u","name":"n","change":{}}"#;
+        assert!(
+            serde_json::from_str::<ResourceChange>(duplicate)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate field `type`")
+        );
     }
 }

@@ -66,12 +66,14 @@ pub fn attribute_document(
     facts: &Facts,
     attr: &str,
 ) -> DocumentFact {
+    let after = inst.after.as_ref().and_then(|v| v.get(attr));
+    let before = inst.before.as_ref().and_then(|v| v.get(attr));
     document_fact(
         inst,
         index,
         facts,
-        inst.after.as_ref().and_then(|v| v.get(attr)),
-        inst.before.as_ref().and_then(|v| v.get(attr)),
+        after.as_ref(),
+        before.as_ref(),
         inst.expr(attr),
         inst.is_sensitive(attr),
     )

@@ -2,20 +2,15 @@
 
 use super::document::attribute_document;
 use crate::iam::discover::{Facts, Instance, ManagedPolicyFact, PlanIndex};
-use serde_json::Value;
 
 /// Records the managed policy and its document.
 pub fn visit(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
     if inst.is_deleted() {
         return;
     }
-    let arn = inst.before_string("arn").or_else(|| {
-        inst.after
-            .as_ref()
-            .and_then(|a| a.get("arn"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
+    let arn = inst
+        .before_string("arn")
+        .or_else(|| inst.after.as_ref().and_then(|a| a.get_str("arn")));
     let document = attribute_document(inst, index, facts, "policy");
     facts.managed.insert(
         inst.address.clone(),

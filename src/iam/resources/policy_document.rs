@@ -4,6 +4,7 @@
 use crate::iam::discover::{DocumentFact, Facts, Instance, PlanIndex};
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::UnknownReason;
+use crate::plan::model::Attributes;
 use serde_json::{Map, Value, json};
 
 /// Records the data source's document.
@@ -25,15 +26,16 @@ pub fn visit(inst: &Instance<'_>, _index: &PlanIndex<'_>, facts: &mut Facts) {
 
 fn document(
     inst: &Instance<'_>,
-    values: Option<&Value>,
+    values: Option<&Attributes<'_>>,
     is_after: bool,
 ) -> Result<PolicyDocument, UnknownReason> {
     if is_after && inst.is_sensitive("json") {
         return Err(UnknownReason::Sensitive);
     }
     let values = values.ok_or(UnknownReason::ComputedAtApply)?;
-    if let Some(text) = values.get("json").and_then(Value::as_str) {
-        return PolicyDocument::parse_str(text).map_err(|e| UnknownReason::Invalid(e.to_string()));
+    // Attributes are decoded one at a time: the rendered `json` is usually all that is needed.
+    if let Some(text) = values.get_str("json") {
+        return PolicyDocument::parse_str(&text).map_err(|e| UnknownReason::Invalid(e.to_string()));
     }
     // Not rendered yet (read deferred to apply): build from the statements if all of them are known.
     let merges = [
@@ -42,7 +44,7 @@ fn document(
         "source_policy_documents",
         "override_policy_documents",
     ];
-    let has_merge = merges.iter().any(|k| match values.get(*k) {
+    let has_merge = merges.iter().any(|k| match values.get(k).as_ref() {
         None | Some(Value::Null) => false,
         Some(Value::Array(a)) => !a.is_empty(),
         Some(_) => true,
@@ -50,8 +52,9 @@ fn document(
     if has_merge || (is_after && inst.is_unknown("statement")) {
         return Err(UnknownReason::ComputedAtApply);
     }
-    let statements = values
-        .get("statement")
+    let statement_value = values.get("statement");
+    let statements = statement_value
+        .as_ref()
         .and_then(Value::as_array)
         .ok_or(UnknownReason::ComputedAtApply)?;
     let mut out = Vec::with_capacity(statements.len());
@@ -63,12 +66,11 @@ fn document(
         "Version".into(),
         json!(
             values
-                .get("version")
-                .and_then(Value::as_str)
-                .unwrap_or("2012-10-17")
+                .get_str("version")
+                .unwrap_or_else(|| "2012-10-17".to_string())
         ),
     );
-    if let Some(id) = values.get("policy_id").and_then(Value::as_str) {
+    if let Some(id) = values.get_str("policy_id") {
         doc.insert("Id".into(), json!(id));
     }
     doc.insert("Statement".into(), Value::Array(out));

@@ -52,10 +52,8 @@ fn record(inst: &Instance<'_>, kind: PrincipalKind, facts: &mut Facts) -> bool {
     let arn = inst.before_string("arn").or_else(|| {
         inst.after
             .as_ref()
-            .and_then(|a| a.get("arn"))
-            .and_then(Value::as_str)
+            .and_then(|a| a.get_str("arn"))
             .filter(|_| inst.action != "create")
-            .map(str::to_string)
     });
     let name = if inst.is_sensitive("name") {
         None
@@ -80,16 +78,11 @@ fn record(inst: &Instance<'_>, kind: PrincipalKind, facts: &mut Facts) -> bool {
 }
 
 fn inline_blocks(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, me: &PrincipalRef) {
-    let after = inst
-        .after
-        .as_ref()
-        .and_then(|a| a.get("inline_policy"))
-        .and_then(Value::as_array);
-    let before = inst
-        .before
-        .as_ref()
-        .and_then(|a| a.get("inline_policy"))
-        .and_then(Value::as_array);
+    let after_value = inst.after.as_ref().and_then(|a| a.get("inline_policy"));
+    let before_value = inst.before.as_ref().and_then(|a| a.get("inline_policy"));
+    let sensitive_value = inst.sensitive.as_ref().and_then(|s| s.get("inline_policy"));
+    let after = after_value.as_ref().and_then(Value::as_array);
+    let before = before_value.as_ref().and_then(Value::as_array);
     let config_blocks: Vec<_> = inst
         .expr("inline_policy")
         .map(Expr::blocks)
@@ -117,10 +110,8 @@ fn inline_blocks(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, 
                     .find(|x| x.get("name").and_then(Value::as_str) == name.as_deref())
             })
             .and_then(|x| x.get("policy"));
-        let sensitive = inst
-            .sensitive
+        let sensitive = sensitive_value
             .as_ref()
-            .and_then(|s| s.get("inline_policy"))
             .and_then(|s| s.get(i))
             .and_then(|s| s.get("policy"))
             .is_some_and(|v| v == &Value::Bool(true));
