@@ -163,12 +163,22 @@ impl Config {
 
     /// Parses configuration text; `path` only names the file in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
-        let value_error = |place: String, message: String| ConfigError::Value { path: path.to_path_buf(), place, message };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let value_error = |place: String, message: String| ConfigError::Value {
+            path: path.to_path_buf(),
+            place,
+            message,
+        };
         let mut config = Config {
             path: Some(path.to_path_buf()),
-            leave_alone: services(&raw.defaults.leave_alone, "defaults.leave_alone", &value_error)?,
+            leave_alone: services(
+                &raw.defaults.leave_alone,
+                "defaults.leave_alone",
+                &value_error,
+            )?,
             min_usage_days: raw.defaults.min_usage_days,
             principals: Vec::with_capacity(raw.principal.len()),
         };
@@ -178,20 +188,29 @@ impl Config {
                 OneOrMany::Many(gs) => gs,
             };
             if globs.is_empty() {
-                return Err(value_error(format!("principal[{index}].match"), "needs at least one glob".into()));
+                return Err(value_error(
+                    format!("principal[{index}].match"),
+                    "needs at least one glob".into(),
+                ));
             }
             let matchers = globs
                 .iter()
-                .map(|g| compile(g).map_err(|e| ConfigError::Glob {
-                    path: path.to_path_buf(),
-                    index,
-                    glob: g.clone(),
-                    message: e.kind().to_string(),
-                }))
+                .map(|g| {
+                    compile(g).map_err(|e| ConfigError::Glob {
+                        path: path.to_path_buf(),
+                        index,
+                        glob: g.clone(),
+                        message: e.kind().to_string(),
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let mut allow = Vec::with_capacity(p.allow.len());
             for (i, a) in p.allow.iter().enumerate() {
-                if a != "*" && !a.split_once(':').is_some_and(|(s, n)| !s.is_empty() && !n.is_empty()) {
+                if a != "*"
+                    && !a
+                        .split_once(':')
+                        .is_some_and(|(s, n)| !s.is_empty() && !n.is_empty())
+                {
                     return Err(value_error(
                         format!("principal[{index}].allow[{i}]"),
                         format!("`{a}` is not an IAM action such as `s3:GetObject` or `s3:Get*`"),
@@ -204,7 +223,11 @@ impl Config {
                 matchers,
                 allow,
                 exclude: p.exclude,
-                leave_alone: services(&p.leave_alone, &format!("principal[{index}].leave_alone"), &value_error)?,
+                leave_alone: services(
+                    &p.leave_alone,
+                    &format!("principal[{index}].leave_alone"),
+                    &value_error,
+                )?,
                 min_usage_days: p.min_usage_days,
             });
         }
@@ -212,14 +235,23 @@ impl Config {
     }
 
     /// Folds the defaults and every matching `[[principal]]` table for one principal.
-    pub fn rules_for(&self, address: &str, block_address: &str, arn: Option<&str>) -> PrincipalRules {
+    pub fn rules_for(
+        &self,
+        address: &str,
+        block_address: &str,
+        arn: Option<&str>,
+    ) -> PrincipalRules {
         let mut rules = PrincipalRules {
             excluded: false,
             allow: Vec::new(),
             leave_alone: self.leave_alone.clone(),
             min_usage_days: self.min_usage_days,
         };
-        for rule in self.principals.iter().filter(|r| r.matches(address, block_address, arn)) {
+        for rule in self
+            .principals
+            .iter()
+            .filter(|r| r.matches(address, block_address, arn))
+        {
             rules.excluded |= rule.exclude;
             rules.allow.extend(rule.allow.iter().cloned());
             rules.leave_alone.extend(rule.leave_alone.iter().cloned());
@@ -231,7 +263,10 @@ impl Config {
 
 /// Compiles a match glob: `*` crosses `/` and `.` so ARN and address globs read naturally.
 fn compile(glob: &str) -> Result<GlobMatcher, globset::Error> {
-    let built: Glob = GlobBuilder::new(glob).literal_separator(false).backslash_escape(true).build()?;
+    let built: Glob = GlobBuilder::new(glob)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()?;
     Ok(built.compile_matcher())
 }
 
@@ -243,7 +278,11 @@ fn services(
 ) -> Result<BTreeSet<String>, ConfigError> {
     let mut out = BTreeSet::new();
     for (i, name) in names.iter().enumerate() {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(value_error(
                 format!("{place}[{i}]"),
                 format!("`{name}` is not a service prefix such as `s3` or `kms`"),
@@ -284,18 +323,51 @@ min_usage_days = 90
     #[test]
     fn resolves_every_matching_table() {
         let config = parse(SAMPLE).unwrap();
-        let rules = config.rules_for(r#"module.app.aws_iam_role.worker["eu"]"#, "module.app.aws_iam_role.worker", None);
+        let rules = config.rules_for(
+            r#"module.app.aws_iam_role.worker["eu"]"#,
+            "module.app.aws_iam_role.worker",
+            None,
+        );
         assert!(!rules.excluded);
-        assert_eq!(rules.allow.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["s3:PutObject", "sqs:Send*"]);
-        assert_eq!(rules.leave_alone.iter().map(String::as_str).collect::<Vec<_>>(), ["kms", "ssm"]);
+        assert_eq!(
+            rules.allow.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            ["s3:PutObject", "sqs:Send*"]
+        );
+        assert_eq!(
+            rules
+                .leave_alone
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["kms", "ssm"]
+        );
         assert_eq!(rules.min_usage_days, Some(90));
 
-        let by_arn = config.rules_for("aws_iam_role.bg", "aws_iam_role.bg", Some("arn:aws:iam::123456789012:role/break-glass-1"));
+        let by_arn = config.rules_for(
+            "aws_iam_role.bg",
+            "aws_iam_role.bg",
+            Some("arn:aws:iam::123456789012:role/break-glass-1"),
+        );
         assert!(by_arn.excluded);
-        assert!(config.rules_for("aws_iam_user.admin", "aws_iam_user.admin", None).excluded);
+        assert!(
+            config
+                .rules_for("aws_iam_user.admin", "aws_iam_user.admin", None)
+                .excluded
+        );
 
-        let other = config.rules_for("aws_iam_role.other", "aws_iam_role.other", Some("arn:aws:iam::1:role/other"));
-        assert_eq!(other, PrincipalRules { leave_alone: ["kms".to_string()].into(), min_usage_days: Some(30), ..Default::default() });
+        let other = config.rules_for(
+            "aws_iam_role.other",
+            "aws_iam_role.other",
+            Some("arn:aws:iam::1:role/other"),
+        );
+        assert_eq!(
+            other,
+            PrincipalRules {
+                leave_alone: ["kms".to_string()].into(),
+                min_usage_days: Some(30),
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
@@ -308,8 +380,13 @@ min_usage_days = 90
 
     #[test]
     fn bad_values_name_their_place() {
-        let err = parse("[[principal]]\nmatch = \"x\"\nallow = [\"s3:GetObject\", \"GetObject\"]\n").unwrap_err();
-        assert_eq!(err.to_string(), "/root/.iamtrim.toml: principal[0].allow[1]: `GetObject` is not an IAM action such as `s3:GetObject` or `s3:Get*`");
+        let err =
+            parse("[[principal]]\nmatch = \"x\"\nallow = [\"s3:GetObject\", \"GetObject\"]\n")
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/root/.iamtrim.toml: principal[0].allow[1]: `GetObject` is not an IAM action such as `s3:GetObject` or `s3:Get*`"
+        );
         let err = parse("[[principal]]\nmatch = \"a[\"\n").unwrap_err();
         assert!(matches!(err, ConfigError::Glob { index: 0, .. }), "{err}");
         let err = parse("[defaults]\nleave_alone = [\"s3:*\"]\n").unwrap_err();

@@ -2,7 +2,10 @@
 //! policies that reach several principals or share one Terraform block.
 
 use super::document::{KeepRules, granted_actions, minimize_document};
-use super::{Applicability, PolicySuggestion, PrincipalOutcome, PrincipalStatus, RiskProfile, StatementChange};
+use super::{
+    Applicability, PolicySuggestion, PrincipalOutcome, PrincipalStatus, RiskProfile,
+    StatementChange,
+};
 use crate::config::{Config, PrincipalRules};
 use crate::iam::catalog::Catalog;
 use crate::iam::discover::strip_instance_keys;
@@ -30,7 +33,11 @@ fn edit_site(p: &PolicySource) -> (String, String) {
             }
             None => {
                 let block = strip_instance_keys(&o.resource);
-                let key = format!("{block} {} {}", o.attribute, o.block_name.as_deref().unwrap_or(""));
+                let key = format!(
+                    "{block} {} {}",
+                    o.attribute,
+                    o.block_name.as_deref().unwrap_or("")
+                );
                 (block, key)
             }
         },
@@ -44,7 +51,13 @@ fn edit_site(p: &PolicySource) -> (String, String) {
 /// Identifies one policy instance (one document), whichever principal it reaches.
 fn instance_key(p: &PolicySource) -> String {
     match &p.origin {
-        Some(o) => format!("{} {} {} {}", p.address, o.resource, o.attribute, o.block_name.as_deref().unwrap_or("")),
+        Some(o) => format!(
+            "{} {} {} {}",
+            p.address,
+            o.resource,
+            o.attribute,
+            o.block_name.as_deref().unwrap_or("")
+        ),
         None => p.address.clone(),
     }
 }
@@ -85,8 +98,12 @@ fn union_usage(parts: &[&ObservedUsage]) -> Option<ObservedUsage> {
             entry.count += u.count;
             entry.resources.extend(u.resources.iter().cloned());
         }
-        out.service_level_only.extend(other.service_level_only.iter().cloned());
-        out.action_level_services = match (out.action_level_services.take(), &other.action_level_services) {
+        out.service_level_only
+            .extend(other.service_level_only.iter().cloned());
+        out.action_level_services = match (
+            out.action_level_services.take(),
+            &other.action_level_services,
+        ) {
             (Some(a), Some(b)) => Some(a.intersection(b).cloned().collect()),
             (Some(a), None) => Some(a),
             (None, Some(b)) => Some(b.clone()),
@@ -108,7 +125,13 @@ fn union_usage(parts: &[&ObservedUsage]) -> Option<ObservedUsage> {
 }
 
 /// A suggestion that leaves the document as it is, saying why.
-fn unchanged(policy: &PolicySource, doc: &PolicyDocument, block_address: &str, note: String, catalog: &Catalog) -> PolicySuggestion {
+fn unchanged(
+    policy: &PolicySource,
+    doc: &PolicyDocument,
+    block_address: &str,
+    note: String,
+    catalog: &Catalog,
+) -> PolicySuggestion {
     let granted = granted_actions(doc, catalog);
     PolicySuggestion {
         policy_address: policy.address.clone(),
@@ -135,9 +158,15 @@ pub fn minimize_all(
     catalog: &Catalog,
     config: &Config,
 ) -> Vec<PrincipalOutcome> {
-    let rules: Vec<PrincipalRules> =
-        principals.iter().map(|p| config.rules_for(&p.address, &p.block_address, p.arn.as_deref())).collect();
-    let usability: Vec<Usability<'_>> = principals.iter().zip(&rules).map(|(p, r)| usability(p, r, usage)).collect();
+    let rules: Vec<PrincipalRules> = principals
+        .iter()
+        .map(|p| config.rules_for(&p.address, &p.block_address, p.arn.as_deref()))
+        .collect();
+    let usability: Vec<Usability<'_>> = principals
+        .iter()
+        .zip(&rules)
+        .map(|(p, r)| usability(p, r, usage))
+        .collect();
 
     // Which principals each edit site reaches.
     let mut reach: HashMap<String, Vec<usize>> = HashMap::new();
@@ -153,7 +182,11 @@ pub fn minimize_all(
     // One decision per edit site: the union usage and rules, or why it stays as it is.
     let mut sites: HashMap<String, Result<(ObservedUsage, KeepRules), String>> = HashMap::new();
     for (key, members) in &reach {
-        let callers: Vec<usize> = members.iter().copied().filter(|&i| principals[i].kind != PrincipalKind::Group).collect();
+        let callers: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&i| principals[i].kind != PrincipalKind::Group)
+            .collect();
         let decision = if callers.is_empty() {
             Err("kept unchanged: no principal in this plan uses it directly (a group with no member users here)".to_string())
         } else if let Some((i, why)) = members.iter().find_map(|&i| match &usability[i] {
@@ -161,7 +194,10 @@ pub fn minimize_all(
             _ => None,
         }) {
             Err(if members.len() > 1 {
-                format!("kept unchanged: it also reaches {} ({why}); never minimized against part of its principals", principals[i].address)
+                format!(
+                    "kept unchanged: it also reaches {} ({why}); never minimized against part of its principals",
+                    principals[i].address
+                )
             } else {
                 format!("kept unchanged: {why}")
             })
@@ -176,9 +212,12 @@ pub fn minimize_all(
             let mut keep = KeepRules::default();
             for &i in &callers {
                 keep.allow.extend(rules[i].allow.iter().cloned());
-                keep.leave_alone.extend(rules[i].leave_alone.iter().cloned());
+                keep.leave_alone
+                    .extend(rules[i].leave_alone.iter().cloned());
             }
-            union_usage(&usages).map(|u| (u, keep)).ok_or_else(|| "kept unchanged: no usage".to_string())
+            union_usage(&usages)
+                .map(|u| (u, keep))
+                .ok_or_else(|| "kept unchanged: no usage".to_string())
         };
         sites.insert(key.clone(), decision);
     }
@@ -188,7 +227,10 @@ pub fn minimize_all(
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let risk = RiskProfile::of(p.policies.iter().filter_map(|s| s.document.as_ref()), catalog);
+            let risk = RiskProfile::of(
+                p.policies.iter().filter_map(|s| s.document.as_ref()),
+                catalog,
+            );
             let mut notes = Vec::new();
             let status = match &usability[i] {
                 Usability::Not(status, why) => {
@@ -201,8 +243,15 @@ pub fn minimize_all(
             if status.is_none() {
                 for policy in &p.policies {
                     let Some(doc) = &policy.document else {
-                        let why = policy.unknown_reason.as_ref().map(ToString::to_string).unwrap_or_else(|| "unknown".into());
-                        notes.push(format!("{}: document not known ({why}); not minimized", policy.address));
+                        let why = policy
+                            .unknown_reason
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_else(|| "unknown".into());
+                        notes.push(format!(
+                            "{}: document not known ({why}); not minimized",
+                            policy.address
+                        ));
                         continue;
                     };
                     let suggestion = done
@@ -212,15 +261,28 @@ pub fn minimize_all(
                     suggestions.extend(suggestion);
                 }
             }
-            let status = status.unwrap_or(if suggestions.iter().any(PolicySuggestion::changes_anything) {
-                PrincipalStatus::Minimized
-            } else {
-                PrincipalStatus::Unchanged
-            });
-            PrincipalOutcome { address: p.address.clone(), status, suggestions, notes, risk }
+            let status = status.unwrap_or(
+                if suggestions.iter().any(PolicySuggestion::changes_anything) {
+                    PrincipalStatus::Minimized
+                } else {
+                    PrincipalStatus::Unchanged
+                },
+            );
+            PrincipalOutcome {
+                address: p.address.clone(),
+                status,
+                suggestions,
+                notes,
+                risk,
+            }
         })
         .collect();
-    outcomes.sort_by(|a, b| b.risk.rank().cmp(&a.risk.rank()).then_with(|| a.address.cmp(&b.address)));
+    outcomes.sort_by(|a, b| {
+        b.risk
+            .rank()
+            .cmp(&a.risk.rank())
+            .then_with(|| a.address.cmp(&b.address))
+    });
     outcomes
 }
 
@@ -233,13 +295,23 @@ fn suggest(
 ) -> PolicySuggestion {
     let (block_address, key) = edit_site(policy);
     if policy.kind == PolicyKind::AwsManaged {
-        let note = "AWS-managed: cannot be edited; replace it with a customer-managed policy to trim it".to_string();
+        let note =
+            "AWS-managed: cannot be edited; replace it with a customer-managed policy to trim it"
+                .to_string();
         return unchanged(policy, doc, &block_address, note, catalog);
     }
     let (usage, rules) = match sites.get(&key) {
         Some(Ok(site)) => site,
         Some(Err(why)) => return unchanged(policy, doc, &block_address, why.clone(), catalog),
-        None => return unchanged(policy, doc, &block_address, "kept unchanged: not reached".into(), catalog),
+        None => {
+            return unchanged(
+                policy,
+                doc,
+                &block_address,
+                "kept unchanged: not reached".into(),
+                catalog,
+            );
+        }
     };
     match minimize_document(doc, policy.before.as_ref(), usage, catalog, rules) {
         Ok(mut s) => {
@@ -247,20 +319,36 @@ fn suggest(
             s.block_address = block_address;
             s
         }
-        Err(e) => unchanged(policy, doc, &block_address, format!("kept unchanged: {e}"), catalog),
+        Err(e) => unchanged(
+            policy,
+            doc,
+            &block_address,
+            format!("kept unchanged: {e}"),
+            catalog,
+        ),
     }
 }
 
 /// Whether `p`'s own usage can be used.
-fn usability<'u>(p: &Principal, rules: &PrincipalRules, usage: &'u BTreeMap<String, ObservedUsage>) -> Usability<'u> {
+fn usability<'u>(
+    p: &Principal,
+    rules: &PrincipalRules,
+    usage: &'u BTreeMap<String, ObservedUsage>,
+) -> Usability<'u> {
     if rules.excluded {
-        return Usability::Not(PrincipalStatus::Excluded, "excluded by .iamtrim.toml".to_string());
+        return Usability::Not(
+            PrincipalStatus::Excluded,
+            "excluded by .iamtrim.toml".to_string(),
+        );
     }
     if p.kind == PrincipalKind::Group {
         return Usability::Group;
     }
     let Some(arn) = &p.arn else {
-        return Usability::Not(PrincipalStatus::New, "created by this plan: no usage history yet, skipped".to_string());
+        return Usability::Not(
+            PrincipalStatus::New,
+            "created by this plan: no usage history yet, skipped".to_string(),
+        );
     };
     let Some(u) = usage.get(arn) else {
         return Usability::Not(PrincipalStatus::NoUsageData, "no usage data".to_string());
@@ -271,13 +359,18 @@ fn usability<'u>(p: &Principal, rules: &PrincipalRules, usage: &'u BTreeMap<Stri
             Some(days) => {
                 return Usability::Not(
                     PrincipalStatus::Unchanged,
-                    format!("usage window of {days} days is shorter than the minimum of {min} in .iamtrim.toml"),
+                    format!(
+                        "usage window of {days} days is shorter than the minimum of {min} in .iamtrim.toml"
+                    ),
                 );
             }
             None => {
                 return Usability::Not(
                     PrincipalStatus::Unchanged,
-                    format!("usage window `{}`..`{}` is not readable as dates", u.window.start, u.window.end),
+                    format!(
+                        "usage window `{}`..`{}` is not readable as dates",
+                        u.window.start, u.window.end
+                    ),
                 );
             }
         }
@@ -292,7 +385,10 @@ mod tests {
     #[test]
     fn day_numbers() {
         assert_eq!(day_number("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(window_days("2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"), Some(29));
+        assert_eq!(
+            window_days("2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"),
+            Some(29)
+        );
         assert_eq!(window_days("2023-12-31", "2024-01-01"), Some(1));
         assert_eq!(day_number("yesterday"), None);
     }

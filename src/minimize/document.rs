@@ -2,7 +2,9 @@
 //! statement, then the containment proof.
 
 use super::proof::grants_no_more;
-use super::{ActionVerdict, Applicability, KeepReason, MinimizeError, PolicySuggestion, StatementChange};
+use super::{
+    ActionVerdict, Applicability, KeepReason, MinimizeError, PolicySuggestion, StatementChange,
+};
 use crate::iam::action::ActionPattern;
 use crate::iam::catalog::{ActionInfo, Catalog};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
@@ -26,7 +28,10 @@ pub struct KeepRules {
 impl KeepRules {
     /// The rules resolved from the configuration for a principal.
     pub fn from_config(rules: &crate::config::PrincipalRules) -> Self {
-        KeepRules { allow: rules.allow.clone(), leave_alone: rules.leave_alone.clone() }
+        KeepRules {
+            allow: rules.allow.clone(),
+            leave_alone: rules.leave_alone.clone(),
+        }
     }
 }
 
@@ -56,7 +61,10 @@ fn index_of(catalog: &Catalog, info: &ActionInfo) -> usize {
 
 /// The catalog actions an `Allow` statement grants, and its patterns the catalog does not know.
 /// `None` for statements that grant nothing (Deny, no action element).
-fn statement_grants<'c>(st: &Statement, catalog: &'c Catalog) -> Option<(Vec<&'c ActionInfo>, Vec<String>)> {
+fn statement_grants<'c>(
+    st: &Statement,
+    catalog: &'c Catalog,
+) -> Option<(Vec<&'c ActionInfo>, Vec<String>)> {
     if st.effect != Effect::Allow {
         return None;
     }
@@ -74,7 +82,8 @@ fn statement_grants<'c>(st: &Statement, catalog: &'c Catalog) -> Option<(Vec<&'c
             Some((known, unknown))
         }
         ActionSpec::NotAction(list) => {
-            let patterns: Vec<ActionPattern> = list.values.iter().map(|t| ActionPattern::new(t)).collect();
+            let patterns: Vec<ActionPattern> =
+                list.values.iter().map(|t| ActionPattern::new(t)).collect();
             Some((catalog.expand_not_action(&patterns), Vec::new()))
         }
     }
@@ -98,8 +107,14 @@ pub fn granted_actions(doc: &PolicyDocument, catalog: &Catalog) -> usize {
 /// everywhere, so this document cannot be what let the principal call it.
 fn blocked_everywhere(denies: &[&Statement], action: &str) -> bool {
     denies.iter().any(|st| match &st.action {
-        Some(ActionSpec::Action(l)) => l.values.iter().any(|p| ActionPattern::new(p).matches(action)),
-        Some(ActionSpec::NotAction(l)) => !l.values.iter().any(|p| ActionPattern::new(p).matches(action)),
+        Some(ActionSpec::Action(l)) => l
+            .values
+            .iter()
+            .any(|p| ActionPattern::new(p).matches(action)),
+        Some(ActionSpec::NotAction(l)) => !l
+            .values
+            .iter()
+            .any(|p| ActionPattern::new(p).matches(action)),
         None => false,
     })
 }
@@ -159,10 +174,19 @@ impl<'a> Judge<'a> {
             rules,
             used: usage.actions.keys().map(|k| Caseless(k)).collect(),
             denied: usage.denied.keys().map(|k| Caseless(k)).collect(),
-            blanket_denies: current.statements.iter().filter(|s| is_blanket_deny(s)).collect(),
+            blanket_denies: current
+                .statements
+                .iter()
+                .filter(|s| is_blanket_deny(s))
+                .collect(),
             before_known,
             before_unknown,
-            used_unknown: usage.actions.keys().map(String::as_str).filter(|a| catalog.lookup(a).is_none()).collect(),
+            used_unknown: usage
+                .actions
+                .keys()
+                .map(String::as_str)
+                .filter(|a| catalog.lookup(a).is_none())
+                .collect(),
         }
     }
 
@@ -179,20 +203,41 @@ impl<'a> Judge<'a> {
             kind: Some(kind),
         };
         if used && !blocked {
-            return keep(KeepReason::Used, format!("used between {} and {}", self.usage.window.start, self.usage.window.end));
+            return keep(
+                KeepReason::Used,
+                format!(
+                    "used between {} and {}",
+                    self.usage.window.start, self.usage.window.end
+                ),
+            );
         }
         if let Some(p) = self.rules.allow.iter().find(|p| p.matches(name)) {
-            return keep(KeepReason::Allowlisted, format!("allowlisted by `{p}` in .iamtrim.toml"));
+            return keep(
+                KeepReason::Allowlisted,
+                format!("allowlisted by `{p}` in .iamtrim.toml"),
+            );
         }
         if self.rules.leave_alone.contains(&service) {
-            return keep(KeepReason::ServiceLeftAlone, format!("service `{service}` is left alone in .iamtrim.toml"));
+            return keep(
+                KeepReason::ServiceLeftAlone,
+                format!("service `{service}` is left alone in .iamtrim.toml"),
+            );
         }
-        let new_in_plan = self.before_known.as_ref().is_none_or(|b| !b.contains(&index_of(self.catalog, info)));
+        let new_in_plan = self
+            .before_known
+            .as_ref()
+            .is_none_or(|b| !b.contains(&index_of(self.catalog, info)));
         if new_in_plan {
-            return keep(KeepReason::NewInPlan, "granted by this plan, so it cannot have usage yet".to_string());
+            return keep(
+                KeepReason::NewInPlan,
+                "granted by this plan, so it cannot have usage yet".to_string(),
+            );
         }
         if info.is_unlogged() {
-            return keep(KeepReason::Unlogged, "permission-only: no log ever shows it used".to_string());
+            return keep(
+                KeepReason::Unlogged,
+                "permission-only: no log ever shows it used".to_string(),
+            );
         }
         if info.is_data_event() && !self.usage.data_events_seen {
             return keep(
@@ -214,14 +259,23 @@ impl<'a> Judge<'a> {
                 self.usage.window.start, self.usage.window.end
             )
         } else {
-            format!("not used between {} and {}", self.usage.window.start, self.usage.window.end)
+            format!(
+                "not used between {} and {}",
+                self.usage.window.start, self.usage.window.end
+            )
         };
-        ActionVerdict { action: name.to_string(), keep: false, reason, kind: None }
+        ActionVerdict {
+            action: name.to_string(),
+            keep: false,
+            reason,
+            kind: None,
+        }
     }
 
     /// The verdict on a pattern the catalog does not know: always kept verbatim.
     fn judge_unknown(&self, pattern: &str) -> ActionVerdict {
-        let new = self.before_known.is_none() || !self.before_unknown.contains(&pattern.to_ascii_lowercase());
+        let new = self.before_known.is_none()
+            || !self.before_unknown.contains(&pattern.to_ascii_lowercase());
         let reason = if self.used.contains(&Caseless(pattern)) {
             "unknown to the action catalog (used); kept verbatim".to_string()
         } else if new {
@@ -229,14 +283,22 @@ impl<'a> Judge<'a> {
         } else {
             "unknown to the action catalog; kept verbatim rather than guessed at".to_string()
         };
-        ActionVerdict { action: pattern.to_string(), keep: true, reason, kind: Some(KeepReason::UnknownToCatalog) }
+        ActionVerdict {
+            action: pattern.to_string(),
+            keep: true,
+            reason,
+            kind: Some(KeepReason::UnknownToCatalog),
+        }
     }
 }
 
 /// Kinds that keep a whole wildcard pattern verbatim when every action it expands to has one:
 /// the source knows nothing to shrink it with, so listing its actions would only freeze it.
 fn keeps_pattern_verbatim(kind: Option<KeepReason>) -> bool {
-    matches!(kind, Some(KeepReason::ServiceLeftAlone | KeepReason::NoActionLevelData | KeepReason::NewInPlan))
+    matches!(
+        kind,
+        Some(KeepReason::ServiceLeftAlone | KeepReason::NoActionLevelData | KeepReason::NewInPlan)
+    )
 }
 
 /// Verdicts collected over a document, one per distinct action.
@@ -285,7 +347,10 @@ pub fn minimize_document(
     // Judging is per action, independent of the statement, so each action is judged once.
     let mut cache: HashMap<usize, ActionVerdict> = HashMap::new();
     let mut verdict_of = |info: &ActionInfo| -> ActionVerdict {
-        cache.entry(index_of(catalog, info)).or_insert_with(|| judge.judge(info)).clone()
+        cache
+            .entry(index_of(catalog, info))
+            .or_insert_with(|| judge.judge(info))
+            .clone()
     };
 
     for (i, st) in current.statements.iter().enumerate() {
@@ -297,7 +362,8 @@ pub fn minimize_document(
                 continue;
             }
         };
-        let patterns: Vec<ActionPattern> = list.values.iter().map(|t| ActionPattern::new(t)).collect();
+        let patterns: Vec<ActionPattern> =
+            list.values.iter().map(|t| ActionPattern::new(t)).collect();
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         // (catalog action, verdict, written into `out`) for every action the statement grants.
@@ -314,21 +380,35 @@ pub fn minimize_document(
             for (text, pattern) in list.values.iter().zip(&patterns) {
                 let expanded = catalog.expand(pattern);
                 if expanded.is_empty() {
-                    verdicts.unknown.entry(text.to_ascii_lowercase()).or_insert_with(|| judge.judge_unknown(text));
+                    verdicts
+                        .unknown
+                        .entry(text.to_ascii_lowercase())
+                        .or_insert_with(|| judge.judge_unknown(text));
                     push_unique(&mut out, &mut seen, text);
                     continue;
                 }
                 let start = judged.len();
                 judged.extend(expanded.into_iter().map(|a| (a, verdict_of(a))));
                 let mine = &judged[start..];
-                let verbatim = pattern.is_wildcard() && mine.iter().all(|(_, v)| v.keep && keeps_pattern_verbatim(v.kind));
+                let verbatim = pattern.is_wildcard()
+                    && mine
+                        .iter()
+                        .all(|(_, v)| v.keep && keeps_pattern_verbatim(v.kind));
                 if verbatim {
                     push_unique(&mut out, &mut seen, text);
                 }
                 for (info, v) in mine {
                     if v.keep && !verbatim {
                         // A literal action keeps its author's spelling.
-                        push_unique(&mut out, &mut seen, if pattern.is_wildcard() { info.name() } else { text });
+                        push_unique(
+                            &mut out,
+                            &mut seen,
+                            if pattern.is_wildcard() {
+                                info.name()
+                            } else {
+                                text
+                            },
+                        );
                     }
                 }
             }
@@ -343,12 +423,16 @@ pub fn minimize_document(
             };
             if granted && !seen.contains(&used.to_ascii_lowercase()) {
                 push_unique(&mut out, &mut seen, used);
-                verdicts.unknown.entry(used.to_ascii_lowercase()).or_insert_with(|| ActionVerdict {
-                    action: used.to_string(),
-                    keep: true,
-                    reason: "used; unknown to the action catalog, so listed by name".to_string(),
-                    kind: Some(KeepReason::Used),
-                });
+                verdicts
+                    .unknown
+                    .entry(used.to_ascii_lowercase())
+                    .or_insert_with(|| ActionVerdict {
+                        action: used.to_string(),
+                        keep: true,
+                        reason: "used; unknown to the action catalog, so listed by name"
+                            .to_string(),
+                        kind: Some(KeepReason::Used),
+                    });
             }
         }
         let change = if out.len() > STATEMENT_ACTION_LIMIT {
@@ -366,7 +450,10 @@ pub fn minimize_document(
             StatementChange::Keep
         } else if out.is_empty() {
             StatementChange::Remove
-        } else if !not_action && out.len() == list.values.len() && out.iter().zip(&list.values).all(|(a, b)| a == b) {
+        } else if !not_action
+            && out.len() == list.values.len()
+            && out.iter().zip(&list.values).all(|(a, b)| a == b)
+        {
             StatementChange::Keep
         } else {
             StatementChange::SetActions(out)
@@ -399,14 +486,23 @@ pub fn minimize_document(
         Some(doc)
     };
     let empty = PolicyDocument::new(Vec::new());
-    grants_no_more(suggested.as_ref().unwrap_or(&empty), current, catalog).map_err(MinimizeError::NotContained)?;
+    grants_no_more(suggested.as_ref().unwrap_or(&empty), current, catalog)
+        .map_err(MinimizeError::NotContained)?;
 
     if !usage.complete {
         review = true;
         notes.push("the usage source reports its result as incomplete".to_string());
     }
-    let mut actions: Vec<ActionVerdict> = verdicts.known.into_values().chain(verdicts.unknown.into_values()).collect();
-    actions.sort_by(|a, b| a.action.to_ascii_lowercase().cmp(&b.action.to_ascii_lowercase()));
+    let mut actions: Vec<ActionVerdict> = verdicts
+        .known
+        .into_values()
+        .chain(verdicts.unknown.into_values())
+        .collect();
+    actions.sort_by(|a, b| {
+        a.action
+            .to_ascii_lowercase()
+            .cmp(&b.action.to_ascii_lowercase())
+    });
     let kept = actions.iter().filter(|v| v.keep).count();
     Ok(PolicySuggestion {
         policy_address: String::new(),
@@ -417,7 +513,11 @@ pub fn minimize_document(
         granted: actions.len(),
         kept,
         actions,
-        applicability: if review { Applicability::ReviewNeeded } else { Applicability::Safe },
+        applicability: if review {
+            Applicability::ReviewNeeded
+        } else {
+            Applicability::Safe
+        },
         notes,
     })
 }

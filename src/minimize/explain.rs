@@ -6,10 +6,22 @@ use std::fmt::Write;
 /// Explains a suggestion in plain text, one line per statement change and per action.
 pub fn explain(s: &PolicySuggestion) -> String {
     let mut out = String::new();
-    let name = if s.policy_address.is_empty() { "policy" } else { &s.policy_address };
-    let _ = writeln!(out, "{name}: {} ({} of {} actions kept)", s.applicability, s.kept, s.granted);
+    let name = if s.policy_address.is_empty() {
+        "policy"
+    } else {
+        &s.policy_address
+    };
+    let _ = writeln!(
+        out,
+        "{name}: {} ({} of {} actions kept)",
+        s.applicability, s.kept, s.granted
+    );
     for (i, (change, st)) in s.statements.iter().zip(&s.current.statements).enumerate() {
-        let sid = st.sid.as_deref().map(|x| format!(" {x:?}")).unwrap_or_default();
+        let sid = st
+            .sid
+            .as_deref()
+            .map(|x| format!(" {x:?}"))
+            .unwrap_or_default();
         let what = match change {
             StatementChange::Keep => "keep".to_string(),
             StatementChange::Remove => "remove".to_string(),

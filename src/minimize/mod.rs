@@ -26,7 +26,6 @@ use crate::iam::policy::PolicyDocument;
 use serde::Serialize;
 use std::fmt;
 
-
 /// What happens to one statement of the current document, in statement order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "change", content = "actions")]

@@ -38,9 +38,18 @@ impl fmt::Display for Counterexample {
 }
 
 /// Proves `suggested` allows nothing `current` does not, or returns a counterexample.
-pub fn grants_no_more(suggested: &PolicyDocument, current: &PolicyDocument, catalog: &Catalog) -> Result<(), Counterexample> {
+pub fn grants_no_more(
+    suggested: &PolicyDocument,
+    current: &PolicyDocument,
+    catalog: &Catalog,
+) -> Result<(), Counterexample> {
     // Removing a Deny can only grant more; adding one can only grant less.
-    for (i, deny) in current.statements.iter().enumerate().filter(|(_, s)| s.effect == Effect::Deny) {
+    for (i, deny) in current
+        .statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.effect == Effect::Deny)
+    {
         if !suggested.statements.iter().any(|s| s == deny) {
             return Err(Counterexample {
                 statement: i,
@@ -50,15 +59,24 @@ pub fn grants_no_more(suggested: &PolicyDocument, current: &PolicyDocument, cata
             });
         }
     }
-    for (i, st) in suggested.statements.iter().enumerate().filter(|(_, s)| s.effect == Effect::Allow) {
-        let candidates: Vec<&Statement> =
-            current.statements.iter().filter(|c| c.effect == Effect::Allow && same_scope(st, c)).collect();
+    for (i, st) in suggested
+        .statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.effect == Effect::Allow)
+    {
+        let candidates: Vec<&Statement> = current
+            .statements
+            .iter()
+            .filter(|c| c.effect == Effect::Allow && same_scope(st, c))
+            .collect();
         if candidates.is_empty() {
             return Err(Counterexample {
                 statement: i,
                 pattern: None,
                 action: None,
-                reason: "no current Allow statement has the same Principal, Resource and Condition".to_string(),
+                reason: "no current Allow statement has the same Principal, Resource and Condition"
+                    .to_string(),
             });
         }
         if candidates.iter().any(|c| c.action == st.action) {
@@ -76,11 +94,20 @@ pub fn grants_no_more(suggested: &PolicyDocument, current: &PolicyDocument, cata
         // is what the current document allows there.
         for text in &list.values {
             let pattern = ActionPattern::new(text);
-            if !candidates.iter().any(|c| c.action.as_ref().is_some_and(|a| spec_covers(a, &pattern))) {
+            if !candidates
+                .iter()
+                .any(|c| c.action.as_ref().is_some_and(|a| spec_covers(a, &pattern)))
+            {
                 let action = catalog
                     .expand(&pattern)
                     .into_iter()
-                    .find(|info| !candidates.iter().any(|c| c.action.as_ref().is_some_and(|a| spec_allows(a, info.name()))))
+                    .find(|info| {
+                        !candidates.iter().any(|c| {
+                            c.action
+                                .as_ref()
+                                .is_some_and(|a| spec_allows(a, info.name()))
+                        })
+                    })
                     .map(|info| info.name().to_string());
                 return Err(Counterexample {
                     statement: i,
@@ -96,25 +123,42 @@ pub fn grants_no_more(suggested: &PolicyDocument, current: &PolicyDocument, cata
 
 /// Same Effect, Principal, Resource, Condition and unknown keys (Sid does not change what is allowed).
 fn same_scope(a: &Statement, b: &Statement) -> bool {
-    a.effect == b.effect && a.principal == b.principal && a.resource == b.resource && a.condition == b.condition && a.extra == b.extra
+    a.effect == b.effect
+        && a.principal == b.principal
+        && a.resource == b.resource
+        && a.condition == b.condition
+        && a.extra == b.extra
 }
 
 /// True when the action element allows the concrete action `action`.
 fn spec_allows(spec: &ActionSpec, action: &str) -> bool {
     match spec {
-        ActionSpec::Action(l) => l.values.iter().any(|p| ActionPattern::new(p).matches(action)),
-        ActionSpec::NotAction(l) => !l.values.iter().any(|p| ActionPattern::new(p).matches(action)),
+        ActionSpec::Action(l) => l
+            .values
+            .iter()
+            .any(|p| ActionPattern::new(p).matches(action)),
+        ActionSpec::NotAction(l) => !l
+            .values
+            .iter()
+            .any(|p| ActionPattern::new(p).matches(action)),
     }
 }
 
 /// True when every action `pattern` can match (known to the catalog or not) is allowed by `spec`.
 fn spec_covers(spec: &ActionSpec, pattern: &ActionPattern) -> bool {
     match spec {
-        ActionSpec::Action(l) => l.values.iter().any(|q| pattern_within(pattern, &ActionPattern::new(q))),
+        ActionSpec::Action(l) => l
+            .values
+            .iter()
+            .any(|q| pattern_within(pattern, &ActionPattern::new(q))),
         // A concrete action escapes the NotAction list when no pattern there matches it; a wildcard
         // might overlap an excluded pattern in ways not worth deciding, so it is refused.
         ActionSpec::NotAction(l) => {
-            !pattern.is_wildcard() && !l.values.iter().any(|q| ActionPattern::new(q).matches(pattern.lower()))
+            !pattern.is_wildcard()
+                && !l
+                    .values
+                    .iter()
+                    .any(|q| ActionPattern::new(q).matches(pattern.lower()))
         }
     }
 }
@@ -160,13 +204,17 @@ mod tests {
     #[test]
     fn counterexample_names_an_action() {
         let c = Catalog::embedded();
-        let current = doc(r#"{"Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#);
-        let wider = doc(r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"*"}]}"#);
+        let current =
+            doc(r#"{"Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#);
+        let wider = doc(
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"*"}]}"#,
+        );
         let err = grants_no_more(&wider, &current, c).unwrap_err();
         assert_eq!(err.pattern.as_deref(), Some("s3:PutObject"));
         assert_eq!(err.action.as_deref(), Some("s3:PutObject"));
 
-        let wildcard = doc(r#"{"Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}"#);
+        let wildcard =
+            doc(r#"{"Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}"#);
         let err = grants_no_more(&wildcard, &current, c).unwrap_err();
         assert!(err.action.is_some_and(|a| !a.starts_with("s3:Get")));
     }
@@ -177,11 +225,24 @@ mod tests {
         let current = doc(
             r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/*"},{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}"#,
         );
-        let other_resource =
-            doc(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}"#);
-        assert!(grants_no_more(&other_resource, &current, c).unwrap_err().reason.contains("same Principal"));
-        let no_deny = doc(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#);
-        assert!(grants_no_more(&no_deny, &current, c).unwrap_err().reason.contains("Deny"));
+        let other_resource = doc(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}"#,
+        );
+        assert!(
+            grants_no_more(&other_resource, &current, c)
+                .unwrap_err()
+                .reason
+                .contains("same Principal")
+        );
+        let no_deny = doc(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
+        );
+        assert!(
+            grants_no_more(&no_deny, &current, c)
+                .unwrap_err()
+                .reason
+                .contains("Deny")
+        );
         let ok = doc(
             r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}"#,
         );
@@ -191,12 +252,20 @@ mod tests {
     #[test]
     fn not_action_covers_only_escaping_literals() {
         let c = Catalog::embedded();
-        let current = doc(r#"{"Statement":[{"Effect":"Allow","NotAction":["iam:*"],"Resource":"*"}]}"#);
-        let ok = doc(r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","custom:Thing"],"Resource":"*"}]}"#);
+        let current =
+            doc(r#"{"Statement":[{"Effect":"Allow","NotAction":["iam:*"],"Resource":"*"}]}"#);
+        let ok = doc(
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","custom:Thing"],"Resource":"*"}]}"#,
+        );
         assert_eq!(grants_no_more(&ok, &current, c), Ok(()));
-        let bad = doc(r#"{"Statement":[{"Effect":"Allow","Action":["iam:PassRole"],"Resource":"*"}]}"#);
+        let bad =
+            doc(r#"{"Statement":[{"Effect":"Allow","Action":["iam:PassRole"],"Resource":"*"}]}"#);
         assert!(grants_no_more(&bad, &current, c).is_err());
-        let wildcard = doc(r#"{"Statement":[{"Effect":"Allow","Action":["s3:Get*"],"Resource":"*"}]}"#);
-        assert!(grants_no_more(&wildcard, &current, c).is_err(), "wildcards under NotAction are refused");
+        let wildcard =
+            doc(r#"{"Statement":[{"Effect":"Allow","Action":["s3:Get*"],"Resource":"*"}]}"#);
+        assert!(
+            grants_no_more(&wildcard, &current, c).is_err(),
+            "wildcards under NotAction are refused"
+        );
     }
 }

@@ -30,7 +30,10 @@ pub struct RiskProfile {
 
 impl RiskProfile {
     /// The profile of everything `docs` allow.
-    pub fn of<'a>(docs: impl IntoIterator<Item = &'a PolicyDocument>, catalog: &Catalog) -> RiskProfile {
+    pub fn of<'a>(
+        docs: impl IntoIterator<Item = &'a PolicyDocument>,
+        catalog: &Catalog,
+    ) -> RiskProfile {
         let base = catalog.actions().as_ptr() as usize;
         let size = std::mem::size_of::<crate::iam::catalog::ActionInfo>();
         let mut granted: HashSet<usize> = HashSet::new();
@@ -45,10 +48,14 @@ impl RiskProfile {
                 let actions = match &st.action {
                     Some(ActionSpec::Action(l)) => {
                         full_admin |= any_resource && l.values.iter().any(|v| v == "*");
-                        l.values.iter().flat_map(|t| catalog.expand(&ActionPattern::new(t))).collect::<Vec<_>>()
+                        l.values
+                            .iter()
+                            .flat_map(|t| catalog.expand(&ActionPattern::new(t)))
+                            .collect::<Vec<_>>()
                     }
                     Some(ActionSpec::NotAction(l)) => {
-                        let patterns: Vec<ActionPattern> = l.values.iter().map(|t| ActionPattern::new(t)).collect();
+                        let patterns: Vec<ActionPattern> =
+                            l.values.iter().map(|t| ActionPattern::new(t)).collect();
                         catalog.expand_not_action(&patterns)
                     }
                     None => Vec::new(),
@@ -63,16 +70,26 @@ impl RiskProfile {
             }
         }
         let actions = catalog.actions();
-        let count = |set: &HashSet<usize>, pred: &dyn Fn(usize) -> bool| set.iter().filter(|&&i| pred(i)).count();
+        let count = |set: &HashSet<usize>, pred: &dyn Fn(usize) -> bool| {
+            set.iter().filter(|&&i| pred(i)).count()
+        };
         RiskProfile {
             full_admin,
-            privilege_escalation: count(&granted, &|i| actions[i].has_risk(RiskCategory::PrivilegeEscalation)),
+            privilege_escalation: count(&granted, &|i| {
+                actions[i].has_risk(RiskCategory::PrivilegeEscalation)
+            }),
             permissions_management_on_any: count(&on_any, &|i| {
                 actions[i].access_level() == AccessLevel::PermissionsManagement
             }),
-            data_exfiltration: count(&granted, &|i| actions[i].has_risk(RiskCategory::DataExfiltration)),
-            resource_exposure: count(&granted, &|i| actions[i].has_risk(RiskCategory::ResourceExposure)),
-            credentials_exposure: count(&granted, &|i| actions[i].has_risk(RiskCategory::CredentialsExposure)),
+            data_exfiltration: count(&granted, &|i| {
+                actions[i].has_risk(RiskCategory::DataExfiltration)
+            }),
+            resource_exposure: count(&granted, &|i| {
+                actions[i].has_risk(RiskCategory::ResourceExposure)
+            }),
+            credentials_exposure: count(&granted, &|i| {
+                actions[i].has_risk(RiskCategory::CredentialsExposure)
+            }),
             granted: granted.len(),
         }
     }
@@ -80,7 +97,20 @@ impl RiskProfile {
     /// Sort key, higher is riskier: full admin, then privilege escalation, permissions management
     /// on `*`, data exfiltration, resource exposure (presence first, then counts), then breadth.
     #[allow(clippy::type_complexity)]
-    pub fn rank(&self) -> (bool, bool, bool, bool, bool, usize, usize, usize, usize, usize) {
+    pub fn rank(
+        &self,
+    ) -> (
+        bool,
+        bool,
+        bool,
+        bool,
+        bool,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+    ) {
         (
             self.full_admin,
             self.privilege_escalation > 0,
@@ -103,7 +133,10 @@ impl RiskProfile {
         }
         for (n, label) in [
             (self.privilege_escalation, "privilege-escalation"),
-            (self.permissions_management_on_any, "permissions-management-on-any"),
+            (
+                self.permissions_management_on_any,
+                "permissions-management-on-any",
+            ),
             (self.data_exfiltration, "data-exfiltration"),
             (self.resource_exposure, "resource-exposure"),
             (self.credentials_exposure, "credentials-exposure"),

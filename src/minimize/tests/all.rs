@@ -31,7 +31,12 @@ fn policy(address: &str, kind: PolicyKind, text: &str) -> PolicySource {
     }
 }
 
-fn principal(address: &str, kind: PrincipalKind, arn: Option<String>, policies: Vec<PolicySource>) -> Principal {
+fn principal(
+    address: &str,
+    kind: PrincipalKind,
+    arn: Option<String>,
+    policies: Vec<PolicySource>,
+) -> Principal {
     Principal {
         address: address.to_string(),
         block_address: crate::iam::discover::strip_instance_keys(address),
@@ -48,20 +53,36 @@ fn principal(address: &str, kind: PrincipalKind, arn: Option<String>, policies: 
 const EC2_THREE: &str = r#"{"Statement":[{"Effect":"Allow","Action":["ec2:DescribeInstances","ec2:TerminateInstances","ec2:RebootInstances"],"Resource":"*"}]}"#;
 
 fn usages(entries: &[(&str, &[&str])]) -> BTreeMap<String, ObservedUsage> {
-    entries.iter().map(|(name, used)| (arn(name), usage(used))).collect()
+    entries
+        .iter()
+        .map(|(name, used)| (arn(name), usage(used)))
+        .collect()
 }
 
 fn outcome<'a>(all: &'a [PrincipalOutcome], address: &str) -> &'a PrincipalOutcome {
     all.iter().find(|o| o.address == address).unwrap()
 }
 
-fn run_all(principals: &[Principal], usage: &BTreeMap<String, ObservedUsage>, config: &Config) -> Vec<PrincipalOutcome> {
+fn run_all(
+    principals: &[Principal],
+    usage: &BTreeMap<String, ObservedUsage>,
+    config: &Config,
+) -> Vec<PrincipalOutcome> {
     minimize_all(principals, usage, Catalog::embedded(), config)
 }
 
 #[test]
 fn new_principal_is_skipped_with_a_note() {
-    let p = principal("aws_iam_role.new", PrincipalKind::Role, None, vec![policy("aws_iam_role_policy.n", PolicyKind::Inline, EC2_THREE)]);
+    let p = principal(
+        "aws_iam_role.new",
+        PrincipalKind::Role,
+        None,
+        vec![policy(
+            "aws_iam_role_policy.n",
+            PolicyKind::Inline,
+            EC2_THREE,
+        )],
+    );
     let out = run_all(&[p], &BTreeMap::new(), &Config::default());
     assert_eq!(out[0].status, PrincipalStatus::New);
     assert!(out[0].suggestions.is_empty() && out[0].notes[0].contains("created by this plan"));
@@ -69,7 +90,16 @@ fn new_principal_is_skipped_with_a_note() {
 
 #[test]
 fn existing_principal_without_usage_is_never_minimized() {
-    let p = principal("aws_iam_role.a", PrincipalKind::Role, Some(arn("a")), vec![policy("aws_iam_role_policy.a", PolicyKind::Inline, EC2_THREE)]);
+    let p = principal(
+        "aws_iam_role.a",
+        PrincipalKind::Role,
+        Some(arn("a")),
+        vec![policy(
+            "aws_iam_role_policy.a",
+            PolicyKind::Inline,
+            EC2_THREE,
+        )],
+    );
     let out = run_all(&[p], &BTreeMap::new(), &Config::default());
     assert_eq!(out[0].status, PrincipalStatus::NoUsageData);
     assert!(out[0].suggestions.is_empty());
@@ -77,38 +107,100 @@ fn existing_principal_without_usage_is_never_minimized() {
 
 #[test]
 fn minimized_principal_gets_addresses_on_its_suggestion() {
-    let p = principal("aws_iam_role.a", PrincipalKind::Role, Some(arn("a")), vec![policy(r#"aws_iam_role_policy.a["x"]"#, PolicyKind::Inline, EC2_THREE)]);
-    let out = run_all(&[p], &usages(&[("a", &["ec2:DescribeInstances"])]), &Config::default());
+    let p = principal(
+        "aws_iam_role.a",
+        PrincipalKind::Role,
+        Some(arn("a")),
+        vec![policy(
+            r#"aws_iam_role_policy.a["x"]"#,
+            PolicyKind::Inline,
+            EC2_THREE,
+        )],
+    );
+    let out = run_all(
+        &[p],
+        &usages(&[("a", &["ec2:DescribeInstances"])]),
+        &Config::default(),
+    );
     assert_eq!(out[0].status, PrincipalStatus::Minimized);
     let s = &out[0].suggestions[0];
-    assert_eq!((s.policy_address.as_str(), s.block_address.as_str()), (r#"aws_iam_role_policy.a["x"]"#, "aws_iam_role_policy.a"));
+    assert_eq!(
+        (s.policy_address.as_str(), s.block_address.as_str()),
+        (r#"aws_iam_role_policy.a["x"]"#, "aws_iam_role_policy.a")
+    );
     assert_eq!(s.kept, 1);
 }
 
 #[test]
 fn shared_managed_policy_uses_the_union_of_usages() {
     let shared = policy("aws_iam_policy.shared", PolicyKind::Managed, EC2_THREE);
-    let a = principal("aws_iam_role.a", PrincipalKind::Role, Some(arn("a")), vec![shared.clone()]);
-    let b = principal("aws_iam_role.b", PrincipalKind::Role, Some(arn("b")), vec![shared]);
-    let out = run_all(&[a, b], &usages(&[("a", &["ec2:DescribeInstances"]), ("b", &["ec2:TerminateInstances"])]), &Config::default());
+    let a = principal(
+        "aws_iam_role.a",
+        PrincipalKind::Role,
+        Some(arn("a")),
+        vec![shared.clone()],
+    );
+    let b = principal(
+        "aws_iam_role.b",
+        PrincipalKind::Role,
+        Some(arn("b")),
+        vec![shared],
+    );
+    let out = run_all(
+        &[a, b],
+        &usages(&[
+            ("a", &["ec2:DescribeInstances"]),
+            ("b", &["ec2:TerminateInstances"]),
+        ]),
+        &Config::default(),
+    );
     for address in ["aws_iam_role.a", "aws_iam_role.b"] {
         let s = &outcome(&out, address).suggestions[0];
-        assert_eq!(kept_actions(s), ["ec2:DescribeInstances", "ec2:TerminateInstances"], "{address}");
+        assert_eq!(
+            kept_actions(s),
+            ["ec2:DescribeInstances", "ec2:TerminateInstances"],
+            "{address}"
+        );
     }
 }
 
 #[test]
 fn shared_policy_reaching_a_principal_without_usage_is_unchanged() {
     let shared = policy("aws_iam_policy.shared", PolicyKind::Managed, EC2_THREE);
-    let a = principal("aws_iam_role.a", PrincipalKind::Role, Some(arn("a")), vec![shared.clone()]);
-    let b = principal("aws_iam_role.b", PrincipalKind::Role, Some(arn("b")), vec![shared.clone()]);
+    let a = principal(
+        "aws_iam_role.a",
+        PrincipalKind::Role,
+        Some(arn("a")),
+        vec![shared.clone()],
+    );
+    let b = principal(
+        "aws_iam_role.b",
+        PrincipalKind::Role,
+        Some(arn("b")),
+        vec![shared.clone()],
+    );
     let fresh = principal("aws_iam_role.c", PrincipalKind::Role, None, vec![shared]);
-    let out = run_all(&[a.clone(), b], &usages(&[("a", &["ec2:DescribeInstances"])]), &Config::default());
+    let out = run_all(
+        &[a.clone(), b],
+        &usages(&[("a", &["ec2:DescribeInstances"])]),
+        &Config::default(),
+    );
     let s = &outcome(&out, "aws_iam_role.a").suggestions[0];
     assert!(!s.changes_anything());
-    assert!(s.notes[0].contains("aws_iam_role.b (no usage data)"), "{:?}", s.notes);
-    assert_eq!(outcome(&out, "aws_iam_role.a").status, PrincipalStatus::Unchanged);
-    let out = run_all(&[a, fresh], &usages(&[("a", &["ec2:DescribeInstances"])]), &Config::default());
+    assert!(
+        s.notes[0].contains("aws_iam_role.b (no usage data)"),
+        "{:?}",
+        s.notes
+    );
+    assert_eq!(
+        outcome(&out, "aws_iam_role.a").status,
+        PrincipalStatus::Unchanged
+    );
+    let out = run_all(
+        &[a, fresh],
+        &usages(&[("a", &["ec2:DescribeInstances"])]),
+        &Config::default(),
+    );
     assert!(!outcome(&out, "aws_iam_role.a").suggestions[0].changes_anything());
 }
 
@@ -116,11 +208,28 @@ fn shared_policy_reaching_a_principal_without_usage_is_unchanged() {
 fn for_each_instances_of_one_block_share_the_union() {
     let mk = |key: &str| {
         let address = format!("aws_iam_role_policy.p[\"{key}\"]");
-        principal(&format!("aws_iam_role.r[\"{key}\"]"), PrincipalKind::Role, Some(arn(key)), vec![policy(&address, PolicyKind::Inline, EC2_THREE)])
+        principal(
+            &format!("aws_iam_role.r[\"{key}\"]"),
+            PrincipalKind::Role,
+            Some(arn(key)),
+            vec![policy(&address, PolicyKind::Inline, EC2_THREE)],
+        )
     };
-    let out = run_all(&[mk("x"), mk("y")], &usages(&[("x", &["ec2:DescribeInstances"]), ("y", &["ec2:RebootInstances"])]), &Config::default());
+    let out = run_all(
+        &[mk("x"), mk("y")],
+        &usages(&[
+            ("x", &["ec2:DescribeInstances"]),
+            ("y", &["ec2:RebootInstances"]),
+        ]),
+        &Config::default(),
+    );
     for o in &out {
-        assert_eq!(kept_actions(&o.suggestions[0]), ["ec2:DescribeInstances", "ec2:RebootInstances"], "{}", o.address);
+        assert_eq!(
+            kept_actions(&o.suggestions[0]),
+            ["ec2:DescribeInstances", "ec2:RebootInstances"],
+            "{}",
+            o.address
+        );
         assert_eq!(o.suggestions[0].block_address, "aws_iam_role_policy.p");
     }
 }
@@ -131,11 +240,31 @@ fn group_policy_is_minimized_against_its_members() {
     let mut inherited = gp.clone();
     inherited.kind = PolicyKind::InheritedFromGroup;
     inherited.via_group = Some("aws_iam_group.g".into());
-    let g = principal("aws_iam_group.g", PrincipalKind::Group, Some("arn:aws:iam::123456789012:group/g".into()), vec![gp.clone()]);
-    let u = principal("aws_iam_user.u", PrincipalKind::User, Some(arn("u")), vec![inherited]);
-    let out = run_all(&[g.clone(), u], &usages(&[("u", &["ec2:RebootInstances"])]), &Config::default());
-    assert_eq!(kept_actions(&outcome(&out, "aws_iam_group.g").suggestions[0]), ["ec2:RebootInstances"]);
-    assert_eq!(outcome(&out, "aws_iam_group.g").status, PrincipalStatus::Minimized);
+    let g = principal(
+        "aws_iam_group.g",
+        PrincipalKind::Group,
+        Some("arn:aws:iam::123456789012:group/g".into()),
+        vec![gp.clone()],
+    );
+    let u = principal(
+        "aws_iam_user.u",
+        PrincipalKind::User,
+        Some(arn("u")),
+        vec![inherited],
+    );
+    let out = run_all(
+        &[g.clone(), u],
+        &usages(&[("u", &["ec2:RebootInstances"])]),
+        &Config::default(),
+    );
+    assert_eq!(
+        kept_actions(&outcome(&out, "aws_iam_group.g").suggestions[0]),
+        ["ec2:RebootInstances"]
+    );
+    assert_eq!(
+        outcome(&out, "aws_iam_group.g").status,
+        PrincipalStatus::Minimized
+    );
     // Alone, a group has nobody to learn usage from.
     let out = run_all(&[g], &BTreeMap::new(), &Config::default());
     assert!(!out[0].suggestions[0].changes_anything());
@@ -161,25 +290,98 @@ min_usage_days = 90
         Path::new(".iamtrim.toml"),
     )
     .unwrap();
-    let mk = |name: &str| principal(&format!("aws_iam_role.{name}"), PrincipalKind::Role, Some(arn(name)), vec![policy(&format!("aws_iam_role_policy.{name}"), PolicyKind::Inline, EC2_THREE)]);
+    let mk = |name: &str| {
+        principal(
+            &format!("aws_iam_role.{name}"),
+            PrincipalKind::Role,
+            Some(arn(name)),
+            vec![policy(
+                &format!("aws_iam_role_policy.{name}"),
+                PolicyKind::Inline,
+                EC2_THREE,
+            )],
+        )
+    };
     let used: &[&str] = &["ec2:DescribeInstances"];
-    let out = run_all(&[mk("excluded"), mk("allow"), mk("long")], &usages(&[("excluded", used), ("allow", used), ("long", used)]), &config);
-    assert_eq!(outcome(&out, "aws_iam_role.excluded").status, PrincipalStatus::Excluded);
-    assert_eq!(kept_actions(&outcome(&out, "aws_iam_role.allow").suggestions[0]), ["ec2:DescribeInstances", "ec2:RebootInstances"]);
+    let out = run_all(
+        &[mk("excluded"), mk("allow"), mk("long")],
+        &usages(&[("excluded", used), ("allow", used), ("long", used)]),
+        &config,
+    );
+    assert_eq!(
+        outcome(&out, "aws_iam_role.excluded").status,
+        PrincipalStatus::Excluded
+    );
+    assert_eq!(
+        kept_actions(&outcome(&out, "aws_iam_role.allow").suggestions[0]),
+        ["ec2:DescribeInstances", "ec2:RebootInstances"]
+    );
     let long = outcome(&out, "aws_iam_role.long");
     assert_eq!(long.status, PrincipalStatus::Unchanged);
-    assert!(long.notes[0].contains("59 days is shorter than the minimum of 90"), "{:?}", long.notes);
+    assert!(
+        long.notes[0].contains("59 days is shorter than the minimum of 90"),
+        "{:?}",
+        long.notes
+    );
 }
 
 #[test]
 fn outcomes_are_ordered_by_risk() {
-    let admin = principal("aws_iam_role.z_admin", PrincipalKind::Role, Some(arn("z")), vec![policy("aws_iam_policy.admin", PolicyKind::Managed, r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)]);
-    let escalate = principal("aws_iam_role.m_iam", PrincipalKind::Role, Some(arn("m")), vec![policy("aws_iam_policy.iam", PolicyKind::Managed, r#"{"Statement":[{"Effect":"Allow","Action":"iam:AttachRolePolicy","Resource":"*"}]}"#)]);
-    let exfil = principal("aws_iam_role.k_secrets", PrincipalKind::Role, Some(arn("k")), vec![policy("aws_iam_policy.sec", PolicyKind::Managed, r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#)]);
-    let plain = principal("aws_iam_role.a_plain", PrincipalKind::Role, Some(arn("a")), vec![policy("aws_iam_policy.plain", PolicyKind::Managed, EC2_THREE)]);
-    let out = run_all(&[plain, exfil, escalate, admin], &BTreeMap::new(), &Config::default());
+    let admin = principal(
+        "aws_iam_role.z_admin",
+        PrincipalKind::Role,
+        Some(arn("z")),
+        vec![policy(
+            "aws_iam_policy.admin",
+            PolicyKind::Managed,
+            r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        )],
+    );
+    let escalate = principal(
+        "aws_iam_role.m_iam",
+        PrincipalKind::Role,
+        Some(arn("m")),
+        vec![policy(
+            "aws_iam_policy.iam",
+            PolicyKind::Managed,
+            r#"{"Statement":[{"Effect":"Allow","Action":"iam:AttachRolePolicy","Resource":"*"}]}"#,
+        )],
+    );
+    let exfil = principal(
+        "aws_iam_role.k_secrets",
+        PrincipalKind::Role,
+        Some(arn("k")),
+        vec![policy(
+            "aws_iam_policy.sec",
+            PolicyKind::Managed,
+            r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#,
+        )],
+    );
+    let plain = principal(
+        "aws_iam_role.a_plain",
+        PrincipalKind::Role,
+        Some(arn("a")),
+        vec![policy(
+            "aws_iam_policy.plain",
+            PolicyKind::Managed,
+            EC2_THREE,
+        )],
+    );
+    let out = run_all(
+        &[plain, exfil, escalate, admin],
+        &BTreeMap::new(),
+        &Config::default(),
+    );
     let order: Vec<_> = out.iter().map(|o| o.address.as_str()).collect();
-    assert_eq!(order, ["aws_iam_role.z_admin", "aws_iam_role.m_iam", "aws_iam_role.k_secrets", "aws_iam_role.a_plain"]);
+    assert_eq!(
+        order,
+        [
+            "aws_iam_role.z_admin",
+            "aws_iam_role.m_iam",
+            "aws_iam_role.k_secrets",
+            "aws_iam_role.a_plain"
+        ]
+    );
     assert!(out[0].risk.full_admin);
     assert!(out[1].risk.privilege_escalation > 0 && out[1].risk.permissions_management_on_any > 0);
     assert_eq!(out[2].risk.labels(), ["data-exfiltration"]);

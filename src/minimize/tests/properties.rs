@@ -7,16 +7,38 @@ use proptest::prelude::*;
 /// Concrete actions the random documents and usages draw from (logged, unlogged, data events,
 /// several services) plus two the catalog does not know.
 const ACTIONS: &[&str] = &[
-    "s3:GetObject", "s3:PutObject", "s3:ListAllMyBuckets", "s3:CreateBucket", "s3:GetBucketPolicy",
-    "ec2:DescribeInstances", "ec2:TerminateInstances", "ec2:RunInstances", "ec2:CreateTags",
-    "iam:PassRole", "iam:CreateRole", "iam:GetRole", "sqs:SendMessage", "sqs:ListQueues",
-    "dynamodb:GetItem", "kms:Decrypt", "newsvc:DoThing", "s3:NotInTheCatalog",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:ListAllMyBuckets",
+    "s3:CreateBucket",
+    "s3:GetBucketPolicy",
+    "ec2:DescribeInstances",
+    "ec2:TerminateInstances",
+    "ec2:RunInstances",
+    "ec2:CreateTags",
+    "iam:PassRole",
+    "iam:CreateRole",
+    "iam:GetRole",
+    "sqs:SendMessage",
+    "sqs:ListQueues",
+    "dynamodb:GetItem",
+    "kms:Decrypt",
+    "newsvc:DoThing",
+    "s3:NotInTheCatalog",
 ];
 
 /// Patterns: the actions above, wildcards within and across services, `*`.
 const PATTERNS: &[&str] = &[
-    "s3:Get*", "s3:*", "ec2:Describe*", "ec2:*Instances", "iam:*", "*:List*", "sqs:Send*", "dynamodb:*Item",
-    "newsvc:*", "*",
+    "s3:Get*",
+    "s3:*",
+    "ec2:Describe*",
+    "ec2:*Instances",
+    "iam:*",
+    "*:List*",
+    "sqs:Send*",
+    "dynamodb:*Item",
+    "newsvc:*",
+    "*",
 ];
 
 fn pattern() -> impl Strategy<Value = String> {
@@ -41,15 +63,18 @@ fn statement() -> impl Strategy<Value = serde_json::Value> {
             });
             st[if not_action { "NotAction" } else { "Action" }] = serde_json::json!(actions);
             if condition {
-                st["Condition"] = serde_json::json!({"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}});
+                st["Condition"] =
+                    serde_json::json!({"ForAnyValue:StringEquals": {"aws:TagKeys": ["team"]}});
             }
             st
         })
 }
 
 fn document() -> impl Strategy<Value = PolicyDocument> {
-    prop::collection::vec(statement(), 1..5)
-        .prop_map(|sts| PolicyDocument::from_value(&serde_json::json!({"Version": "2012-10-17", "Statement": sts})).unwrap())
+    prop::collection::vec(statement(), 1..5).prop_map(|sts| {
+        PolicyDocument::from_value(&serde_json::json!({"Version": "2012-10-17", "Statement": sts}))
+            .unwrap()
+    })
 }
 
 fn observed() -> impl Strategy<Value = ObservedUsage> {
@@ -58,7 +83,10 @@ fn observed() -> impl Strategy<Value = ObservedUsage> {
         prop::collection::vec(prop::sample::select(ACTIONS), 0..3),
         any::<bool>(),
         any::<bool>(),
-        prop::option::of(prop::collection::btree_set(prop::sample::select(vec!["s3", "ec2", "iam"]).prop_map(str::to_string), 0..3)),
+        prop::option::of(prop::collection::btree_set(
+            prop::sample::select(vec!["s3", "ec2", "iam"]).prop_map(str::to_string),
+            0..3,
+        )),
     )
         .prop_map(|(used, denied, data_events_seen, complete, action_level)| {
             let mut u = usage(&used);
@@ -76,8 +104,14 @@ fn observed() -> impl Strategy<Value = ObservedUsage> {
 fn statement_allows(st: &Statement, action: &str) -> bool {
     st.effect == Effect::Allow
         && match &st.action {
-            Some(ActionSpec::Action(l)) => l.values.iter().any(|p| ActionPattern::new(p).matches(action)),
-            Some(ActionSpec::NotAction(l)) => !l.values.iter().any(|p| ActionPattern::new(p).matches(action)),
+            Some(ActionSpec::Action(l)) => l
+                .values
+                .iter()
+                .any(|p| ActionPattern::new(p).matches(action)),
+            Some(ActionSpec::NotAction(l)) => !l
+                .values
+                .iter()
+                .any(|p| ActionPattern::new(p).matches(action)),
             None => false,
         }
 }
@@ -103,7 +137,15 @@ fn probes() -> Vec<String> {
     let mut out: Vec<String> = ACTIONS.iter().map(|s| s.to_string()).collect();
     out.extend(c.actions().iter().step_by(97).map(|a| a.name().to_string()));
     for svc in ["s3", "ec2", "iam", "sqs", "dynamodb", "newsvc", "zzz"] {
-        out.extend(["GetFutureThing", "ListFuture", "DescribeFutureInstances", "FutureItem"].map(|n| format!("{svc}:{n}")));
+        out.extend(
+            [
+                "GetFutureThing",
+                "ListFuture",
+                "DescribeFutureInstances",
+                "FutureItem",
+            ]
+            .map(|n| format!("{svc}:{n}")),
+        );
     }
     out
 }
