@@ -19,10 +19,16 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 fn main() {
-    let mb: f64 = std::env::var("IAMTRIM_BENCH_CHECK_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(25.0);
+    let mb: f64 = std::env::var("IAMTRIM_BENCH_CHECK_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25.0);
     let spec = plan_gen::PlanSpec::megabytes(mb);
     let generated = plan_gen::generate(&spec);
-    let dir = plan_gen::bench_data_dir().join(format!("check-{}", spec.file_name().trim_end_matches(".json")));
+    let dir = plan_gen::bench_data_dir().join(format!(
+        "check-{}",
+        spec.file_name().trim_end_matches(".json")
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("bench dir");
     let plan_path = dir.join("plan.json");
@@ -38,7 +44,10 @@ fn main() {
         let mut usage = ObservedUsage::empty(
             arn,
             UsageSourceKind::Cloudtrail,
-            Window { start: "2026-09-01T00:00:00Z".into(), end: "2026-11-30T00:00:00Z".into() },
+            Window {
+                start: "2026-09-01T00:00:00Z".into(),
+                end: "2026-11-30T00:00:00Z".into(),
+            },
         );
         // What the principal "used": the first explicit action of each of its statements.
         let used: BTreeMap<String, ActionUse> = p
@@ -46,13 +55,36 @@ fn main() {
             .iter()
             .filter_map(|s| s.document.as_ref())
             .flat_map(|d| d.statements.iter())
-            .filter_map(|st| st.action.as_ref().and_then(|a| a.patterns().first().cloned()))
+            .filter_map(|st| {
+                st.action
+                    .as_ref()
+                    .and_then(|a| a.patterns().first().cloned())
+            })
             .filter(|a| !a.contains('*'))
-            .map(|a| (a, ActionUse { count: 3, resources: Default::default() }))
+            .map(|a| {
+                (
+                    a,
+                    ActionUse {
+                        count: 3,
+                        resources: Default::default(),
+                    },
+                )
+            })
             .collect();
         usage.actions = used;
-        let key = CacheKey::new(arn, UsageSourceKind::Cloudtrail, BTreeMap::from([("source".into(), "bench".into())]));
-        cache.put(&CacheEntry::new(key, usage, &principal_fingerprint(p), SystemTime::now())).expect("cache write");
+        let key = CacheKey::new(
+            arn,
+            UsageSourceKind::Cloudtrail,
+            BTreeMap::from([("source".into(), "bench".into())]),
+        );
+        cache
+            .put(&CacheEntry::new(
+                key,
+                usage,
+                &principal_fingerprint(p),
+                SystemTime::now(),
+            ))
+            .expect("cache write");
         entries += 1;
     }
 
@@ -67,7 +99,11 @@ fn main() {
             .output()
             .expect("run iamtrim check");
         let took = started.elapsed();
-        assert!(matches!(out.status.code(), Some(0 | 1)), "check failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "check failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         (took, out.status.code())
     };
     run(); // warm the page cache

@@ -1,3 +1,6 @@
+//! Unit tests named after the keep rules, a table of tricky documents, explanation snapshots;
+//! `all` covers `minimize_all`, `properties` the proptest properties.
+
 use super::*;
 use crate::iam::action::ActionPattern;
 use crate::iam::catalog::Catalog;
@@ -319,11 +322,19 @@ fn not_action_too_broad_is_kept_and_flagged() {
     assert!(s.kept > STATEMENT_ACTION_LIMIT && s.kept == s.granted);
 }
 
+/// A tricky document: name, policy JSON, used actions, and the checks on its suggestion.
+type TrickyCase = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    fn(&PolicySuggestion),
+);
+
 /// Statement changes expected for tricky documents.
 #[test]
 fn tricky_documents() {
     let c = Catalog::embedded();
-    let cases: &[(&str, &str, &[&str], fn(&PolicySuggestion))] = &[
+    let cases: &[TrickyCase] = &[
         (
             "NotAction allow over the real catalog keeps its ~2,000 unlogged actions: kept whole, flagged",
             r#"{"Statement":[{"Effect":"Allow","NotAction":["iam:*"],"Resource":"*"}]}"#,
