@@ -511,6 +511,11 @@ fn edit_jsonencode_document(
 /// Removes the array elements whose change is `Remove`, keeping the first element's layout.
 fn remove_elements(array: &mut Array, changes: &[StatementChange]) {
     let first_prefix = array.get(0).and_then(|e| e.decor().prefix().cloned());
+    let last = array.len().checked_sub(1);
+    let last_suffix = last
+        .and_then(|i| array.get(i))
+        .and_then(|e| e.decor().suffix().cloned());
+    let last_removed = last.is_some_and(|i| changes.get(i) == Some(&StatementChange::Remove));
     for (i, change) in changes.iter().enumerate().rev() {
         if *change == StatementChange::Remove && i < array.len() {
             array.remove(i);
@@ -518,6 +523,14 @@ fn remove_elements(array: &mut Array, changes: &[StatementChange]) {
     }
     if let (Some(prefix), Some(first)) = (first_prefix, array.get_mut(0)) {
         first.decor_mut().set_prefix(prefix);
+    }
+    // Without a trailing comma, the line break before `]` is the last element's suffix: when that
+    // element goes, the new last one takes it, or `]` would move up onto its line.
+    if last_removed && !array.trailing_comma() {
+        let new_last = array.len().checked_sub(1);
+        if let (Some(suffix), Some(e)) = (last_suffix, new_last.and_then(|i| array.get_mut(i))) {
+            e.decor_mut().set_suffix(suffix);
+        }
     }
 }
 
@@ -1075,6 +1088,30 @@ resource "aws_iam_role" "app" {
             "{out}"
         );
         assert!(!out.contains("s3:GetObject"));
+    }
+
+    #[test]
+    fn removing_the_last_statement_without_trailing_comma_keeps_the_bracket_on_its_line() {
+        let text = JSONENCODE.replace(
+            "        Resource = \"*\"\n      },\n    ]",
+            "        Resource = \"*\"\n      }\n    ]",
+        );
+        assert_ne!(text, JSONENCODE);
+        let loc = location("aws_iam_role_policy", "app", false);
+        let (_, out) = edit(
+            &text,
+            &loc,
+            &[
+                StatementChange::Keep,
+                StatementChange::Keep,
+                StatementChange::Remove,
+            ],
+        );
+        assert!(
+            out.contains("        Resource  = \"*\"\n      }\n    ]\n  })"),
+            "{out}"
+        );
+        assert!(!out.contains("ec2:*"));
     }
 
     const POLICY_DOCUMENT: &str = r#"data "aws_iam_policy_document" "app" {
