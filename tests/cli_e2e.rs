@@ -556,29 +556,6 @@ fn suggest_patches_every_form_and_apply_yields_the_suggested_documents() {
         "e2e_builder_suggested_tf",
         std::fs::read_to_string(root.join(suggestion_file)).unwrap()
     );
-    // The computed policy is reported with a note naming its place and what to change.
-    let note = report["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .find(|w| w.starts_with("module.pipeline.module.builder.aws_iam_role_policy.this"))
-        .expect("a note for the computed policy");
-    assert!(note.contains("modules/pipeline/builder/main.tf:"), "{note}");
-    assert!(
-        note.contains("data.aws_iam_policy_document.this_iamtrim.json"),
-        "{note}"
-    );
-    assert!(
-        report["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["path"] == suggestion_file && f["kind"] == "suggestion"),
-        "{}",
-        report["files"]
-    );
-
     let out = iamtrim(root).arg("apply").output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -693,6 +670,41 @@ fn suggest_patches_every_form_and_apply_yields_the_suggested_documents() {
     assert_eq!(tree(root), after);
 }
 
+#[test]
+fn computed_policy_warning_names_the_policy_once() {
+    let repo = case_repo(CASE);
+    let report = report_json(repo.path(), "plan.json");
+    let suggestion_file = "modules/pipeline/builder/iamtrim.suggested.tf";
+    // The computed policy is reported with a note naming its place and what to change.
+    let note = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|w| w.starts_with("module.pipeline.module.builder.aws_iam_role_policy.this"))
+        .expect("a note for the computed policy");
+    assert!(note.contains("modules/pipeline/builder/main.tf:"), "{note}");
+    assert_eq!(
+        note.matches("module.pipeline.module.builder.aws_iam_role_policy.this")
+            .count(),
+        1,
+        "the warning names the policy once: {note}"
+    );
+    assert!(
+        note.contains("data.aws_iam_policy_document.this_iamtrim.json"),
+        "{note}"
+    );
+    assert!(
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == suggestion_file && f["kind"] == "suggestion"),
+        "{}",
+        report["files"]
+    );
+}
+
 /// The plan terraform would make after the patches are applied (before apply in AWS): each suggested
 /// document is the planned value of its resource (or inline block), the deployed one stays `before`,
 /// and the policy document data source is read again with the new statements.
@@ -743,17 +755,70 @@ fn replanned(repo: &Path, report: &Value) -> PathBuf {
 }
 
 #[test]
-fn a_rerun_on_the_replanned_project_suggests_nothing() {
+fn a_rerun_after_applying_suggests_nothing() {
     let repo = case_repo(CASE);
-    let report = report_json(repo.path(), "plan.json");
+    let root = repo.path();
+    let report = report_json(root, "plan.json");
     assert!(!suggestions(&report).is_empty());
-    replanned(repo.path(), &report);
-    let again = report_json(repo.path(), "replanned.json");
+    let (code, _, stderr) = suggest(root, "plan.json", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let out = iamtrim(root).arg("apply").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for patch in patches(root) {
+        std::fs::remove_file(root.join(patch)).unwrap();
+    }
+    std::fs::remove_file(root.join("modules/pipeline/builder/iamtrim.suggested.tf")).unwrap();
+    replanned(root, &report);
+    let (code, stdout, stderr) = suggest(root, "replanned.json", &["--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let again: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         suggestions(&again),
         BTreeMap::new(),
         "nothing left to remove"
     );
+    assert!(
+        again["files"].as_array().is_none_or(Vec::is_empty),
+        "nothing written: {}",
+        again["files"]
+    );
+    assert!(
+        !tree(root).keys().any(|p| p.contains("iamtrim.")),
+        "nothing written"
+    );
+}
+
+#[test]
+fn out_dir_holds_the_same_patches_and_the_repository_is_left_alone() {
+    let in_place = case_repo(CASE);
+    let (code, _, stderr) = suggest(in_place.path(), "plan.json", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let repo = case_repo(CASE);
+    let before = tree(repo.path());
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().display().to_string();
+    let (code, _, stderr) = suggest(repo.path(), "plan.json", &["--out", &out_arg]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        tree(repo.path()),
+        before,
+        "--out writes nothing in the repository"
+    );
+    let written: BTreeMap<String, Vec<u8>> = tree(out.path());
+    let expected: BTreeMap<String, Vec<u8>> = tree(in_place.path())
+        .into_iter()
+        .filter(|(p, _)| p.contains("iamtrim."))
+        .collect();
+    assert_eq!(
+        written.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(written, expected);
 }
 
 /// Where the quickstart's two editable policies are written.
