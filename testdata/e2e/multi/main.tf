@@ -148,7 +148,7 @@ resource "aws_iam_user" "deployer" {
 resource "aws_iam_user_policy" "deployer" {
   name   = "push"
   user   = aws_iam_user.deployer.name
-  policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"Push\",\"Effect\":\"Allow\",\"Action\":[\"ecr:GetAuthorizationToken\",\"ecr:PutImage\",\"ecr:BatchGetImage\",\"ecr:DeleteRepository\"],\"Resource\":\"*\"}]}"
+  policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"Push\",\"Effect\":\"Allow\",\"Action\":[\"ecr:GetAuthorizationToken\",\"ecr:PutImage\",\"ecr:BatchGetImage\",\"ecr:DeleteRepository\"],\"Resource\":[\"*\",\"arn:aws:ecr:eu-west-1:111122223333:repository/$${aws:username}-*\"]}]}"
 }
 
 module "pipeline" {
