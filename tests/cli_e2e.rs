@@ -20,12 +20,19 @@ const QUICKSTART: &str = "examples/quickstart";
 
 /// A copy of a project (relative to the crate) as its own git repository.
 fn case_repo(case: &str) -> tempfile::TempDir {
+    case_repo_with(case, |_| {})
+}
+
+/// A copy of a project, changed by `edit` before the first commit.
+fn case_repo_with(case: &str, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(case),
         dir.path(),
     );
+    edit(dir.path());
     git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["config", "core.autocrlf", "false"]);
     git(dir.path(), &["add", "-A"]);
     git(
         dir.path(),
@@ -872,4 +879,46 @@ fn quickstart_patches_apply_with_patch_and_yield_the_suggested_documents() {
     let out = iamtrim(root).arg("apply").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("already applied"));
+}
+
+#[test]
+fn a_crlf_checkout_stays_crlf_and_yields_the_suggested_documents() {
+    let repo = case_repo_with(CASE, |root| {
+        for (path, bytes) in tree(root) {
+            if path.ends_with(".tf") || path.ends_with("shared.json") {
+                let text = String::from_utf8(bytes).unwrap().replace('\n', "\r\n");
+                std::fs::write(root.join(path), text).unwrap();
+            }
+        }
+    });
+    let root = repo.path();
+    let before = tree(root);
+    let report = report_json(root, "plan.json");
+    let (code, _, stderr) = suggest(root, "plan.json", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for patch in patches(root) {
+        git(root, &["apply", "--check", &patch]);
+    }
+    let out = iamtrim(root).arg("apply").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = tree(root);
+    let mut patched = 0;
+    for (path, old) in &before {
+        let new = std::str::from_utf8(&after[path]).unwrap();
+        if old.ends_with(b"\r\n") {
+            patched += usize::from(old != new.as_bytes());
+            assert_eq!(
+                new.matches('\n').count(),
+                new.matches("\r\n").count(),
+                "{path} keeps CRLF"
+            );
+        }
+    }
+    assert_eq!(patched, 4, "main.tf, shared.json, pipeline and tenant");
+    assert_places_hold_the_suggestions(root, PLACES, &suggestions(&report));
 }
