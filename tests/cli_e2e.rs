@@ -712,6 +712,44 @@ fn computed_policy_warning_names_the_policy_once() {
     );
 }
 
+#[test]
+fn a_stale_plan_after_applying_patches_nothing_again() {
+    let repo = case_repo(CASE);
+    let root = repo.path();
+    let (code, _, stderr) = suggest(root, "plan.json", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let out = iamtrim(root).arg("apply").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    for patch in patches(root) {
+        std::fs::remove_file(root.join(patch)).unwrap();
+    }
+    // Same plan again (not re-planned): the applied policies are already as suggested, and the ones
+    // that lost a statement no longer match the plan: both forms say so and write nothing.
+    let report = report_json(root, "plan.json");
+    let warnings: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for expected in [
+        "aws_iam_role_policy.app (policy): not written: main.tf:",
+        "module.pipeline.data.aws_iam_policy_document.this: not written: modules/pipeline/main.tf:",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(expected)),
+            "{expected} in {warnings:#?}"
+        );
+    }
+    let files: Vec<&str> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["modules/pipeline/builder/iamtrim.suggested.tf"]);
+}
+
 /// The plan terraform would make after the patches are applied (before apply in AWS): each suggested
 /// document is the planned value of its resource (or inline block), the deployed one stays `before`,
 /// and the policy document data source is read again with the new statements.

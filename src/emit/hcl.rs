@@ -168,8 +168,19 @@ impl TerraformFileMut {
             if changes.iter().all(|c| *c == StatementChange::Keep) {
                 return Ok(Rewrite::Unchanged);
             }
-            edit_statement_blocks(&mut block.body, changes, block_span.clone())
-                .map(|()| Rewrite::Edited(PolicyForm::PolicyDocumentBlocks))
+            match edit_statement_blocks(&mut block.body, changes, block_span.clone()) {
+                Ok(()) => Ok(Rewrite::Edited(PolicyForm::PolicyDocumentBlocks)),
+                // Like a jsonencode list: the file does not match the plan (a stale plan), so
+                // nothing is suggested for it either.
+                Err(Found::Mismatch { span, message }) => {
+                    return Err(EmitError::Mismatch {
+                        place: self.place(span),
+                        message,
+                    });
+                }
+                Err(Found::NotLiteral(e)) => Err(e),
+                Err(Found::File { span, .. }) => Err(NotLiteral::new(span, "a file reference")),
+            }
         } else {
             let target = match policy_body(block, location) {
                 Ok(body) => body,
@@ -834,24 +845,18 @@ fn edit_statement_blocks(
     body: &mut Body,
     changes: &[StatementChange],
     span: Option<Range<usize>>,
-) -> Result<(), NotLiteral> {
+) -> Result<(), Found> {
     if body
         .get_blocks("dynamic")
         .any(|b| b.has_exact_labels(&["statement"]))
     {
-        return Err(NotLiteral::new(
-            span,
-            "statements come from a dynamic block",
-        ));
+        return Err(NotLiteral::new(span, "statements come from a dynamic block").into());
     }
     if let Some(attr) = MERGED_DOCUMENT_ATTRIBUTES
         .iter()
         .find(|a| body.has_attribute(a))
     {
-        return Err(NotLiteral::new(
-            span,
-            format!("statements are merged from `{attr}`"),
-        ));
+        return Err(NotLiteral::new(span, format!("statements are merged from `{attr}`")).into());
     }
     let indices: Vec<usize> = body
         .iter()
@@ -860,20 +865,21 @@ fn edit_statement_blocks(
         .map(|(i, _)| i)
         .collect();
     if indices.len() != changes.len() {
-        return Err(NotLiteral::new(
+        return Err(Found::Mismatch {
             span,
-            format!(
+            message: format!(
                 "{} statement blocks here, {} in the plan",
                 indices.len(),
                 changes.len()
             ),
-        ));
+        });
     }
     if changes.iter().all(|c| *c == StatementChange::Remove) {
         return Err(NotLiteral::new(
             span,
             "every statement would be removed; delete the policy instead",
-        ));
+        )
+        .into());
     }
     for (&index, change) in indices.iter().zip(changes) {
         let StatementChange::SetActions(actions) = change else {
@@ -1374,5 +1380,16 @@ resource "aws_iam_role" "app" {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "main.tf:8:17: 3 statements here, 1 in the plan");
+    }
+
+    #[test]
+    fn statement_block_count_mismatch_is_an_error_not_a_suggestion() {
+        let loc = location("aws_iam_policy_document", "app", true);
+        let mut file = TerraformFileMut::parse("main.tf", POLICY_DOCUMENT).unwrap();
+        let err = file
+            .replace_policy_actions(&loc, &[StatementChange::Keep, StatementChange::Remove])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "main.tf:1:1: 3 statement blocks here, 2 in the plan");
     }
 }
