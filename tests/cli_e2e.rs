@@ -750,6 +750,32 @@ fn a_stale_plan_after_applying_patches_nothing_again() {
     assert_eq!(files, ["modules/pipeline/builder/iamtrim.suggested.tf"]);
 }
 
+#[test]
+fn a_modules_manifest_from_terraform_init_gives_the_same_patches() {
+    let plain = case_repo(CASE);
+    let (code, _, stderr) = suggest(plain.path(), "plan.json", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let inited = case_repo_with(CASE, |root| {
+        let dir = root.join(".terraform/modules");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("modules.json"),
+            r#"{"Modules":[{"Key":"","Source":"","Dir":"."},{"Key":"pipeline","Source":"./modules/pipeline","Dir":"modules/pipeline"},{"Key":"pipeline.builder","Source":"./builder","Dir":"modules/pipeline/builder"},{"Key":"tenant","Source":"./modules/tenant","Dir":"modules/tenant"}]}"#,
+        )
+        .unwrap();
+    });
+    let (code, _, stderr) = suggest(inited.path(), "plan.json", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let written = |root: &Path| -> BTreeMap<String, Vec<u8>> {
+        tree(root)
+            .into_iter()
+            .filter(|(p, _)| p.contains("iamtrim."))
+            .collect()
+    };
+    assert_eq!(written(inited.path()).len(), 4);
+    assert_eq!(written(inited.path()), written(plain.path()));
+}
+
 /// The plan terraform would make after the patches are applied (before apply in AWS): each suggested
 /// document is the planned value of its resource (or inline block), the deployed one stays `before`,
 /// and the policy document data source is read again with the new statements.
