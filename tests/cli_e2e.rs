@@ -619,7 +619,23 @@ fn suggest_patches_every_form_and_apply_yields_the_suggested_documents() {
         actions(7, "Tables"),
         set(&["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"])
     );
-    // The denied DeleteRepository is not kept.
+    // The denied DeleteRepository is not kept, because it was denied; GetObject, seen only as a data
+    // event, is used.
+    let verdict = |address: &str, action: &str| -> (String, String) {
+        let a = by_address[address]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action"] == action)
+            .unwrap_or_else(|| panic!("{address}: no {action}"));
+        (a["verdict"].to_string(), a["reason"].to_string())
+    };
+    let (v, why) = verdict("aws_iam_user_policy.deployer", "ecr:DeleteRepository");
+    assert_eq!(v, "\"remove\"");
+    assert!(why.contains("denied"), "{why}");
+    let (v, why) = verdict("aws_iam_role_policy.app", "s3:GetObject");
+    assert_eq!(v, "\"keep\"");
+    assert!(why.starts_with("\"used"), "{why}");
     assert_eq!(
         actions(4, "Push"),
         set(&["ecr:GetAuthorizationToken", "ecr:PutImage"])
