@@ -477,7 +477,8 @@ fn assert_changes_stay_inside_policies(
     assert!(checked > 0, "no .tf file was changed");
 }
 
-/// Every `*.tf` and `iamtrim.*` file under `root`, relative, with its bytes.
+/// Every `.tf`, `.json` and `.patch` file under `root` (hidden directories skipped), by relative path,
+/// with its bytes.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
