@@ -55,6 +55,10 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
     }
     for o in &written.outcomes {
         match &o.outcome {
+            // The note already begins with the policy and its place (it heads the suggestion file).
+            Outcome::SuggestionFile { note, .. } if note.starts_with(&o.address) => {
+                report.warnings.push(note.clone())
+            }
             Outcome::SuggestionFile { note, .. } => {
                 report.warnings.push(format!("{}: {note}", o.address))
             }

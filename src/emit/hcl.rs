@@ -168,8 +168,19 @@ impl TerraformFileMut {
             if changes.iter().all(|c| *c == StatementChange::Keep) {
                 return Ok(Rewrite::Unchanged);
             }
-            edit_statement_blocks(&mut block.body, changes, block_span.clone())
-                .map(|()| Rewrite::Edited(PolicyForm::PolicyDocumentBlocks))
+            match edit_statement_blocks(&mut block.body, changes, block_span.clone()) {
+                Ok(()) => Ok(Rewrite::Edited(PolicyForm::PolicyDocumentBlocks)),
+                // Like a jsonencode list: the file does not match the plan (a stale plan), so
+                // nothing is suggested for it either.
+                Err(Found::Mismatch { span, message }) => {
+                    return Err(EmitError::Mismatch {
+                        place: self.place(span),
+                        message,
+                    });
+                }
+                Err(Found::NotLiteral(e)) => Err(e),
+                Err(Found::File { span, .. }) => Err(NotLiteral::new(span, "a file reference")),
+            }
         } else {
             let target = match policy_body(block, location) {
                 Ok(body) => body,
@@ -511,6 +522,11 @@ fn edit_jsonencode_document(
 /// Removes the array elements whose change is `Remove`, keeping the first element's layout.
 fn remove_elements(array: &mut Array, changes: &[StatementChange]) {
     let first_prefix = array.get(0).and_then(|e| e.decor().prefix().cloned());
+    let last = array.len().checked_sub(1);
+    let last_suffix = last
+        .and_then(|i| array.get(i))
+        .and_then(|e| e.decor().suffix().cloned());
+    let last_removed = last.is_some_and(|i| changes.get(i) == Some(&StatementChange::Remove));
     for (i, change) in changes.iter().enumerate().rev() {
         if *change == StatementChange::Remove && i < array.len() {
             array.remove(i);
@@ -518,6 +534,14 @@ fn remove_elements(array: &mut Array, changes: &[StatementChange]) {
     }
     if let (Some(prefix), Some(first)) = (first_prefix, array.get_mut(0)) {
         first.decor_mut().set_prefix(prefix);
+    }
+    // Without a trailing comma, the line break before `]` is the last element's suffix: when that
+    // element goes, the new last one takes it, or `]` would move up onto its line.
+    if last_removed && !array.trailing_comma() {
+        let new_last = array.len().checked_sub(1);
+        if let (Some(suffix), Some(e)) = (last_suffix, new_last.and_then(|i| array.get_mut(i))) {
+            e.decor_mut().set_suffix(suffix);
+        }
     }
 }
 
@@ -821,24 +845,18 @@ fn edit_statement_blocks(
     body: &mut Body,
     changes: &[StatementChange],
     span: Option<Range<usize>>,
-) -> Result<(), NotLiteral> {
+) -> Result<(), Found> {
     if body
         .get_blocks("dynamic")
         .any(|b| b.has_exact_labels(&["statement"]))
     {
-        return Err(NotLiteral::new(
-            span,
-            "statements come from a dynamic block",
-        ));
+        return Err(NotLiteral::new(span, "statements come from a dynamic block").into());
     }
     if let Some(attr) = MERGED_DOCUMENT_ATTRIBUTES
         .iter()
         .find(|a| body.has_attribute(a))
     {
-        return Err(NotLiteral::new(
-            span,
-            format!("statements are merged from `{attr}`"),
-        ));
+        return Err(NotLiteral::new(span, format!("statements are merged from `{attr}`")).into());
     }
     let indices: Vec<usize> = body
         .iter()
@@ -847,20 +865,21 @@ fn edit_statement_blocks(
         .map(|(i, _)| i)
         .collect();
     if indices.len() != changes.len() {
-        return Err(NotLiteral::new(
+        return Err(Found::Mismatch {
             span,
-            format!(
+            message: format!(
                 "{} statement blocks here, {} in the plan",
                 indices.len(),
                 changes.len()
             ),
-        ));
+        });
     }
     if changes.iter().all(|c| *c == StatementChange::Remove) {
         return Err(NotLiteral::new(
             span,
             "every statement would be removed; delete the policy instead",
-        ));
+        )
+        .into());
     }
     for (&index, change) in indices.iter().zip(changes) {
         let StatementChange::SetActions(actions) = change else {
@@ -1075,6 +1094,30 @@ resource "aws_iam_role" "app" {
             "{out}"
         );
         assert!(!out.contains("s3:GetObject"));
+    }
+
+    #[test]
+    fn removing_the_last_statement_without_trailing_comma_keeps_the_bracket_on_its_line() {
+        let text = JSONENCODE.replace(
+            "        Resource = \"*\"\n      },\n    ]",
+            "        Resource = \"*\"\n      }\n    ]",
+        );
+        assert_ne!(text, JSONENCODE);
+        let loc = location("aws_iam_role_policy", "app", false);
+        let (_, out) = edit(
+            &text,
+            &loc,
+            &[
+                StatementChange::Keep,
+                StatementChange::Keep,
+                StatementChange::Remove,
+            ],
+        );
+        assert!(
+            out.contains("        Resource  = \"*\"\n      }\n    ]\n  })"),
+            "{out}"
+        );
+        assert!(!out.contains("ec2:*"));
     }
 
     const POLICY_DOCUMENT: &str = r#"data "aws_iam_policy_document" "app" {
@@ -1337,5 +1380,16 @@ resource "aws_iam_role" "app" {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "main.tf:8:17: 3 statements here, 1 in the plan");
+    }
+
+    #[test]
+    fn statement_block_count_mismatch_is_an_error_not_a_suggestion() {
+        let loc = location("aws_iam_policy_document", "app", true);
+        let mut file = TerraformFileMut::parse("main.tf", POLICY_DOCUMENT).unwrap();
+        let err = file
+            .replace_policy_actions(&loc, &[StatementChange::Keep, StatementChange::Remove])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "main.tf:1:1: 3 statement blocks here, 2 in the plan");
     }
 }
