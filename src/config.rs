@@ -67,7 +67,16 @@ struct RawConfig {
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
+    cache: RawCache,
+    #[serde(default)]
     principal: Vec<RawPrincipal>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCache {
+    dir: Option<String>,
+    ttl_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +144,52 @@ pub struct Config {
     pub min_usage_days: Option<u32>,
     /// The `[[principal]]` tables in file order.
     pub principals: Vec<PrincipalRule>,
+    /// `[cache] dir`: the usage cache folder, relative to the Terraform root (default `.iamtrim/cache`).
+    pub cache_dir: Option<String>,
+    /// `[cache] ttl_days`: how long a cache entry stays fresh (default 7).
+    pub cache_ttl_days: Option<u32>,
+}
+
+/// The default cache folder, relative to the Terraform root.
+pub const DEFAULT_CACHE_DIR: &str = ".iamtrim/cache";
+
+impl Config {
+    /// The cache folder under `root`; an error when `[cache] dir` leaves the repository (`repo_root`).
+    pub fn cache_dir(&self, root: &Path, repo_root: &Path) -> Result<PathBuf, ConfigError> {
+        let rel = self.cache_dir.as_deref().unwrap_or(DEFAULT_CACHE_DIR);
+        let escapes = Path::new(rel).is_absolute()
+            || lexical_normalize(&root.join(rel)).is_none_or(|p| !p.starts_with(repo_root));
+        if escapes {
+            return Err(ConfigError::Value {
+                path: self.path.clone().unwrap_or_else(|| root.join(FILE_NAME)),
+                place: "cache.dir".into(),
+                message: format!("`{rel}` leaves the repository; the cache must live inside it"),
+            });
+        }
+        Ok(root.join(rel))
+    }
+
+    /// The cache time to live.
+    pub fn cache_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.cache_ttl_days.unwrap_or(7)) * 86_400)
+    }
+}
+
+/// `a/b/../c` -> `a/c` without touching the file system; `None` when `..` climbs above the start.
+fn lexical_normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Some(out)
 }
 
 /// Everything the configuration says about one principal.
@@ -181,6 +236,8 @@ impl Config {
             )?,
             min_usage_days: raw.defaults.min_usage_days,
             principals: Vec::with_capacity(raw.principal.len()),
+            cache_dir: raw.cache.dir,
+            cache_ttl_days: raw.cache.ttl_days,
         };
         for (index, p) in raw.principal.into_iter().enumerate() {
             let globs = match p.globs {
@@ -400,5 +457,41 @@ min_usage_days = 90
         assert!(config.path.is_none() && config.principals.is_empty());
         std::fs::write(dir.path().join(FILE_NAME), SAMPLE).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap().principals.len(), 3);
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn cache_section_sets_dir_and_ttl_and_refuses_to_leave_the_repository() {
+        let path = Path::new("/repo/infra/.iamtrim.toml");
+        let c = Config::from_toml("[cache]\ndir = \"usage\"\nttl_days = 30\n", path).unwrap();
+        assert_eq!(
+            c.cache_dir(Path::new("/repo/infra"), Path::new("/repo"))
+                .unwrap(),
+            Path::new("/repo/infra/usage")
+        );
+        assert_eq!(c.cache_ttl(), std::time::Duration::from_secs(30 * 86_400));
+        let d = Config::default();
+        assert_eq!(
+            d.cache_dir(Path::new("/repo"), Path::new("/repo")).unwrap(),
+            Path::new("/repo/.iamtrim/cache")
+        );
+        assert_eq!(d.cache_ttl(), std::time::Duration::from_secs(7 * 86_400));
+        let out = Config::from_toml("[cache]\ndir = \"../../elsewhere\"\n", path).unwrap();
+        let err = out
+            .cache_dir(Path::new("/repo/infra"), Path::new("/repo"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cache.dir") && err.contains("leaves the repository"),
+            "{err}"
+        );
+        let bad = Config::from_toml("[cache]\nttl = 3\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("ttl"), "{bad}");
     }
 }

@@ -51,7 +51,8 @@ pub fn analyze(
     let discovery = crate::iam::discover(&loaded.plan);
     let config = Config::load(&settings.root_module)?;
     let catalog = Catalog::embedded();
-    let cache = Cache::open(settings.root_module.join(".iamtrim/cache"));
+    let cache = Cache::open(config.cache_dir(&settings.root_module, &settings.repo_root)?)
+        .with_ttl(config.cache_ttl());
     let mut notes = Vec::new();
     let mut stale = Vec::new();
     let now = SystemTime::now();

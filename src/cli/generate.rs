@@ -39,11 +39,13 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
             });
         }
     }
+    let config = crate::config::Config::load(&settings.root_module)?;
     let mut gen_settings = GenerateSettings::new(
         &args.trail_arn,
         &args.access_role_arn,
-        settings.root_module.join(".iamtrim/cache"),
+        config.cache_dir(&settings.root_module, &settings.repo_root)?,
     );
+    gen_settings.ttl = config.cache_ttl();
     gen_settings.regions = args.trail_regions.clone();
     gen_settings.window_days = args.window_days;
     gen_settings.daily_quota = args.daily_quota;
