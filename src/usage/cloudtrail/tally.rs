@@ -6,7 +6,7 @@
 
 use super::layout::ScanWindow;
 use super::mapping;
-use super::record::{self, Record};
+use super::record::{self, Record, RecordParser};
 use super::{CloudTrailScan, FileError, KnownAction, ScanStats};
 use crate::usage::{ActionUse, ObservedUsage, UsageSourceKind, Window};
 use flate2::read::MultiGzDecoder;
@@ -20,6 +20,8 @@ pub(crate) struct ScanContext<'a> {
     pub window: Option<ScanWindow>,
     /// The catalog hook: canonical spelling of a known action, `None` for an unknown one.
     pub known_action: Option<&'a KnownAction>,
+    /// The record reader.
+    pub parser: RecordParser,
 }
 
 /// The usage of one principal, as counted so far.
@@ -83,7 +85,7 @@ impl Tally {
 
     fn read_text(&mut self, text: &[u8], ctx: &ScanContext<'_>) -> Result<(), String> {
         self.stats.bytes_decompressed += text.len() as u64;
-        record::for_each_record(text, &mut |r| self.observe(r, ctx))
+        record::for_each_record_with(text, ctx.parser, &mut |r| self.observe(r, ctx))
             .map_err(|err| format!("malformed CloudTrail JSON: {err}"))
     }
 
@@ -384,6 +386,7 @@ mod tests {
         let ctx = ScanContext {
             window: None,
             known_action: None,
+            parser: RecordParser::default(),
         };
         let mut tally = Tally::default();
         tally.read_bytes("bad.json.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5], &ctx);

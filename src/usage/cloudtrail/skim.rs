@@ -1,0 +1,556 @@
+//! The fast path for the S3 delivery envelope: a hand-written scanner that reads only the record
+//! fields iamtrim needs and skips everything else by matching quotes and brackets.
+//!
+//! Owns [`skim_envelope`]. It fills the same borrowed [`Record`] as the serde model, one record at
+//! a time, reusing one record and one `resources` buffer for the whole file. Anything it does not
+//! expect in a record (an escape in a field it reads, a repeated field, a value of another type,
+//! the event-history `CloudTrailEvent` form) sends that one record through serde instead; a
+//! structural problem in the file (truncation, trailing bytes) is reported as [`Skim::Fallback`]
+//! so the caller can let serde produce the error and the records after the ones already delivered.
+//!
+//! What it does not do: validate the JSON inside values it skips (a skipped value only has to have
+//! balanced brackets and closed strings), or handle JSON lines; those go to serde.
+
+use super::record::{self, Record, ResourceRef, SessionContext, SessionIssuer, UserIdentity};
+use std::borrow::Cow;
+
+/// How skimming one file ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Skim {
+    /// Every record was delivered.
+    Done,
+    /// The file needs the serde path; this many records were already delivered.
+    Fallback {
+        /// Records already passed to the sink, which serde must not pass again.
+        delivered: u64,
+    },
+}
+
+/// Why the scanner stopped reading the current value.
+enum Stop {
+    /// This record is unusual: parse it with serde.
+    Record,
+    /// The file is malformed or unusual at the top level: parse it with serde.
+    File,
+}
+
+type Step<T> = Result<T, Stop>;
+
+/// Streams the records of a `{"Records":[...]}` (or `{"Events":[...]}`) file to `sink`.
+pub fn skim_envelope(text: &[u8], sink: &mut dyn FnMut(&Record<'_>)) -> Skim {
+    let mut skimmer = Skimmer {
+        text,
+        pos: 0,
+        delivered: 0,
+        resources: Vec::new(),
+    };
+    match skimmer.envelope(sink) {
+        Ok(()) => Skim::Done,
+        Err(_) => Skim::Fallback {
+            delivered: skimmer.delivered,
+        },
+    }
+}
+
+struct Skimmer<'t> {
+    text: &'t [u8],
+    pos: usize,
+    delivered: u64,
+    /// Reused `resources[]` storage, so a record costs no allocation.
+    resources: Vec<ResourceRef<'t>>,
+}
+
+/// Bits of the fields already seen in one object: serde rejects a repeated field.
+#[derive(Default)]
+struct Seen(u32);
+
+impl Seen {
+    fn first(&mut self, bit: u32) -> Step<()> {
+        if self.0 & bit != 0 {
+            return Err(Stop::Record);
+        }
+        self.0 |= bit;
+        Ok(())
+    }
+}
+
+impl<'t> Skimmer<'t> {
+    fn envelope(&mut self, sink: &mut dyn FnMut(&Record<'_>)) -> Step<()> {
+        self.ws();
+        self.expect(b'{')?;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.ws();
+                let key = self.key().map_err(|_| Stop::File)?;
+                self.ws();
+                self.expect(b':')?;
+                self.ws();
+                if key == b"Records" || key == b"Events" {
+                    self.records(sink)?;
+                } else {
+                    self.skip_value().map_err(|_| Stop::File)?;
+                }
+                self.ws();
+                match self.next_byte()? {
+                    b',' => continue,
+                    b'}' => break,
+                    _ => return Err(Stop::File),
+                }
+            }
+        }
+        self.ws();
+        if self.pos == self.text.len() {
+            Ok(())
+        } else {
+            Err(Stop::File)
+        }
+    }
+
+    fn records(&mut self, sink: &mut dyn FnMut(&Record<'_>)) -> Step<()> {
+        self.expect(b'[')?;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            let start = self.pos;
+            let mut rec = Record::default();
+            self.resources.clear();
+            match self.record(&mut rec) {
+                Ok(()) => {
+                    if let Some(resources) = &mut rec.resources {
+                        std::mem::swap(resources, &mut self.resources);
+                    }
+                    sink(&rec);
+                    if let Some(resources) = &mut rec.resources {
+                        std::mem::swap(resources, &mut self.resources);
+                    }
+                }
+                Err(Stop::Record) => {
+                    // The same bytes through serde, as the serde path would have read them.
+                    self.pos = start;
+                    self.skip_value().map_err(|_| Stop::File)?;
+                    let slice = self.text.get(start..self.pos).ok_or(Stop::File)?;
+                    let parsed: Record<'_> =
+                        serde_json::from_slice(slice).map_err(|_| Stop::File)?;
+                    record::deliver(&parsed, sink).map_err(|_| Stop::File)?;
+                }
+                Err(Stop::File) => return Err(Stop::File),
+            }
+            self.delivered += 1;
+            self.ws();
+            match self.next_byte()? {
+                b',' => continue,
+                b']' => return Ok(()),
+                _ => return Err(Stop::File),
+            }
+        }
+    }
+
+    fn record(&mut self, rec: &mut Record<'t>) -> Step<()> {
+        self.expect_in_record(b'{')?;
+        let mut seen = Seen::default();
+        self.fields(|s, key| {
+            match key {
+                b"eventTime" => s.field_str(&mut seen, 1, &mut rec.event_time)?,
+                b"eventSource" => s.field_str(&mut seen, 1 << 1, &mut rec.event_source)?,
+                b"eventName" => s.field_str(&mut seen, 1 << 2, &mut rec.event_name)?,
+                b"eventType" => s.field_str(&mut seen, 1 << 3, &mut rec.event_type)?,
+                b"eventCategory" => s.field_str(&mut seen, 1 << 4, &mut rec.event_category)?,
+                b"errorCode" => s.field_str(&mut seen, 1 << 5, &mut rec.error_code)?,
+                b"recipientAccountId" => {
+                    s.field_str(&mut seen, 1 << 6, &mut rec.recipient_account_id)?
+                }
+                b"managementEvent" => {
+                    seen.first(1 << 7)?;
+                    rec.management_event = s.opt_bool()?;
+                }
+                b"userIdentity" => {
+                    seen.first(1 << 8)?;
+                    rec.user_identity = match s.null_or(b'{')? {
+                        true => None,
+                        false => Some(s.user_identity()?),
+                    };
+                }
+                b"resources" => {
+                    seen.first(1 << 9)?;
+                    rec.resources = match s.null_or(b'[')? {
+                        true => None,
+                        false => {
+                            s.resources()?;
+                            Some(Vec::new())
+                        }
+                    };
+                }
+                // The event-history form: serde unwraps the embedded record.
+                b"CloudTrailEvent" => return Err(Stop::Record),
+                _ => s.skip_value()?,
+            }
+            Ok(())
+        })
+    }
+
+    fn user_identity(&mut self) -> Step<UserIdentity<'t>> {
+        let mut id = UserIdentity::default();
+        let mut seen = Seen::default();
+        self.fields(|s, key| {
+            match key {
+                b"type" => s.field_str(&mut seen, 1, &mut id.kind)?,
+                b"arn" => s.field_str(&mut seen, 1 << 1, &mut id.arn)?,
+                b"accountId" => s.field_str(&mut seen, 1 << 2, &mut id.account_id)?,
+                b"principalId" => s.field_str(&mut seen, 1 << 3, &mut id.principal_id)?,
+                b"sessionContext" => {
+                    seen.first(1 << 4)?;
+                    id.session_context = match s.null_or(b'{')? {
+                        true => None,
+                        false => Some(s.session_context()?),
+                    };
+                }
+                _ => s.skip_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    fn session_context(&mut self) -> Step<SessionContext<'t>> {
+        let mut ctx = SessionContext::default();
+        let mut seen = Seen::default();
+        self.fields(|s, key| {
+            match key {
+                b"sessionIssuer" => {
+                    seen.first(1)?;
+                    ctx.session_issuer = match s.null_or(b'{')? {
+                        true => None,
+                        false => Some(s.session_issuer()?),
+                    };
+                }
+                _ => s.skip_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(ctx)
+    }
+
+    fn session_issuer(&mut self) -> Step<SessionIssuer<'t>> {
+        let mut issuer = SessionIssuer::default();
+        let mut seen = Seen::default();
+        self.fields(|s, key| {
+            match key {
+                b"type" => s.field_str(&mut seen, 1, &mut issuer.kind)?,
+                b"arn" => s.field_str(&mut seen, 1 << 1, &mut issuer.arn)?,
+                _ => s.skip_value()?,
+            }
+            Ok(())
+        })?;
+        Ok(issuer)
+    }
+
+    /// `[{"ARN": ...}, ...]` into `self.resources`, the `[` already read.
+    fn resources(&mut self) -> Step<()> {
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            self.expect_in_record(b'{')?;
+            let mut resource = ResourceRef::default();
+            let mut seen = Seen::default();
+            self.fields(|s, key| {
+                match key {
+                    b"ARN" => s.field_str(&mut seen, 1, &mut resource.arn)?,
+                    _ => s.skip_value()?,
+                }
+                Ok(())
+            })?;
+            self.resources.push(resource);
+            self.ws();
+            match self.next_byte()? {
+                b',' => continue,
+                b']' => return Ok(()),
+                _ => return Err(Stop::Record),
+            }
+        }
+    }
+
+    /// The members of an object whose `{` was read, each key handed to `field` with the cursor
+    /// on its value.
+    fn fields(&mut self, mut field: impl FnMut(&mut Self, &'t [u8]) -> Step<()>) -> Step<()> {
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            let key = self.key()?;
+            self.ws();
+            self.expect_in_record(b':')?;
+            self.ws();
+            field(self, key)?;
+            self.ws();
+            match self.next_byte()? {
+                b',' => continue,
+                b'}' => return Ok(()),
+                _ => return Err(Stop::Record),
+            }
+        }
+    }
+
+    /// A string field: `null` or a string without escapes, borrowed from the text.
+    fn field_str(
+        &mut self,
+        seen: &mut Seen,
+        bit: u32,
+        slot: &mut Option<Cow<'t, str>>,
+    ) -> Step<()> {
+        seen.first(bit)?;
+        *slot = match self.peek() {
+            Some(b'"') => {
+                let raw = self.key()?;
+                Some(Cow::Borrowed(
+                    std::str::from_utf8(raw).map_err(|_| Stop::Record)?,
+                ))
+            }
+            _ => {
+                self.literal(b"null")?;
+                None
+            }
+        };
+        Ok(())
+    }
+
+    /// `true`, `false` or `null`.
+    fn opt_bool(&mut self) -> Step<Option<bool>> {
+        match self.peek() {
+            Some(b't') => self.literal(b"true").map(|()| Some(true)),
+            Some(b'f') => self.literal(b"false").map(|()| Some(false)),
+            _ => self.literal(b"null").map(|()| None),
+        }
+    }
+
+    /// True after reading `null`; false after reading `open`; anything else is unusual.
+    fn null_or(&mut self, open: u8) -> Step<bool> {
+        if self.peek() == Some(open) {
+            self.pos += 1;
+            Ok(false)
+        } else {
+            self.literal(b"null").map(|()| true)
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Step<()> {
+        let end = self.pos + word.len();
+        if self.text.get(self.pos..end) != Some(word) {
+            return Err(Stop::Record);
+        }
+        // `nullx` is not `null`.
+        if self
+            .text
+            .get(end)
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(Stop::Record);
+        }
+        self.pos = end;
+        Ok(())
+    }
+
+    /// A string without escapes (an object key, or a value read as a key would be); the
+    /// content between the quotes.
+    fn key(&mut self) -> Step<&'t [u8]> {
+        if self.peek() != Some(b'"') {
+            return Err(Stop::Record);
+        }
+        let start = self.pos + 1;
+        let rest = self.text.get(start..).ok_or(Stop::File)?;
+        match memchr::memchr2(b'"', b'\\', rest) {
+            Some(n) if rest[n] == b'"' => {
+                self.pos = start + n + 1;
+                Ok(&rest[..n])
+            }
+            Some(_) => Err(Stop::Record),
+            None => Err(Stop::File),
+        }
+    }
+
+    /// Skips one value of any kind; only strings and bracket balance are checked.
+    fn skip_value(&mut self) -> Step<()> {
+        match self.peek() {
+            Some(b'"') => self.skip_string(),
+            Some(b'{' | b'[') => self.skip_container(),
+            Some(_) => {
+                // A number or literal: runs to the next delimiter.
+                let rest = &self.text[self.pos..];
+                let n = rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                    .ok_or(Stop::File)?;
+                if n == 0 {
+                    return Err(Stop::Record);
+                }
+                self.pos += n;
+                Ok(())
+            }
+            None => Err(Stop::File),
+        }
+    }
+
+    /// Skips a string, escapes included; the cursor is on its opening quote.
+    fn skip_string(&mut self) -> Step<()> {
+        let mut at = self.pos + 1;
+        loop {
+            let rest = self.text.get(at..).ok_or(Stop::File)?;
+            match memchr::memchr2(b'"', b'\\', rest) {
+                Some(n) if rest[n] == b'"' => {
+                    self.pos = at + n + 1;
+                    return Ok(());
+                }
+                // Whatever follows a backslash is part of the string.
+                Some(n) => at += n + 2,
+                None => return Err(Stop::File),
+            }
+        }
+    }
+
+    /// Skips an object or array by counting brackets outside strings.
+    fn skip_container(&mut self) -> Step<()> {
+        let mut depth = 0usize;
+        while let Some(&b) = self.text.get(self.pos) {
+            match b {
+                b'"' => {
+                    self.skip_string()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.pos += 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        Err(Stop::File)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.pos).copied()
+    }
+
+    fn next_byte(&mut self) -> Step<u8> {
+        let b = self.peek().ok_or(Stop::File)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// A byte the top level needs; anything else makes the file go to serde.
+    fn expect(&mut self, want: u8) -> Step<()> {
+        match self.next_byte()? {
+            b if b == want => Ok(()),
+            _ => Err(Stop::File),
+        }
+    }
+
+    /// A byte a record needs; anything else makes the record go to serde.
+    fn expect_in_record(&mut self, want: u8) -> Step<()> {
+        match self.peek() {
+            Some(b) if b == want => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(_) => Err(Stop::Record),
+            None => Err(Stop::File),
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.text.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{RecordParser, for_each_record_with};
+
+    /// Everything a record yields, as text, for comparing the two readers.
+    fn digest(text: &str, parser: RecordParser) -> (Vec<String>, bool) {
+        let mut out = Vec::new();
+        let result = for_each_record_with(text.as_bytes(), parser, &mut |r| {
+            out.push(format!("{r:?}"));
+        });
+        (out, result.is_ok())
+    }
+
+    fn same_as_serde(text: &str) -> Vec<String> {
+        let fast = digest(text, RecordParser::Skim);
+        assert_eq!(fast, digest(text, RecordParser::Serde), "{text}");
+        fast.0
+    }
+
+    #[test]
+    fn reads_every_needed_field_and_skips_the_rest() {
+        let text = r#"{"Records":[{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","principalId":"P","arn":"arn:aws:sts::1:assumed-role/r/s","accountId":"1","sessionContext":{"attributes":{"x":"}"},"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::1:role/r","userName":"r"}}},"eventTime":"2024-03-05T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","requestParameters":{"a":[1,-2.5e3,true,null,{"b":"]\"["}]},"responseElements":null,"eventType":"AwsApiCall","managementEvent":false,"eventCategory":"Data","errorCode":"AccessDenied","recipientAccountId":"1","resources":[{"ARN":"arn:aws:s3:::b/k","type":"AWS::S3::Object"},{"type":"x"}]}]}"#;
+        let records = same_as_serde(text);
+        assert_eq!(records.len(), 1);
+        for needed in [
+            "GetObject",
+            "arn:aws:iam::1:role/r",
+            "b/k",
+            "AccessDenied",
+            "Data",
+        ] {
+            assert!(records[0].contains(needed), "{needed} in {}", records[0]);
+        }
+    }
+
+    #[test]
+    fn unusual_records_give_what_serde_gives() {
+        for text in [
+            // Escapes in a field that is read, and in one that is skipped.
+            r#"{"Records":[{"eventName":"Get\u004fbject"},{"eventName":"B","x":"q\"\\"}]}"#,
+            // Whitespace everywhere.
+            "{ \"Records\" : [ { \"eventName\" : \"A\" , \"managementEvent\" : true } ,\n{ } ] }\n",
+            // nulls for objects, arrays and strings.
+            r#"{"Records":[{"userIdentity":null,"resources":null,"errorCode":null}]}"#,
+            r#"{"Records":[{"userIdentity":{"sessionContext":{"sessionIssuer":null}}}]}"#,
+            // A repeated field is an error for serde.
+            r#"{"Records":[{"eventName":"A"},{"eventName":"B","eventName":"C"}]}"#,
+            // A value of the wrong type.
+            r#"{"Records":[{"eventName":"A"},{"eventName":7}]}"#,
+            r#"{"Records":[{"managementEvent":"yes"}]}"#,
+            // The event-history form inside the lookup-events envelope.
+            r#"{"Events":[{"EventName":"X","CloudTrailEvent":"{\"eventName\":\"Inner\"}"}],"NextToken":"t"}"#,
+            // Other top-level keys, before and after.
+            r#"{"Records":[{"eventName":"A"}],"Other":{"x":[1]},"Records":[{"eventName":"B"}]}"#,
+            r#"{"Records":[]}"#,
+            // Truncated, trailing bytes, a record that is not an object.
+            r#"{"Records":[{"eventName":"A"},{"eventName":"B"},{"event"#,
+            r#"{"Records":[{"eventName":"A"}]} x"#,
+            r#"{"Records":[{"eventName":"A"},[1],{"eventName":"B"}]}"#,
+            r#"{"Records":[{"eventName":"A"}, null]}"#,
+        ] {
+            same_as_serde(text);
+        }
+    }
+
+    #[test]
+    fn records_after_a_fallback_are_not_repeated() {
+        let text = r#"{"Records":[{"eventName":"A"},{"eventName":"B"}],"Re\u0063ords":[{"eventName":"C"}]}"#;
+        let names = same_as_serde(text);
+        assert_eq!(names.len(), 3);
+        assert!(names[2].contains("\"C\""));
+    }
+}
