@@ -422,26 +422,8 @@ impl<'t> Skimmer<'t> {
 
     /// Skips an object or array by counting brackets outside strings.
     fn skip_container(&mut self) -> Step<()> {
-        let mut depth = 0usize;
-        while let Some(&b) = self.text.get(self.pos) {
-            match b {
-                b'"' => {
-                    self.skip_string()?;
-                    continue;
-                }
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.pos += 1;
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-            self.pos += 1;
-        }
-        Err(Stop::File)
+        self.pos = container_end(self.text, self.pos).ok_or(Stop::File)?;
+        Ok(())
     }
 
     fn peek(&self) -> Option<u8> {
@@ -478,6 +460,169 @@ impl<'t> Skimmer<'t> {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.text.get(self.pos) {
             self.pos += 1;
         }
+    }
+}
+
+/// Bracket depth and string state while skipping a container.
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Nesting {
+    /// Feeds one byte; true when it closes the outermost bracket.
+    #[inline]
+    fn feed(&mut self, b: u8) -> bool {
+        if self.escaped {
+            self.escaped = false;
+        } else if self.in_string {
+            match b {
+                b'\\' => self.escaped = true,
+                b'"' => self.in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.wrapping_sub(1);
+                    return self.depth == 0;
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+/// The index just past the object or array that opens at `start`, `None` when it is not closed.
+///
+/// Most of a record is skipped here (`requestParameters`, `responseElements`...), so it looks at
+/// 64 bytes at a time: quotes, brackets and backslashes as bit masks, strings found by a prefix
+/// XOR of the quotes. A block with a backslash is walked byte by byte.
+fn container_end(text: &[u8], start: usize) -> Option<usize> {
+    let mut state = Nesting::default();
+    let mut at = start;
+    while let Some(block) = text.get(at..at + 64) {
+        let masks = BlockMasks::of(block);
+        if masks.backslash != 0 || state.escaped {
+            for (i, &b) in block.iter().enumerate() {
+                if state.feed(b) {
+                    return Some(at + i + 1);
+                }
+            }
+        } else {
+            let inside = prefix_xor(masks.quote) ^ if state.in_string { u64::MAX } else { 0 };
+            state.in_string = inside >> 63 == 1;
+            let open = masks.open & !inside;
+            let close = masks.close & !inside;
+            if close.count_ones() as usize >= state.depth {
+                let mut brackets = open | close;
+                while brackets != 0 {
+                    let bit = brackets.trailing_zeros();
+                    if open >> bit & 1 == 1 {
+                        state.depth += 1;
+                    } else {
+                        state.depth = state.depth.wrapping_sub(1);
+                        if state.depth == 0 {
+                            return Some(at + bit as usize + 1);
+                        }
+                    }
+                    brackets &= brackets - 1;
+                }
+            } else {
+                // The block cannot close the container: only the count matters.
+                state.depth =
+                    state.depth + open.count_ones() as usize - close.count_ones() as usize;
+            }
+        }
+        at += 64;
+    }
+    let tail = text.get(at..)?;
+    tail.iter().position(|&b| state.feed(b)).map(|i| at + i + 1)
+}
+
+/// Bit `i` is the parity of the quote bits up to and including `i`: set from an opening quote up
+/// to (not including) its closing quote, when no quote is escaped.
+#[inline]
+fn prefix_xor(mut mask: u64) -> u64 {
+    mask ^= mask << 1;
+    mask ^= mask << 2;
+    mask ^= mask << 4;
+    mask ^= mask << 8;
+    mask ^= mask << 16;
+    mask ^= mask << 32;
+    mask
+}
+
+/// Where the bytes that matter for nesting are in a block of 64.
+struct BlockMasks {
+    quote: u64,
+    backslash: u64,
+    open: u64,
+    close: u64,
+}
+
+impl BlockMasks {
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    fn of(block: &[u8]) -> BlockMasks {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        debug_assert_eq!(block.len(), 64);
+        let mut masks = BlockMasks {
+            quote: 0,
+            backslash: 0,
+            open: 0,
+            close: 0,
+        };
+        for (lane, chunk) in block.chunks_exact(16).enumerate() {
+            // SAFETY: `chunk` is 16 readable bytes and `_mm_loadu_si128` has no alignment
+            // requirement; SSE2 is part of every x86_64 target.
+            let bits = |v: __m128i| unsafe { _mm_movemask_epi8(v) as u16 as u64 } << (lane * 16);
+            let (q, bs, open, close) = unsafe {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+                let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+                (
+                    eq(b'"'),
+                    eq(b'\\'),
+                    _mm_or_si128(eq(b'{'), eq(b'[')),
+                    _mm_or_si128(eq(b'}'), eq(b']')),
+                )
+            };
+            masks.quote |= bits(q);
+            masks.backslash |= bits(bs);
+            masks.open |= bits(open);
+            masks.close |= bits(close);
+        }
+        masks
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline]
+    fn of(block: &[u8]) -> BlockMasks {
+        let mut masks = BlockMasks {
+            quote: 0,
+            backslash: 0,
+            open: 0,
+            close: 0,
+        };
+        for (i, &b) in block.iter().enumerate() {
+            let bit = 1u64 << i;
+            match b {
+                b'"' => masks.quote |= bit,
+                b'\\' => masks.backslash |= bit,
+                b'{' | b'[' => masks.open |= bit,
+                b'}' | b']' => masks.close |= bit,
+                _ => {}
+            }
+        }
+        masks
     }
 }
 
@@ -543,6 +688,39 @@ mod tests {
             r#"{"Records":[{"eventName":"A"}, null]}"#,
         ] {
             same_as_serde(text);
+        }
+    }
+
+    /// Bytes that matter for nesting, in mixes: closing early, rarely, a random walk, and the
+    /// same without backslashes or with rare ones (so whole blocks take the bit-mask path).
+    fn alphabets() -> [Vec<u8>; 5] {
+        let rare_backslash = [&b"{[}]\"\""[..], &[b'a'; 300], b"\\"].concat();
+        [
+            b"{}[]\"\\ax:,".to_vec(),
+            b"{{[[}]\"\\aaaaaaaaaaaa".to_vec(),
+            b"{[}]\"\"\\aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
+            b"{[}]\"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
+            rare_backslash,
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn block_skip_ends_where_the_byte_walk_ends(
+            alphabet in 0..5usize,
+            picks in proptest::collection::vec(proptest::num::usize::ANY, 0..3000),
+            open in proptest::sample::select(b"{[".to_vec()),
+        ) {
+            let letters = &alphabets()[alphabet];
+            let mut text = vec![open];
+            text.extend(picks.iter().map(|i| letters[i % letters.len()]));
+            let mut walk = super::Nesting::default();
+            let expected = text.iter().position(|&b| walk.feed(b)).map(|i| i + 1);
+            proptest::prop_assert_eq!(super::container_end(&text, 0), expected);
+            // The same, not starting at the front.
+            let mut shifted = b"xyz".to_vec();
+            shifted.extend(&text);
+            proptest::prop_assert_eq!(super::container_end(&shifted, 3), expected.map(|e| e + 3));
         }
     }
 
