@@ -4,15 +4,17 @@
 //! and scan statistics, and the conversion into [`ObservedUsage`]. Memory grows with the number of
 //! distinct principals, actions and resources, not with the number of records or files.
 
+use super::gunzip::Gunzip;
 use super::layout::ScanWindow;
 use super::mapping;
 use super::record::{self, Record, RecordParser};
 use super::{CloudTrailScan, FileError, KnownAction, ScanStats};
 use crate::usage::{ActionUse, ObservedUsage, UsageSourceKind, Window};
-use flate2::read::MultiGzDecoder;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::io::Read;
+// foldhash: the maps are hit once or more per record, with keys from our own logs (no flooding risk
+// that would need SipHash).
+use foldhash::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the per-file work needs to know about the scan, shared by all threads.
 pub(crate) struct ScanContext<'a> {
@@ -61,16 +63,19 @@ pub(crate) struct Tally {
     last_event: Option<String>,
     mappings: HashMap<String, Mapping>,
     key: String,
+    /// Decompressed text of the current file, only ever grown (see [`Gunzip::decompress`]).
     text: Vec<u8>,
+    /// Created with the first gzip file.
+    gunzip: Option<Gunzip>,
 }
 
 impl Tally {
     /// Counts the records of one file given as its raw bytes (gzip or plain JSON).
     pub fn read_bytes(&mut self, name: &str, bytes: &[u8], ctx: &ScanContext<'_>) {
         let mut text = std::mem::take(&mut self.text);
-        let result = match decompress(bytes, &mut text) {
-            Ok(true) => self.read_text(&text, ctx),
-            Ok(false) => self.read_text(bytes, ctx),
+        let result = match self.decompress(bytes, &mut text) {
+            Ok(Some(len)) => self.read_text(&text[..len], ctx),
+            Ok(None) => self.read_text(bytes, ctx),
             Err(err) => Err(format!("cannot decompress: {err}")),
         };
         self.text = text;
@@ -81,6 +86,21 @@ impl Tally {
                 message,
             });
         }
+    }
+
+    /// Decompresses gzip data into `buf`, returning its length; `None` when `bytes` is not gzip
+    /// (use it as is).
+    fn decompress(&mut self, bytes: &[u8], buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+        if !bytes.starts_with(&[0x1f, 0x8b]) {
+            return Ok(None);
+        }
+        let gunzip = match &mut self.gunzip {
+            Some(gunzip) => gunzip,
+            None => self.gunzip.insert(
+                Gunzip::new().ok_or_else(|| std::io::Error::other("libdeflate: out of memory"))?,
+            ),
+        };
+        gunzip.decompress(bytes, buf).map(Some)
     }
 
     fn read_text(&mut self, text: &[u8], ctx: &ScanContext<'_>) -> Result<(), String> {
@@ -272,21 +292,6 @@ impl Tally {
             stats: self.stats,
         }
     }
-}
-
-/// Decompresses gzip data into `out`; `Ok(false)` when `bytes` is not gzip (use it as is).
-fn decompress(bytes: &[u8], out: &mut Vec<u8>) -> std::io::Result<bool> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(false);
-    }
-    out.clear();
-    // ISIZE, the last four bytes, is the uncompressed size modulo 2^32: a good first guess.
-    if let Some(tail) = bytes.len().checked_sub(4).and_then(|i| bytes.get(i..)) {
-        let isize = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize;
-        out.reserve(isize.min(1 << 30));
-    }
-    MultiGzDecoder::new(bytes).read_to_end(out)?;
-    Ok(true)
 }
 
 /// Maps an event to an action, validated by the catalog hook when there is one.
