@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::Instant;
 
 /// The child mode that decompresses the way the scan does (the budget's baseline).
-const SHIPPED_DECOMPRESSOR: &str = "decompress";
+const SHIPPED_DECOMPRESSOR: &str = "decompress-libdeflate";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
