@@ -30,6 +30,25 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function("decompress_only_libdeflate_1_thread", |b| {
+        let mut out = Vec::new();
+        let mut inflater = libdeflater::Decompressor::new();
+        b.iter(|| {
+            for file in &corpus.files {
+                let bytes = std::fs::read(file).expect("read");
+                let tail: [u8; 4] = bytes[bytes.len() - 4..].try_into().expect("ISIZE");
+                let len = u32::from_le_bytes(tail) as usize;
+                if out.len() < len {
+                    out.resize(len, 0);
+                }
+                black_box(
+                    inflater
+                        .gzip_decompress(&bytes, &mut out[..len])
+                        .expect("gunzip"),
+                );
+            }
+        })
+    });
     for threads in [1, 2] {
         group.bench_function(format!("scan_{threads}_thread"), |b| {
             b.iter(|| {

@@ -10,10 +10,12 @@
 //! The event -> action tables are in [`mapping`]. This module does not know the action catalog: the
 //! caller validates actions through [`ScanOptions::known_action`].
 
+mod gunzip;
 pub mod layout;
 pub mod mapping;
 pub mod record;
 mod s3;
+mod skim;
 mod tally;
 
 pub use s3::scan_s3;
@@ -21,6 +23,7 @@ pub use s3::scan_s3;
 use crate::usage::ObservedUsage;
 use layout::{KeyKind, ScanWindow};
 use rayon::prelude::*;
+pub use record::RecordParser;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tally::{ScanContext, Tally};
@@ -199,7 +202,7 @@ pub enum CloudTrailError {
 
 impl ScanOptions<'_> {
     /// The parsed window and the catalog hook, shared by the workers.
-    fn context(&self) -> Result<ScanContext<'_>, CloudTrailError> {
+    fn context(&self, parser: RecordParser) -> Result<ScanContext<'_>, CloudTrailError> {
         let window = match self.window {
             Some((start, end)) => Some(ScanWindow::parse(start, end).ok_or_else(|| {
                 CloudTrailError::InvalidWindow {
@@ -212,6 +215,7 @@ impl ScanOptions<'_> {
         Ok(ScanContext {
             window,
             known_action: self.known_action,
+            parser,
         })
     }
 
@@ -243,7 +247,16 @@ fn admit(key: &str, window: Option<&ScanWindow>, stats: &mut ScanStats) -> bool 
 
 /// Scans a local folder (recursively) or a single log file.
 pub fn scan_path(root: &Path, opts: &ScanOptions<'_>) -> Result<CloudTrailScan, CloudTrailError> {
-    let ctx = opts.context()?;
+    scan_path_with_parser(root, opts, RecordParser::default())
+}
+
+/// [`scan_path`] with the record reader chosen (to compare the fast reader with serde).
+pub fn scan_path_with_parser(
+    root: &Path,
+    opts: &ScanOptions<'_>,
+    parser: RecordParser,
+) -> Result<CloudTrailScan, CloudTrailError> {
+    let ctx = opts.context(parser)?;
     let read_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| CloudTrailError::Read { path, source }

@@ -6,6 +6,7 @@
 //! a JSON string in `CloudTrailEvent`) or of bare records. Every other field is skipped unparsed;
 //! no `serde_json::Value` is built.
 
+use super::skim::{self, Skim};
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -96,6 +97,16 @@ pub struct ResourceRef<'a> {
     pub arn: Option<Cow<'a, str>>,
 }
 
+/// Which reader turns file text into records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecordParser {
+    /// The hand-written scanner for the S3 envelope ([`super::skim`]), serde for everything else.
+    #[default]
+    Skim,
+    /// serde only: the reference the scanner is tested against.
+    Serde,
+}
+
 /// Streams every record of one decompressed file to `sink`; returns the parse error that stopped it.
 ///
 /// Records already passed to `sink` stay passed when a later part of the file is malformed.
@@ -103,6 +114,34 @@ pub fn for_each_record(
     text: &[u8],
     sink: &mut dyn FnMut(&Record<'_>),
 ) -> Result<(), serde_json::Error> {
+    for_each_record_with(text, RecordParser::Skim, sink)
+}
+
+/// [`for_each_record`] with the reader chosen; both give the same records in the same order.
+pub fn for_each_record_with(
+    text: &[u8],
+    parser: RecordParser,
+    sink: &mut dyn FnMut(&Record<'_>),
+) -> Result<(), serde_json::Error> {
+    if parser == RecordParser::Skim && is_envelope(text) {
+        match skim::skim_envelope(text, sink) {
+            Skim::Done => return Ok(()),
+            // serde reads the file again for its error (or its unusual form), passing on only the
+            // records the scanner did not.
+            Skim::Fallback { delivered } => {
+                let mut already = delivered;
+                return serde_records(text, &mut |r| match already.checked_sub(1) {
+                    Some(left) => already = left,
+                    None => sink(r),
+                });
+            }
+        }
+    }
+    serde_records(text, sink)
+}
+
+/// The serde reader for every file form.
+fn serde_records(text: &[u8], sink: &mut dyn FnMut(&Record<'_>)) -> Result<(), serde_json::Error> {
     if is_envelope(text) {
         let mut de = serde_json::Deserializer::from_slice(text);
         (&mut de).deserialize_map(EnvelopeVisitor { sink })?;
@@ -127,7 +166,7 @@ fn is_envelope(text: &[u8]) -> bool {
 }
 
 /// Passes a record on, first unwrapping the event-history form.
-fn deliver(
+pub(super) fn deliver(
     record: &Record<'_>,
     sink: &mut dyn FnMut(&Record<'_>),
 ) -> Result<(), serde_json::Error> {

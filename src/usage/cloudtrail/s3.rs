@@ -18,7 +18,7 @@ pub async fn scan_s3(
     url: &str,
     opts: &ScanOptions<'_>,
 ) -> Result<CloudTrailScan, CloudTrailError> {
-    let ctx = opts.context()?;
+    let ctx = opts.context(super::RecordParser::default())?;
     let (bucket, prefix) = parse_s3_url(url).ok_or_else(|| CloudTrailError::InvalidS3Url {
         url: url.to_string(),
     })?;

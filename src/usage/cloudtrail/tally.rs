@@ -4,15 +4,17 @@
 //! and scan statistics, and the conversion into [`ObservedUsage`]. Memory grows with the number of
 //! distinct principals, actions and resources, not with the number of records or files.
 
+use super::gunzip::Gunzip;
 use super::layout::ScanWindow;
 use super::mapping;
-use super::record::{self, Record};
+use super::record::{self, Record, RecordParser};
 use super::{CloudTrailScan, FileError, KnownAction, ScanStats};
 use crate::usage::{ActionUse, ObservedUsage, UsageSourceKind, Window};
-use flate2::read::MultiGzDecoder;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::io::Read;
+// foldhash: the maps are hit once or more per record, with keys from our own logs (no flooding risk
+// that would need SipHash).
+use foldhash::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the per-file work needs to know about the scan, shared by all threads.
 pub(crate) struct ScanContext<'a> {
@@ -20,6 +22,8 @@ pub(crate) struct ScanContext<'a> {
     pub window: Option<ScanWindow>,
     /// The catalog hook: canonical spelling of a known action, `None` for an unknown one.
     pub known_action: Option<&'a KnownAction>,
+    /// The record reader.
+    pub parser: RecordParser,
 }
 
 /// The usage of one principal, as counted so far.
@@ -59,16 +63,19 @@ pub(crate) struct Tally {
     last_event: Option<String>,
     mappings: HashMap<String, Mapping>,
     key: String,
+    /// Decompressed text of the current file, only ever grown (see [`Gunzip::decompress`]).
     text: Vec<u8>,
+    /// Created with the first gzip file.
+    gunzip: Option<Gunzip>,
 }
 
 impl Tally {
     /// Counts the records of one file given as its raw bytes (gzip or plain JSON).
     pub fn read_bytes(&mut self, name: &str, bytes: &[u8], ctx: &ScanContext<'_>) {
         let mut text = std::mem::take(&mut self.text);
-        let result = match decompress(bytes, &mut text) {
-            Ok(true) => self.read_text(&text, ctx),
-            Ok(false) => self.read_text(bytes, ctx),
+        let result = match self.decompress(bytes, &mut text) {
+            Ok(Some(len)) => self.read_text(&text[..len], ctx),
+            Ok(None) => self.read_text(bytes, ctx),
             Err(err) => Err(format!("cannot decompress: {err}")),
         };
         self.text = text;
@@ -81,9 +88,24 @@ impl Tally {
         }
     }
 
+    /// Decompresses gzip data into `buf`, returning its length; `None` when `bytes` is not gzip
+    /// (use it as is).
+    fn decompress(&mut self, bytes: &[u8], buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+        if !bytes.starts_with(&[0x1f, 0x8b]) {
+            return Ok(None);
+        }
+        let gunzip = match &mut self.gunzip {
+            Some(gunzip) => gunzip,
+            None => self.gunzip.insert(
+                Gunzip::new().ok_or_else(|| std::io::Error::other("libdeflate: out of memory"))?,
+            ),
+        };
+        gunzip.decompress(bytes, buf).map(Some)
+    }
+
     fn read_text(&mut self, text: &[u8], ctx: &ScanContext<'_>) -> Result<(), String> {
         self.stats.bytes_decompressed += text.len() as u64;
-        record::for_each_record(text, &mut |r| self.observe(r, ctx))
+        record::for_each_record_with(text, ctx.parser, &mut |r| self.observe(r, ctx))
             .map_err(|err| format!("malformed CloudTrail JSON: {err}"))
     }
 
@@ -272,21 +294,6 @@ impl Tally {
     }
 }
 
-/// Decompresses gzip data into `out`; `Ok(false)` when `bytes` is not gzip (use it as is).
-fn decompress(bytes: &[u8], out: &mut Vec<u8>) -> std::io::Result<bool> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(false);
-    }
-    out.clear();
-    // ISIZE, the last four bytes, is the uncompressed size modulo 2^32: a good first guess.
-    if let Some(tail) = bytes.len().checked_sub(4).and_then(|i| bytes.get(i..)) {
-        let isize = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize;
-        out.reserve(isize.min(1 << 30));
-    }
-    MultiGzDecoder::new(bytes).read_to_end(out)?;
-    Ok(true)
-}
-
 /// Maps an event to an action, validated by the catalog hook when there is one.
 fn map_event(source: &str, name: &str, known_action: Option<&KnownAction>) -> Mapping {
     let prefix = mapping::service_prefix(source).map(Cow::into_owned);
@@ -384,6 +391,7 @@ mod tests {
         let ctx = ScanContext {
             window: None,
             known_action: None,
+            parser: RecordParser::default(),
         };
         let mut tally = Tally::default();
         tally.read_bytes("bad.json.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5], &ctx);
