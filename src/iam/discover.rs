@@ -549,10 +549,27 @@ pub fn resolve(facts: Facts) -> Discovery {
                 .unwrap_or_default(),
         }
     };
-    let managed_by_arn: HashMap<&str, &ManagedPolicyFact> = managed
+    let mut managed = managed;
+    let managed_by_arn: HashMap<String, String> = managed
         .values()
-        .filter_map(|m| m.arn.as_deref().map(|a| (a, m)))
+        .filter_map(|m| m.arn.as_ref().map(|a| (a.clone(), m.address.clone())))
         .collect();
+    // Which managed policy (by address) an attachment brings, if it is one defined in the plan.
+    let managed_of = |policy: &PolicyRef| -> Option<String> {
+        match policy {
+            PolicyRef::Arn(arn) if is_aws_managed(arn) => None,
+            PolicyRef::Arn(arn) => managed_by_arn.get(arn.as_str()).cloned(),
+            PolicyRef::Address(addr) => managed.contains_key(addr).then(|| addr.clone()),
+            PolicyRef::Unknown(_) => None,
+        }
+    };
+    // Documents are moved into their last attachment's source rather than cloned for every one.
+    let mut uses_left: HashMap<String, usize> = HashMap::new();
+    for a in &attachments {
+        if let Some(addr) = managed_of(&a.policy) {
+            *uses_left.entry(addr).or_default() += 1;
+        }
+    }
 
     let mut sources: Vec<Vec<PolicySource>> = vec![Vec::new(); pfacts.len()];
     for f in inline {
@@ -599,7 +616,10 @@ pub fn resolve(facts: Facts) -> Discovery {
                 origin: None,
             },
             PolicyRef::Arn(arn) => match managed_by_arn.get(arn.as_str()) {
-                Some(m) => managed_source(m, &a.address),
+                Some(addr) => match managed_use(&mut managed, &mut uses_left, addr) {
+                    Some(m) => managed_source(m, &a.address),
+                    None => continue,
+                },
                 None => PolicySource {
                     address: arn.clone(),
                     kind: PolicyKind::Managed,
@@ -613,7 +633,7 @@ pub fn resolve(facts: Facts) -> Discovery {
                     origin: None,
                 },
             },
-            PolicyRef::Address(addr) => match managed.get(addr) {
+            PolicyRef::Address(addr) => match managed_use(&mut managed, &mut uses_left, addr) {
                 Some(m) => managed_source(m, &a.address),
                 None => continue,
             },
@@ -630,13 +650,20 @@ pub fn resolve(facts: Facts) -> Discovery {
                 origin: None,
             },
         };
+        let mut fresh: Vec<usize> = Vec::with_capacity(targets.len());
         for i in targets {
             let dup = sources[i]
                 .iter()
                 .any(|s| s.address == source.address && s.kind == source.kind);
-            if !dup {
+            if !dup && !fresh.contains(&i) {
+                fresh.push(i);
+            }
+        }
+        if let Some((&last, rest)) = fresh.split_last() {
+            for &i in rest {
                 sources[i].push(source.clone());
             }
+            sources[last].push(source);
         }
     }
     // Users inherit their groups' policies.
@@ -693,49 +720,57 @@ pub fn resolve(facts: Facts) -> Discovery {
     }
 }
 
-fn managed_source(m: &ManagedPolicyFact, attachment: &str) -> PolicySource {
-    let mut s = source_from_document(
-        m.address.clone(),
-        PolicyKind::Managed,
-        m.name.clone(),
-        m.arn.clone(),
-        Some(attachment.to_string()),
-        &m.document,
-        Some(PolicyOrigin {
-            resource: m.address.clone(),
-            attribute: "policy".into(),
-            block_name: None,
-            document_source: m.document.document_source.clone(),
-        }),
-    );
-    s.attachment = Some(attachment.to_string());
-    s
+/// A managed policy for one attachment: borrowed while later attachments still need it, taken out of
+/// `managed` (so its documents move rather than being copied) at its last attachment.
+enum ManagedUse<'m> {
+    Shared(&'m ManagedPolicyFact),
+    Last(ManagedPolicyFact),
 }
 
-fn source_from_document(
-    address: String,
-    kind: PolicyKind,
-    name: Option<String>,
-    arn: Option<String>,
-    attachment: Option<String>,
-    doc: &DocumentFact,
-    origin: Option<PolicyOrigin>,
-) -> PolicySource {
-    let (document, unknown_reason) = match &doc.after {
-        Ok(d) => (Some(d.clone()), None),
-        Err(r) => (None, Some(r.clone())),
+fn managed_use<'m>(
+    managed: &'m mut BTreeMap<String, ManagedPolicyFact>,
+    uses_left: &mut HashMap<String, usize>,
+    addr: &str,
+) -> Option<ManagedUse<'m>> {
+    let left = uses_left.get_mut(addr)?;
+    *left = left.saturating_sub(1);
+    if *left == 0 {
+        managed.remove(addr).map(ManagedUse::Last)
+    } else {
+        managed.get(addr).map(ManagedUse::Shared)
+    }
+}
+
+fn managed_source(m: ManagedUse<'_>, attachment: &str) -> PolicySource {
+    let (address, name, arn, document) = match m {
+        ManagedUse::Shared(m) => (
+            m.address.clone(),
+            m.name.clone(),
+            m.arn.clone(),
+            m.document.clone(),
+        ),
+        ManagedUse::Last(m) => (m.address, m.name, m.arn, m.document),
+    };
+    let (after, unknown_reason) = match document.after {
+        Ok(d) => (Some(d), None),
+        Err(r) => (None, Some(r)),
     };
     PolicySource {
+        origin: Some(PolicyOrigin {
+            resource: address.clone(),
+            attribute: "policy".into(),
+            block_name: None,
+            document_source: document.document_source,
+        }),
         address,
-        kind,
+        kind: PolicyKind::Managed,
         name,
         arn,
-        attachment,
+        attachment: Some(attachment.to_string()),
         via_group: None,
-        document,
-        before: doc.before.clone(),
+        document: after,
+        before: document.before,
         unknown_reason,
-        origin,
     }
 }
 
