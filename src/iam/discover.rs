@@ -16,6 +16,7 @@ use crate::plan::model::Attributes;
 use crate::plan::model::{
     self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule,
 };
+use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -194,17 +195,33 @@ impl<'p> PlanIndex<'p> {
         }
         let mut instances = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for rc in &plan.resource_changes {
-            if !is_iam_type(&rc.resource_type) || rc.deposed.is_some() {
-                continue;
-            }
+        let iam_changes: Vec<&'p model::ResourceChange> = plan
+            .resource_changes
+            .iter()
+            .filter(|rc| is_iam_type(&rc.resource_type) && rc.deposed.is_none())
+            .collect();
+        // Splitting the attribute objects is the costly part and independent per instance: in parallel.
+        let attributes: Vec<[Option<Attributes<'p>>; 4]> = iam_changes
+            .par_iter()
+            .map(|rc| {
+                let after = Attributes::parse(&rc.change.after);
+                let sensitive = if after.is_some() {
+                    Attributes::parse(&rc.change.after_sensitive)
+                } else {
+                    Attributes::parse(&rc.change.before_sensitive)
+                };
+                [
+                    Attributes::parse(&rc.change.before),
+                    after,
+                    Attributes::parse(&rc.change.after_unknown),
+                    sensitive,
+                ]
+            })
+            .collect();
+        for (rc, [before, after, after_unknown, sensitive]) in
+            iam_changes.into_iter().zip(attributes)
+        {
             let action = action_name(&rc.change.actions);
-            let after = Attributes::parse(&rc.change.after);
-            let sensitive = if after.is_some() {
-                Attributes::parse(&rc.change.after_sensitive)
-            } else {
-                Attributes::parse(&rc.change.before_sensitive)
-            };
             let mut inst = Instance {
                 address: rc.address.clone(),
                 module_address: rc.module_address.clone().unwrap_or_default(),
@@ -212,9 +229,9 @@ impl<'p> PlanIndex<'p> {
                 name: rc.name.clone(),
                 mode: rc.mode,
                 index: rc.index.clone(),
-                before: Attributes::parse(&rc.change.before),
+                before,
                 after,
-                after_unknown: Attributes::parse(&rc.change.after_unknown),
+                after_unknown,
                 sensitive,
                 action,
                 config: None,

@@ -153,7 +153,9 @@ mod tests {
             vec![]
         );
         assert_eq!(
-            f(r#"{"Statement":{"Effect":"Allow","Action":["IAM:createRole","s3:Get*"],"Resource":"*"}}"#),
+            f(
+                r#"{"Statement":{"Effect":"Allow","Action":["IAM:createRole","s3:Get*"],"Resource":"*"}}"#
+            ),
             vec![RiskFlag::IamWrite]
         );
         assert_eq!(
