@@ -741,7 +741,7 @@ pub fn resolve(facts: Facts) -> Discovery {
 /// `managed` (so its documents move rather than being copied) at its last attachment.
 enum ManagedUse<'m> {
     Shared(&'m ManagedPolicyFact),
-    Last(ManagedPolicyFact),
+    Last(Box<ManagedPolicyFact>),
 }
 
 fn managed_use<'m>(
@@ -752,7 +752,7 @@ fn managed_use<'m>(
     let left = uses_left.get_mut(addr)?;
     *left = left.saturating_sub(1);
     if *left == 0 {
-        managed.remove(addr).map(ManagedUse::Last)
+        managed.remove(addr).map(|m| ManagedUse::Last(Box::new(m)))
     } else {
         managed.get(addr).map(ManagedUse::Shared)
     }
@@ -766,7 +766,10 @@ fn managed_source(m: ManagedUse<'_>, attachment: &str) -> PolicySource {
             m.arn.clone(),
             m.document.clone(),
         ),
-        ManagedUse::Last(m) => (m.address, m.name, m.arn, m.document),
+        ManagedUse::Last(m) => {
+            let m = *m;
+            (m.address, m.name, m.arn, m.document)
+        }
     };
     let (after, unknown_reason) = match document.after {
         Ok(d) => (Some(d), None),
