@@ -16,6 +16,7 @@ use crate::plan::model::Attributes;
 use crate::plan::model::{
     self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule,
 };
+use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -194,17 +195,33 @@ impl<'p> PlanIndex<'p> {
         }
         let mut instances = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for rc in &plan.resource_changes {
-            if !is_iam_type(&rc.resource_type) || rc.deposed.is_some() {
-                continue;
-            }
+        let iam_changes: Vec<&'p model::ResourceChange> = plan
+            .resource_changes
+            .iter()
+            .filter(|rc| is_iam_type(&rc.resource_type) && rc.deposed.is_none())
+            .collect();
+        // Splitting the attribute objects is the costly part and independent per instance: in parallel.
+        let attributes: Vec<[Option<Attributes<'p>>; 4]> = iam_changes
+            .par_iter()
+            .map(|rc| {
+                let after = Attributes::parse(&rc.change.after);
+                let sensitive = if after.is_some() {
+                    Attributes::parse(&rc.change.after_sensitive)
+                } else {
+                    Attributes::parse(&rc.change.before_sensitive)
+                };
+                [
+                    Attributes::parse(&rc.change.before),
+                    after,
+                    Attributes::parse(&rc.change.after_unknown),
+                    sensitive,
+                ]
+            })
+            .collect();
+        for (rc, [before, after, after_unknown, sensitive]) in
+            iam_changes.into_iter().zip(attributes)
+        {
             let action = action_name(&rc.change.actions);
-            let after = Attributes::parse(&rc.change.after);
-            let sensitive = if after.is_some() {
-                Attributes::parse(&rc.change.after_sensitive)
-            } else {
-                Attributes::parse(&rc.change.before_sensitive)
-            };
             let mut inst = Instance {
                 address: rc.address.clone(),
                 module_address: rc.module_address.clone().unwrap_or_default(),
@@ -212,9 +229,9 @@ impl<'p> PlanIndex<'p> {
                 name: rc.name.clone(),
                 mode: rc.mode,
                 index: rc.index.clone(),
-                before: Attributes::parse(&rc.change.before),
+                before,
                 after,
-                after_unknown: Attributes::parse(&rc.change.after_unknown),
+                after_unknown,
                 sensitive,
                 action,
                 config: None,
@@ -549,10 +566,27 @@ pub fn resolve(facts: Facts) -> Discovery {
                 .unwrap_or_default(),
         }
     };
-    let managed_by_arn: HashMap<&str, &ManagedPolicyFact> = managed
+    let mut managed = managed;
+    let managed_by_arn: HashMap<String, String> = managed
         .values()
-        .filter_map(|m| m.arn.as_deref().map(|a| (a, m)))
+        .filter_map(|m| m.arn.as_ref().map(|a| (a.clone(), m.address.clone())))
         .collect();
+    // Which managed policy (by address) an attachment brings, if it is one defined in the plan.
+    let managed_of = |policy: &PolicyRef| -> Option<String> {
+        match policy {
+            PolicyRef::Arn(arn) if is_aws_managed(arn) => None,
+            PolicyRef::Arn(arn) => managed_by_arn.get(arn.as_str()).cloned(),
+            PolicyRef::Address(addr) => managed.contains_key(addr).then(|| addr.clone()),
+            PolicyRef::Unknown(_) => None,
+        }
+    };
+    // Documents are moved into their last attachment's source rather than cloned for every one.
+    let mut uses_left: HashMap<String, usize> = HashMap::new();
+    for a in &attachments {
+        if let Some(addr) = managed_of(&a.policy) {
+            *uses_left.entry(addr).or_default() += 1;
+        }
+    }
 
     let mut sources: Vec<Vec<PolicySource>> = vec![Vec::new(); pfacts.len()];
     for f in inline {
@@ -599,7 +633,10 @@ pub fn resolve(facts: Facts) -> Discovery {
                 origin: None,
             },
             PolicyRef::Arn(arn) => match managed_by_arn.get(arn.as_str()) {
-                Some(m) => managed_source(m, &a.address),
+                Some(addr) => match managed_use(&mut managed, &mut uses_left, addr) {
+                    Some(m) => managed_source(m, &a.address),
+                    None => continue,
+                },
                 None => PolicySource {
                     address: arn.clone(),
                     kind: PolicyKind::Managed,
@@ -613,7 +650,7 @@ pub fn resolve(facts: Facts) -> Discovery {
                     origin: None,
                 },
             },
-            PolicyRef::Address(addr) => match managed.get(addr) {
+            PolicyRef::Address(addr) => match managed_use(&mut managed, &mut uses_left, addr) {
                 Some(m) => managed_source(m, &a.address),
                 None => continue,
             },
@@ -630,13 +667,20 @@ pub fn resolve(facts: Facts) -> Discovery {
                 origin: None,
             },
         };
+        let mut fresh: Vec<usize> = Vec::with_capacity(targets.len());
         for i in targets {
             let dup = sources[i]
                 .iter()
                 .any(|s| s.address == source.address && s.kind == source.kind);
-            if !dup {
+            if !dup && !fresh.contains(&i) {
+                fresh.push(i);
+            }
+        }
+        if let Some((&last, rest)) = fresh.split_last() {
+            for &i in rest {
                 sources[i].push(source.clone());
             }
+            sources[last].push(source);
         }
     }
     // Users inherit their groups' policies.
@@ -693,49 +737,60 @@ pub fn resolve(facts: Facts) -> Discovery {
     }
 }
 
-fn managed_source(m: &ManagedPolicyFact, attachment: &str) -> PolicySource {
-    let mut s = source_from_document(
-        m.address.clone(),
-        PolicyKind::Managed,
-        m.name.clone(),
-        m.arn.clone(),
-        Some(attachment.to_string()),
-        &m.document,
-        Some(PolicyOrigin {
-            resource: m.address.clone(),
-            attribute: "policy".into(),
-            block_name: None,
-            document_source: m.document.document_source.clone(),
-        }),
-    );
-    s.attachment = Some(attachment.to_string());
-    s
+/// A managed policy for one attachment: borrowed while later attachments still need it, taken out of
+/// `managed` (so its documents move rather than being copied) at its last attachment.
+enum ManagedUse<'m> {
+    Shared(&'m ManagedPolicyFact),
+    Last(Box<ManagedPolicyFact>),
 }
 
-fn source_from_document(
-    address: String,
-    kind: PolicyKind,
-    name: Option<String>,
-    arn: Option<String>,
-    attachment: Option<String>,
-    doc: &DocumentFact,
-    origin: Option<PolicyOrigin>,
-) -> PolicySource {
-    let (document, unknown_reason) = match &doc.after {
-        Ok(d) => (Some(d.clone()), None),
-        Err(r) => (None, Some(r.clone())),
+fn managed_use<'m>(
+    managed: &'m mut BTreeMap<String, ManagedPolicyFact>,
+    uses_left: &mut HashMap<String, usize>,
+    addr: &str,
+) -> Option<ManagedUse<'m>> {
+    let left = uses_left.get_mut(addr)?;
+    *left = left.saturating_sub(1);
+    if *left == 0 {
+        managed.remove(addr).map(|m| ManagedUse::Last(Box::new(m)))
+    } else {
+        managed.get(addr).map(ManagedUse::Shared)
+    }
+}
+
+fn managed_source(m: ManagedUse<'_>, attachment: &str) -> PolicySource {
+    let (address, name, arn, document) = match m {
+        ManagedUse::Shared(m) => (
+            m.address.clone(),
+            m.name.clone(),
+            m.arn.clone(),
+            m.document.clone(),
+        ),
+        ManagedUse::Last(m) => {
+            let m = *m;
+            (m.address, m.name, m.arn, m.document)
+        }
+    };
+    let (after, unknown_reason) = match document.after {
+        Ok(d) => (Some(d), None),
+        Err(r) => (None, Some(r)),
     };
     PolicySource {
+        origin: Some(PolicyOrigin {
+            resource: address.clone(),
+            attribute: "policy".into(),
+            block_name: None,
+            document_source: document.document_source,
+        }),
         address,
-        kind,
+        kind: PolicyKind::Managed,
         name,
         arn,
-        attachment,
+        attachment: Some(attachment.to_string()),
         via_group: None,
-        document,
-        before: doc.before.clone(),
+        document: after,
+        before: document.before,
         unknown_reason,
-        origin,
     }
 }
 

@@ -173,17 +173,22 @@ fn json_kind(v: &Value) -> &'static str {
 impl PolicyDocument {
     /// Parses policy JSON text.
     pub fn parse_str(text: &str) -> Result<Self, PolicyError> {
-        let value: Value =
-            serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
-                PolicyError::new(
-                    "$",
-                    format!(
-                        "not valid JSON (line {}, column {}): {e}",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
+        let text = text.trim_start_matches('\u{feff}');
+        // Straight into the struct when the document is well formed; anything unusual (an error, a
+        // repeated key) goes the `Value` way below, which words the error and decides repeated keys.
+        if let Ok(direct) = serde_json::from_str::<direct::DirectDocument>(text) {
+            return Ok(direct.0);
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            PolicyError::new(
+                "$",
+                format!(
+                    "not valid JSON (line {}, column {}): {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
         Self::from_value(&value)
     }
 
@@ -568,6 +573,285 @@ fn parse_condition(v: &Value, path: &str) -> Result<Map<String, Value>, PolicyEr
     Ok(ops.clone())
 }
 
+/// Parsing straight from JSON text into [`PolicyDocument`], skipping the `serde_json::Value` tree.
+///
+/// Only accepts what [`PolicyDocument::from_value`] would accept with the same result; anything else
+/// (a syntax error, a wrong type, a repeated key, a missing element) is refused without detail so
+/// [`PolicyDocument::parse_str`] falls back to the `Value` route, which owns the error wording and the
+/// JSON paths.
+mod direct {
+    use super::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement, StringList};
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+    use std::fmt;
+
+    /// A document parsed the direct way.
+    pub(super) struct DirectDocument(pub(super) PolicyDocument);
+
+    /// The refusal; its text is never shown (the fallback words the real error).
+    fn refuse<E: de::Error>() -> E {
+        E::custom("not a plain policy document")
+    }
+
+    impl<'de> serde::Deserialize<'de> for DirectDocument {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(DocumentVisitor).map(DirectDocument)
+        }
+    }
+
+    struct DocumentVisitor;
+
+    impl<'de> Visitor<'de> for DocumentVisitor {
+        type Value = PolicyDocument;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a policy document")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PolicyDocument, A::Error> {
+            let mut doc = PolicyDocument {
+                version: None,
+                id: None,
+                statements: Vec::new(),
+                single_statement: false,
+                key_order: Vec::new(),
+                extra: Map::new(),
+            };
+            let mut saw_statement = false;
+            while let Some(key) = map.next_key::<String>()? {
+                // A repeated key keeps its first place but its last value in `Value`: leave it to that route.
+                if doc.key_order.contains(&key) {
+                    return Err(refuse());
+                }
+                match key.as_str() {
+                    "Version" => doc.version = Some(map.next_value()?),
+                    "Id" => doc.id = Some(map.next_value()?),
+                    "Statement" => {
+                        saw_statement = true;
+                        let (statements, single) = map.next_value_seed(StatementsSeed)?;
+                        doc.statements = statements;
+                        doc.single_statement = single;
+                    }
+                    _ => {
+                        let value: Value = map.next_value()?;
+                        doc.extra.insert(key.clone(), value);
+                    }
+                }
+                doc.key_order.push(key);
+            }
+            if !saw_statement {
+                return Err(refuse());
+            }
+            Ok(doc)
+        }
+    }
+
+    /// `Statement`: one object or an array of objects; yields the statements and whether it was one object.
+    struct StatementsSeed;
+
+    impl<'de> DeserializeSeed<'de> for StatementsSeed {
+        type Value = (Vec<Statement>, bool);
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StatementsSeed {
+        type Value = (Vec<Statement>, bool);
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a statement or an array of statements")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Ok((vec![StatementVisitor.visit_map(map)?], true))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(st) = seq.next_element_seed(StatementVisitor)? {
+                out.push(st);
+            }
+            Ok((out, false))
+        }
+    }
+
+    /// One statement object.
+    struct StatementVisitor;
+
+    impl<'de> DeserializeSeed<'de> for StatementVisitor {
+        type Value = Statement;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Statement, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StatementVisitor {
+        type Value = Statement;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a statement")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Statement, A::Error> {
+            let mut st = Statement {
+                sid: None,
+                effect: Effect::Allow,
+                principal: None,
+                action: None,
+                resource: None,
+                condition: None,
+                key_order: Vec::new(),
+                extra: Map::new(),
+            };
+            let mut effect = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if st.key_order.contains(&key) {
+                    return Err(refuse());
+                }
+                match key.as_str() {
+                    "Sid" => st.sid = Some(map.next_value()?),
+                    "Effect" => effect = Some(map.next_value_seed(EffectSeed)?),
+                    "Principal" | "NotPrincipal" => {
+                        let value: Value = map.next_value()?;
+                        if st.principal.is_some()
+                            || !matches!(value, Value::String(_) | Value::Object(_))
+                        {
+                            return Err(refuse());
+                        }
+                        st.principal = Some((key.clone(), value));
+                    }
+                    "Action" | "NotAction" => {
+                        let list = map.next_value_seed(StringListSeed)?;
+                        if st.action.is_some() {
+                            return Err(refuse());
+                        }
+                        st.action = Some(if key == "Action" {
+                            ActionSpec::Action(list)
+                        } else {
+                            ActionSpec::NotAction(list)
+                        });
+                    }
+                    "Resource" | "NotResource" => {
+                        let list = map.next_value_seed(StringListSeed)?;
+                        if st.resource.is_some() {
+                            return Err(refuse());
+                        }
+                        st.resource = Some(if key == "Resource" {
+                            ResourceSpec::Resource(list)
+                        } else {
+                            ResourceSpec::NotResource(list)
+                        });
+                    }
+                    "Condition" => {
+                        let ops: Map<String, Value> = map.next_value()?;
+                        if !condition_is_valid(&ops) {
+                            return Err(refuse());
+                        }
+                        st.condition = Some(ops);
+                    }
+                    _ => {
+                        let value: Value = map.next_value()?;
+                        st.extra.insert(key.clone(), value);
+                    }
+                }
+                st.key_order.push(key);
+            }
+            st.effect = effect.ok_or_else(refuse)?;
+            if st.action.is_none() {
+                return Err(refuse());
+            }
+            Ok(st)
+        }
+    }
+
+    /// The same test as `super::parse_condition`, without building error paths.
+    fn condition_is_valid(ops: &Map<String, Value>) -> bool {
+        let scalar_ok =
+            |x: &Value| matches!(x, Value::String(_) | Value::Bool(_) | Value::Number(_));
+        ops.values().all(|keys| match keys {
+            Value::Object(keys) => keys.values().all(|value| match value {
+                Value::Array(items) => items.iter().all(scalar_ok),
+                other => scalar_ok(other),
+            }),
+            _ => false,
+        })
+    }
+
+    /// `"Allow"` or `"Deny"`.
+    struct EffectSeed;
+
+    impl<'de> DeserializeSeed<'de> for EffectSeed {
+        type Value = Effect;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Effect, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for EffectSeed {
+        type Value = Effect;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("\"Allow\" or \"Deny\"")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Effect, E> {
+            match v {
+                "Allow" => Ok(Effect::Allow),
+                "Deny" => Ok(Effect::Deny),
+                _ => Err(refuse()),
+            }
+        }
+    }
+
+    /// A string or an array of strings.
+    struct StringListSeed;
+
+    impl<'de> DeserializeSeed<'de> for StringListSeed {
+        type Value = StringList;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<StringList, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StringListSeed {
+        type Value = StringList;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or an array of strings")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<StringList, E> {
+            Ok(StringList {
+                values: vec![v.to_string()],
+                single: true,
+            })
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<StringList, E> {
+            Ok(StringList {
+                values: vec![v],
+                single: true,
+            })
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StringList, A::Error> {
+            let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(v) = seq.next_element::<String>()? {
+                values.push(v);
+            }
+            Ok(StringList {
+                values,
+                single: false,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,6 +898,72 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("Statement")
+        );
+    }
+
+    /// The `Value` route on its own, which the direct route must agree with.
+    fn via_value(text: &str) -> Result<PolicyDocument, PolicyError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| PolicyError::new("$", e.to_string()))?;
+        PolicyDocument::from_value(&value)
+    }
+
+    #[test]
+    fn direct_route_agrees_with_value_route() {
+        let plain = [
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::b/*"}]}"#,
+            r#"{"Id":"x","Statement":{"Effect":"Deny","NotAction":"iam:*","NotResource":["*"],"Condition":{"Bool":{"aws:SecureTransport":false},"NumericLessThan":{"k":[1,2.5]}}},"Custom":{"a":[1,null]}}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"sts:AssumeRole","X":1},{"Effect":"Allow","NotPrincipal":"*","Action":[]}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"a:\u0062","Resource":"*"}]}"#,
+        ];
+        for text in plain {
+            let direct = serde_json::from_str::<direct::DirectDocument>(text)
+                .unwrap_or_else(|e| panic!("direct route refused {text}: {e}"));
+            assert_eq!(direct.0, via_value(text).unwrap(), "{text}");
+            assert_eq!(
+                direct.0.to_json(),
+                via_value(text).unwrap().to_json(),
+                "{text}"
+            );
+        }
+        // Refused by the direct route, so `parse_str` gives exactly the `Value` route's answer.
+        let unusual = [
+            r#"{"Statement":[{"Effect":"Allow","Action":"a:b","Action":"c:d"}]}"#,
+            r#"{"Statement":[],"Statement":{"Effect":"Allow","Action":"a:b"}}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"a:b","NotAction":"c:d"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","NotPrincipal":"*","Action":"a:b"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":1,"Action":"a:b"}]}"#,
+            r#"{"Statement":[{"Effect":"allow","Action":"a:b"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow"}]}"#,
+            r#"{"Statement":[{"Action":"a:b"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"a:b","Condition":{"S":{"k":{}}}}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"a:b","Condition":{"S":[1]}}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":[1]}]}"#,
+            r#"{"Statement":null}"#,
+            r#"{"Version":1,"Statement":[]}"#,
+            r#"{"Version":"x"}"#,
+            r#"[]"#,
+            r#"{"Statement":[]} x"#,
+        ];
+        for text in unusual {
+            assert!(
+                serde_json::from_str::<direct::DirectDocument>(text).is_err(),
+                "direct route accepted {text}"
+            );
+            match (PolicyDocument::parse_str(text), via_value(text)) {
+                (Ok(a), Ok(b)) => assert_eq!(a.to_json(), b.to_json(), "{text}"),
+                (Err(a), Err(b)) => assert_eq!(a.path, b.path, "{text}"),
+                (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+            }
+        }
+        // A repeated key keeps its first place and its last value.
+        let doc = PolicyDocument::parse_str(
+            r#"{"Statement":[{"Action":"a:b","Effect":"Allow","Action":"c:d"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            doc.to_json(),
+            r#"{"Statement":[{"Action":"c:d","Effect":"Allow"}]}"#
         );
     }
 

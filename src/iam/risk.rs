@@ -48,7 +48,12 @@ pub fn flags<'a>(docs: impl Iterator<Item = &'a PolicyDocument>) -> Vec<RiskFlag
                     }
                 }
                 Some(ActionSpec::Action(list)) => {
-                    for p in list.values.iter().map(|a| ActionPattern::new(a)) {
+                    for p in list
+                        .values
+                        .iter()
+                        .filter(|a| may_raise_flag(a))
+                        .map(|a| ActionPattern::new(a))
+                    {
                         if p.lower() == "*" && any_resource {
                             out.insert(RiskFlag::FullAdmin);
                         }
@@ -68,6 +73,19 @@ pub fn flags<'a>(docs: impl Iterator<Item = &'a PolicyDocument>) -> Vec<RiskFlag
         }
     }
     out.into_iter().collect()
+}
+
+/// False for an action that no check in [`flags`] can flag: a literal (no wildcard) outside `iam:`.
+///
+/// Such a pattern matches only itself, so it is never `*`, never matches an `iam:` name and overlaps an
+/// `iam:` prefix only by starting with it; most actions in real policies are like that, and skipping them
+/// saves building a pattern for each.
+fn may_raise_flag(action: &str) -> bool {
+    let literal = !action.contains(['*', '?']);
+    let iam = action
+        .get(..4)
+        .is_some_and(|head| head.eq_ignore_ascii_case("iam:"));
+    iam || !literal
 }
 
 /// True when some action starting with `prefix` matches `p` (e.g. `iam:*`, `iam:Create*`, `iam:CreateRole`).
@@ -134,5 +152,20 @@ mod tests {
             f(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#),
             vec![]
         );
+        assert_eq!(
+            f(
+                r#"{"Statement":{"Effect":"Allow","Action":["IAM:createRole","s3:Get*"],"Resource":"*"}}"#
+            ),
+            vec![RiskFlag::IamWrite]
+        );
+        assert_eq!(
+            f(r#"{"Statement":{"Effect":"Allow","Action":["Iam:PassRole"],"Resource":"*"}}"#),
+            vec![RiskFlag::IamWrite, RiskFlag::PassRoleAny]
+        );
+        assert!(!may_raise_flag("s3:GetObject"));
+        assert!(!may_raise_flag("ia"));
+        assert!(may_raise_flag("s3:Get*"));
+        assert!(may_raise_flag("?am:CreateRole"));
+        assert!(may_raise_flag("IAM:CreateRole"));
     }
 }

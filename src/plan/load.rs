@@ -136,15 +136,25 @@ pub fn load_plan(path: &Path) -> Result<LoadedPlan, PlanError> {
 
 /// Parses plan bytes; `shown` names the source in errors.
 pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanError> {
-    let text = decode_text(bytes, shown)?;
+    let (text, check) = decode_text(bytes, shown)?;
     let text: &[u8] = &text;
+    // The UTF-8 check of undecoded bytes runs beside the parse (which skips most strings without
+    // checking them); its error still wins over anything the parse says, as when it ran first.
+    let (valid, parsed) = match check {
+        Utf8Check::Pending => rayon::join(
+            || check_utf8(text, shown),
+            || serde_json::from_slice::<Plan>(text),
+        ),
+        Utf8Check::Done => (Ok(()), serde_json::from_slice::<Plan>(text)),
+    };
+    valid?;
     if text.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(PlanError::Empty {
             path: shown.to_string(),
         });
     }
     // Fast path without path tracking; on failure, parse again to find where.
-    let plan: Plan = match serde_json::from_slice(text) {
+    let plan: Plan = match parsed {
         Ok(plan) => plan,
         Err(err) => return Err(json_error(text, err, shown)),
     };
@@ -191,16 +201,28 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
     })
 }
 
-fn decode_text<'a>(bytes: &'a [u8], shown: &str) -> Result<std::borrow::Cow<'a, [u8]>, PlanError> {
+/// Whether decoded text still needs its UTF-8 check.
+enum Utf8Check {
+    /// Bytes taken as UTF-8 as they are: [`check_utf8`] must pass before they are trusted.
+    Pending,
+    /// Text decoded from UTF-16, or text after a UTF-8 BOM (which was never checked up front).
+    Done,
+}
+
+/// Finds the encoding (UTF-8, UTF-8 with a BOM, UTF-16 with or without one) and decodes to UTF-8 bytes.
+fn decode_text<'a>(
+    bytes: &'a [u8],
+    shown: &str,
+) -> Result<(std::borrow::Cow<'a, [u8]>, Utf8Check), PlanError> {
     use std::borrow::Cow;
     let enc_err = |detail: String| PlanError::Encoding {
         path: shown.to_string(),
         detail,
     };
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return Ok(Cow::Borrowed(rest));
+        return Ok((Cow::Borrowed(rest), Utf8Check::Done));
     }
-    let utf16 = |rest: &[u8], le: bool| -> Result<Cow<'a, [u8]>, PlanError> {
+    let utf16 = |rest: &[u8], le: bool| -> Result<(Cow<'a, [u8]>, Utf8Check), PlanError> {
         if rest.len() % 2 != 0 {
             return Err(enc_err(
                 "UTF-16 text with an odd number of bytes (truncated file?)".into(),
@@ -216,7 +238,7 @@ fn decode_text<'a>(bytes: &'a [u8], shown: &str) -> Result<std::borrow::Cow<'a, 
         let s: String = char::decode_utf16(units)
             .collect::<Result<String, _>>()
             .map_err(|e| enc_err(format!("invalid UTF-16: {e}")))?;
-        Ok(Cow::Owned(s.into_bytes()))
+        Ok((Cow::Owned(s.into_bytes()), Utf8Check::Done))
     };
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         return utf16(rest, true);
@@ -231,8 +253,17 @@ fn decode_text<'a>(bytes: &'a [u8], shown: &str) -> Result<std::borrow::Cow<'a, 
     if bytes.len() >= 4 && bytes[0] == 0 && bytes[2] == 0 && bytes[1] != 0 {
         return utf16(bytes, false);
     }
+    Ok((Cow::Borrowed(bytes), Utf8Check::Pending))
+}
+
+/// The UTF-8 check of text taken as it is, with the error naming the first bad byte.
+fn check_utf8(bytes: &[u8], shown: &str) -> Result<(), PlanError> {
+    let enc_err = |detail: String| PlanError::Encoding {
+        path: shown.to_string(),
+        detail,
+    };
     match std::str::from_utf8(bytes) {
-        Ok(_) => Ok(Cow::Borrowed(bytes)),
+        Ok(_) => Ok(()),
         Err(e) => {
             let first = bytes
                 .iter()
@@ -403,5 +434,29 @@ mod tests {
         assert!(parse_plan_bytes(&be, "x").is_ok());
         let le_nobom: Vec<u8> = json.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
         assert!(parse_plan_bytes(&le_nobom, "x").is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_encoding_error_even_where_the_parse_skips() {
+        // The parse skips non-IAM values without looking at their bytes; the UTF-8 check must still
+        // catch them, and its error wins over a JSON error further on.
+        for (text, byte) in [
+            (
+                &b"{\"format_version\":\"1.2\",\"planned_values\":{\"x\":\"\xff\"}}"[..],
+                47,
+            ),
+            (&b"{\"format_version\":\"1.2\",\"x\":\"\xff\",}"[..], 29),
+        ] {
+            match parse_plan_bytes(text, "p.json") {
+                Err(PlanError::Encoding { detail, .. }) => {
+                    assert_eq!(detail, format!("invalid UTF-8 at byte {byte}"))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse_plan_bytes(b"\x00\xff\xfe", "p.json"),
+            Err(PlanError::Encoding { .. })
+        ));
     }
 }
