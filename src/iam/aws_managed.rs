@@ -8,7 +8,7 @@
 //! `crate::usage::iam_policies`, and the replacement Terraform is written by `crate::emit::replacement`.
 
 use super::discover::is_aws_managed;
-use super::policy::PolicyDocument;
+use super::policy::{ActionSpec, Effect, PolicyDocument};
 use super::principal::{PolicyKind, PolicySource, Principal, UnknownReason};
 use super::risk;
 use std::collections::{BTreeMap, HashMap};
@@ -256,7 +256,14 @@ pub fn replacement_address(attachment: &str, arn: &str) -> String {
 ///
 /// A group's AWS-managed policy reaches its member users as an inherited source; those share the
 /// group attachment's address, so the copy is trimmed to the union of the members' usage.
-pub fn replacement_view(principals: &[Principal]) -> Vec<Principal> {
+///
+/// `attached_before(attachment, arn)` says whether the attachment existed before this plan: when
+/// it did, the copy's `before` is its document (nothing in it is new in this plan); when not, the
+/// minimizer keeps every action as new in this plan, since none can have usage yet.
+pub fn replacement_view(
+    principals: &[Principal],
+    attached_before: impl Fn(&str, &str) -> bool,
+) -> Vec<Principal> {
     principals
         .iter()
         .map(|p| {
@@ -280,6 +287,12 @@ pub fn replacement_view(principals: &[Principal]) -> Vec<Principal> {
                     PolicySource {
                         address: replacement_address(&attachment, arn),
                         kind: PolicyKind::Managed,
+                        document: s.document.as_ref().map(split_by_service),
+                        before: if attached_before(&attachment, arn) {
+                            s.document.as_ref().map(split_by_service)
+                        } else {
+                            None
+                        },
                         attachment: Some(attachment),
                         origin: None,
                         ..s.clone()
@@ -292,6 +305,61 @@ pub fn replacement_view(principals: &[Principal]) -> Vec<Principal> {
             }
         })
         .collect()
+}
+
+/// `doc` with each `Allow` statement over several services split into one statement per service,
+/// in order of first appearance: the same grant, written so that each statement expands to few
+/// enough actions for the minimizer to trim (`ReadOnlyAccess` has statements of 1,500+ actions,
+/// which it would keep whole). A split statement's `Sid` gets the service appended, so Sids stay
+/// unique.
+pub fn split_by_service(doc: &PolicyDocument) -> PolicyDocument {
+    let mut out = doc.clone();
+    out.statements = Vec::with_capacity(doc.statements.len());
+    for statement in &doc.statements {
+        let services = match (&statement.effect, &statement.action) {
+            (Effect::Allow, Some(ActionSpec::Action(list))) => {
+                let mut services: Vec<(String, Vec<String>)> = Vec::new();
+                for action in &list.values {
+                    let service = action
+                        .split_once(':')
+                        .map_or(action.as_str(), |(s, _)| s)
+                        .to_ascii_lowercase();
+                    match services.iter_mut().find(|(s, _)| *s == service) {
+                        Some((_, actions)) => actions.push(action.clone()),
+                        None => services.push((service, vec![action.clone()])),
+                    }
+                }
+                services
+            }
+            _ => Vec::new(),
+        };
+        if services.len() < 2 {
+            out.statements.push(statement.clone());
+            continue;
+        }
+        for (service, actions) in services {
+            let mut part = statement.clone();
+            part.set_actions(actions);
+            part.sid = statement.sid.as_ref().map(|sid| sid_with(sid, &service));
+            out.statements.push(part);
+        }
+    }
+    out
+}
+
+/// `ReadOnly` + `ec2` -> `ReadOnlyEc2` (Sids are alphanumeric).
+fn sid_with(sid: &str, service: &str) -> String {
+    let mut out = sid.to_string();
+    let mut upper = true;
+    for c in service.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(if upper { c.to_ascii_uppercase() } else { c });
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -430,13 +498,53 @@ mod tests {
             &BTreeMap::new(),
             Some(AwsManagedPolicies::embedded()),
         );
-        let view = replacement_view(&ps);
+        let view = replacement_view(&ps, |_, _| true);
         let copy = &view[0].policies[0];
         assert_eq!(copy.kind, PolicyKind::Managed);
         assert_eq!(
             copy.address,
             replacement_address("aws_iam_role_policy_attachment.ro", READ_ONLY)
         );
-        assert_eq!(copy.document, ps[0].policies[0].document);
+        assert_eq!(copy.before, copy.document);
+        assert!(
+            replacement_view(&ps, |_, _| false)[0].policies[0]
+                .before
+                .is_none()
+        );
+        let original = ps[0].policies[0].document.as_ref().unwrap();
+        let split = copy.document.as_ref().unwrap();
+        assert!(split.statements.len() > original.statements.len() * 50);
+        let catalog = crate::iam::catalog::Catalog::embedded();
+        assert!(crate::minimize::grants_no_more(split, original, catalog).is_ok());
+        assert!(crate::minimize::grants_no_more(original, split, catalog).is_ok());
+    }
+
+    #[test]
+    fn split_keeps_single_service_deny_and_not_action_statements_whole() {
+        let doc = PolicyDocument::parse_str(
+            r#"{"Statement":[
+                {"Sid":"Read","Effect":"Allow","Action":["s3:Get*","ec2:Describe*","s3:List*","access-analyzer:Get*"],"Resource":"*"},
+                {"Effect":"Allow","Action":"sqs:*","Resource":"*"},
+                {"Effect":"Deny","Action":["s3:Put*","ec2:Run*"],"Resource":"*"},
+                {"Effect":"Allow","NotAction":["iam:*","kms:*"],"Resource":"*"}]}"#,
+        )
+        .unwrap();
+        let split = split_by_service(&doc);
+        let sids: Vec<Option<&str>> = split.statements.iter().map(|s| s.sid.as_deref()).collect();
+        assert_eq!(
+            sids,
+            [
+                Some("ReadS3"),
+                Some("ReadEc2"),
+                Some("ReadAccessAnalyzer"),
+                None,
+                None,
+                None
+            ]
+        );
+        assert!(
+            matches!(&split.statements[0].action, Some(ActionSpec::Action(l)) if l.values == ["s3:Get*", "s3:List*"])
+        );
+        assert_eq!(split.statements[3..], doc.statements[1..]);
     }
 }
