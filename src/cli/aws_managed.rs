@@ -97,7 +97,7 @@ pub fn replacements(
         let Some(outcome) = outcomes.iter_mut().find(|o| o.address == copy.address) else {
             continue;
         };
-        for s in copy
+        for mut s in copy
             .suggestions
             .into_iter()
             .filter(|s| s.changes_anything())
@@ -112,6 +112,15 @@ pub fn replacements(
             let (Some(arn), Some(attachment)) = (&source.arn, &source.attachment) else {
                 continue;
             };
+            // The copy was split by service to be trimmed; the report shows the policy as attached.
+            if let Some(original) = principals
+                .iter()
+                .find(|p| p.address == copy.address)
+                .and_then(|p| p.policies.iter().find(|o| o.arn.as_ref() == Some(arn)))
+                .and_then(|o| o.document.clone())
+            {
+                s.current = original;
+            }
             // The AWS-managed suggestion it replaces has the ARN as its address.
             outcome.suggestions.retain(|o| &o.policy_address != arn);
             outcome.status = PrincipalStatus::Minimized;
