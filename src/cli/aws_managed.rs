@@ -20,6 +20,9 @@ use crate::usage::iam_policies::fetch_policy_documents;
 use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// IAM's size limit for a managed policy document, whitespace not counted.
+const MANAGED_POLICY_MAX_CHARS: usize = 6_144;
+
 /// Fills AWS-managed documents of `principals` as `mode` says; returns notes for the report.
 pub fn resolve(
     principals: &mut [Principal],
@@ -120,6 +123,17 @@ pub fn replacements(
                 .and_then(|o| o.document.clone())
             {
                 s.current = original;
+            }
+            s.suggested = s.suggested.as_ref().map(aws_managed::join_by_scope);
+            if let Some(size) = s
+                .suggested
+                .as_ref()
+                .map(|d| d.to_json().chars().filter(|c| !c.is_whitespace()).count())
+                .filter(|&n| n > MANAGED_POLICY_MAX_CHARS)
+            {
+                s.notes.push(format!(
+                    "the replacement is {size} characters, over IAM's {MANAGED_POLICY_MAX_CHARS} for a managed policy: split it over several policies"
+                ));
             }
             // The AWS-managed suggestion it replaces has the ARN as its address.
             outcome.suggestions.retain(|o| &o.policy_address != arn);

@@ -347,6 +347,51 @@ pub fn split_by_service(doc: &PolicyDocument) -> PolicyDocument {
     out
 }
 
+/// The reverse of [`split_by_service`] for a trimmed copy: `Allow` statements with the same
+/// resources, conditions and principal are joined into one (at the first one's place, without a
+/// Sid when several join), so a replacement reads as a few statements rather than one per service.
+pub fn join_by_scope(doc: &PolicyDocument) -> PolicyDocument {
+    let mut out = doc.clone();
+    out.statements = Vec::with_capacity(doc.statements.len());
+    for statement in &doc.statements {
+        let Some(ActionSpec::Action(list)) = &statement.action else {
+            out.statements.push(statement.clone());
+            continue;
+        };
+        let same_scope = |other: &super::policy::Statement| {
+            other.effect == Effect::Allow
+                && other.resource == statement.resource
+                && other.condition == statement.condition
+                && other.principal == statement.principal
+                && other.extra == statement.extra
+                && matches!(other.action, Some(ActionSpec::Action(_)))
+        };
+        let target = (statement.effect == Effect::Allow)
+            .then(|| out.statements.iter().position(|o| same_scope(o)))
+            .flatten();
+        match target {
+            Some(i) => {
+                let into = &mut out.statements[i];
+                let mut actions = match &into.action {
+                    Some(ActionSpec::Action(have)) => have.values.clone(),
+                    _ => Vec::new(),
+                };
+                actions.extend(
+                    list.values
+                        .iter()
+                        .filter(|a| !actions.contains(a))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
+                into.set_actions(actions);
+                into.sid = None;
+            }
+            None => out.statements.push(statement.clone()),
+        }
+    }
+    out
+}
+
 /// `ReadOnly` + `ec2` -> `ReadOnlyEc2` (Sids are alphanumeric).
 fn sid_with(sid: &str, service: &str) -> String {
     let mut out = sid.to_string();
@@ -546,5 +591,13 @@ mod tests {
             matches!(&split.statements[0].action, Some(ActionSpec::Action(l)) if l.values == ["s3:Get*", "s3:List*"])
         );
         assert_eq!(split.statements[3..], doc.statements[1..]);
+
+        let joined = join_by_scope(&split);
+        assert_eq!(joined.statements.len(), 3, "{}", joined.to_json());
+        assert!(
+            matches!(&joined.statements[0].action, Some(ActionSpec::Action(l)) if l.values == ["s3:Get*", "s3:List*", "ec2:Describe*", "access-analyzer:Get*", "sqs:*"])
+        );
+        assert_eq!(joined.statements[0].sid, None);
+        assert_eq!(joined.statements[1..], doc.statements[2..]);
     }
 }
