@@ -367,7 +367,7 @@ pub fn join_by_scope(doc: &PolicyDocument) -> PolicyDocument {
                 && matches!(other.action, Some(ActionSpec::Action(_)))
         };
         let target = (statement.effect == Effect::Allow)
-            .then(|| out.statements.iter().position(|o| same_scope(o)))
+            .then(|| out.statements.iter().position(same_scope))
             .flatten();
         match target {
             Some(i) => {
