@@ -2,6 +2,7 @@
 
 use assert_cmd::Command;
 use iamtrim::iam::PolicyDocument;
+use iamtrim::iam::aws_managed::AwsManagedPolicies;
 use iamtrim::iam::catalog::Catalog;
 use iamtrim::minimize::grants_no_more;
 use serde_json::Value;
@@ -202,6 +203,98 @@ fn every_suggestion_grants_no_more_than_today_and_keeps_what_was_used() {
     assert_eq!(update["verdict"], "keep");
 }
 
+#[test]
+fn aws_managed_read_only_access_gets_a_trimmed_customer_managed_replacement() {
+    let repo = quickstart_repo();
+    let report = report_json(repo.path());
+    let address =
+        "aws_iam_user_policy_attachment.auditor_readonly (arn:aws:iam::aws:policy/ReadOnlyAccess)";
+    let all = suggestions(&report);
+    let replacement = all
+        .iter()
+        .find(|s| s["policy_address"] == address)
+        .unwrap_or_else(|| panic!("no replacement suggestion among {all:#?}"));
+    let catalog = Catalog::embedded();
+    let read_only = AwsManagedPolicies::embedded()
+        .get("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .unwrap();
+    let suggested = PolicyDocument::from_value(&replacement["suggested"]).unwrap();
+    grants_no_more(&suggested, &read_only, catalog)
+        .unwrap_or_else(|c| panic!("the replacement grants more than ReadOnlyAccess: {c:?}"));
+    // What the auditor called stays granted, and most of ReadOnlyAccess goes.
+    let json = suggested.to_json();
+    for used in [
+        "iam:ListRoles",
+        "ec2:DescribeInstances",
+        "cloudwatch:GetMetricData",
+    ] {
+        let verdict = replacement["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action"] == used)
+            .map(|a| (a["verdict"].clone(), a["reason"].clone()));
+        assert_eq!(
+            verdict.as_ref().map(|v| &v.0),
+            Some(&Value::from("keep")),
+            "{used}: {verdict:?}"
+        );
+        assert!(json.contains(&format!("\"{used}\"")), "{used} in {json}");
+    }
+    let granted = replacement["granted"].as_u64().unwrap();
+    let kept = replacement["kept"].as_u64().unwrap();
+    assert!(kept * 5 < granted, "kept {kept} of {granted}");
+    // The auditor never read S3 objects nor listed users.
+    for unused in ["s3:GetObject", "iam:ListUsers"] {
+        let verdict = replacement["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action"] == unused)
+            .map(|a| a["verdict"].clone());
+        assert_eq!(verdict, Some(Value::from("remove")), "{unused}");
+        assert!(
+            !json.contains(&format!("\"{unused}\"")),
+            "{unused} in {json}"
+        );
+    }
+    let auditor = report["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["address"] == "aws_iam_user.auditor")
+        .unwrap();
+    assert_eq!(auditor["status"], "minimized");
+
+    // Written: a policy document, a policy made from it and how to attach it, in the root module.
+    let (code, _, stderr) = suggest(repo.path(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let tf = std::fs::read_to_string(repo.path().join("iamtrim.suggested.tf")).unwrap();
+    hcl_edit::parser::parse_body(&tf).unwrap_or_else(|e| panic!("{e}\n{tf}"));
+    assert!(
+        tf.contains(r#"data "aws_iam_policy_document" "auditor_readonly_ReadOnlyAccess_iamtrim""#)
+    );
+    assert!(tf.contains(r#"resource "aws_iam_policy" "auditor_readonly_ReadOnlyAccess_iamtrim""#));
+    assert!(
+        tf.contains("set `policy_arn = aws_iam_policy.auditor_readonly_ReadOnlyAccess_iamtrim.arn` on aws_iam_user_policy_attachment.auditor_readonly"),
+        "{tf}"
+    );
+    assert!(stderr.contains("ReadOnlyAccess is AWS-managed"), "{stderr}");
+
+    // Off: AWS-managed policies stay unresolved and no replacement is suggested.
+    let (code, stdout, stderr) = suggest(
+        repo.path(),
+        &["--format", "json", "--dry-run", "--aws-managed", "off"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let off: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        suggestions(&off)
+            .iter()
+            .all(|s| s["policy_address"] != address)
+    );
+}
+
 /// The plan terraform would make after the patches are applied to the .tf files (before apply in
 /// AWS): each suggested document is the planned value, the deployed one stays `before`.
 fn replanned(repo: &Path, report: &Value) -> PathBuf {
@@ -235,6 +328,10 @@ fn a_rerun_after_applying_suggests_nothing() {
             "--format",
             "json",
             "--dry-run",
+            // replanned() applies the patches only; replacing an AWS-managed attachment is a
+            // change by hand that it does not model.
+            "--aws-managed",
+            "off",
         ])
         .output()
         .unwrap();

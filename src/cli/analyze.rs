@@ -1,8 +1,12 @@
-//! The pipeline shared by `suggest` and `check`: plan -> principals -> usage (cache, then CloudTrail
-//! when given) -> minimize. Commands render and write; this gathers.
+//! The pipeline shared by `suggest` and `check`: plan -> principals (AWS-managed documents
+//! resolved) -> usage (cache, then CloudTrail when given) -> minimize (with customer-managed
+//! replacements of AWS-managed policies). Commands render and write; this gathers.
 
+use super::args::AwsManagedMode;
+use super::aws_managed;
 use super::settings::Settings;
 use crate::config::Config;
+use crate::emit::PolicyReplacement;
 use crate::iam::catalog::Catalog;
 use crate::iam::{Discovery, Principal};
 use crate::minimize::{PrincipalOutcome, minimize_all};
@@ -22,8 +26,10 @@ pub struct UsageInputs {
     pub cloudtrail: Option<String>,
     /// Only events of the last N days (CloudTrail).
     pub window_days: Option<u32>,
-    /// AWS connection for S3-hosted logs.
+    /// AWS connection for S3-hosted logs and online AWS-managed policy documents.
     pub aws: crate::usage::aws::AwsArgs,
+    /// Where AWS-managed policy documents come from (`Off`: no replacements).
+    pub aws_managed: AwsManagedMode,
 }
 
 /// Everything a run learned.
@@ -38,6 +44,8 @@ pub struct Analysis {
     pub notes: Vec<String>,
     /// Principals whose cached usage is stale, with why.
     pub stale: Vec<(String, String)>,
+    /// Customer-managed replacements of AWS-managed attachments whose suggestion removes actions.
+    pub replacements: Vec<PolicyReplacement>,
 }
 
 /// Runs the pipeline. With `network == false` only the cache is read.
@@ -48,12 +56,17 @@ pub fn analyze(
     network: bool,
 ) -> anyhow::Result<Analysis> {
     let loaded = load_plan(plan)?;
-    let discovery = crate::iam::discover(&loaded.plan);
+    let mut discovery = crate::iam::discover(&loaded.plan);
     let config = Config::load(&settings.root_module)?;
     let catalog = Catalog::embedded();
     let cache = Cache::open(config.cache_dir(&settings.root_module, &settings.repo_root)?)
         .with_ttl(config.cache_ttl());
-    let mut notes = Vec::new();
+    let mut notes = aws_managed::resolve(
+        &mut discovery.principals,
+        inputs.aws_managed,
+        &inputs.aws,
+        network,
+    )?;
     let mut stale = Vec::new();
     let now = SystemTime::now();
 
@@ -191,13 +204,25 @@ pub fn analyze(
             }
         }
     }
-    let outcomes = minimize_all(&discovery.principals, &usage, catalog, &config);
+    let mut outcomes = minimize_all(&discovery.principals, &usage, catalog, &config);
+    let replacements = match inputs.aws_managed {
+        AwsManagedMode::Off => Vec::new(),
+        AwsManagedMode::Online | AwsManagedMode::Snapshot => aws_managed::replacements(
+            &loaded.plan,
+            &discovery.principals,
+            &usage,
+            catalog,
+            &config,
+            &mut outcomes,
+        ),
+    };
     Ok(Analysis {
         loaded,
         discovery,
         outcomes,
         notes,
         stale,
+        replacements,
     })
 }
 

@@ -57,6 +57,18 @@ pub enum Format {
     Markdown,
 }
 
+/// `suggest --aws-managed`: where AWS-managed policy documents come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum AwsManagedMode {
+    /// The IAM API (GetPolicyVersion, with the AWS flags), then the bundled snapshot for misses.
+    Online,
+    /// The snapshot bundled in iamtrim.
+    #[default]
+    Snapshot,
+    /// Leave AWS-managed policies unresolved and suggest no replacement.
+    Off,
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -119,7 +131,10 @@ pub struct SuggestArgs {
     /// Compute and report, write no file.
     #[arg(long)]
     pub dry_run: bool,
-    /// AWS connection (for s3:// logs).
+    /// Where AWS-managed policy documents come from, for their customer-managed replacements.
+    #[arg(long, value_enum, default_value_t = AwsManagedMode::Snapshot, value_name = "SOURCE")]
+    pub aws_managed: AwsManagedMode,
+    /// AWS connection (for s3:// logs and `--aws-managed online`).
     #[command(flatten)]
     pub aws: AwsFlags,
 }

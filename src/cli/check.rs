@@ -8,7 +8,16 @@ use super::suggest::{build_report, render};
 
 /// Runs `check`.
 pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
-    let analysis = analyze(settings, &args.plan, &UsageInputs::default(), false)?;
+    let analysis = analyze(
+        settings,
+        &args.plan,
+        // Replacing AWS-managed policies is `suggest`'s advice; `check` gates on editable policies.
+        &UsageInputs {
+            aws_managed: super::args::AwsManagedMode::Off,
+            ..UsageInputs::default()
+        },
+        false,
+    )?;
     let mut report = build_report("check", &analysis);
     report.command = "check".to_string();
     let over: Vec<(String, usize)> = report

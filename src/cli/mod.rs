@@ -4,6 +4,7 @@
 mod analyze;
 mod apply;
 pub mod args;
+mod aws_managed;
 mod check;
 mod generate;
 mod scan;

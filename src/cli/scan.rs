@@ -10,13 +10,25 @@ use std::io::Write;
 /// Runs `scan`.
 pub fn run(settings: &Settings, args: &ScanArgs) -> anyhow::Result<ExitStatus> {
     let loaded = load_plan(&args.plan)?;
-    let discovery = crate::iam::discover(&loaded.plan);
+    let mut discovery = crate::iam::discover(&loaded.plan);
+    // The snapshot's documents count towards granted actions and risk flags like any other.
+    let resolution = crate::iam::aws_managed::resolve(
+        &mut discovery.principals,
+        &Default::default(),
+        Some(crate::iam::aws_managed::AwsManagedPolicies::embedded()),
+    );
     let info = PlanInfo {
         path: loaded.path.clone(),
         format_version: loaded.plan.format_version.clone(),
         terraform_version: loaded.plan.terraform_version.clone(),
     };
-    let report = Report::from_discovery("scan", info, &discovery, &loaded.warnings);
+    let mut report = Report::from_discovery("scan", info, &discovery, &loaded.warnings);
+    report.warnings.extend(
+        resolution
+            .missing
+            .iter()
+            .map(|arn| format!("{arn}: AWS-managed policy not in the bundled snapshot")),
+    );
     let text = match args.format {
         Format::Json => report::json::render(&report),
         Format::Markdown => report::markdown::render_scan(&report),

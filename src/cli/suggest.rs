@@ -6,7 +6,7 @@ use super::args::{Format, SuggestArgs};
 use super::settings::Settings;
 use crate::emit::report::{self, FileReport, PlanInfo, Report};
 use crate::emit::write::Outcome;
-use crate::emit::{PolicyEdit, PolicyLocation, WriteOptions, write_suggestions};
+use crate::emit::{PolicyEdit, PolicyLocation, WriteOptions, write_suggestions_and_replacements};
 use crate::iam::discover::strip_instance_keys;
 use crate::iam::{PolicySource, Principal};
 use crate::minimize::PolicySuggestion;
@@ -20,6 +20,7 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
         cloudtrail: args.cloudtrail.clone(),
         window_days: args.window_days,
         aws: args.aws.to_aws_args(),
+        aws_managed: args.aws_managed,
     };
     let analysis = analyze(settings, &args.plan, &inputs, true)?;
     let edits = policy_edits(&analysis);
@@ -33,10 +34,11 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
         }
         None => None,
     };
-    let written = write_suggestions(
+    let written = write_suggestions_and_replacements(
         &settings.repo_root,
         &analysis.loaded.plan,
         &edits,
+        &analysis.replacements,
         &WriteOptions {
             out_dir,
             dry_run: args.dry_run,

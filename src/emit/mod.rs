@@ -8,8 +8,9 @@
 //!   editor of one `.tf` file), [`json_text`] (policy JSON text rewritten in the author's layout),
 //!   [`modules`] (module key -> directory, from `modules.json` or local `source` paths),
 //!   [`suggestion`] (new `data "aws_iam_policy_document"` blocks in `terraform fmt` style),
-//!   [`patch`] (unified diffs with a sha256 header, and applying them), [`write`]
-//!   (`write_suggestions`, which decides what goes where).
+//!   [`patch`] (unified diffs with a sha256 header, and applying them), [`replacement`]
+//!   (customer-managed replacements of AWS-managed policies), [`write`] (`write_suggestions`,
+//!   which decides what goes where).
 //!
 //! It does not decide what to keep: that is `crate::minimize`.
 
@@ -18,6 +19,7 @@ pub mod hcl;
 pub mod json_text;
 pub mod modules;
 pub mod patch;
+pub mod replacement;
 pub mod report;
 pub mod suggestion;
 pub mod write;
@@ -25,4 +27,7 @@ pub mod write;
 pub use edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
 pub use hcl::{PolicyForm, Rewrite, TerraformFileMut};
 pub use patch::{ApplyReport, apply_patches};
-pub use write::{EditOutcome, WriteOptions, WriteReport, write_suggestions};
+pub use replacement::PolicyReplacement;
+pub use write::{
+    EditOutcome, WriteOptions, WriteReport, write_suggestions, write_suggestions_and_replacements,
+};

@@ -1,6 +1,7 @@
 //! [`write_suggestions`]: decides, for every [`PolicyEdit`], whether the user's own files are patched
 //! or a suggestion file is written, and writes `<module dir>/iamtrim.patch` and
-//! `<module dir>/iamtrim.suggested.tf` (or under `--out`), atomically, never outside the root.
+//! `<module dir>/iamtrim.suggested.tf` (or under `--out`), atomically, never outside the root; and
+//! puts each AWS-managed [`PolicyReplacement`] in its attaching module's suggestion file.
 //!
 //! Edits of one `for_each`/`count` resource share a block, so they are merged first: a statement is
 //! removed only when every instance removes it, and keeps the union of the actions its instances keep.
@@ -10,6 +11,7 @@ use crate::emit::hcl::{PolicyForm, Rewrite, TerraformFileMut};
 use crate::emit::json_text;
 use crate::emit::modules::{ModuleDir, ModuleDirs, feeding_input};
 use crate::emit::patch::{FileChange, PATCH_FILE_NAME, render_patch, write_atomic};
+use crate::emit::replacement::{PolicyReplacement, replacement_blocks};
 use crate::emit::suggestion::{policy_document_block, suggestion_name};
 use crate::iam::policy::PolicyDocument;
 use crate::plan::model::Plan;
@@ -184,6 +186,19 @@ pub fn write_suggestions(
     edits: &[PolicyEdit],
     opts: &WriteOptions,
 ) -> Result<WriteReport, EmitError> {
+    write_suggestions_and_replacements(root, plan, edits, &[], opts)
+}
+
+/// [`write_suggestions`], plus a customer-managed policy for each AWS-managed attachment in
+/// `replacements`, written to the attaching module's suggestion file. Their outcomes follow those
+/// of `edits` in [`WriteReport::outcomes`], in input order.
+pub fn write_suggestions_and_replacements(
+    root: &Path,
+    plan: &Plan,
+    edits: &[PolicyEdit],
+    replacements: &[PolicyReplacement],
+    opts: &WriteOptions,
+) -> Result<WriteReport, EmitError> {
     let dirs = ModuleDirs::discover(root, Some(plan))?;
     let root = dirs.root().to_path_buf();
     let mut work: BTreeMap<PathBuf, ModuleWork> = BTreeMap::new();
@@ -312,6 +327,49 @@ pub fn write_suggestions(
         suggestion_outcomes.push((m.inputs.clone(), dir.clone(), full_note));
     }
 
+    let mut replacement_outcomes: Vec<EditOutcome> = Vec::new();
+    // `for_each` instances of one attachment share a block, so they share one replacement.
+    let mut written_blocks: BTreeMap<(PathBuf, String, String), usize> = BTreeMap::new();
+    for r in replacements {
+        let key = r.module_key();
+        let outcome = match dirs.get(&key) {
+            Some(ModuleDir::Local(dir)) => {
+                let module = work.entry(dir.clone()).or_default();
+                let block_key = (dir.clone(), r.block_in_module(), r.arn.clone());
+                if let Some(&first) = written_blocks.get(&block_key) {
+                    let outcome: &EditOutcome = &replacement_outcomes[first];
+                    outcome.outcome.clone()
+                } else {
+                    let mut name = r.suggested_name();
+                    while module.names.contains(&name) {
+                        name.push('_');
+                    }
+                    module.names.push(name.clone());
+                    module.suggestions.push(replacement_blocks(&name, r));
+                    written_blocks.insert(block_key, replacement_outcomes.len());
+                    let base = match &opts.out_dir {
+                        Some(out) => out.join(relative(&root, dir)),
+                        None => dir.clone(),
+                    };
+                    Outcome::SuggestionFile {
+                        path: base.join(SUGGESTION_FILE_NAME),
+                        note: r.note(&name),
+                    }
+                }
+            }
+            _ => Outcome::Skipped {
+                why: format!(
+                    "{} is in module {key:?}, which is not a local directory of this repository",
+                    r.attachment
+                ),
+            },
+        };
+        replacement_outcomes.push(EditOutcome {
+            address: r.policy_address.clone(),
+            outcome,
+        });
+    }
+
     let mut files = Vec::new();
     for (dir, module) in &work {
         let out_dir = match &opts.out_dir {
@@ -382,7 +440,7 @@ pub fn write_suggestions(
             write_atomic(&file.path, &file.text)?;
         }
     }
-    let outcomes = edits
+    let mut outcomes: Vec<EditOutcome> = edits
         .iter()
         .zip(outcomes)
         .map(|(edit, outcome)| EditOutcome {
@@ -392,6 +450,7 @@ pub fn write_suggestions(
             }),
         })
         .collect();
+    outcomes.extend(replacement_outcomes);
     Ok(WriteReport { files, outcomes })
 }
 

@@ -1,9 +1,11 @@
 //! The IAM domain: policy documents, action patterns, principals and the policy sources that reach
-//! them, risk flags, and discovery of all of it from a Terraform plan.
+//! them, risk flags, discovery of all of it from a Terraform plan, and the bundled documents of
+//! AWS-managed policies (`aws_managed`).
 //!
 //! It reads `crate::plan` and nothing above it.
 
 pub mod action;
+pub mod aws_managed;
 pub mod catalog;
 pub mod discover;
 pub mod grant;

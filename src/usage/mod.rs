@@ -1,4 +1,6 @@
-//! Where usage comes from: the cache, IAM Access Analyzer policy generation, and CloudTrail logs.
+//! Where usage comes from: the cache, IAM Access Analyzer policy generation, and CloudTrail logs;
+//! and, since this is where the network lives, managed policy documents from the IAM API
+//! (`iam_policies`).
 //!
 //! Every source produces the same [`ObservedUsage`]; the minimizer reads nothing else.
 
@@ -6,6 +8,7 @@ pub mod access_analyzer;
 pub mod aws;
 pub mod cache;
 pub mod cloudtrail;
+pub mod iam_policies;
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

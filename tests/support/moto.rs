@@ -55,6 +55,8 @@ impl Moto {
         let port = free_port();
         let mut child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Like `scripts/test`: IAM holds the AWS-managed policies only when asked.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -1,0 +1,186 @@
+//! Customer-managed replacements for AWS-managed policies, which cannot be edited: the suggested
+//! document as a `data "aws_iam_policy_document"`, an `aws_iam_policy` made from it, and a comment
+//! saying which attachment to point at the new policy (the attachment's `policy_arn`, or the role's
+//! `managed_policy_arns`).
+//!
+//! Main types: [`PolicyReplacement`] (the input, built by the CLI from minimizer suggestions) and
+//! [`replacement_blocks`] (its Terraform text). `crate::emit::write` puts the text in the attaching
+//! module's `iamtrim.suggested.tf`. It does not decide what the replacement keeps: that is
+//! `crate::minimize`.
+
+use crate::emit::suggestion::{hcl_string, policy_document_block, suggestion_name};
+use crate::iam::discover::strip_instance_keys;
+use crate::iam::policy::PolicyDocument;
+
+/// One AWS-managed attachment to replace with a customer-managed policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyReplacement {
+    /// The address the suggestion is reported under (attachment and ARN).
+    pub policy_address: String,
+    /// The AWS-managed policy's ARN.
+    pub arn: String,
+    /// Instance address of the attachment resource, or of the role for `managed_policy_arns`.
+    pub attachment: String,
+    /// True when the role's `managed_policy_arns` attaches it (no attachment resource).
+    pub role_attribute: bool,
+    /// The trimmed document; `None` when nothing of the policy was used (detach it).
+    pub suggested: Option<PolicyDocument>,
+}
+
+impl PolicyReplacement {
+    /// The module key (`app.db` for `module.app.module.db.x.y`) of the attachment.
+    pub fn module_key(&self) -> String {
+        split_module(&strip_instance_keys(&self.attachment)).0
+    }
+
+    /// The attachment's block address within its module, e.g. `aws_iam_role_policy_attachment.ro`.
+    pub fn block_in_module(&self) -> String {
+        split_module(&strip_instance_keys(&self.attachment)).1
+    }
+
+    /// The AWS-managed policy's name, the last part of its ARN.
+    pub fn policy_name(&self) -> &str {
+        self.arn.rsplit('/').next().unwrap_or(&self.arn)
+    }
+
+    /// What to change by hand, given the name of the new `aws_iam_policy`.
+    pub fn note(&self, name: &str) -> String {
+        let block = self.block_in_module();
+        match (&self.suggested, self.role_attribute) {
+            (None, false) => format!(
+                "{} ({}) grants nothing that was used: remove {block}.",
+                self.policy_name(),
+                self.arn
+            ),
+            (None, true) => format!(
+                "{} ({}) grants nothing that was used: remove it from `managed_policy_arns` of {block}.",
+                self.policy_name(),
+                self.arn
+            ),
+            (Some(_), false) => format!(
+                "{} is AWS-managed and cannot be trimmed: create aws_iam_policy.{name} below, then set `policy_arn = aws_iam_policy.{name}.arn` on {block} (instead of {}).",
+                self.policy_name(),
+                self.arn
+            ),
+            (Some(_), true) => format!(
+                "{} is AWS-managed and cannot be trimmed: create aws_iam_policy.{name} below, then replace {} with aws_iam_policy.{name}.arn in `managed_policy_arns` of {block}.",
+                self.policy_name(),
+                hcl_string(&self.arn)
+            ),
+        }
+    }
+
+    /// The Terraform name for the replacement's blocks, e.g. `ro_ReadOnlyAccess_iamtrim`.
+    pub fn suggested_name(&self) -> String {
+        let block = self.block_in_module();
+        let resource_name = block.rsplit('.').next().unwrap_or(&block);
+        suggestion_name(&[resource_name, self.policy_name(), "iamtrim"])
+    }
+}
+
+fn split_module(address: &str) -> (String, String) {
+    let mut parts: Vec<&str> = address.split('.').collect();
+    let mut module = Vec::new();
+    while parts.len() > 2 && parts[0] == "module" {
+        module.push(parts[1]);
+        parts.drain(..2);
+    }
+    (module.join("."), parts.join("."))
+}
+
+/// The comment, the `data "aws_iam_policy_document"` and the `resource "aws_iam_policy"` for one
+/// replacement named `name` (only the comment when the policy should be detached).
+pub fn replacement_blocks(name: &str, replacement: &PolicyReplacement) -> String {
+    let mut out = format!("# {}\n", replacement.note(name));
+    if let Some(doc) = &replacement.suggested {
+        out.push_str(&policy_document_block(name, doc));
+        out.push('\n');
+        let description = format!(
+            "{} trimmed to the actions in use (iamtrim)",
+            replacement.policy_name()
+        );
+        let name_value = format!("{}-trimmed", replacement.policy_name());
+        out.push_str(&format!(
+            "resource \"aws_iam_policy\" {} {{\n  name        = {}\n  description = {}\n  policy      = data.aws_iam_policy_document.{name}.json\n}}\n",
+            hcl_string(name),
+            hcl_string(&name_value),
+            hcl_string(&description),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replacement(attachment: &str, role_attribute: bool) -> PolicyReplacement {
+        PolicyReplacement {
+            policy_address: format!("{attachment} (arn:aws:iam::aws:policy/ReadOnlyAccess)"),
+            arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".to_string(),
+            attachment: attachment.to_string(),
+            role_attribute,
+            suggested: Some(
+                PolicyDocument::parse_str(
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:DescribeInstances","iam:ListRoles"],"Resource":"*"}]}"#,
+                )
+                .unwrap(),
+            ),
+        }
+    }
+
+    #[test]
+    fn attachment_resource_gets_a_policy_and_a_policy_arn_note() {
+        let r = replacement(
+            "module.audit.aws_iam_user_policy_attachment.auditor[\"a\"]",
+            false,
+        );
+        assert_eq!(r.module_key(), "audit");
+        let name = r.suggested_name();
+        assert_eq!(name, "auditor_ReadOnlyAccess_iamtrim");
+        let text = replacement_blocks(&name, &r);
+        assert_eq!(
+            text,
+            r#"# ReadOnlyAccess is AWS-managed and cannot be trimmed: create aws_iam_policy.auditor_ReadOnlyAccess_iamtrim below, then set `policy_arn = aws_iam_policy.auditor_ReadOnlyAccess_iamtrim.arn` on aws_iam_user_policy_attachment.auditor (instead of arn:aws:iam::aws:policy/ReadOnlyAccess).
+data "aws_iam_policy_document" "auditor_ReadOnlyAccess_iamtrim" {
+  version = "2012-10-17"
+
+  statement {
+    effect    = "Allow"
+    actions   = ["ec2:DescribeInstances", "iam:ListRoles"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "auditor_ReadOnlyAccess_iamtrim" {
+  name        = "ReadOnlyAccess-trimmed"
+  description = "ReadOnlyAccess trimmed to the actions in use (iamtrim)"
+  policy      = data.aws_iam_policy_document.auditor_ReadOnlyAccess_iamtrim.json
+}
+"#
+        );
+        assert!(hcl_edit::parser::parse_body(&text).is_ok());
+    }
+
+    #[test]
+    fn managed_policy_arns_and_detach_notes() {
+        let r = replacement("aws_iam_role.app", true);
+        assert_eq!(r.module_key(), "");
+        assert!(
+            r.note("n").contains(
+                "replace \"arn:aws:iam::aws:policy/ReadOnlyAccess\" with aws_iam_policy.n.arn in `managed_policy_arns` of aws_iam_role.app"
+            ),
+            "{}",
+            r.note("n")
+        );
+        let detach = PolicyReplacement {
+            suggested: None,
+            ..replacement("aws_iam_role_policy_attachment.ro", false)
+        };
+        let text = replacement_blocks("n", &detach);
+        assert!(
+            text.starts_with("# ReadOnlyAccess (arn:aws:iam::aws:policy/ReadOnlyAccess) grants nothing that was used: remove aws_iam_role_policy_attachment.ro.")
+        );
+        assert!(!text.contains("resource"), "{text}");
+    }
+}
