@@ -47,6 +47,9 @@ pub fn render_scan(report: &Report) -> String {
     out
 }
 
+/// Diff lines per suggestion: PR comments have a size limit (GitHub: 65,536 characters).
+const MAX_DIFF_LINES: usize = 150;
+
 /// Renders `suggest`/`check` as a pull-request comment: a summary table, then a collapsible diff per
 /// principal, pointing at the patch files.
 pub fn render_suggest(report: &Report) -> String {
@@ -111,11 +114,17 @@ pub fn render_suggest(report: &Report) -> String {
                 "`{}`: {} -> {} actions ({})\n",
                 s.policy_address, s.granted, s.kept, s.applicability
             );
-            let _ = writeln!(
-                out,
-                "```diff\n{}```\n",
-                super::text::document_diff(&s.current, s.suggested.as_ref())
-            );
+            let diff = super::text::document_diff(&s.current, s.suggested.as_ref());
+            let total = diff.lines().count();
+            let head: Vec<&str> = diff.lines().take(MAX_DIFF_LINES).collect();
+            let _ = writeln!(out, "```diff\n{}\n```\n", head.join("\n"));
+            if total > MAX_DIFF_LINES {
+                let _ = writeln!(
+                    out,
+                    "_{} more diff lines: see the patch or `--format json`._\n",
+                    total - MAX_DIFF_LINES
+                );
+            }
         }
         let _ = writeln!(out, "</details>");
     }

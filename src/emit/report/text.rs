@@ -109,6 +109,9 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
     out
 }
 
+/// Diff lines shown per suggestion without -v.
+const DIFF_LINES: usize = 60;
+
 /// A unified diff of two policy documents' pretty JSON (for the reports; patches come from the writer).
 pub fn document_diff(current: &serde_json::Value, suggested: Option<&serde_json::Value>) -> String {
     let old = serde_json::to_string_pretty(current).unwrap_or_default() + "\n";
@@ -187,13 +190,28 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
             for note in &s.notes {
                 let _ = writeln!(out, "    note: {note}");
             }
-            for line in document_diff(&s.current, s.suggested.as_ref()).lines() {
+            let diff = document_diff(&s.current, s.suggested.as_ref());
+            let total = diff.lines().count();
+            // A whole AWS-managed policy diff runs to thousands of lines: show the head, -v shows all.
+            let shown = if style.verbose {
+                total
+            } else {
+                total.min(DIFF_LINES)
+            };
+            for line in diff.lines().take(shown) {
                 let colored = match line.as_bytes().first() {
                     Some(b'+') if !line.starts_with("+++") => paint(style.color, "32", line),
                     Some(b'-') if !line.starts_with("---") => paint(style.color, "31", line),
                     _ => line.to_string(),
                 };
                 let _ = writeln!(out, "    {colored}");
+            }
+            if shown < total {
+                let _ = writeln!(
+                    out,
+                    "    ... {} more diff lines (-v shows them; the patch has the change)",
+                    total - shown
+                );
             }
         }
         let _ = writeln!(out);
