@@ -2,6 +2,8 @@
 //! loading the embedded catalog. Targets: under 2 s on one core; catalog load under 20 ms.
 //!
 //! The data is generated here, deterministically, from the embedded catalog's real actions.
+//! `IAMTRIM_BENCH_PRINCIPALS` shrinks the principal count (default 5,000); `IAMTRIM_BENCH_ONCE=1`
+//! skips criterion and runs `minimize_all` once, for instruction counts under callgrind.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use iamtrim::config::Config;
@@ -15,6 +17,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 const PRINCIPALS: usize = 5_000;
+
+/// The principal count: `IAMTRIM_BENCH_PRINCIPALS` or [`PRINCIPALS`].
+fn principal_count() -> usize {
+    std::env::var("IAMTRIM_BENCH_PRINCIPALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PRINCIPALS)
+}
 const POLICIES_PER_PRINCIPAL: usize = 4;
 const STATEMENTS_PER_POLICY: usize = 5;
 const USED_PER_PRINCIPAL: usize = 200;
@@ -45,9 +55,10 @@ impl Rng {
 fn principals_and_usage(catalog: &Catalog) -> (Vec<Principal>, BTreeMap<String, ObservedUsage>) {
     let actions: Vec<&str> = catalog.actions().iter().map(|a| a.name()).collect();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut principals = Vec::with_capacity(PRINCIPALS);
+    let count = principal_count();
+    let mut principals = Vec::with_capacity(count);
     let mut usage = BTreeMap::new();
-    for p in 0..PRINCIPALS {
+    for p in 0..count {
         let arn = format!("arn:aws:iam::123456789012:role/r{p}");
         let mut granted = Vec::new();
         let mut policies = Vec::with_capacity(POLICIES_PER_PRINCIPAL);
@@ -122,6 +133,12 @@ fn principals_and_usage(catalog: &Catalog) -> (Vec<Principal>, BTreeMap<String, 
 }
 
 fn bench(c: &mut Criterion) {
+    if std::env::var_os("IAMTRIM_BENCH_ONCE").is_some() {
+        let catalog = Catalog::embedded();
+        let (principals, usage) = principals_and_usage(catalog);
+        black_box(minimize_all(&principals, &usage, catalog, &Config::default()).len());
+        return;
+    }
     c.bench_function("catalog load (decompress + parse)", |b| {
         b.iter(|| Catalog::from_gzip(black_box(Catalog::embedded_data())).map(|c| c.len()))
     });

@@ -1,7 +1,7 @@
 //! Minimizing every principal of a plan: per-principal rules and statuses, and the union rule for
 //! policies that reach several principals or share one Terraform block.
 
-use super::document::{KeepRules, granted_actions, minimize_document};
+use super::document::{Expansions, KeepRules, UsageIndex, granted_actions, minimize_indexed};
 use super::{
     Applicability, PolicySuggestion, PrincipalOutcome, PrincipalStatus, RiskProfile,
     StatementChange,
@@ -12,6 +12,7 @@ use crate::iam::discover::strip_instance_keys;
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::{PolicyKind, PolicySource, Principal, PrincipalKind};
 use crate::usage::ObservedUsage;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// Whether a principal's usage can drive minimizing, and if not, why.
@@ -89,8 +90,12 @@ fn day_number(instant: &str) -> Option<i64> {
 
 /// The usage of several principals taken together: any action one used, but a service counts as
 /// covered at action level, data events as seen and the result as complete only when all agree.
-fn union_usage(parts: &[&ObservedUsage]) -> Option<ObservedUsage> {
+/// A single usage is borrowed as it is: most policies reach one principal.
+fn union_usage<'u>(parts: &[&'u ObservedUsage]) -> Option<Cow<'u, ObservedUsage>> {
     let (first, rest) = parts.split_first()?;
+    if rest.is_empty() {
+        return Some(Cow::Borrowed(*first));
+    }
     let mut out = (*first).clone();
     for other in rest {
         for (action, u) in &other.actions {
@@ -121,7 +126,7 @@ fn union_usage(parts: &[&ObservedUsage]) -> Option<ObservedUsage> {
             out.window.end = other.window.end.clone();
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// A suggestion that leaves the document as it is, saying why.
@@ -180,7 +185,7 @@ pub fn minimize_all(
     }
 
     // One decision per edit site: the union usage and rules, or why it stays as it is.
-    let mut sites: HashMap<String, Result<(ObservedUsage, KeepRules), String>> = HashMap::new();
+    let mut sites: HashMap<String, Result<Site<'_>, String>> = HashMap::new();
     for (key, members) in &reach {
         let callers: Vec<usize> = members
             .iter()
@@ -216,20 +221,37 @@ pub fn minimize_all(
                     .extend(rules[i].leave_alone.iter().cloned());
             }
             union_usage(&usages)
-                .map(|u| (u, keep))
+                .map(|usage| Site { usage, rules: keep })
                 .ok_or_else(|| "kept unchanged: no usage".to_string())
         };
         sites.insert(key.clone(), decision);
     }
 
-    let mut done: HashMap<String, Option<PolicySuggestion>> = HashMap::new();
+    // The usage lookups, once per distinct usage (a principal's own, or a union), keyed by address.
+    let mut indices: HashMap<*const ObservedUsage, UsageIndex<'_>> = HashMap::new();
+    for site in sites.values().flatten() {
+        let usage: &ObservedUsage = &site.usage;
+        indices
+            .entry(usage as *const ObservedUsage)
+            .or_insert_with(|| UsageIndex::new(usage, catalog));
+    }
+    let mut expansions = Expansions::new(catalog);
+    // How many principals still need each policy instance, so the last one takes the suggestion
+    // instead of a copy.
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for p in principals {
+        for policy in p.policies.iter().filter(|s| s.document.is_some()) {
+            *uses.entry(instance_key(policy)).or_default() += 1;
+        }
+    }
+    let mut done: HashMap<String, PolicySuggestion> = HashMap::new();
     let mut outcomes: Vec<PrincipalOutcome> = principals
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let risk = RiskProfile::of(
+            let risk = RiskProfile::of_cached(
                 p.policies.iter().filter_map(|s| s.document.as_ref()),
-                catalog,
+                &mut expansions,
             );
             let mut notes = Vec::new();
             let status = match &usability[i] {
@@ -254,11 +276,19 @@ pub fn minimize_all(
                         ));
                         continue;
                     };
-                    let suggestion = done
-                        .entry(instance_key(policy))
-                        .or_insert_with(|| Some(suggest(policy, doc, &sites, catalog)))
-                        .clone();
-                    suggestions.extend(suggestion);
+                    let key = instance_key(policy);
+                    let left = uses.get_mut(&key).map_or(0, |n| {
+                        *n = n.saturating_sub(1);
+                        *n
+                    });
+                    let suggestion = match done.remove(&key) {
+                        Some(s) => s,
+                        None => suggest(policy, doc, &sites, &indices, &mut expansions),
+                    };
+                    if left > 0 {
+                        done.insert(key, suggestion.clone());
+                    }
+                    suggestions.push(suggestion);
                 }
             }
             let status = status.unwrap_or(
@@ -286,13 +316,21 @@ pub fn minimize_all(
     outcomes
 }
 
+/// What one edit site is minimized against: the (union) usage and the (union) keep rules.
+struct Site<'u> {
+    usage: Cow<'u, ObservedUsage>,
+    rules: KeepRules,
+}
+
 /// The suggestion for one known policy document.
 fn suggest(
     policy: &PolicySource,
     doc: &PolicyDocument,
-    sites: &HashMap<String, Result<(ObservedUsage, KeepRules), String>>,
-    catalog: &Catalog,
+    sites: &HashMap<String, Result<Site<'_>, String>>,
+    indices: &HashMap<*const ObservedUsage, UsageIndex<'_>>,
+    expansions: &mut Expansions<'_>,
 ) -> PolicySuggestion {
+    let catalog = expansions.catalog();
     let (block_address, key) = edit_site(policy);
     if policy.kind == PolicyKind::AwsManaged {
         let note =
@@ -300,7 +338,7 @@ fn suggest(
                 .to_string();
         return unchanged(policy, doc, &block_address, note, catalog);
     }
-    let (usage, rules) = match sites.get(&key) {
+    let site = match sites.get(&key) {
         Some(Ok(site)) => site,
         Some(Err(why)) => return unchanged(policy, doc, &block_address, why.clone(), catalog),
         None => {
@@ -313,7 +351,16 @@ fn suggest(
             );
         }
     };
-    match minimize_document(doc, policy.before.as_ref(), usage, catalog, rules) {
+    let usage: &ObservedUsage = &site.usage;
+    let fresh;
+    let index = match indices.get(&(usage as *const ObservedUsage)) {
+        Some(index) => index,
+        None => {
+            fresh = UsageIndex::new(usage, catalog);
+            &fresh
+        }
+    };
+    match minimize_indexed(doc, policy.before.as_ref(), index, expansions, &site.rules) {
         Ok(mut s) => {
             s.policy_address = policy.address.clone();
             s.block_address = block_address;

@@ -11,6 +11,7 @@ use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, State
 use crate::usage::ObservedUsage;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::rc::Rc;
 
 /// An `Allow` statement (`*`, a `NotAction`) whose minimized form would list more explicit actions
 /// than this is kept whole and flagged: a policy of thousands of actions helps nobody and hits IAM's size limits.
@@ -59,11 +60,49 @@ fn index_of(catalog: &Catalog, info: &ActionInfo) -> usize {
     (info as *const ActionInfo as usize - base) / std::mem::size_of::<ActionInfo>()
 }
 
+/// Wildcard expansions against the catalog, cached by lower-cased pattern: principals share
+/// patterns (`s3:Get*`, `ec2:Describe*`), and the same document is expanded for its verdicts, for
+/// the document before the plan and for the risk ranking.
+pub(super) struct Expansions<'c> {
+    catalog: &'c Catalog,
+    wildcards: HashMap<Box<str>, Rc<[&'c ActionInfo]>>,
+}
+
+impl<'c> Expansions<'c> {
+    /// An empty cache over `catalog`.
+    pub(super) fn new(catalog: &'c Catalog) -> Self {
+        Expansions {
+            catalog,
+            wildcards: HashMap::new(),
+        }
+    }
+
+    /// The catalog the expansions come from.
+    pub(super) fn catalog(&self) -> &'c Catalog {
+        self.catalog
+    }
+
+    /// What [`Catalog::expand`] returns for `pattern`, shared.
+    pub(super) fn expand(&mut self, pattern: &ActionPattern) -> Rc<[&'c ActionInfo]> {
+        if !pattern.is_wildcard() {
+            // A literal is one binary search: not worth a hash lookup and a stored entry.
+            return self.catalog.lookup(pattern.lower()).into_iter().collect();
+        }
+        if let Some(found) = self.wildcards.get(pattern.lower()) {
+            return Rc::clone(found);
+        }
+        let found: Rc<[&'c ActionInfo]> = self.catalog.expand(pattern).into();
+        self.wildcards
+            .insert(pattern.lower().into(), Rc::clone(&found));
+        found
+    }
+}
+
 /// The catalog actions an `Allow` statement grants, and its patterns the catalog does not know.
 /// `None` for statements that grant nothing (Deny, no action element).
 fn statement_grants<'c>(
     st: &Statement,
-    catalog: &'c Catalog,
+    expansions: &mut Expansions<'c>,
 ) -> Option<(Vec<&'c ActionInfo>, Vec<String>)> {
     if st.effect != Effect::Allow {
         return None;
@@ -73,18 +112,21 @@ fn statement_grants<'c>(
             let mut known = Vec::new();
             let mut unknown = Vec::new();
             for text in &list.values {
-                let expanded = catalog.expand(&ActionPattern::new(text));
+                let expanded = expansions.expand(&ActionPattern::new(text));
                 if expanded.is_empty() {
                     unknown.push(text.clone());
                 }
-                known.extend(expanded);
+                known.extend(expanded.iter().copied());
             }
             Some((known, unknown))
         }
         ActionSpec::NotAction(list) => {
             let patterns: Vec<ActionPattern> =
                 list.values.iter().map(|t| ActionPattern::new(t)).collect();
-            Some((catalog.expand_not_action(&patterns), Vec::new()))
+            Some((
+                expansions.catalog().expand_not_action(&patterns),
+                Vec::new(),
+            ))
         }
     }
 }
@@ -92,10 +134,11 @@ fn statement_grants<'c>(
 /// Number of distinct actions `doc` allows: catalog expansion of every `Allow` statement, plus
 /// each pattern the catalog does not know counted once.
 pub fn granted_actions(doc: &PolicyDocument, catalog: &Catalog) -> usize {
+    let mut expansions = Expansions::new(catalog);
     let mut known = HashSet::new();
     let mut unknown = HashSet::new();
     for st in &doc.statements {
-        if let Some((k, u)) = statement_grants(st, catalog) {
+        if let Some((k, u)) = statement_grants(st, &mut expansions) {
             known.extend(k.into_iter().map(|a| index_of(catalog, a)));
             unknown.extend(u.into_iter().map(|p| p.to_ascii_lowercase()));
         }
@@ -131,35 +174,106 @@ fn is_blanket_deny(st: &Statement) -> bool {
         }
 }
 
-/// Everything the keep rules need, computed once per document.
-struct Judge<'a> {
-    catalog: &'a Catalog,
+/// The usage lookups and reason sentences the keep rules need, built once per (merged) usage and
+/// shared by every document minimized against it.
+pub(super) struct UsageIndex<'a> {
     usage: &'a ObservedUsage,
-    rules: &'a KeepRules,
     used: HashSet<Caseless<'a>>,
     denied: HashSet<Caseless<'a>>,
+    /// Used actions the catalog does not know.
+    used_unknown: Vec<&'a str>,
+    used_reason: String,
+    not_used_reason: String,
+    denied_reason: String,
+}
+
+impl<'a> UsageIndex<'a> {
+    /// Indexes `usage` against `catalog`.
+    pub(super) fn new(usage: &'a ObservedUsage, catalog: &Catalog) -> Self {
+        let window = &usage.window;
+        UsageIndex {
+            usage,
+            used: usage.actions.keys().map(|k| Caseless(k)).collect(),
+            denied: usage.denied.keys().map(|k| Caseless(k)).collect(),
+            used_unknown: usage
+                .actions
+                .keys()
+                .map(String::as_str)
+                .filter(|a| catalog.lookup(a).is_none())
+                .collect(),
+            used_reason: format!("used between {} and {}", window.start, window.end),
+            not_used_reason: format!("not used between {} and {}", window.start, window.end),
+            denied_reason: format!(
+                "only denied calls seen between {} and {} (denied calls never count as use)",
+                window.start, window.end
+            ),
+        }
+    }
+}
+
+/// Why a verdict is what it is, as data; the sentence is rendered once per action at the end.
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    Used,
+    /// By the allowlist pattern at this index of `KeepRules::allow`.
+    Allowlisted(usize),
+    ServiceLeftAlone,
+    NewInPlan,
+    Unlogged,
+    DataEventNotSeen,
+    NoActionLevelData,
+    BlockedByDeny,
+    OnlyDenied,
+    NotUsed,
+}
+
+/// The verdict on one catalog action, small and copyable while statements are walked.
+#[derive(Debug, Clone, Copy)]
+struct Verdict {
+    keep: bool,
+    kind: Option<KeepReason>,
+    reason: Reason,
+}
+
+impl Verdict {
+    /// The same verdict, kept because its statement is kept whole.
+    fn kept_whole(self) -> Verdict {
+        Verdict {
+            keep: true,
+            kind: Some(KeepReason::StatementKeptWhole),
+            reason: self.reason,
+        }
+    }
+}
+
+/// Everything the keep rules need for one document.
+struct Judge<'a> {
+    catalog: &'a Catalog,
+    index: &'a UsageIndex<'a>,
+    rules: &'a KeepRules,
     blanket_denies: Vec<&'a Statement>,
     /// Catalog actions the document before this plan granted; `None` when it did not exist.
     before_known: Option<HashSet<usize>>,
     before_unknown: HashSet<String>,
-    /// Used actions the catalog does not know.
-    used_unknown: Vec<&'a str>,
+    /// Whether every service has action-level data, so the per-action check can be skipped.
+    all_action_level: bool,
 }
 
 impl<'a> Judge<'a> {
-    fn new(
+    fn new<'c: 'a>(
         current: &'a PolicyDocument,
         before: Option<&PolicyDocument>,
-        usage: &'a ObservedUsage,
-        catalog: &'a Catalog,
+        index: &'a UsageIndex<'a>,
+        expansions: &mut Expansions<'c>,
         rules: &'a KeepRules,
     ) -> Self {
+        let catalog = expansions.catalog();
         let (before_known, before_unknown) = match before {
             Some(doc) => {
                 let mut known = HashSet::new();
                 let mut unknown = HashSet::new();
                 for st in &doc.statements {
-                    if let Some((k, u)) = statement_grants(st, catalog) {
+                    if let Some((k, u)) = statement_grants(st, expansions) {
                         known.extend(k.into_iter().map(|a| index_of(catalog, a)));
                         unknown.extend(u.into_iter().map(|p| p.to_ascii_lowercase()));
                     }
@@ -168,12 +282,11 @@ impl<'a> Judge<'a> {
             }
             None => (None, HashSet::new()),
         };
+        let usage = index.usage;
         Judge {
             catalog,
-            usage,
+            index,
             rules,
-            used: usage.actions.keys().map(|k| Caseless(k)).collect(),
-            denied: usage.denied.keys().map(|k| Caseless(k)).collect(),
             blanket_denies: current
                 .statements
                 .iter()
@@ -181,94 +294,93 @@ impl<'a> Judge<'a> {
                 .collect(),
             before_known,
             before_unknown,
-            used_unknown: usage
-                .actions
-                .keys()
-                .map(String::as_str)
-                .filter(|a| catalog.lookup(a).is_none())
-                .collect(),
+            all_action_level: usage.service_level_only.is_empty()
+                && usage.action_level_services.is_none(),
         }
     }
 
     /// The verdict on one catalog action.
-    fn judge(&self, info: &ActionInfo) -> ActionVerdict {
+    fn judge(&self, info: &ActionInfo) -> Verdict {
         let name = info.name();
-        let service = info.service().to_ascii_lowercase();
-        let used = self.used.contains(&Caseless(name));
+        let used = self.index.used.contains(&Caseless(name));
         let blocked = used && blocked_everywhere(&self.blanket_denies, name);
-        let keep = |kind: KeepReason, reason: String| ActionVerdict {
-            action: name.to_string(),
+        let keep = |kind: KeepReason, reason: Reason| Verdict {
             keep: true,
-            reason,
             kind: Some(kind),
+            reason,
         };
         if used && !blocked {
-            return keep(
-                KeepReason::Used,
-                format!(
-                    "used between {} and {}",
-                    self.usage.window.start, self.usage.window.end
-                ),
-            );
+            return keep(KeepReason::Used, Reason::Used);
         }
-        if let Some(p) = self.rules.allow.iter().find(|p| p.matches(name)) {
-            return keep(
-                KeepReason::Allowlisted,
-                format!("allowlisted by `{p}` in .iamtrim.toml"),
-            );
+        if let Some(i) = self.rules.allow.iter().position(|p| p.matches(name)) {
+            return keep(KeepReason::Allowlisted, Reason::Allowlisted(i));
         }
-        if self.rules.leave_alone.contains(&service) {
-            return keep(
-                KeepReason::ServiceLeftAlone,
-                format!("service `{service}` is left alone in .iamtrim.toml"),
-            );
+        let service = || info.service().to_ascii_lowercase();
+        if !self.rules.leave_alone.is_empty() && self.rules.leave_alone.contains(&service()) {
+            return keep(KeepReason::ServiceLeftAlone, Reason::ServiceLeftAlone);
         }
         let new_in_plan = self
             .before_known
             .as_ref()
             .is_none_or(|b| !b.contains(&index_of(self.catalog, info)));
         if new_in_plan {
-            return keep(
-                KeepReason::NewInPlan,
-                "granted by this plan, so it cannot have usage yet".to_string(),
-            );
+            return keep(KeepReason::NewInPlan, Reason::NewInPlan);
         }
         if info.is_unlogged() {
-            return keep(
-                KeepReason::Unlogged,
-                "permission-only: no log ever shows it used".to_string(),
-            );
+            return keep(KeepReason::Unlogged, Reason::Unlogged);
         }
-        if info.is_data_event() && !self.usage.data_events_seen {
-            return keep(
-                KeepReason::DataEventNotSeen,
-                "logged only as a data event, and the source did not see data events".to_string(),
-            );
+        if info.is_data_event() && !self.index.usage.data_events_seen {
+            return keep(KeepReason::DataEventNotSeen, Reason::DataEventNotSeen);
         }
-        if !self.usage.has_action_level_data(&service) {
-            return keep(
-                KeepReason::NoActionLevelData,
-                format!("the usage source has no action-level data for `{service}`"),
-            );
+        if !self.all_action_level && !self.index.usage.has_action_level_data(&service()) {
+            return keep(KeepReason::NoActionLevelData, Reason::NoActionLevelData);
         }
         let reason = if blocked {
-            "used, but an unconditional Deny in this document blocks it, so this policy never granted it".to_string()
-        } else if self.denied.contains(&Caseless(name)) {
-            format!(
-                "only denied calls seen between {} and {} (denied calls never count as use)",
-                self.usage.window.start, self.usage.window.end
-            )
+            Reason::BlockedByDeny
+        } else if self.index.denied.contains(&Caseless(name)) {
+            Reason::OnlyDenied
         } else {
-            format!(
-                "not used between {} and {}",
-                self.usage.window.start, self.usage.window.end
-            )
+            Reason::NotUsed
+        };
+        Verdict {
+            keep: false,
+            kind: None,
+            reason,
+        }
+    }
+
+    /// The verdict on a catalog action as people read it.
+    fn render(&self, info: &ActionInfo, v: Verdict) -> ActionVerdict {
+        let service = || info.service().to_ascii_lowercase();
+        let reason = match v.reason {
+            Reason::Used => self.index.used_reason.clone(),
+            Reason::Allowlisted(i) => format!("allowlisted by `{}` in .iamtrim.toml", self.rules.allow[i]),
+            Reason::ServiceLeftAlone => {
+                format!("service `{}` is left alone in .iamtrim.toml", service())
+            }
+            Reason::NewInPlan => "granted by this plan, so it cannot have usage yet".to_string(),
+            Reason::Unlogged => "permission-only: no log ever shows it used".to_string(),
+            Reason::DataEventNotSeen => {
+                "logged only as a data event, and the source did not see data events".to_string()
+            }
+            Reason::NoActionLevelData => format!(
+                "the usage source has no action-level data for `{}`",
+                service()
+            ),
+            Reason::BlockedByDeny => "used, but an unconditional Deny in this document blocks it, so this policy never granted it".to_string(),
+            Reason::OnlyDenied => self.index.denied_reason.clone(),
+            Reason::NotUsed => self.index.not_used_reason.clone(),
+        };
+        let reason = if v.kind == Some(KeepReason::StatementKeptWhole) {
+            format!("{reason}; kept because its statement is kept whole")
+        } else {
+            reason
         };
         ActionVerdict {
-            action: name.to_string(),
-            keep: false,
+            action: info.name().to_string(),
+            keep: v.keep,
             reason,
-            kind: None,
+            kind: v.kind,
         }
     }
 
@@ -276,7 +388,7 @@ impl<'a> Judge<'a> {
     fn judge_unknown(&self, pattern: &str) -> ActionVerdict {
         let new = self.before_known.is_none()
             || !self.before_unknown.contains(&pattern.to_ascii_lowercase());
-        let reason = if self.used.contains(&Caseless(pattern)) {
+        let reason = if self.index.used.contains(&Caseless(pattern)) {
             "unknown to the action catalog (used); kept verbatim".to_string()
         } else if new {
             "unknown to the action catalog and new in this plan; kept verbatim".to_string()
@@ -303,18 +415,18 @@ fn keeps_pattern_verbatim(kind: Option<KeepReason>) -> bool {
 
 /// Verdicts collected over a document, one per distinct action.
 #[derive(Default)]
-struct Verdicts {
-    known: HashMap<usize, ActionVerdict>,
+struct Verdicts<'c> {
+    known: HashMap<usize, (&'c ActionInfo, Verdict)>,
     unknown: BTreeMap<String, ActionVerdict>,
 }
 
-impl Verdicts {
+impl<'c> Verdicts<'c> {
     /// Records a verdict; when statements disagree (a NotAction kept whole), keeping wins.
-    fn record_known(&mut self, index: usize, verdict: ActionVerdict) {
+    fn record_known(&mut self, index: usize, info: &'c ActionInfo, verdict: Verdict) {
         match self.known.get(&index) {
-            Some(old) if old.keep || !verdict.keep => {}
+            Some((_, old)) if old.keep || !verdict.keep => {}
             _ => {
-                self.known.insert(index, verdict);
+                self.known.insert(index, (info, verdict));
             }
         }
     }
@@ -339,18 +451,37 @@ pub fn minimize_document(
     catalog: &Catalog,
     rules: &KeepRules,
 ) -> Result<PolicySuggestion, MinimizeError> {
-    let judge = Judge::new(current, before, usage, catalog, rules);
+    let index = UsageIndex::new(usage, catalog);
+    minimize_indexed(
+        current,
+        before,
+        &index,
+        &mut Expansions::new(catalog),
+        rules,
+    )
+}
+
+/// [`minimize_document`] with the usage already indexed and a shared expansion cache.
+pub(super) fn minimize_indexed<'a, 'c: 'a>(
+    current: &'a PolicyDocument,
+    before: Option<&PolicyDocument>,
+    index: &'a UsageIndex<'a>,
+    expansions: &mut Expansions<'c>,
+    rules: &'a KeepRules,
+) -> Result<PolicySuggestion, MinimizeError> {
+    let catalog = expansions.catalog();
+    let usage = index.usage;
+    let judge = Judge::new(current, before, index, expansions, rules);
     let mut verdicts = Verdicts::default();
     let mut changes = Vec::with_capacity(current.statements.len());
     let mut notes = Vec::new();
     let mut review = false;
     // Judging is per action, independent of the statement, so each action is judged once.
-    let mut cache: HashMap<usize, ActionVerdict> = HashMap::new();
-    let mut verdict_of = |info: &ActionInfo| -> ActionVerdict {
-        cache
+    let mut cache: HashMap<usize, Verdict> = HashMap::new();
+    let mut verdict_of = |info: &ActionInfo| -> Verdict {
+        *cache
             .entry(index_of(catalog, info))
             .or_insert_with(|| judge.judge(info))
-            .clone()
     };
 
     for (i, st) in current.statements.iter().enumerate() {
@@ -367,7 +498,7 @@ pub fn minimize_document(
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         // (catalog action, verdict, written into `out`) for every action the statement grants.
-        let mut judged: Vec<(&ActionInfo, ActionVerdict)> = Vec::new();
+        let mut judged: Vec<(&ActionInfo, Verdict)> = Vec::new();
         if not_action {
             for info in catalog.expand_not_action(&patterns) {
                 let v = verdict_of(info);
@@ -378,7 +509,7 @@ pub fn minimize_document(
             }
         } else {
             for (text, pattern) in list.values.iter().zip(&patterns) {
-                let expanded = catalog.expand(pattern);
+                let expanded = expansions.expand(pattern);
                 if expanded.is_empty() {
                     verdicts
                         .unknown
@@ -388,7 +519,7 @@ pub fn minimize_document(
                     continue;
                 }
                 let start = judged.len();
-                judged.extend(expanded.into_iter().map(|a| (a, verdict_of(a))));
+                judged.extend(expanded.iter().map(|&a| (a, verdict_of(a))));
                 let mine = &judged[start..];
                 let verbatim = pattern.is_wildcard()
                     && mine
@@ -415,7 +546,7 @@ pub fn minimize_document(
         }
         // Used actions the catalog does not know but a wildcard or the NotAction grants: the
         // expansion cannot list them, so they are added by name lest a workload break.
-        for used in &judge.used_unknown {
+        for used in &index.used_unknown {
             let granted = if not_action {
                 !patterns.iter().any(|p| p.matches(used))
             } else {
@@ -443,9 +574,7 @@ pub fn minimize_document(
                 out.len()
             ));
             for (_, v) in judged.iter_mut().filter(|(_, v)| !v.keep) {
-                v.keep = true;
-                v.kind = Some(KeepReason::StatementKeptWhole);
-                v.reason = format!("{}; kept because its statement is kept whole", v.reason);
+                *v = v.kept_whole();
             }
             StatementChange::Keep
         } else if out.is_empty() {
@@ -459,7 +588,7 @@ pub fn minimize_document(
             StatementChange::SetActions(out)
         };
         for (info, v) in judged {
-            verdicts.record_known(index_of(catalog, info), v);
+            verdicts.record_known(index_of(catalog, info), info, v);
         }
         changes.push(change);
     }
@@ -496,13 +625,10 @@ pub fn minimize_document(
     let mut actions: Vec<ActionVerdict> = verdicts
         .known
         .into_values()
+        .map(|(info, v)| judge.render(info, v))
         .chain(verdicts.unknown.into_values())
         .collect();
-    actions.sort_by(|a, b| {
-        a.action
-            .to_ascii_lowercase()
-            .cmp(&b.action.to_ascii_lowercase())
-    });
+    actions.sort_by(|a, b| cmp_caseless(&a.action, &b.action));
     let kept = actions.iter().filter(|v| v.keep).count();
     Ok(PolicySuggestion {
         policy_address: String::new(),
@@ -520,6 +646,13 @@ pub fn minimize_document(
         },
         notes,
     })
+}
+
+/// Compares ASCII case-insensitively without allocating (the order of the lower-cased names).
+fn cmp_caseless(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// `2 ("ReadBucket")` or `2`, for notes.

@@ -59,16 +59,29 @@ pub fn grants_no_more(
             });
         }
     }
+    // Each current statement's patterns, built once rather than once per suggested pattern.
+    let current_patterns: Vec<Vec<ActionPattern>> = current
+        .statements
+        .iter()
+        .map(|c| match &c.action {
+            Some(ActionSpec::Action(l) | ActionSpec::NotAction(l)) => {
+                l.values.iter().map(|t| ActionPattern::new(t)).collect()
+            }
+            None => Vec::new(),
+        })
+        .collect();
     for (i, st) in suggested
         .statements
         .iter()
         .enumerate()
         .filter(|(_, s)| s.effect == Effect::Allow)
     {
-        let candidates: Vec<&Statement> = current
+        let candidates: Vec<(&Statement, &[ActionPattern])> = current
             .statements
             .iter()
-            .filter(|c| c.effect == Effect::Allow && same_scope(st, c))
+            .zip(&current_patterns)
+            .filter(|(c, _)| c.effect == Effect::Allow && same_scope(st, c))
+            .map(|(c, p)| (c, p.as_slice()))
             .collect();
         if candidates.is_empty() {
             return Err(Counterexample {
@@ -79,7 +92,7 @@ pub fn grants_no_more(
                     .to_string(),
             });
         }
-        if candidates.iter().any(|c| c.action == st.action) {
+        if candidates.iter().any(|(c, _)| c.action == st.action) {
             continue;
         }
         let Some(ActionSpec::Action(list)) = &st.action else {
@@ -94,15 +107,16 @@ pub fn grants_no_more(
         // is what the current document allows there.
         for text in &list.values {
             let pattern = ActionPattern::new(text);
-            if !candidates
-                .iter()
-                .any(|c| c.action.as_ref().is_some_and(|a| spec_covers(a, &pattern)))
-            {
+            if !candidates.iter().any(|(c, patterns)| {
+                c.action
+                    .as_ref()
+                    .is_some_and(|a| spec_covers(a, patterns, &pattern))
+            }) {
                 let action = catalog
                     .expand(&pattern)
                     .into_iter()
                     .find(|info| {
-                        !candidates.iter().any(|c| {
+                        !candidates.iter().any(|(c, _)| {
                             c.action
                                 .as_ref()
                                 .is_some_and(|a| spec_allows(a, info.name()))
@@ -144,21 +158,15 @@ fn spec_allows(spec: &ActionSpec, action: &str) -> bool {
     }
 }
 
-/// True when every action `pattern` can match (known to the catalog or not) is allowed by `spec`.
-fn spec_covers(spec: &ActionSpec, pattern: &ActionPattern) -> bool {
+/// True when every action `pattern` can match (known to the catalog or not) is allowed by `spec`,
+/// whose patterns are `patterns`.
+fn spec_covers(spec: &ActionSpec, patterns: &[ActionPattern], pattern: &ActionPattern) -> bool {
     match spec {
-        ActionSpec::Action(l) => l
-            .values
-            .iter()
-            .any(|q| pattern_within(pattern, &ActionPattern::new(q))),
+        ActionSpec::Action(_) => patterns.iter().any(|q| pattern_within(pattern, q)),
         // A concrete action escapes the NotAction list when no pattern there matches it; a wildcard
         // might overlap an excluded pattern in ways not worth deciding, so it is refused.
-        ActionSpec::NotAction(l) => {
-            !pattern.is_wildcard()
-                && !l
-                    .values
-                    .iter()
-                    .any(|q| ActionPattern::new(q).matches(pattern.lower()))
+        ActionSpec::NotAction(_) => {
+            !pattern.is_wildcard() && !patterns.iter().any(|q| q.matches(pattern.lower()))
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Unlike the syntactic flags of `crate::iam::risk`, this expands every `Allow` against the catalog,
 //! so `iam:*`, `NotAction` and `*` count for what they really grant.
 
+use super::document::Expansions;
 use crate::iam::action::ActionPattern;
 use crate::iam::catalog::{AccessLevel, Catalog, RiskCategory};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
@@ -34,6 +35,15 @@ impl RiskProfile {
         docs: impl IntoIterator<Item = &'a PolicyDocument>,
         catalog: &Catalog,
     ) -> RiskProfile {
+        RiskProfile::of_cached(docs, &mut Expansions::new(catalog))
+    }
+
+    /// [`RiskProfile::of`] with wildcard expansions shared with the minimizer.
+    pub(super) fn of_cached<'a>(
+        docs: impl IntoIterator<Item = &'a PolicyDocument>,
+        expansions: &mut Expansions<'_>,
+    ) -> RiskProfile {
+        let catalog = expansions.catalog();
         let base = catalog.actions().as_ptr() as usize;
         let size = std::mem::size_of::<crate::iam::catalog::ActionInfo>();
         let mut granted: HashSet<usize> = HashSet::new();
@@ -48,10 +58,11 @@ impl RiskProfile {
                 let actions = match &st.action {
                     Some(ActionSpec::Action(l)) => {
                         full_admin |= any_resource && l.values.iter().any(|v| v == "*");
-                        l.values
-                            .iter()
-                            .flat_map(|t| catalog.expand(&ActionPattern::new(t)))
-                            .collect::<Vec<_>>()
+                        let mut out = Vec::new();
+                        for t in &l.values {
+                            out.extend(expansions.expand(&ActionPattern::new(t)).iter().copied());
+                        }
+                        out
                     }
                     Some(ActionSpec::NotAction(l)) => {
                         let patterns: Vec<ActionPattern> =
