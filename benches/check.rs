@@ -22,7 +22,11 @@ fn main() {
     let mb: f64 = std::env::var("IAMTRIM_BENCH_CHECK_MB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(25.0);
+        .unwrap_or(if std::env::args().any(|a| a == "--bench") {
+            25.0
+        } else {
+            1.0
+        });
     let spec = plan_gen::PlanSpec::megabytes(mb);
     let generated = plan_gen::generate(&spec);
     let dir = plan_gen::bench_data_dir().join(format!(
@@ -107,7 +111,12 @@ fn main() {
         (took, out.status.code())
     };
     run(); // warm the page cache
-    let mut times: Vec<Duration> = (0..11).map(|_| run().0).collect();
+    let runs = if std::env::args().any(|a| a == "--bench") {
+        11
+    } else {
+        1
+    };
+    let mut times: Vec<Duration> = (0..runs).map(|_| run().0).collect();
     times.sort();
     let median = times[times.len() / 2];
     println!(

@@ -23,7 +23,12 @@ fn principal_count() -> usize {
     std::env::var("IAMTRIM_BENCH_PRINCIPALS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(PRINCIPALS)
+        // `cargo test --all-targets` runs benches without `--bench`: a smoke run, not a measurement.
+        .unwrap_or(if std::env::args().any(|a| a == "--bench") {
+            PRINCIPALS
+        } else {
+            50
+        })
 }
 const POLICIES_PER_PRINCIPAL: usize = 4;
 const STATEMENTS_PER_POLICY: usize = 5;
