@@ -428,3 +428,40 @@ fn apply_refuses_a_patch_whose_target_changed() {
         "nothing half-written"
     );
 }
+
+#[test]
+fn terraform_root_in_a_subdirectory_of_the_repository_gets_its_patches() {
+    // Regression: with --chdir below the git top level, modules were looked up from the top level
+    // and nothing was patched.
+    let repo = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
+        &repo.path().join("infra"),
+    );
+    git(repo.path(), &["init", "-q"]);
+    let out = iamtrim(repo.path())
+        .args([
+            "suggest",
+            "infra/plan.json",
+            "--chdir",
+            "infra",
+            "--cloudtrail",
+            "infra/cloudtrail",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for patch in ["infra/iamtrim.patch", "infra/modules/worker/iamtrim.patch"] {
+        assert!(repo.path().join(patch).is_file(), "{patch} written");
+        git(repo.path(), &["apply", "--check", patch]);
+    }
+    assert!(
+        !repo.path().join("iamtrim.suggested.tf").exists(),
+        "nothing written at the repository top"
+    );
+}

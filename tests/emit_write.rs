@@ -561,6 +561,7 @@ fn dry_run_writes_nothing_and_out_dir_writes_elsewhere() {
         &WriteOptions {
             dry_run: true,
             out_dir: None,
+            module_root: None,
         },
     )
     .unwrap();
@@ -588,6 +589,7 @@ fn dry_run_writes_nothing_and_out_dir_writes_elsewhere() {
         &WriteOptions {
             dry_run: false,
             out_dir: Some(out.clone()),
+            module_root: None,
         },
     )
     .unwrap();

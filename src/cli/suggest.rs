@@ -42,6 +42,7 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
         &WriteOptions {
             out_dir,
             dry_run: args.dry_run,
+            module_root: Some(settings.root_module.clone()),
         },
     )?;
     let mut report = build_report("suggest", &analysis);

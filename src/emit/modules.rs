@@ -65,13 +65,27 @@ pub fn is_local_source(source: &str) -> bool {
 impl ModuleDirs {
     /// Resolves every module under `root`: the manifest first, then the plan's local `source` paths.
     pub fn discover(root: &Path, plan: Option<&Plan>) -> Result<Self, EmitError> {
+        Self::discover_in(root, root, plan)
+    }
+
+    /// Like [`ModuleDirs::discover`] for a Terraform root module (`module_root`, where `.terraform/`
+    /// lives and local sources start) inside a larger repository (`root`, the write boundary).
+    pub fn discover_in(
+        root: &Path,
+        module_root: &Path,
+        plan: Option<&Plan>,
+    ) -> Result<Self, EmitError> {
         let canonical_root = root.canonicalize().map_err(|e| EmitError::io(root, e))?;
+        let module_root = module_root
+            .canonicalize()
+            .map_err(|e| EmitError::io(module_root, e))?;
         let mut dirs = ModuleDirs {
             root: canonical_root,
             dirs: BTreeMap::new(),
         };
-        dirs.dirs
-            .insert(String::new(), ModuleDir::Local(dirs.root.clone()));
+        let top = dirs.classify(&module_root);
+        dirs.dirs.insert(String::new(), top);
+        let root = module_root.as_path();
         let manifest_path = root.join(".terraform").join("modules").join("modules.json");
         if manifest_path.is_file() {
             let text = std::fs::read_to_string(&manifest_path)
@@ -98,7 +112,7 @@ impl ModuleDirs {
             }
         }
         if let Some(config) = plan.and_then(|p| p.configuration.as_ref()) {
-            let root_dir = dirs.root.clone();
+            let root_dir = module_root.clone();
             dirs.add_calls(&config.root_module, "", Some(&root_dir), None);
         }
         Ok(dirs)

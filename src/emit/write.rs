@@ -28,6 +28,9 @@ pub struct WriteOptions {
     pub out_dir: Option<PathBuf>,
     /// Compute everything, write nothing.
     pub dry_run: bool,
+    /// The Terraform root module (where `.terraform/` lives and local sources start) when it is
+    /// not the repository root itself; `None` means the same.
+    pub module_root: Option<PathBuf>,
 }
 
 /// The kind of a file written.
@@ -199,7 +202,11 @@ pub fn write_suggestions_and_replacements(
     replacements: &[PolicyReplacement],
     opts: &WriteOptions,
 ) -> Result<WriteReport, EmitError> {
-    let dirs = ModuleDirs::discover(root, Some(plan))?;
+    let dirs = ModuleDirs::discover_in(
+        root,
+        opts.module_root.as_deref().unwrap_or(root),
+        Some(plan),
+    )?;
     let root = dirs.root().to_path_buf();
     let mut work: BTreeMap<PathBuf, ModuleWork> = BTreeMap::new();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; edits.len()];
