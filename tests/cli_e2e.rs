@@ -9,8 +9,11 @@
 //! `.tf` still parses, the patched Terraform evaluates to exactly the suggested documents, comments and
 //! odd formatting survive, and the plan terraform would make after applying suggests nothing.
 
-use assert_cmd::Command;
+#[path = "support/repo.rs"]
+mod repo;
+
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use repo::{copy_dir, git, iamtrim};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -47,41 +50,6 @@ fn case_repo_with(case: &str, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
         ],
     );
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn iamtrim(repo: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("iamtrim").unwrap();
-    cmd.current_dir(repo)
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_ENDPOINT_URL");
-    cmd
 }
 
 /// Runs `suggest` on `plan` and returns (exit code, stdout, stderr).

@@ -1,10 +1,13 @@
 //! `iamtrim suggest`, `check` and `apply` end to end on the quickstart, in a temporary git repository.
 
-use assert_cmd::Command;
+#[path = "support/repo.rs"]
+mod repo;
+
 use iamtrim::iam::PolicyDocument;
 use iamtrim::iam::aws_managed::AwsManagedPolicies;
 use iamtrim::iam::catalog::Catalog;
 use iamtrim::minimize::grants_no_more;
+use repo::{copy_dir, git, iamtrim};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -30,41 +33,6 @@ fn quickstart_repo() -> tempfile::TempDir {
         ],
     );
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn iamtrim(repo: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("iamtrim").unwrap();
-    cmd.current_dir(repo)
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_ENDPOINT_URL");
-    cmd
 }
 
 fn suggest(repo: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
