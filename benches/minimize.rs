@@ -3,7 +3,8 @@
 //!
 //! The data is generated here, deterministically, from the embedded catalog's real actions.
 //! `IAMTRIM_BENCH_PRINCIPALS` shrinks the principal count (default 5,000); `IAMTRIM_BENCH_ONCE=1`
-//! skips criterion and runs `minimize_all` once, for instruction counts under callgrind.
+//! skips criterion and runs `minimize_all` once, for instruction counts under callgrind; with it,
+//! `IAMTRIM_BENCH_DUMP=FILE` writes the outcomes as JSON so two builds' results can be compared.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use iamtrim::config::Config;
@@ -141,7 +142,13 @@ fn bench(c: &mut Criterion) {
     if std::env::var_os("IAMTRIM_BENCH_ONCE").is_some() {
         let catalog = Catalog::embedded();
         let (principals, usage) = principals_and_usage(catalog);
-        black_box(minimize_all(&principals, &usage, catalog, &Config::default()).len());
+        let outcomes = minimize_all(&principals, &usage, catalog, &Config::default());
+        // `IAMTRIM_BENCH_DUMP=FILE` writes the outcomes as JSON, to compare two builds' results.
+        if let Some(path) = std::env::var_os("IAMTRIM_BENCH_DUMP") {
+            let json = serde_json::to_string_pretty(&outcomes).expect("outcomes serialize");
+            std::fs::write(path, json).expect("write IAMTRIM_BENCH_DUMP");
+        }
+        black_box(outcomes.len());
         return;
     }
     c.bench_function("catalog load (decompress + parse)", |b| {

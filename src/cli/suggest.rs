@@ -157,9 +157,9 @@ fn suggestion_report(s: &PolicySuggestion) -> report::SuggestionReport {
             .actions
             .iter()
             .map(|a| report::ActionReport {
-                action: a.action.clone(),
+                action: a.action.to_string(),
                 verdict: if a.keep { "keep" } else { "remove" }.to_string(),
-                reason: a.reason.clone(),
+                reason: a.reason.to_string(),
             })
             .collect(),
         notes: s.notes.clone(),

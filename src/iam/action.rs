@@ -1,6 +1,32 @@
 //! Action patterns: `service:Name` with `*` and `?` wildcards, matched case-insensitively as IAM does.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// An action name (or pattern) hashed and compared ignoring ASCII case, so set lookups need no
+/// lower-cased copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Caseless<'a>(pub &'a str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+impl Eq for Caseless<'_> {}
+impl Hash for Caseless<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Lower-cased a chunk at a time: one `write` per chunk instead of one per byte.
+        let mut buf = [0u8; 64];
+        for chunk in self.0.as_bytes().chunks(buf.len()) {
+            let lower = &mut buf[..chunk.len()];
+            lower.copy_from_slice(chunk);
+            lower.make_ascii_lowercase();
+            state.write(lower);
+        }
+        state.write_u8(0xff);
+    }
+}
 
 /// One pattern from an `Action` / `NotAction` list, e.g. `s3:Get*`, `*`, `ec2:Describe?nstances`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,7 +58,7 @@ impl ActionPattern {
 
     /// True when the pattern has a `*` or `?`.
     pub fn is_wildcard(&self) -> bool {
-        self.lower.contains(['*', '?'])
+        has_wildcard(&self.lower)
     }
 
     /// The service prefix (`s3` for `s3:Get*`); `None` for `*` or a pattern without a colon.
@@ -75,6 +101,12 @@ impl fmt::Display for ActionPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.original)
     }
+}
+
+/// True when `text` has a `*` or `?`: a pattern rather than one action. (A byte scan: faster than
+/// `str::contains` with a char set for these short strings.)
+pub fn has_wildcard(text: &str) -> bool {
+    text.bytes().any(|b| b == b'*' || b == b'?')
 }
 
 /// Glob match where `pattern` is already lower case and `text` is compared case-insensitively.

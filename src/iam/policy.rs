@@ -171,6 +171,18 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 impl PolicyDocument {
+    /// A copy with `statements` in place of its own, without copying those first.
+    pub fn with_statements(&self, statements: Vec<Statement>) -> PolicyDocument {
+        PolicyDocument {
+            version: self.version.clone(),
+            id: self.id.clone(),
+            statements,
+            single_statement: self.single_statement,
+            key_order: self.key_order.clone(),
+            extra: self.extra.clone(),
+        }
+    }
+
     /// Parses policy JSON text.
     pub fn parse_str(text: &str) -> Result<Self, PolicyError> {
         let text = text.trim_start_matches('\u{feff}');
@@ -512,6 +524,23 @@ impl Statement {
             }
         }
         Value::Object(out)
+    }
+
+    /// A copy with `actions` as its `Action` list, as [`Statement::set_actions`] leaves it,
+    /// without copying the old list first.
+    pub fn with_actions(&self, actions: Vec<String>) -> Statement {
+        let mut st = Statement {
+            sid: self.sid.clone(),
+            effect: self.effect,
+            principal: self.principal.clone(),
+            action: None,
+            resource: self.resource.clone(),
+            condition: self.condition.clone(),
+            key_order: self.key_order.clone(),
+            extra: self.extra.clone(),
+        };
+        st.set_actions(actions);
+        st
     }
 
     /// Replaces the `Action` list (keeps the key's place; turns `NotAction` into `Action`).

@@ -1,7 +1,9 @@
 //! Minimizing every principal of a plan: per-principal rules and statuses, and the union rule for
 //! policies that reach several principals or share one Terraform block.
 
-use super::document::{Expansions, KeepRules, UsageIndex, granted_actions, minimize_indexed};
+use super::document::{
+    Expansions, KeepRules, UsageIndex, granted_actions_cached, minimize_indexed,
+};
 use super::{
     Applicability, PolicySuggestion, PrincipalOutcome, PrincipalStatus, RiskProfile,
     StatementChange,
@@ -135,9 +137,9 @@ fn unchanged(
     doc: &PolicyDocument,
     block_address: &str,
     note: String,
-    catalog: &Catalog,
+    expansions: &mut Expansions<'_>,
 ) -> PolicySuggestion {
-    let granted = granted_actions(doc, catalog);
+    let granted = granted_actions_cached(doc, expansions);
     PolicySuggestion {
         policy_address: policy.address.clone(),
         block_address: block_address.to_string(),
@@ -336,18 +338,18 @@ fn suggest(
         let note =
             "AWS-managed: cannot be edited; replace it with a customer-managed policy to trim it"
                 .to_string();
-        return unchanged(policy, doc, &block_address, note, catalog);
+        return unchanged(policy, doc, &block_address, note, expansions);
     }
     let site = match sites.get(&key) {
         Some(Ok(site)) => site,
-        Some(Err(why)) => return unchanged(policy, doc, &block_address, why.clone(), catalog),
+        Some(Err(why)) => return unchanged(policy, doc, &block_address, why.clone(), expansions),
         None => {
             return unchanged(
                 policy,
                 doc,
                 &block_address,
                 "kept unchanged: not reached".into(),
-                catalog,
+                expansions,
             );
         }
     };
@@ -371,7 +373,7 @@ fn suggest(
             doc,
             &block_address,
             format!("kept unchanged: {e}"),
-            catalog,
+            expansions,
         ),
     }
 }

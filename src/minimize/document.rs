@@ -5,13 +5,13 @@ use super::proof::grants_no_more;
 use super::{
     ActionVerdict, Applicability, KeepReason, MinimizeError, PolicySuggestion, StatementChange,
 };
-use crate::iam::action::ActionPattern;
+use crate::iam::action::{ActionPattern, Caseless, has_wildcard};
 use crate::iam::catalog::{ActionInfo, Catalog};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
 use crate::usage::ObservedUsage;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::rc::Rc;
+use std::sync::{Arc, LazyLock};
 
 /// An `Allow` statement (`*`, a `NotAction`) whose minimized form would list more explicit actions
 /// than this is kept whole and flagged: a policy of thousands of actions helps nobody and hits IAM's size limits.
@@ -36,114 +36,215 @@ impl KeepRules {
     }
 }
 
-/// An action name hashed and compared ignoring ASCII case, so lookups need no allocation.
-#[derive(Clone, Copy)]
-struct Caseless<'a>(&'a str);
-
-impl PartialEq for Caseless<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.eq_ignore_ascii_case(other.0)
-    }
+/// The position of `info` in `catalog.actions()`, a cheap identity for sets and maps.
+fn index_of(catalog: &Catalog, info: &ActionInfo) -> u32 {
+    let base = catalog.actions().as_ptr() as usize;
+    ((info as *const ActionInfo as usize - base) / std::mem::size_of::<ActionInfo>()) as u32
 }
-impl Eq for Caseless<'_> {}
-impl Hash for Caseless<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        for b in self.0.bytes() {
-            state.write_u8(b.to_ascii_lowercase());
+
+/// A set of catalog positions that empties in O(1): a mark counts only when it carries the
+/// current generation. One per purpose, reused for every document of a run, so the hot loops
+/// neither hash nor allocate.
+#[derive(Default)]
+pub(super) struct Marks {
+    generation: u32,
+    stamps: Vec<u32>,
+}
+
+impl Marks {
+    /// Forgets every mark; sizes the set for `len` catalog actions on first use.
+    pub(super) fn clear(&mut self, len: usize) {
+        if self.stamps.len() != len {
+            self.stamps = vec![0; len];
+            self.generation = 0;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.fill(0);
+            self.generation = 1;
         }
     }
+
+    /// Marks `i`; true when it was not marked yet.
+    pub(super) fn insert(&mut self, i: u32) -> bool {
+        let stamp = &mut self.stamps[i as usize];
+        let fresh = *stamp != self.generation;
+        *stamp = self.generation;
+        fresh
+    }
+
+    /// True when `i` is marked.
+    fn contains(&self, i: u32) -> bool {
+        self.stamps[i as usize] == self.generation
+    }
 }
 
-/// The position of `info` in `catalog.actions()`, a cheap identity for sets and maps.
-fn index_of(catalog: &Catalog, info: &ActionInfo) -> usize {
-    let base = catalog.actions().as_ptr() as usize;
-    (info as *const ActionInfo as usize - base) / std::mem::size_of::<ActionInfo>()
+/// What a pattern expands to: catalog positions.
+pub(super) enum Expanded {
+    /// The catalog knows no action it matches.
+    Nothing,
+    /// A literal action the catalog knows.
+    One(u32),
+    /// A wildcard's matches, shared through the cache.
+    Many(Rc<[u32]>),
+}
+
+impl Expanded {
+    /// The catalog positions, in catalog order.
+    pub(super) fn ids(&self) -> &[u32] {
+        match self {
+            Expanded::Nothing => &[],
+            Expanded::One(i) => std::slice::from_ref(i),
+            Expanded::Many(ids) => ids,
+        }
+    }
 }
 
 /// Wildcard expansions against the catalog, cached by lower-cased pattern: principals share
 /// patterns (`s3:Get*`, `ec2:Describe*`), and the same document is expanded for its verdicts, for
 /// the document before the plan and for the risk ranking.
-pub(super) struct Expansions<'c> {
+pub(super) struct PatternCache<'c> {
     catalog: &'c Catalog,
-    wildcards: HashMap<Box<str>, Rc<[&'c ActionInfo]>>,
+    wildcards: HashMap<Box<str>, Rc<[u32]>, foldhash::fast::RandomState>,
+}
+
+impl<'c> PatternCache<'c> {
+    /// The catalog positions `text` (an `Action` element) matches.
+    pub(super) fn expand(&mut self, text: &str) -> Expanded {
+        if !has_wildcard(text) {
+            // A literal is one hash lookup: not worth a stored entry.
+            return match self.catalog.position(text) {
+                Some(i) => Expanded::One(i as u32),
+                None => Expanded::Nothing,
+            };
+        }
+        let mut buf = [0u8; 128];
+        if let Some(lower) = buf.get_mut(..text.len()) {
+            lower.copy_from_slice(text.as_bytes());
+            lower.make_ascii_lowercase();
+            if let Some(found) = std::str::from_utf8(lower)
+                .ok()
+                .and_then(|lower| self.wildcards.get(lower))
+            {
+                return Expanded::Many(Rc::clone(found));
+            }
+        }
+        let pattern = ActionPattern::new(text);
+        if let Some(found) = self.wildcards.get(pattern.lower()) {
+            return Expanded::Many(Rc::clone(found));
+        }
+        let catalog = self.catalog;
+        let found: Rc<[u32]> = catalog
+            .expand(&pattern)
+            .into_iter()
+            .map(|a| index_of(catalog, a))
+            .collect();
+        self.wildcards
+            .insert(pattern.lower().into(), Rc::clone(&found));
+        if found.is_empty() {
+            Expanded::Nothing
+        } else {
+            Expanded::Many(found)
+        }
+    }
+
+    /// Calls `f` with every catalog position an `Allow` statement grants (repeats possible), and
+    /// returns its patterns the catalog does not know. `None` for statements that grant nothing
+    /// (Deny, no action element).
+    pub(super) fn grants(&mut self, st: &Statement, mut f: impl FnMut(u32)) -> Option<Vec<String>> {
+        if st.effect != Effect::Allow {
+            return None;
+        }
+        match st.action.as_ref()? {
+            ActionSpec::Action(list) => {
+                let mut unknown = Vec::new();
+                for text in &list.values {
+                    let expanded = self.expand(text);
+                    if expanded.ids().is_empty() {
+                        unknown.push(text.clone());
+                    }
+                    expanded.ids().iter().for_each(|&i| f(i));
+                }
+                Some(unknown)
+            }
+            ActionSpec::NotAction(list) => {
+                let patterns: Vec<ActionPattern> =
+                    list.values.iter().map(|t| ActionPattern::new(t)).collect();
+                for info in self.catalog.expand_not_action(&patterns) {
+                    f(index_of(self.catalog, info));
+                }
+                Some(Vec::new())
+            }
+        }
+    }
+}
+
+/// The sets reused by every document of a run (see [`Marks`]).
+#[derive(Default)]
+pub(super) struct Scratch {
+    /// Actions judged for the current document, with their verdicts in `verdicts`.
+    judged: Marks,
+    verdicts: Vec<Verdict>,
+    /// Actions recorded in the current document's verdict list.
+    recorded: Marks,
+    /// Actions of a statement kept whole, in the current document.
+    whole: Marks,
+    /// Actions written into the current statement's new `Action` list.
+    written: Marks,
+    /// Actions the document before the plan granted.
+    before: Marks,
+    /// Risk ranking: actions granted, and granted on every resource.
+    pub(super) granted: Marks,
+    pub(super) on_any: Marks,
+}
+
+/// The expansion cache and the reusable sets of one run, shared by every document of it.
+pub(super) struct Expansions<'c> {
+    pub(super) cache: PatternCache<'c>,
+    pub(super) scratch: Scratch,
 }
 
 impl<'c> Expansions<'c> {
     /// An empty cache over `catalog`.
     pub(super) fn new(catalog: &'c Catalog) -> Self {
         Expansions {
-            catalog,
-            wildcards: HashMap::new(),
+            cache: PatternCache {
+                catalog,
+                wildcards: HashMap::default(),
+            },
+            scratch: Scratch::default(),
         }
     }
 
     /// The catalog the expansions come from.
     pub(super) fn catalog(&self) -> &'c Catalog {
-        self.catalog
-    }
-
-    /// What [`Catalog::expand`] returns for `pattern`, shared.
-    pub(super) fn expand(&mut self, pattern: &ActionPattern) -> Rc<[&'c ActionInfo]> {
-        if !pattern.is_wildcard() {
-            // A literal is one binary search: not worth a hash lookup and a stored entry.
-            return self.catalog.lookup(pattern.lower()).into_iter().collect();
-        }
-        if let Some(found) = self.wildcards.get(pattern.lower()) {
-            return Rc::clone(found);
-        }
-        let found: Rc<[&'c ActionInfo]> = self.catalog.expand(pattern).into();
-        self.wildcards
-            .insert(pattern.lower().into(), Rc::clone(&found));
-        found
-    }
-}
-
-/// The catalog actions an `Allow` statement grants, and its patterns the catalog does not know.
-/// `None` for statements that grant nothing (Deny, no action element).
-fn statement_grants<'c>(
-    st: &Statement,
-    expansions: &mut Expansions<'c>,
-) -> Option<(Vec<&'c ActionInfo>, Vec<String>)> {
-    if st.effect != Effect::Allow {
-        return None;
-    }
-    match st.action.as_ref()? {
-        ActionSpec::Action(list) => {
-            let mut known = Vec::new();
-            let mut unknown = Vec::new();
-            for text in &list.values {
-                let expanded = expansions.expand(&ActionPattern::new(text));
-                if expanded.is_empty() {
-                    unknown.push(text.clone());
-                }
-                known.extend(expanded.iter().copied());
-            }
-            Some((known, unknown))
-        }
-        ActionSpec::NotAction(list) => {
-            let patterns: Vec<ActionPattern> =
-                list.values.iter().map(|t| ActionPattern::new(t)).collect();
-            Some((
-                expansions.catalog().expand_not_action(&patterns),
-                Vec::new(),
-            ))
-        }
+        self.cache.catalog
     }
 }
 
 /// Number of distinct actions `doc` allows: catalog expansion of every `Allow` statement, plus
 /// each pattern the catalog does not know counted once.
 pub fn granted_actions(doc: &PolicyDocument, catalog: &Catalog) -> usize {
-    let mut expansions = Expansions::new(catalog);
-    let mut known = HashSet::new();
+    granted_actions_cached(doc, &mut Expansions::new(catalog))
+}
+
+/// [`granted_actions`] with a shared expansion cache.
+pub(super) fn granted_actions_cached(
+    doc: &PolicyDocument,
+    expansions: &mut Expansions<'_>,
+) -> usize {
+    let Expansions { cache, scratch } = expansions;
+    let marks = &mut scratch.granted;
+    marks.clear(cache.catalog.len());
+    let mut known = 0;
     let mut unknown = HashSet::new();
     for st in &doc.statements {
-        if let Some((k, u)) = statement_grants(st, &mut expansions) {
-            known.extend(k.into_iter().map(|a| index_of(catalog, a)));
-            unknown.extend(u.into_iter().map(|p| p.to_ascii_lowercase()));
+        let found = cache.grants(st, |i| known += usize::from(marks.insert(i)));
+        for p in found.into_iter().flatten() {
+            unknown.insert(p.to_ascii_lowercase());
         }
     }
-    known.len() + unknown.len()
+    known + unknown.len()
 }
 
 /// True when an unconditional Deny of `doc` (no Condition, no Principal, Resource `*`) blocks `action`
@@ -174,45 +275,73 @@ fn is_blanket_deny(st: &Statement) -> bool {
         }
 }
 
+/// A bit per catalog action.
+struct BitSet(Vec<u64>);
+
+impl BitSet {
+    fn new(len: usize) -> Self {
+        BitSet(vec![0; len.div_ceil(64)])
+    }
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn contains(&self, i: u32) -> bool {
+        self.0[i as usize / 64] & (1 << (i % 64)) != 0
+    }
+}
+
 /// The usage lookups and reason sentences the keep rules need, built once per (merged) usage and
 /// shared by every document minimized against it.
 pub(super) struct UsageIndex<'a> {
     usage: &'a ObservedUsage,
-    used: HashSet<Caseless<'a>>,
-    denied: HashSet<Caseless<'a>>,
-    /// Used actions the catalog does not know.
+    /// Catalog actions used, and seen only denied, by position.
+    used: BitSet,
+    denied: BitSet,
+    /// Used actions the catalog does not know, in usage order and as a set.
     used_unknown: Vec<&'a str>,
-    used_reason: String,
-    not_used_reason: String,
-    denied_reason: String,
+    used_unknown_set: HashSet<Caseless<'a>>,
+    used_reason: Arc<str>,
+    not_used_reason: Arc<str>,
+    denied_reason: Arc<str>,
 }
 
 impl<'a> UsageIndex<'a> {
     /// Indexes `usage` against `catalog`.
     pub(super) fn new(usage: &'a ObservedUsage, catalog: &Catalog) -> Self {
         let window = &usage.window;
+        let mut used = BitSet::new(catalog.len());
+        let mut used_unknown = Vec::new();
+        for name in usage.actions.keys() {
+            match catalog.position(name) {
+                Some(i) => used.insert(i),
+                None => used_unknown.push(name.as_str()),
+            }
+        }
+        let mut denied = BitSet::new(catalog.len());
+        for name in usage.denied.keys() {
+            if let Some(i) = catalog.position(name) {
+                denied.insert(i);
+            }
+        }
         UsageIndex {
             usage,
-            used: usage.actions.keys().map(|k| Caseless(k)).collect(),
-            denied: usage.denied.keys().map(|k| Caseless(k)).collect(),
-            used_unknown: usage
-                .actions
-                .keys()
-                .map(String::as_str)
-                .filter(|a| catalog.lookup(a).is_none())
-                .collect(),
-            used_reason: format!("used between {} and {}", window.start, window.end),
-            not_used_reason: format!("not used between {} and {}", window.start, window.end),
+            used,
+            denied,
+            used_unknown_set: used_unknown.iter().map(|a| Caseless(a)).collect(),
+            used_unknown,
+            used_reason: format!("used between {} and {}", window.start, window.end).into(),
+            not_used_reason: format!("not used between {} and {}", window.start, window.end).into(),
             denied_reason: format!(
                 "only denied calls seen between {} and {} (denied calls never count as use)",
                 window.start, window.end
-            ),
+            )
+            .into(),
         }
     }
 }
 
 /// Why a verdict is what it is, as data; the sentence is rendered once per action at the end.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Reason {
     Used,
     /// By the allowlist pattern at this index of `KeepRules::allow`.
@@ -235,6 +364,16 @@ struct Verdict {
     reason: Reason,
 }
 
+impl Default for Verdict {
+    fn default() -> Self {
+        Verdict {
+            keep: false,
+            kind: None,
+            reason: Reason::NotUsed,
+        }
+    }
+}
+
 impl Verdict {
     /// The same verdict, kept because its statement is kept whole.
     fn kept_whole(self) -> Verdict {
@@ -246,15 +385,35 @@ impl Verdict {
     }
 }
 
+/// The sentences that do not depend on the usage, shared by every verdict that gives them.
+static NEW_IN_PLAN: LazyLock<Arc<str>> =
+    LazyLock::new(|| "granted by this plan, so it cannot have usage yet".into());
+static UNLOGGED: LazyLock<Arc<str>> =
+    LazyLock::new(|| "permission-only: no log ever shows it used".into());
+static DATA_EVENT_NOT_SEEN: LazyLock<Arc<str>> =
+    LazyLock::new(|| "logged only as a data event, and the source did not see data events".into());
+static BLOCKED_BY_DENY: LazyLock<Arc<str>> = LazyLock::new(|| {
+    "used, but an unconditional Deny in this document blocks it, so this policy never granted it"
+        .into()
+});
+
+/// What the document before this plan granted, for the new-in-plan rule.
+enum Before {
+    /// The policy did not exist: everything is new.
+    Absent,
+    /// The same document: nothing is new.
+    Same,
+    /// Its catalog actions are marked in `Scratch::before`; these are its unknown patterns.
+    Marked(HashSet<String>),
+}
+
 /// Everything the keep rules need for one document.
 struct Judge<'a> {
     catalog: &'a Catalog,
     index: &'a UsageIndex<'a>,
     rules: &'a KeepRules,
     blanket_denies: Vec<&'a Statement>,
-    /// Catalog actions the document before this plan granted; `None` when it did not exist.
-    before_known: Option<HashSet<usize>>,
-    before_unknown: HashSet<String>,
+    before: Before,
     /// Whether every service has action-level data, so the per-action check can be skipped.
     all_action_level: bool,
 }
@@ -264,23 +423,27 @@ impl<'a> Judge<'a> {
         current: &'a PolicyDocument,
         before: Option<&PolicyDocument>,
         index: &'a UsageIndex<'a>,
-        expansions: &mut Expansions<'c>,
+        cache: &mut PatternCache<'c>,
+        before_marks: &mut Marks,
         rules: &'a KeepRules,
     ) -> Self {
-        let catalog = expansions.catalog();
-        let (before_known, before_unknown) = match before {
+        let catalog = cache.catalog;
+        let before = match before {
+            None => Before::Absent,
+            Some(doc) if doc == current => Before::Same,
             Some(doc) => {
-                let mut known = HashSet::new();
+                before_marks.clear(catalog.len());
                 let mut unknown = HashSet::new();
                 for st in &doc.statements {
-                    if let Some((k, u)) = statement_grants(st, expansions) {
-                        known.extend(k.into_iter().map(|a| index_of(catalog, a)));
-                        unknown.extend(u.into_iter().map(|p| p.to_ascii_lowercase()));
+                    let found = cache.grants(st, |i| {
+                        before_marks.insert(i);
+                    });
+                    for p in found.into_iter().flatten() {
+                        unknown.insert(p.to_ascii_lowercase());
                     }
                 }
-                (Some(known), unknown)
+                Before::Marked(unknown)
             }
-            None => (None, HashSet::new()),
         };
         let usage = index.usage;
         Judge {
@@ -292,18 +455,19 @@ impl<'a> Judge<'a> {
                 .iter()
                 .filter(|s| is_blanket_deny(s))
                 .collect(),
-            before_known,
-            before_unknown,
+            before,
             all_action_level: usage.service_level_only.is_empty()
                 && usage.action_level_services.is_none(),
         }
     }
 
-    /// The verdict on one catalog action.
-    fn judge(&self, info: &ActionInfo) -> Verdict {
-        let name = info.name();
-        let used = self.index.used.contains(&Caseless(name));
-        let blocked = used && blocked_everywhere(&self.blanket_denies, name);
+    /// The verdict on the catalog action at position `id`; `before_marks` is `Scratch::before`.
+    fn judge(&self, id: u32, before_marks: &Marks) -> Verdict {
+        let info = &self.catalog.actions()[id as usize];
+        let used = self.index.used.contains(id);
+        let blocked = used
+            && !self.blanket_denies.is_empty()
+            && blocked_everywhere(&self.blanket_denies, info.name());
         let keep = |kind: KeepReason, reason: Reason| Verdict {
             keep: true,
             kind: Some(kind),
@@ -312,17 +476,18 @@ impl<'a> Judge<'a> {
         if used && !blocked {
             return keep(KeepReason::Used, Reason::Used);
         }
-        if let Some(i) = self.rules.allow.iter().position(|p| p.matches(name)) {
+        if let Some(i) = self.rules.allow.iter().position(|p| p.matches(info.name())) {
             return keep(KeepReason::Allowlisted, Reason::Allowlisted(i));
         }
         let service = || info.service().to_ascii_lowercase();
         if !self.rules.leave_alone.is_empty() && self.rules.leave_alone.contains(&service()) {
             return keep(KeepReason::ServiceLeftAlone, Reason::ServiceLeftAlone);
         }
-        let new_in_plan = self
-            .before_known
-            .as_ref()
-            .is_none_or(|b| !b.contains(&index_of(self.catalog, info)));
+        let new_in_plan = match &self.before {
+            Before::Absent => true,
+            Before::Same => false,
+            Before::Marked(_) => !before_marks.contains(id),
+        };
         if new_in_plan {
             return keep(KeepReason::NewInPlan, Reason::NewInPlan);
         }
@@ -337,7 +502,7 @@ impl<'a> Judge<'a> {
         }
         let reason = if blocked {
             Reason::BlockedByDeny
-        } else if self.index.denied.contains(&Caseless(name)) {
+        } else if self.index.denied.contains(id) {
             Reason::OnlyDenied
         } else {
             Reason::NotUsed
@@ -349,35 +514,47 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// The verdict on a catalog action as people read it.
-    fn render(&self, info: &ActionInfo, v: Verdict) -> ActionVerdict {
-        let service = || info.service().to_ascii_lowercase();
-        let reason = match v.reason {
-            Reason::Used => self.index.used_reason.clone(),
-            Reason::Allowlisted(i) => format!("allowlisted by `{}` in .iamtrim.toml", self.rules.allow[i]),
-            Reason::ServiceLeftAlone => {
-                format!("service `{}` is left alone in .iamtrim.toml", service())
+    /// The verdict on a catalog action as people read it. `sentences` keeps the per-service
+    /// sentences of this document, so each is written once.
+    fn render(
+        &self,
+        info: &ActionInfo,
+        v: Verdict,
+        sentences: &mut HashMap<(Reason, String), Arc<str>>,
+    ) -> ActionVerdict {
+        let mut per_service = |reason: Reason, text: fn(&str) -> String| {
+            let service = info.service().to_ascii_lowercase();
+            Arc::clone(
+                sentences
+                    .entry((reason, service))
+                    .or_insert_with_key(|(_, s)| text(s).into()),
+            )
+        };
+        let reason: Arc<str> = match v.reason {
+            Reason::Used => Arc::clone(&self.index.used_reason),
+            Reason::Allowlisted(i) => {
+                format!("allowlisted by `{}` in .iamtrim.toml", self.rules.allow[i]).into()
             }
-            Reason::NewInPlan => "granted by this plan, so it cannot have usage yet".to_string(),
-            Reason::Unlogged => "permission-only: no log ever shows it used".to_string(),
-            Reason::DataEventNotSeen => {
-                "logged only as a data event, and the source did not see data events".to_string()
-            }
-            Reason::NoActionLevelData => format!(
-                "the usage source has no action-level data for `{}`",
-                service()
-            ),
-            Reason::BlockedByDeny => "used, but an unconditional Deny in this document blocks it, so this policy never granted it".to_string(),
-            Reason::OnlyDenied => self.index.denied_reason.clone(),
-            Reason::NotUsed => self.index.not_used_reason.clone(),
+            Reason::ServiceLeftAlone => per_service(v.reason, |s| {
+                format!("service `{s}` is left alone in .iamtrim.toml")
+            }),
+            Reason::NewInPlan => Arc::clone(&NEW_IN_PLAN),
+            Reason::Unlogged => Arc::clone(&UNLOGGED),
+            Reason::DataEventNotSeen => Arc::clone(&DATA_EVENT_NOT_SEEN),
+            Reason::NoActionLevelData => per_service(v.reason, |s| {
+                format!("the usage source has no action-level data for `{s}`")
+            }),
+            Reason::BlockedByDeny => Arc::clone(&BLOCKED_BY_DENY),
+            Reason::OnlyDenied => Arc::clone(&self.index.denied_reason),
+            Reason::NotUsed => Arc::clone(&self.index.not_used_reason),
         };
         let reason = if v.kind == Some(KeepReason::StatementKeptWhole) {
-            format!("{reason}; kept because its statement is kept whole")
+            format!("{reason}; kept because its statement is kept whole").into()
         } else {
             reason
         };
         ActionVerdict {
-            action: info.name().to_string(),
+            action: Arc::clone(info.shared_name()),
             keep: v.keep,
             reason,
             kind: v.kind,
@@ -386,19 +563,22 @@ impl<'a> Judge<'a> {
 
     /// The verdict on a pattern the catalog does not know: always kept verbatim.
     fn judge_unknown(&self, pattern: &str) -> ActionVerdict {
-        let new = self.before_known.is_none()
-            || !self.before_unknown.contains(&pattern.to_ascii_lowercase());
-        let reason = if self.index.used.contains(&Caseless(pattern)) {
-            "unknown to the action catalog (used); kept verbatim".to_string()
+        let new = match &self.before {
+            Before::Absent => true,
+            Before::Same => false,
+            Before::Marked(unknown) => !unknown.contains(&pattern.to_ascii_lowercase()),
+        };
+        let reason = if self.index.used_unknown_set.contains(&Caseless(pattern)) {
+            "unknown to the action catalog (used); kept verbatim"
         } else if new {
-            "unknown to the action catalog and new in this plan; kept verbatim".to_string()
+            "unknown to the action catalog and new in this plan; kept verbatim"
         } else {
-            "unknown to the action catalog; kept verbatim rather than guessed at".to_string()
+            "unknown to the action catalog; kept verbatim rather than guessed at"
         };
         ActionVerdict {
-            action: pattern.to_string(),
+            action: pattern.into(),
             keep: true,
-            reason,
+            reason: reason.into(),
             kind: Some(KeepReason::UnknownToCatalog),
         }
     }
@@ -413,27 +593,9 @@ fn keeps_pattern_verbatim(kind: Option<KeepReason>) -> bool {
     )
 }
 
-/// Verdicts collected over a document, one per distinct action.
-#[derive(Default)]
-struct Verdicts<'c> {
-    known: HashMap<usize, (&'c ActionInfo, Verdict)>,
-    unknown: BTreeMap<String, ActionVerdict>,
-}
-
-impl<'c> Verdicts<'c> {
-    /// Records a verdict; when statements disagree (a NotAction kept whole), keeping wins.
-    fn record_known(&mut self, index: usize, info: &'c ActionInfo, verdict: Verdict) {
-        match self.known.get(&index) {
-            Some((_, old)) if old.keep || !verdict.keep => {}
-            _ => {
-                self.known.insert(index, (info, verdict));
-            }
-        }
-    }
-}
-
-/// Adds `action` to `out` unless already there (IAM compares actions case-insensitively).
-fn push_unique(out: &mut Vec<String>, seen: &mut HashSet<String>, action: &str) {
+/// Adds `action` to `out` unless already there (IAM compares actions case-insensitively). For
+/// text that is not a catalog action name: those are deduplicated by position.
+fn push_unique_text(out: &mut Vec<String>, seen: &mut HashSet<String>, action: &str) {
     if seen.insert(action.to_ascii_lowercase()) {
         out.push(action.to_string());
     }
@@ -470,19 +632,41 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
     rules: &'a KeepRules,
 ) -> Result<PolicySuggestion, MinimizeError> {
     let catalog = expansions.catalog();
+    let len = catalog.len();
     let usage = index.usage;
-    let judge = Judge::new(current, before, index, expansions, rules);
-    let mut verdicts = Verdicts::default();
+    let Expansions { cache, scratch } = expansions;
+    let Scratch {
+        judged,
+        verdicts,
+        recorded,
+        whole,
+        written,
+        before: before_marks,
+        ..
+    } = scratch;
+    let judge = Judge::new(current, before, index, cache, before_marks, rules);
+    let before_marks = &*before_marks;
+    // Judging is per action, independent of the statement, so each action is judged once per
+    // document; `doc_ids` lists the distinct actions in the order first met.
+    judged.clear(len);
+    recorded.clear(len);
+    whole.clear(len);
+    if verdicts.len() != len {
+        *verdicts = vec![Verdict::default(); len];
+    }
+    let mut verdict_of = |id: u32, verdicts: &mut Vec<Verdict>| -> Verdict {
+        if judged.insert(id) {
+            verdicts[id as usize] = judge.judge(id, before_marks);
+        }
+        verdicts[id as usize]
+    };
+    let mut doc_ids: Vec<u32> = Vec::new();
+    let mut unknown_verdicts: BTreeMap<String, ActionVerdict> = BTreeMap::new();
     let mut changes = Vec::with_capacity(current.statements.len());
     let mut notes = Vec::new();
     let mut review = false;
-    // Judging is per action, independent of the statement, so each action is judged once.
-    let mut cache: HashMap<usize, Verdict> = HashMap::new();
-    let mut verdict_of = |info: &ActionInfo| -> Verdict {
-        *cache
-            .entry(index_of(catalog, info))
-            .or_insert_with(|| judge.judge(info))
-    };
+    // The statement's actions in the order met, reused across statements.
+    let mut statement_ids: Vec<u32> = Vec::new();
 
     for (i, st) in current.statements.iter().enumerate() {
         let (list, not_action) = match (&st.effect, &st.action) {
@@ -493,53 +677,52 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
                 continue;
             }
         };
-        let patterns: Vec<ActionPattern> =
-            list.values.iter().map(|t| ActionPattern::new(t)).collect();
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        // (catalog action, verdict, written into `out`) for every action the statement grants.
-        let mut judged: Vec<(&ActionInfo, Verdict)> = Vec::new();
+        let mut out: Vec<String> = Vec::new();
+        written.clear(len);
+        let mut seen_text: HashSet<String> = HashSet::new();
+        statement_ids.clear();
+        let patterns: Vec<ActionPattern>;
         if not_action {
+            patterns = list.values.iter().map(|t| ActionPattern::new(t)).collect();
             for info in catalog.expand_not_action(&patterns) {
-                let v = verdict_of(info);
-                if v.keep {
-                    push_unique(&mut out, &mut seen, info.name());
+                let id = index_of(catalog, info);
+                let v = verdict_of(id, verdicts);
+                if v.keep && written.insert(id) {
+                    out.push(info.name().to_string());
                 }
-                judged.push((info, v));
+                statement_ids.push(id);
             }
         } else {
-            for (text, pattern) in list.values.iter().zip(&patterns) {
-                let expanded = expansions.expand(pattern);
-                if expanded.is_empty() {
-                    verdicts
-                        .unknown
+            patterns = Vec::new();
+            for text in &list.values {
+                let expanded = cache.expand(text);
+                let ids = expanded.ids();
+                if ids.is_empty() {
+                    unknown_verdicts
                         .entry(text.to_ascii_lowercase())
                         .or_insert_with(|| judge.judge_unknown(text));
-                    push_unique(&mut out, &mut seen, text);
+                    push_unique_text(&mut out, &mut seen_text, text);
                     continue;
                 }
-                let start = judged.len();
-                judged.extend(expanded.iter().map(|&a| (a, verdict_of(a))));
-                let mine = &judged[start..];
-                let verbatim = pattern.is_wildcard()
-                    && mine
-                        .iter()
-                        .all(|(_, v)| v.keep && keeps_pattern_verbatim(v.kind));
-                if verbatim {
-                    push_unique(&mut out, &mut seen, text);
+                let wildcard = matches!(expanded, Expanded::Many(_));
+                let mut verbatim = wildcard;
+                for &id in ids {
+                    let v = verdict_of(id, verdicts);
+                    verbatim &= v.keep && keeps_pattern_verbatim(v.kind);
                 }
-                for (info, v) in mine {
-                    if v.keep && !verbatim {
+                statement_ids.extend_from_slice(ids);
+                if verbatim {
+                    push_unique_text(&mut out, &mut seen_text, text);
+                    continue;
+                }
+                for &id in ids {
+                    if verdicts[id as usize].keep && written.insert(id) {
                         // A literal action keeps its author's spelling.
-                        push_unique(
-                            &mut out,
-                            &mut seen,
-                            if pattern.is_wildcard() {
-                                info.name()
-                            } else {
-                                text
-                            },
-                        );
+                        out.push(if wildcard {
+                            catalog.actions()[id as usize].name().to_string()
+                        } else {
+                            text.clone()
+                        });
                     }
                 }
             }
@@ -550,18 +733,18 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
             let granted = if not_action {
                 !patterns.iter().any(|p| p.matches(used))
             } else {
-                patterns.iter().any(|p| p.is_wildcard() && p.matches(used))
+                list.values
+                    .iter()
+                    .any(|p| has_wildcard(p) && ActionPattern::new(p).matches(used))
             };
-            if granted && !seen.contains(&used.to_ascii_lowercase()) {
-                push_unique(&mut out, &mut seen, used);
-                verdicts
-                    .unknown
+            if granted && !seen_text.contains(&used.to_ascii_lowercase()) {
+                push_unique_text(&mut out, &mut seen_text, used);
+                unknown_verdicts
                     .entry(used.to_ascii_lowercase())
                     .or_insert_with(|| ActionVerdict {
-                        action: used.to_string(),
+                        action: (*used).into(),
                         keep: true,
-                        reason: "used; unknown to the action catalog, so listed by name"
-                            .to_string(),
+                        reason: "used; unknown to the action catalog, so listed by name".into(),
                         kind: Some(KeepReason::Used),
                     });
             }
@@ -573,8 +756,8 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
                 label(i, st),
                 out.len()
             ));
-            for (_, v) in judged.iter_mut().filter(|(_, v)| !v.keep) {
-                *v = v.kept_whole();
+            for &id in &statement_ids {
+                whole.insert(id);
             }
             StatementChange::Keep
         } else if out.is_empty() {
@@ -587,8 +770,10 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
         } else {
             StatementChange::SetActions(out)
         };
-        for (info, v) in judged {
-            verdicts.record_known(index_of(catalog, info), info, v);
+        for &id in &statement_ids {
+            if recorded.insert(id) {
+                doc_ids.push(id);
+            }
         }
         changes.push(change);
     }
@@ -598,9 +783,7 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
         match change {
             StatementChange::Keep => suggested_statements.push(st.clone()),
             StatementChange::SetActions(actions) => {
-                let mut st = st.clone();
-                st.set_actions(actions.clone());
-                suggested_statements.push(st);
+                suggested_statements.push(st.with_actions(actions.clone()));
             }
             StatementChange::Remove => {}
         }
@@ -609,9 +792,9 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
         notes.push("no statement is left: detach this policy".to_string());
         None
     } else {
-        let mut doc = current.clone();
-        doc.single_statement = current.single_statement && suggested_statements.len() == 1;
-        doc.statements = suggested_statements;
+        let single = current.single_statement && suggested_statements.len() == 1;
+        let mut doc = current.with_statements(suggested_statements);
+        doc.single_statement = single;
         Some(doc)
     };
     let empty = PolicyDocument::new(Vec::new());
@@ -622,13 +805,26 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
         review = true;
         notes.push("the usage source reports its result as incomplete".to_string());
     }
-    let mut actions: Vec<ActionVerdict> = verdicts
-        .known
-        .into_values()
-        .map(|(info, v)| judge.render(info, v))
-        .chain(verdicts.unknown.into_values())
-        .collect();
-    actions.sort_by(|a, b| cmp_caseless(&a.action, &b.action));
+    // Sorted by name ignoring case: catalog actions by their rank, merged with the unknown ones
+    // (a `BTreeMap` by lower-cased name, the same order).
+    let ranks = catalog.ranks();
+    let mut known: Vec<(u32, u32)> = doc_ids.iter().map(|&id| (ranks[id as usize], id)).collect();
+    known.sort_unstable();
+    let mut sentences = HashMap::new();
+    let mut actions: Vec<ActionVerdict> = Vec::with_capacity(known.len() + unknown_verdicts.len());
+    let mut unknown = unknown_verdicts.into_values().peekable();
+    for (_, id) in known {
+        let info = &catalog.actions()[id as usize];
+        while let Some(u) = unknown.next_if(|u| cmp_caseless(&u.action, info.name()).is_lt()) {
+            actions.push(u);
+        }
+        let mut v = verdicts[id as usize];
+        if !v.keep && whole.contains(id) {
+            v = v.kept_whole();
+        }
+        actions.push(judge.render(info, v, &mut sentences));
+    }
+    actions.extend(unknown);
     let kept = actions.iter().filter(|v| v.keep).count();
     Ok(PolicySuggestion {
         policy_address: String::new(),

@@ -25,6 +25,7 @@ pub use risk::RiskProfile;
 use crate::iam::policy::PolicyDocument;
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// What happens to one statement of the current document, in statement order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,11 +90,13 @@ impl fmt::Display for KeepReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionVerdict {
     /// `service:Name` in the catalog's spelling, or the pattern verbatim when unknown to it.
-    pub action: String,
+    /// Shared with the catalog (and the sentence below with other verdicts): a run holds
+    /// millions of verdicts, so neither is copied per verdict.
+    pub action: Arc<str>,
     /// True when the suggestion still grants it.
     pub keep: bool,
     /// Why, as a sentence for people.
-    pub reason: String,
+    pub reason: Arc<str>,
     /// Why it stays, as data; `None` when removed.
     pub kind: Option<KeepReason>,
 }

@@ -7,10 +7,11 @@
 //! holds for actions the catalog does not know too; the catalog only supplies a concrete
 //! counterexample action when a pattern is not covered.
 
-use crate::iam::action::ActionPattern;
+use crate::iam::action::{ActionPattern, Caseless, has_wildcard};
 use crate::iam::catalog::Catalog;
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, Statement};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::fmt;
 
 /// Why a suggested document may grant more than the current one.
@@ -59,31 +60,31 @@ pub fn grants_no_more(
             });
         }
     }
-    // Each current statement's patterns, built once rather than once per suggested pattern.
-    let current_patterns: Vec<Vec<ActionPattern>> = current
+    // The current Allow statements grouped by scope. A suggested statement may take each pattern
+    // from any statement of its scope (they share it, so their union is what the current document
+    // allows there), so each group's action elements are prepared together, once.
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for c in current
         .statements
         .iter()
-        .map(|c| match &c.action {
-            Some(ActionSpec::Action(l) | ActionSpec::NotAction(l)) => {
-                l.values.iter().map(|t| ActionPattern::new(t)).collect()
+        .filter(|s| s.effect == Effect::Allow)
+    {
+        match groups.iter_mut().find(|g| same_scope(g.statements[0], c)) {
+            Some(group) => group.add(c),
+            None => {
+                let mut group = Group::default();
+                group.add(c);
+                groups.push(group);
             }
-            None => Vec::new(),
-        })
-        .collect();
+        }
+    }
     for (i, st) in suggested
         .statements
         .iter()
         .enumerate()
         .filter(|(_, s)| s.effect == Effect::Allow)
     {
-        let candidates: Vec<(&Statement, &[ActionPattern])> = current
-            .statements
-            .iter()
-            .zip(&current_patterns)
-            .filter(|(c, _)| c.effect == Effect::Allow && same_scope(st, c))
-            .map(|(c, p)| (c, p.as_slice()))
-            .collect();
-        if candidates.is_empty() {
+        let Some(group) = groups.iter().find(|g| same_scope(st, g.statements[0])) else {
             return Err(Counterexample {
                 statement: i,
                 pattern: None,
@@ -91,8 +92,8 @@ pub fn grants_no_more(
                 reason: "no current Allow statement has the same Principal, Resource and Condition"
                     .to_string(),
             });
-        }
-        if candidates.iter().any(|(c, _)| c.action == st.action) {
+        };
+        if group.statements.iter().any(|c| c.action == st.action) {
             continue;
         }
         let Some(ActionSpec::Action(list)) = &st.action else {
@@ -103,20 +104,14 @@ pub fn grants_no_more(
                 reason: "a changed statement must use an explicit Action list".to_string(),
             });
         };
-        // Each pattern may be covered by a different candidate: they share scope, so their union
-        // is what the current document allows there.
         for text in &list.values {
-            let pattern = ActionPattern::new(text);
-            if !candidates.iter().any(|(c, patterns)| {
-                c.action
-                    .as_ref()
-                    .is_some_and(|a| spec_covers(a, patterns, &pattern))
-            }) {
+            if !group.covers(text) {
+                let pattern = ActionPattern::new(text);
                 let action = catalog
                     .expand(&pattern)
                     .into_iter()
                     .find(|info| {
-                        !candidates.iter().any(|(c, _)| {
+                        !group.statements.iter().any(|c| {
                             c.action
                                 .as_ref()
                                 .is_some_and(|a| spec_allows(a, info.name()))
@@ -133,6 +128,60 @@ pub fn grants_no_more(
         }
     }
     Ok(())
+}
+
+/// Current `Allow` statements of one scope, with their action elements ready for many coverage
+/// questions.
+#[derive(Default)]
+struct Group<'a> {
+    statements: Vec<&'a Statement>,
+    /// Literal patterns of their `Action` lists.
+    literals: HashSet<Caseless<'a>, foldhash::fast::RandomState>,
+    /// Wildcard patterns of their `Action` lists.
+    wildcards: Vec<ActionPattern>,
+    /// Their `NotAction` lists.
+    not_actions: Vec<Vec<ActionPattern>>,
+}
+
+impl<'a> Group<'a> {
+    fn add(&mut self, st: &'a Statement) {
+        self.statements.push(st);
+        match &st.action {
+            Some(ActionSpec::Action(l)) => {
+                for text in &l.values {
+                    if has_wildcard(text) {
+                        self.wildcards.push(ActionPattern::new(text));
+                    } else {
+                        self.literals.insert(Caseless(text));
+                    }
+                }
+            }
+            Some(ActionSpec::NotAction(l)) => self
+                .not_actions
+                .push(l.values.iter().map(|t| ActionPattern::new(t)).collect()),
+            None => {}
+        }
+    }
+
+    /// True when every action the pattern `text` can match (known to the catalog or not) is
+    /// allowed by one of the statements.
+    fn covers(&self, text: &str) -> bool {
+        if has_wildcard(text) {
+            // Only a wildcard can cover a wildcard (`pattern_within` never lets a literal do it);
+            // under a NotAction a wildcard might overlap an excluded pattern in ways not worth
+            // deciding, so it is refused.
+            let pattern = ActionPattern::new(text);
+            return self.wildcards.iter().any(|q| pattern_within(&pattern, q));
+        }
+        // A literal is covered by an equal literal, a matching wildcard, or a NotAction list
+        // none of whose patterns match it.
+        self.literals.contains(&Caseless(text))
+            || self.wildcards.iter().any(|q| q.matches(text))
+            || self
+                .not_actions
+                .iter()
+                .any(|excluded| !excluded.iter().any(|q| q.matches(text)))
+    }
 }
 
 /// Same Effect, Principal, Resource, Condition and unknown keys (Sid does not change what is allowed).
@@ -155,19 +204,6 @@ fn spec_allows(spec: &ActionSpec, action: &str) -> bool {
             .values
             .iter()
             .any(|p| ActionPattern::new(p).matches(action)),
-    }
-}
-
-/// True when every action `pattern` can match (known to the catalog or not) is allowed by `spec`,
-/// whose patterns are `patterns`.
-fn spec_covers(spec: &ActionSpec, patterns: &[ActionPattern], pattern: &ActionPattern) -> bool {
-    match spec {
-        ActionSpec::Action(_) => patterns.iter().any(|q| pattern_within(pattern, q)),
-        // A concrete action escapes the NotAction list when no pattern there matches it; a wildcard
-        // might overlap an excluded pattern in ways not worth deciding, so it is refused.
-        ActionSpec::NotAction(_) => {
-            !pattern.is_wildcard() && !patterns.iter().any(|q| q.matches(pattern.lower()))
-        }
     }
 }
 

@@ -4,11 +4,9 @@
 //! so `iam:*`, `NotAction` and `*` count for what they really grant.
 
 use super::document::Expansions;
-use crate::iam::action::ActionPattern;
-use crate::iam::catalog::{AccessLevel, Catalog, RiskCategory};
+use crate::iam::catalog::{AccessLevel, ActionInfo, Catalog, RiskCategory};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
 use serde::Serialize;
-use std::collections::HashSet;
 
 /// What a principal's documents grant that is dangerous; ordered by [`RiskProfile::rank`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -44,10 +42,12 @@ impl RiskProfile {
         expansions: &mut Expansions<'_>,
     ) -> RiskProfile {
         let catalog = expansions.catalog();
-        let base = catalog.actions().as_ptr() as usize;
-        let size = std::mem::size_of::<crate::iam::catalog::ActionInfo>();
-        let mut granted: HashSet<usize> = HashSet::new();
-        let mut on_any: HashSet<usize> = HashSet::new();
+        let Expansions { cache, scratch } = expansions;
+        let (granted, on_any) = (&mut scratch.granted, &mut scratch.on_any);
+        granted.clear(catalog.len());
+        on_any.clear(catalog.len());
+        let mut granted_ids: Vec<u32> = Vec::new();
+        let mut on_any_ids: Vec<u32> = Vec::new();
         let mut full_admin = false;
         for doc in docs {
             for st in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
@@ -55,53 +55,41 @@ impl RiskProfile {
                     Some(ResourceSpec::Resource(r)) => r.values.iter().any(|v| v == "*"),
                     Some(ResourceSpec::NotResource(_)) | None => true,
                 };
-                let actions = match &st.action {
-                    Some(ActionSpec::Action(l)) => {
-                        full_admin |= any_resource && l.values.iter().any(|v| v == "*");
-                        let mut out = Vec::new();
-                        for t in &l.values {
-                            out.extend(expansions.expand(&ActionPattern::new(t)).iter().copied());
-                        }
-                        out
-                    }
-                    Some(ActionSpec::NotAction(l)) => {
-                        let patterns: Vec<ActionPattern> =
-                            l.values.iter().map(|t| ActionPattern::new(t)).collect();
-                        catalog.expand_not_action(&patterns)
-                    }
-                    None => Vec::new(),
-                };
-                for info in actions {
-                    let index = (info as *const _ as usize - base) / size;
-                    granted.insert(index);
-                    if any_resource {
-                        on_any.insert(index);
-                    }
+                if let Some(ActionSpec::Action(l)) = &st.action {
+                    full_admin |= any_resource && l.values.iter().any(|v| v == "*");
                 }
+                cache.grants(st, |id| {
+                    if granted.insert(id) {
+                        granted_ids.push(id);
+                    }
+                    if any_resource && on_any.insert(id) {
+                        on_any_ids.push(id);
+                    }
+                });
             }
         }
         let actions = catalog.actions();
-        let count = |set: &HashSet<usize>, pred: &dyn Fn(usize) -> bool| {
-            set.iter().filter(|&&i| pred(i)).count()
+        let count = |ids: &[u32], pred: &dyn Fn(&ActionInfo) -> bool| {
+            ids.iter().filter(|&&i| pred(&actions[i as usize])).count()
         };
         RiskProfile {
             full_admin,
-            privilege_escalation: count(&granted, &|i| {
-                actions[i].has_risk(RiskCategory::PrivilegeEscalation)
+            privilege_escalation: count(&granted_ids, &|a| {
+                a.has_risk(RiskCategory::PrivilegeEscalation)
             }),
-            permissions_management_on_any: count(&on_any, &|i| {
-                actions[i].access_level() == AccessLevel::PermissionsManagement
+            permissions_management_on_any: count(&on_any_ids, &|a| {
+                a.access_level() == AccessLevel::PermissionsManagement
             }),
-            data_exfiltration: count(&granted, &|i| {
-                actions[i].has_risk(RiskCategory::DataExfiltration)
+            data_exfiltration: count(&granted_ids, &|a| {
+                a.has_risk(RiskCategory::DataExfiltration)
             }),
-            resource_exposure: count(&granted, &|i| {
-                actions[i].has_risk(RiskCategory::ResourceExposure)
+            resource_exposure: count(&granted_ids, &|a| {
+                a.has_risk(RiskCategory::ResourceExposure)
             }),
-            credentials_exposure: count(&granted, &|i| {
-                actions[i].has_risk(RiskCategory::CredentialsExposure)
+            credentials_exposure: count(&granted_ids, &|a| {
+                a.has_risk(RiskCategory::CredentialsExposure)
             }),
-            granted: granted.len(),
+            granted: granted_ids.len(),
         }
     }
 

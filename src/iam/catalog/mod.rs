@@ -23,6 +23,8 @@ pub use info::{AccessLevel, ActionInfo, ResourceType, RiskCategory};
 
 use super::action::ActionPattern;
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -48,6 +50,52 @@ pub struct Catalog {
     services: Vec<Service>,
     /// Grouped by service in `services` order; within a service sorted by lower-cased name.
     actions: Vec<ActionInfo>,
+    /// Built on first use: position in `actions` by hash of the lower-cased name.
+    by_hash: OnceLock<HashMap<u64, u32, BuildNoHash>>,
+    /// Built on first use: each action's rank in case-insensitive order of the full name.
+    ranks: OnceLock<Vec<u32>>,
+}
+
+/// The keys of `Catalog::by_hash` are hashes already.
+#[derive(Default, Clone, Copy)]
+struct BuildNoHash;
+
+impl BuildHasher for BuildNoHash {
+    type Hasher = NoHash;
+    fn build_hasher(&self) -> NoHash {
+        NoHash(0)
+    }
+}
+
+/// Passes a `u64` key through.
+struct NoHash(u64);
+
+impl Hasher for NoHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A hash of `name` that ignores ASCII case, without allocating for names of usual length.
+fn caseless_hash(name: &str) -> u64 {
+    let state = foldhash::fast::FixedState::with_seed(0x1a3_7217);
+    let mut buf = [0u8; 128];
+    match buf.get_mut(..name.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(name.as_bytes());
+            lower.make_ascii_lowercase();
+            state.hash_one(&*lower)
+        }
+        None => state.hash_one(name.to_ascii_lowercase().as_bytes()),
+    }
 }
 
 impl Catalog {
@@ -126,6 +174,8 @@ impl Catalog {
             source: parsed.source,
             services,
             actions,
+            by_hash: OnceLock::new(),
+            ranks: OnceLock::new(),
         })
     }
 
@@ -166,12 +216,65 @@ impl Catalog {
 
     /// The action named `action` (`service:Name`, any case); `None` when the catalog does not know it.
     pub fn lookup(&self, action: &str) -> Option<&ActionInfo> {
+        self.position(action).map(|i| &self.actions[i])
+    }
+
+    /// Where the action named `action` (any case) sits in [`Catalog::actions`].
+    ///
+    /// A hash lookup (the table is built on first use); the binary search behind it settles the
+    /// rare names whose hashes collide.
+    pub fn position(&self, action: &str) -> Option<usize> {
+        let table = self.by_hash.get_or_init(|| {
+            let mut table = HashMap::with_capacity_and_hasher(self.actions.len(), BuildNoHash);
+            for (i, a) in self.actions.iter().enumerate() {
+                // On a collision the first action keeps the slot; the others are found by search.
+                table.entry(caseless_hash(a.name())).or_insert(i as u32);
+            }
+            table
+        });
+        let i = *table.get(&caseless_hash(action))? as usize;
+        if self.actions[i].name().eq_ignore_ascii_case(action) {
+            Some(i)
+        } else {
+            self.search(action)
+        }
+    }
+
+    /// The rank of each action (by position in [`Catalog::actions`]) in case-insensitive order of
+    /// its full name, which differs from catalog order where a prefix sorts around `:`
+    /// (`s3-object-lambda:` before `s3:`). Built on first use.
+    pub fn ranks(&self) -> &[u32] {
+        self.ranks.get_or_init(|| {
+            // Lower-cased once, so the sort compares bytes (`cmp_ci` per comparison is slow).
+            let lower: Vec<Box<[u8]>> = self
+                .actions
+                .iter()
+                .map(|a| {
+                    a.name()
+                        .to_ascii_lowercase()
+                        .into_bytes()
+                        .into_boxed_slice()
+                })
+                .collect();
+            let mut order: Vec<u32> = (0..self.actions.len() as u32).collect();
+            order.sort_unstable_by(|&a, &b| lower[a as usize].cmp(&lower[b as usize]));
+            let mut ranks = vec![0; order.len()];
+            for (rank, &i) in order.iter().enumerate() {
+                ranks[i as usize] = rank as u32;
+            }
+            ranks
+        })
+    }
+
+    /// [`Catalog::position`] by binary search.
+    fn search(&self, action: &str) -> Option<usize> {
         let (prefix, _) = action.split_once(':')?;
         let slice = self.service_actions(prefix);
+        let base = self.service(prefix)?.actions.start;
         slice
             .binary_search_by(|a| cmp_ci(a.name(), action))
             .ok()
-            .map(|i| &slice[i])
+            .map(|i| base + i)
     }
 
     /// True when the catalog knows the service prefix (any case).

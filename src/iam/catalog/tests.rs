@@ -299,3 +299,40 @@ fn corrupt_data_is_an_error_not_a_panic() {
         Err(CatalogError::Malformed { .. })
     ));
 }
+
+#[test]
+fn position_finds_every_action_in_any_case_and_nothing_else() {
+    let c = catalog();
+    for (i, a) in c.actions().iter().enumerate() {
+        assert_eq!(c.position(a.name()), Some(i), "{}", a.name());
+        assert_eq!(c.position(&a.name().to_ascii_uppercase()), Some(i));
+        assert_eq!(c.search(&a.name().to_ascii_lowercase()), Some(i));
+    }
+    for missing in [
+        "s3:NoSuchAction",
+        "nosuchservice:GetObject",
+        "s3",
+        "",
+        "s3:GetObject ",
+    ] {
+        assert_eq!(c.position(missing), None, "{missing}");
+    }
+}
+
+#[test]
+fn ranks_are_the_case_insensitive_order_of_full_names() {
+    let c = catalog();
+    let ranks = c.ranks();
+    let mut by_rank: Vec<&str> = vec![""; c.len()];
+    for (i, a) in c.actions().iter().enumerate() {
+        by_rank[ranks[i] as usize] = a.name();
+    }
+    assert!(
+        by_rank
+            .windows(2)
+            .all(|w| { w[0].to_ascii_lowercase() < w[1].to_ascii_lowercase() })
+    );
+    // Where catalog order (by prefix, then name) and full-name order differ.
+    let rank = |name: &str| ranks[c.position(name).unwrap()];
+    assert!(rank("s3-object-lambda:GetObject") < rank("s3:GetObject"));
+}
