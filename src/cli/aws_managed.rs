@@ -80,7 +80,7 @@ pub fn replacements(
     plan: &Plan,
     principals: &[Principal],
     usage: &BTreeMap<String, ObservedUsage>,
-    catalog: &Catalog,
+    catalog: &'static Catalog,
     config: &Config,
     outcomes: &mut [PrincipalOutcome],
 ) -> Vec<PolicyReplacement> {

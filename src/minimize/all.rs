@@ -162,7 +162,7 @@ fn unchanged(
 pub fn minimize_all(
     principals: &[Principal],
     usage: &BTreeMap<String, ObservedUsage>,
-    catalog: &Catalog,
+    catalog: &'static Catalog,
     config: &Config,
 ) -> Vec<PrincipalOutcome> {
     let rules: Vec<PrincipalRules> = principals
@@ -330,7 +330,7 @@ fn suggest(
     doc: &PolicyDocument,
     sites: &HashMap<String, Result<Site<'_>, String>>,
     indices: &HashMap<*const ObservedUsage, UsageIndex<'_>>,
-    expansions: &mut Expansions<'_>,
+    expansions: &mut Expansions<'static>,
 ) -> PolicySuggestion {
     let catalog = expansions.catalog();
     let (block_address, key) = edit_site(policy);

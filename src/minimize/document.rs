@@ -9,6 +9,7 @@ use crate::iam::action::{ActionPattern, Caseless, has_wildcard};
 use crate::iam::catalog::{ActionInfo, Catalog};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
 use crate::usage::ObservedUsage;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, LazyLock};
@@ -409,7 +410,7 @@ enum Before {
 
 /// Everything the keep rules need for one document.
 struct Judge<'a> {
-    catalog: &'a Catalog,
+    catalog: &'static Catalog,
     index: &'a UsageIndex<'a>,
     rules: &'a KeepRules,
     blanket_denies: Vec<&'a Statement>,
@@ -419,11 +420,11 @@ struct Judge<'a> {
 }
 
 impl<'a> Judge<'a> {
-    fn new<'c: 'a>(
+    fn new(
         current: &'a PolicyDocument,
         before: Option<&PolicyDocument>,
         index: &'a UsageIndex<'a>,
-        cache: &mut PatternCache<'c>,
+        cache: &mut PatternCache<'static>,
         before_marks: &mut Marks,
         rules: &'a KeepRules,
     ) -> Self {
@@ -518,7 +519,7 @@ impl<'a> Judge<'a> {
     /// sentences of this document, so each is written once.
     fn render(
         &self,
-        info: &ActionInfo,
+        info: &'static ActionInfo,
         v: Verdict,
         sentences: &mut HashMap<(Reason, String), Arc<str>>,
     ) -> ActionVerdict {
@@ -554,7 +555,7 @@ impl<'a> Judge<'a> {
             reason
         };
         ActionVerdict {
-            action: Arc::clone(info.shared_name()),
+            action: Cow::Borrowed(info.name()),
             keep: v.keep,
             reason,
             kind: v.kind,
@@ -576,7 +577,7 @@ impl<'a> Judge<'a> {
             "unknown to the action catalog; kept verbatim rather than guessed at"
         };
         ActionVerdict {
-            action: pattern.into(),
+            action: Cow::Owned(pattern.to_string()),
             keep: true,
             reason: reason.into(),
             kind: Some(KeepReason::UnknownToCatalog),
@@ -610,7 +611,7 @@ pub fn minimize_document(
     current: &PolicyDocument,
     before: Option<&PolicyDocument>,
     usage: &ObservedUsage,
-    catalog: &Catalog,
+    catalog: &'static Catalog,
     rules: &KeepRules,
 ) -> Result<PolicySuggestion, MinimizeError> {
     let index = UsageIndex::new(usage, catalog);
@@ -624,11 +625,11 @@ pub fn minimize_document(
 }
 
 /// [`minimize_document`] with the usage already indexed and a shared expansion cache.
-pub(super) fn minimize_indexed<'a, 'c: 'a>(
+pub(super) fn minimize_indexed<'a>(
     current: &'a PolicyDocument,
     before: Option<&PolicyDocument>,
     index: &'a UsageIndex<'a>,
-    expansions: &mut Expansions<'c>,
+    expansions: &mut Expansions<'static>,
     rules: &'a KeepRules,
 ) -> Result<PolicySuggestion, MinimizeError> {
     let catalog = expansions.catalog();
@@ -742,7 +743,7 @@ pub(super) fn minimize_indexed<'a, 'c: 'a>(
                 unknown_verdicts
                     .entry(used.to_ascii_lowercase())
                     .or_insert_with(|| ActionVerdict {
-                        action: (*used).into(),
+                        action: Cow::Owned(used.to_string()),
                         keep: true,
                         reason: "used; unknown to the action catalog, so listed by name".into(),
                         kind: Some(KeepReason::Used),

@@ -24,6 +24,7 @@ pub use risk::RiskProfile;
 
 use crate::iam::policy::PolicyDocument;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -89,13 +90,12 @@ impl fmt::Display for KeepReason {
 /// The verdict on one action the current document grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionVerdict {
-    /// `service:Name` in the catalog's spelling, or the pattern verbatim when unknown to it.
-    /// Shared with the catalog (and the sentence below with other verdicts): a run holds
-    /// millions of verdicts, so neither is copied per verdict.
-    pub action: Arc<str>,
+    /// `service:Name` in the catalog's spelling (borrowed from it), or the pattern verbatim when
+    /// unknown to it. A run can hold millions of verdicts, so catalog names are not copied.
+    pub action: Cow<'static, str>,
     /// True when the suggestion still grants it.
     pub keep: bool,
-    /// Why, as a sentence for people.
+    /// Why, as a sentence for people (shared by the verdicts that give the same one).
     pub reason: Arc<str>,
     /// Why it stays, as data; `None` when removed.
     pub kind: Option<KeepReason>,

@@ -64,6 +64,15 @@ pub fn grants_no_more(
     // from any statement of its scope (they share it, so their union is what the current document
     // allows there), so each group's action elements are prepared together, once.
     let mut groups: Vec<Group<'_>> = Vec::new();
+    // Sized once for every literal: growing the sets as statements come would rehash them.
+    let literals: usize = current
+        .statements
+        .iter()
+        .map(|s| match &s.action {
+            Some(ActionSpec::Action(l)) => l.values.len(),
+            _ => 0,
+        })
+        .sum();
     for c in current
         .statements
         .iter()
@@ -72,7 +81,10 @@ pub fn grants_no_more(
         match groups.iter_mut().find(|g| same_scope(g.statements[0], c)) {
             Some(group) => group.add(c),
             None => {
-                let mut group = Group::default();
+                let mut group = Group {
+                    literals: HashSet::with_capacity_and_hasher(literals, Default::default()),
+                    ..Group::default()
+                };
                 group.add(c);
                 groups.push(group);
             }

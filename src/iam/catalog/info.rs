@@ -162,8 +162,8 @@ pub struct ResourceType {
 /// One IAM action as the catalog knows it.
 #[derive(Debug, Clone)]
 pub struct ActionInfo {
-    /// `service:Name` in AWS's spelling, shared so verdicts can carry it without copying.
-    name: Arc<str>,
+    /// `service:Name` in AWS's spelling.
+    name: Box<str>,
     /// Length of the service prefix in `name`.
     prefix_len: usize,
     access_level: AccessLevel,
@@ -190,7 +190,7 @@ impl ActionInfo {
             flags.0 |= Flags::PERMISSIONS_MANAGEMENT;
         }
         ActionInfo {
-            name: Arc::from(name),
+            name: name.into_boxed_str(),
             prefix_len: prefix.len(),
             access_level,
             resource_types,
@@ -201,11 +201,6 @@ impl ActionInfo {
 
     /// `service:Name` in AWS's spelling, e.g. `s3:GetObject`.
     pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// [`ActionInfo::name`], shared: cloning it copies no text.
-    pub fn shared_name(&self) -> &Arc<str> {
         &self.name
     }
 
