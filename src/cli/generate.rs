@@ -4,6 +4,8 @@ use super::ExitStatus;
 use super::args::GenerateArgs;
 use super::settings::Settings;
 use crate::iam::Principal;
+use crate::iam::catalog::Catalog;
+use crate::minimize::RiskProfile;
 use crate::plan::load_plan;
 use crate::usage::access_analyzer::{
     GenerateSettings, GenerationTarget, PollSettings, Progress, ProgressEvent, TargetStatus,
@@ -25,7 +27,12 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
     if let Some(plan) = &args.plan {
         let loaded = load_plan(plan)?;
         let discovery = crate::iam::discover(&loaded.plan);
-        targets.extend(discovery.principals.iter().filter_map(target_of));
+        let catalog = crate::iam::catalog::Catalog::embedded();
+        targets.extend(
+            riskiest_first(&discovery.principals, catalog)
+                .into_iter()
+                .filter_map(target_of),
+        );
     }
     for arn in &args.principal {
         if !targets
@@ -118,6 +125,21 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
     }
 }
 
+/// The principals in queue order: riskiest first by the catalog ranking
+/// ([`crate::minimize::RiskProfile`], which counts what wildcards and `NotAction` really grant), ties
+/// in discovery order. Generation is slow and rate-limited, so the principals that matter most go first.
+fn riskiest_first<'p>(principals: &'p [Principal], catalog: &Catalog) -> Vec<&'p Principal> {
+    let mut ranked: Vec<(&Principal, RiskProfile)> = principals
+        .iter()
+        .map(|p| {
+            let docs = p.policies.iter().filter_map(|s| s.document.as_ref());
+            (p, RiskProfile::of(docs, catalog))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.rank().cmp(&a.1.rank()));
+    ranked.into_iter().map(|(p, _)| p).collect()
+}
+
 fn target_of(p: &Principal) -> Option<GenerationTarget> {
     Some(GenerationTarget {
         principal_arn: p.arn.clone()?,
@@ -189,5 +211,64 @@ impl Progress for Bars {
             }
             ProgressEvent::Queued { .. } | ProgressEvent::JobPolled { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::policy::PolicyDocument;
+    use crate::iam::principal::{PolicyKind, PolicySource, PrincipalKind};
+
+    fn principal(address: &str, policy: &str) -> Principal {
+        let doc = PolicyDocument::parse_str(policy).unwrap();
+        Principal {
+            address: address.into(),
+            block_address: address.into(),
+            kind: PrincipalKind::Role,
+            name: Some(address.into()),
+            arn: Some(format!("arn:aws:iam::123456789012:role/{address}")),
+            account: Some("123456789012".into()),
+            plan_action: "no-op".into(),
+            policies: vec![PolicySource {
+                address: format!("{address}_policy"),
+                kind: PolicyKind::Inline,
+                name: None,
+                arn: None,
+                attachment: None,
+                via_group: None,
+                document: Some(doc.clone()),
+                before: Some(doc),
+                unknown_reason: None,
+                origin: None,
+            }],
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_queue_is_riskiest_first_by_what_wildcards_grant() {
+        // Neither has a syntactic risk flag, so discovery leaves them in address order; the catalog
+        // knows `iam:Pass*` grants `iam:PassRole` (privilege escalation) and `ssm:GetParameter*`
+        // hands out secrets, while `sqs:List*` grants nothing risky.
+        let principals = vec![
+            principal(
+                "a_lister",
+                r#"{"Statement":[{"Effect":"Allow","Action":"sqs:List*","Resource":"*"}]}"#,
+            ),
+            principal(
+                "b_secrets",
+                r#"{"Statement":[{"Effect":"Allow","Action":"ssm:GetParameter*","Resource":"*"}]}"#,
+            ),
+            principal(
+                "c_passer",
+                r#"{"Statement":[{"Effect":"Allow","Action":"iam:Pass*","Resource":"*"}]}"#,
+            ),
+        ];
+        let order: Vec<&str> = riskiest_first(&principals, Catalog::embedded())
+            .into_iter()
+            .map(|p| p.address.as_str())
+            .collect();
+        assert_eq!(order, ["c_passer", "b_secrets", "a_lister"]);
     }
 }
