@@ -136,7 +136,7 @@ fn riskiest_first<'p>(principals: &'p [Principal], catalog: &Catalog) -> Vec<&'p
             (p, RiskProfile::of(docs, catalog))
         })
         .collect();
-    ranked.sort_by(|a, b| b.1.rank().cmp(&a.1.rank()));
+    ranked.sort_by_key(|(_, risk)| std::cmp::Reverse(risk.rank()));
     ranked.into_iter().map(|(p, _)| p).collect()
 }
 
