@@ -9,6 +9,7 @@
 use super::args::AwsManagedMode;
 use crate::config::Config;
 use crate::emit::PolicyReplacement;
+use crate::emit::replacement::{MANAGED_POLICY_MAX_CHARS, policy_size, split_for_size};
 use crate::iam::aws_managed::{self, AwsManagedPolicies};
 use crate::iam::catalog::Catalog;
 use crate::iam::{PolicyDocument, Principal};
@@ -19,9 +20,6 @@ use crate::usage::aws::AwsArgs;
 use crate::usage::iam_policies::fetch_policy_documents;
 use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// IAM's size limit for a managed policy document, whitespace not counted.
-const MANAGED_POLICY_MAX_CHARS: usize = 6_144;
 
 /// Fills AWS-managed documents of `principals` as `mode` says; returns notes for the report.
 pub fn resolve(
@@ -125,14 +123,15 @@ pub fn replacements(
                 s.current = original;
             }
             s.suggested = s.suggested.as_ref().map(aws_managed::join_by_scope);
-            if let Some(size) = s
+            if let Some(doc) = s
                 .suggested
                 .as_ref()
-                .map(|d| d.to_json().chars().filter(|c| !c.is_whitespace()).count())
-                .filter(|&n| n > MANAGED_POLICY_MAX_CHARS)
+                .filter(|d| policy_size(d) > MANAGED_POLICY_MAX_CHARS)
             {
                 s.notes.push(format!(
-                    "the replacement is {size} characters, over IAM's {MANAGED_POLICY_MAX_CHARS} for a managed policy: split it over several policies"
+                    "the replacement is {} characters, over IAM's {MANAGED_POLICY_MAX_CHARS} for a managed policy: written as {} policies within the limit, to attach together",
+                    policy_size(doc),
+                    split_for_size(doc).len()
                 ));
             }
             // The AWS-managed suggestion it replaces has the ARN as its address.
