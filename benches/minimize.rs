@@ -142,7 +142,20 @@ fn bench(c: &mut Criterion) {
     if std::env::var_os("IAMTRIM_BENCH_ONCE").is_some() {
         let catalog = Catalog::embedded();
         let (principals, usage) = principals_and_usage(catalog);
+        let started = std::time::Instant::now();
         let outcomes = minimize_all(&principals, &usage, catalog, &Config::default());
+        let minimized = started.elapsed();
+        let second = minimize_all(&principals, &usage, catalog, &Config::default());
+        let again = started.elapsed() - minimized;
+        drop(black_box(second));
+        let dropped = started.elapsed() - minimized - again;
+        println!(
+            "minimize_all, {} principals: {:.3} s, again {:.3} s, dropping the outcomes {:.3} s",
+            principals.len(),
+            minimized.as_secs_f64(),
+            again.as_secs_f64(),
+            dropped.as_secs_f64()
+        );
         // `IAMTRIM_BENCH_DUMP=FILE` writes the outcomes as JSON, to compare two builds' results.
         if let Some(path) = std::env::var_os("IAMTRIM_BENCH_DUMP") {
             let json = serde_json::to_string_pretty(&outcomes).expect("outcomes serialize");

@@ -6,7 +6,7 @@ use super::document::{
 };
 use super::{
     Applicability, PolicySuggestion, PrincipalOutcome, PrincipalStatus, RiskProfile,
-    StatementChange,
+    StatementChange, Verdicts,
 };
 use crate::config::{Config, PrincipalRules};
 use crate::iam::catalog::Catalog;
@@ -146,7 +146,7 @@ fn unchanged(
         current: doc.clone(),
         suggested: Some(doc.clone()),
         statements: vec![StatementChange::Keep; doc.statements.len()],
-        actions: Vec::new(),
+        actions: Verdicts::default(),
         applicability: Applicability::Safe,
         notes: vec![note],
         granted,

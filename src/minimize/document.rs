@@ -3,13 +3,12 @@
 
 use super::proof::grants_no_more;
 use super::{
-    ActionVerdict, Applicability, KeepReason, MinimizeError, PolicySuggestion, StatementChange,
+    Applicability, KeepReason, MinimizeError, PolicySuggestion, StatementChange, Verdicts,
 };
 use crate::iam::action::{ActionPattern, Caseless, has_wildcard};
 use crate::iam::catalog::{ActionInfo, Catalog};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
 use crate::usage::ObservedUsage;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, LazyLock};
@@ -515,14 +514,14 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// The verdict on a catalog action as people read it. `sentences` keeps the per-service
-    /// sentences of this document, so each is written once.
-    fn render(
+    /// Why, as people read it. `sentences` keeps the per-service sentences of this document, so
+    /// each is written once.
+    fn sentence(
         &self,
-        info: &'static ActionInfo,
+        info: &ActionInfo,
         v: Verdict,
         sentences: &mut HashMap<(Reason, String), Arc<str>>,
-    ) -> ActionVerdict {
+    ) -> Arc<str> {
         let mut per_service = |reason: Reason, text: fn(&str) -> String| {
             let service = info.service().to_ascii_lowercase();
             Arc::clone(
@@ -549,21 +548,15 @@ impl<'a> Judge<'a> {
             Reason::OnlyDenied => Arc::clone(&self.index.denied_reason),
             Reason::NotUsed => Arc::clone(&self.index.not_used_reason),
         };
-        let reason = if v.kind == Some(KeepReason::StatementKeptWhole) {
+        if v.kind == Some(KeepReason::StatementKeptWhole) {
             format!("{reason}; kept because its statement is kept whole").into()
         } else {
             reason
-        };
-        ActionVerdict {
-            action: Cow::Borrowed(info.name()),
-            keep: v.keep,
-            reason,
-            kind: v.kind,
         }
     }
 
     /// The verdict on a pattern the catalog does not know: always kept verbatim.
-    fn judge_unknown(&self, pattern: &str) -> ActionVerdict {
+    fn judge_unknown(&self, pattern: &str) -> UnknownVerdict {
         let new = match &self.before {
             Before::Absent => true,
             Before::Same => false,
@@ -576,13 +569,19 @@ impl<'a> Judge<'a> {
         } else {
             "unknown to the action catalog; kept verbatim rather than guessed at"
         };
-        ActionVerdict {
-            action: Cow::Owned(pattern.to_string()),
-            keep: true,
+        UnknownVerdict {
+            action: pattern.to_string(),
             reason: reason.into(),
-            kind: Some(KeepReason::UnknownToCatalog),
+            kind: KeepReason::UnknownToCatalog,
         }
     }
+}
+
+/// The verdict on an action the catalog does not know (always kept).
+struct UnknownVerdict {
+    action: String,
+    reason: Arc<str>,
+    kind: KeepReason,
 }
 
 /// Kinds that keep a whole wildcard pattern verbatim when every action it expands to has one:
@@ -662,7 +661,7 @@ pub(super) fn minimize_indexed<'a>(
         verdicts[id as usize]
     };
     let mut doc_ids: Vec<u32> = Vec::new();
-    let mut unknown_verdicts: BTreeMap<String, ActionVerdict> = BTreeMap::new();
+    let mut unknown_verdicts: BTreeMap<String, UnknownVerdict> = BTreeMap::new();
     let mut changes = Vec::with_capacity(current.statements.len());
     let mut notes = Vec::new();
     let mut review = false;
@@ -742,11 +741,10 @@ pub(super) fn minimize_indexed<'a>(
                 push_unique_text(&mut out, &mut seen_text, used);
                 unknown_verdicts
                     .entry(used.to_ascii_lowercase())
-                    .or_insert_with(|| ActionVerdict {
-                        action: Cow::Owned(used.to_string()),
-                        keep: true,
+                    .or_insert_with(|| UnknownVerdict {
+                        action: used.to_string(),
                         reason: "used; unknown to the action catalog, so listed by name".into(),
-                        kind: Some(KeepReason::Used),
+                        kind: KeepReason::Used,
                     });
             }
         }
@@ -812,21 +810,30 @@ pub(super) fn minimize_indexed<'a>(
     let mut known: Vec<(u32, u32)> = doc_ids.iter().map(|&id| (ranks[id as usize], id)).collect();
     known.sort_unstable();
     let mut sentences = HashMap::new();
-    let mut actions: Vec<ActionVerdict> = Vec::with_capacity(known.len() + unknown_verdicts.len());
+    let mut actions = Verdicts::with_capacity(catalog, known.len() + unknown_verdicts.len());
+    let mut kept = 0;
     let mut unknown = unknown_verdicts.into_values().peekable();
+    let push_unknown = |actions: &mut Verdicts, u: UnknownVerdict| {
+        actions.push_unknown(u.action, true, &u.reason, Some(u.kind));
+    };
     for (_, id) in known {
         let info = &catalog.actions()[id as usize];
         while let Some(u) = unknown.next_if(|u| cmp_caseless(&u.action, info.name()).is_lt()) {
-            actions.push(u);
+            push_unknown(&mut actions, u);
+            kept += 1;
         }
         let mut v = verdicts[id as usize];
         if !v.keep && whole.contains(id) {
             v = v.kept_whole();
         }
-        actions.push(judge.render(info, v, &mut sentences));
+        let reason = judge.sentence(info, v, &mut sentences);
+        actions.push_catalog(id, v.keep, &reason, v.kind);
+        kept += usize::from(v.keep);
     }
-    actions.extend(unknown);
-    let kept = actions.iter().filter(|v| v.keep).count();
+    for u in unknown {
+        push_unknown(&mut actions, u);
+        kept += 1;
+    }
     Ok(PolicySuggestion {
         policy_address: String::new(),
         block_address: String::new(),

@@ -30,7 +30,7 @@ pub fn explain(s: &PolicySuggestion) -> String {
         let _ = writeln!(out, "  statement {i}{sid}: {what}");
     }
     let width = s.actions.iter().map(|v| v.action.len()).max().unwrap_or(0);
-    for v in &s.actions {
+    for v in s.actions.iter() {
         let verb = if v.keep { "keep  " } else { "remove" };
         let _ = writeln!(out, "  {verb} {:<width$}  {}", v.action, v.reason);
     }

@@ -22,9 +22,9 @@ pub use explain::explain;
 pub use proof::{Counterexample, grants_no_more};
 pub use risk::RiskProfile;
 
+use crate::iam::catalog::Catalog;
 use crate::iam::policy::PolicyDocument;
 use serde::Serialize;
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -87,18 +87,157 @@ impl fmt::Display for KeepReason {
     }
 }
 
-/// The verdict on one action the current document grants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ActionVerdict {
-    /// `service:Name` in the catalog's spelling (borrowed from it), or the pattern verbatim when
-    /// unknown to it. A run can hold millions of verdicts, so catalog names are not copied.
-    pub action: Cow<'static, str>,
+/// The verdict on one action the current document grants, as read from [`Verdicts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ActionVerdict<'a> {
+    /// `service:Name` in the catalog's spelling, or the pattern verbatim when unknown to it.
+    pub action: &'a str,
     /// True when the suggestion still grants it.
     pub keep: bool,
-    /// Why, as a sentence for people (shared by the verdicts that give the same one).
-    pub reason: Arc<str>,
+    /// Why, as a sentence for people.
+    pub reason: &'a str,
     /// Why it stays, as data; `None` when removed.
     pub kind: Option<KeepReason>,
+}
+
+/// One verdict per granted action of a suggestion, sorted by action (ignoring case).
+///
+/// Stored in 8 bytes a verdict (a catalog position or an index into the names the catalog does
+/// not know, and an index into the suggestion's few distinct sentences): a run over thousands of
+/// principals holds millions of verdicts. Read them with [`Verdicts::iter`]; they serialize as a
+/// list of [`ActionVerdict`].
+#[derive(Clone, Default)]
+pub struct Verdicts {
+    catalog: Option<&'static Catalog>,
+    items: Vec<Packed>,
+    /// Names of the actions the catalog does not know.
+    names: Vec<String>,
+    /// The distinct sentences, shared by the verdicts that give them.
+    reasons: Vec<Arc<str>>,
+}
+
+/// One verdict, packed.
+#[derive(Debug, Clone, Copy)]
+struct Packed {
+    /// A catalog position, or `UNKNOWN | index into names`.
+    action: u32,
+    reason: u16,
+    keep: bool,
+    kind: Option<KeepReason>,
+}
+
+impl Packed {
+    const UNKNOWN: u32 = 1 << 31;
+}
+
+impl Verdicts {
+    /// An empty list whose catalog verdicts name actions of `catalog`.
+    pub(crate) fn with_capacity(catalog: &'static Catalog, capacity: usize) -> Self {
+        Verdicts {
+            catalog: Some(catalog),
+            items: Vec::with_capacity(capacity),
+            names: Vec::new(),
+            reasons: Vec::new(),
+        }
+    }
+
+    fn reason_index(&mut self, reason: &Arc<str>) -> u16 {
+        let found = self
+            .reasons
+            .iter()
+            .rposition(|r| Arc::ptr_eq(r, reason) || **r == **reason);
+        match found {
+            Some(i) => i as u16,
+            None => {
+                assert!(
+                    self.reasons.len() < usize::from(u16::MAX),
+                    "too many distinct reasons"
+                );
+                self.reasons.push(Arc::clone(reason));
+                (self.reasons.len() - 1) as u16
+            }
+        }
+    }
+
+    /// Appends the verdict on the catalog action at position `id`.
+    pub(crate) fn push_catalog(
+        &mut self,
+        id: u32,
+        keep: bool,
+        reason: &Arc<str>,
+        kind: Option<KeepReason>,
+    ) {
+        debug_assert!(id < Packed::UNKNOWN);
+        let reason = self.reason_index(reason);
+        self.items.push(Packed {
+            action: id,
+            reason,
+            keep,
+            kind,
+        });
+    }
+
+    /// Appends the verdict on an action the catalog does not know.
+    pub(crate) fn push_unknown(
+        &mut self,
+        name: String,
+        keep: bool,
+        reason: &Arc<str>,
+        kind: Option<KeepReason>,
+    ) {
+        let reason = self.reason_index(reason);
+        self.names.push(name);
+        self.items.push(Packed {
+            action: Packed::UNKNOWN | (self.names.len() - 1) as u32,
+            reason,
+            keep,
+            kind,
+        });
+    }
+
+    /// Number of verdicts.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when there is none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The verdicts, sorted by action.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ActionVerdict<'_>> + Clone + '_ {
+        self.items.iter().map(|p| ActionVerdict {
+            action: if p.action & Packed::UNKNOWN != 0 {
+                &self.names[(p.action & !Packed::UNKNOWN) as usize]
+            } else {
+                self.catalog
+                    .expect("catalog verdicts come with their catalog")
+                    .actions()[p.action as usize]
+                    .name()
+            },
+            keep: p.keep,
+            reason: &self.reasons[usize::from(p.reason)],
+            kind: p.kind,
+        })
+    }
+
+    /// The verdict on `action` (any case), if the suggestion has one.
+    pub fn get(&self, action: &str) -> Option<ActionVerdict<'_>> {
+        self.iter().find(|v| v.action.eq_ignore_ascii_case(action))
+    }
+}
+
+impl fmt::Debug for Verdicts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Verdicts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// How far a suggestion can be trusted.
@@ -135,7 +274,7 @@ pub struct PolicySuggestion {
     /// One change per statement of `current`.
     pub statements: Vec<StatementChange>,
     /// One verdict per granted action (expanded), sorted by action.
-    pub actions: Vec<ActionVerdict>,
+    pub actions: Verdicts,
     /// Safe or review-needed.
     pub applicability: Applicability,
     /// Why the suggestion is what it is (unchanged policies say why here).

@@ -39,10 +39,9 @@ fn run(current: &PolicyDocument, u: &ObservedUsage, rules: &KeepRules) -> Policy
     minimize_document(current, Some(current), u, Catalog::embedded(), rules).unwrap()
 }
 
-fn verdict<'a>(s: &'a PolicySuggestion, action: &str) -> &'a ActionVerdict {
+fn verdict<'a>(s: &'a PolicySuggestion, action: &str) -> ActionVerdict<'a> {
     s.actions
-        .iter()
-        .find(|v| v.action.eq_ignore_ascii_case(action))
+        .get(action)
         .unwrap_or_else(|| panic!("no verdict for {action}"))
 }
 
