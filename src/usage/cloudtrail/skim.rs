@@ -16,7 +16,7 @@
 //! balanced brackets and closed strings), or handle JSON lines; those go to serde.
 
 use super::record::{self, Record, ResourceRef, SessionContext, SessionIssuer, UserIdentity};
-use super::structure::Structure;
+use super::structure::{Quotes, Structure};
 use std::borrow::Cow;
 use std::cell::RefCell;
 
@@ -64,6 +64,7 @@ fn skim_indexed(text: &[u8], structure: &mut Structure, sink: &mut dyn FnMut(&Re
         text,
         utf8: simdutf8::basic::from_utf8(text).ok(),
         structure,
+        quotes: structure.quotes_from(0),
         pos: 0,
         delivered: 0,
         resources: Vec::new(),
@@ -82,6 +83,8 @@ struct Skimmer<'t, 's> {
     utf8: Option<&'t str>,
     /// Where its strings and brackets are.
     structure: &'s Structure,
+    /// The string quotes from the cursor on.
+    quotes: Quotes<'s>,
     pos: usize,
     delivered: u64,
     /// Reused `resources[]` storage, so a record costs no allocation.
@@ -162,6 +165,7 @@ impl<'t> Skimmer<'t, '_> {
                 Err(Stop::Record) => {
                     // The same bytes through serde, as the serde path would have read them.
                     self.pos = start;
+                    self.quotes.seek(start);
                     self.skip_value().map_err(|_| Stop::File)?;
                     let slice = self.text.get(start..self.pos).ok_or(Stop::File)?;
                     let parsed: Record<'_> =
@@ -400,28 +404,36 @@ impl<'t> Skimmer<'t, '_> {
     /// content between the quotes.
     #[inline(always)]
     fn key(&mut self) -> Step<&'t [u8]> {
-        let start = self.pos + 1;
-        // No string starts here (or it is not closed: the record's serde fallback finds that).
-        let end = self.structure.string_end(self.pos).ok_or(Stop::Record)?;
+        let (start, end) = self.string()?;
         let key = self.text.get(start..end).ok_or(Stop::File)?;
         if self.structure.may_have_backslash(start, end) && memchr::memchr(b'\\', key).is_some() {
             // serde reads the escapes.
             return Err(Stop::Record);
         }
-        self.pos = end + 1;
         Ok(key)
+    }
+
+    /// The string at the cursor, as the range between its quotes; the cursor moves past it.
+    #[inline(always)]
+    fn string(&mut self) -> Step<(usize, usize)> {
+        // No string starts here (or it is not closed: the record's serde fallback finds that).
+        let open = self.quotes.next_quote().ok_or(Stop::Record)?;
+        if open != self.pos {
+            return Err(Stop::Record);
+        }
+        let close = self.quotes.next_quote().ok_or(Stop::Record)?;
+        self.pos = close + 1;
+        Ok((open + 1, close))
     }
 
     /// Skips one value of any kind; only strings and bracket balance are checked.
     #[inline(always)]
     fn skip_value(&mut self) -> Step<()> {
         match self.peek() {
-            Some(b'"') => {
-                self.pos = self.structure.string_end(self.pos).ok_or(Stop::File)? + 1;
-                Ok(())
-            }
+            Some(b'"') => self.string().map(|_| ()),
             Some(b'{' | b'[') => {
                 self.pos = self.structure.container_end(self.pos).ok_or(Stop::File)?;
+                self.quotes.seek(self.pos);
                 Ok(())
             }
             _ => self.skip_scalar(),
@@ -439,6 +451,8 @@ impl<'t> Skimmer<'t, '_> {
             return Err(Stop::Record);
         }
         self.pos += n;
+        // Not JSON if it ran over a quote: keep the quote cursor with the text cursor.
+        self.quotes.seek(self.pos);
         Ok(())
     }
 

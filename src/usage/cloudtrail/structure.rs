@@ -109,24 +109,16 @@ impl Structure {
         if stray == 0 { Ok(()) } else { Err(NotJson) }
     }
 
-    /// The closing quote of the string whose opening quote is at `at`; `None` when there is no
-    /// string quote at `at` or the string is not closed.
+    /// The string quotes at or after `from`, in order.
     #[inline(always)]
-    pub fn string_end(&self, at: usize) -> Option<usize> {
-        let mut block = at / 64;
-        let bits = self.blocks.get(block)?.quote >> (at % 64);
-        if bits & 1 == 0 {
-            return None;
-        }
-        // Two shifts: a shift by 64 would overflow when `at` is the last byte of a block.
-        let mut rest = bits >> 1 << 1;
-        let mut base = at;
-        while rest == 0 {
-            block += 1;
-            rest = self.blocks.get(block)?.quote;
-            base = block * 64;
-        }
-        Some(base + rest.trailing_zeros() as usize)
+    pub fn quotes_from(&self, from: usize) -> Quotes<'_> {
+        let mut quotes = Quotes {
+            blocks: &self.blocks,
+            block: 0,
+            bits: 0,
+        };
+        quotes.seek(from);
+        quotes
     }
 
     /// True when `text[from..to]` may hold a backslash: a block it touches has one.
@@ -175,6 +167,41 @@ impl Structure {
             open = next.open;
             close = next.close;
         }
+    }
+}
+
+/// A cursor over the string quotes of a file: the scanner takes strings from it in order, so
+/// finding the end of a string costs a few bit operations on a word kept in a register.
+#[derive(Debug, Clone)]
+pub(super) struct Quotes<'s> {
+    blocks: &'s [Masks],
+    /// The block `bits` comes from.
+    block: usize,
+    /// The quotes of that block not taken yet.
+    bits: u64,
+}
+
+impl Quotes<'_> {
+    /// The next quote, `None` after the last.
+    #[inline(always)]
+    pub fn next_quote(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            self.block += 1;
+            self.bits = self.blocks.get(self.block)?.quote;
+        }
+        let at = self.block * 64 + self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(at)
+    }
+
+    /// Moves to the first quote at or after `from`.
+    #[inline(always)]
+    pub fn seek(&mut self, from: usize) {
+        self.block = from / 64;
+        self.bits = self
+            .blocks
+            .get(self.block)
+            .map_or(0, |m| m.quote & (u64::MAX << (from % 64)));
     }
 }
 
@@ -453,15 +480,15 @@ mod tests {
             }
         }
         if !stray {
-            // Each string quote that opens a string ends at the next one; no other byte starts one.
+            // The quote cursor gives the string quotes in order, from anywhere.
             let quotes: Vec<usize> = (0..text.len())
                 .filter(|&i| quote[i / 64] >> (i % 64) & 1 == 1)
                 .collect();
-            for pair in quotes.chunks(2) {
-                assert_eq!(built.string_end(pair[0]), pair.get(1).copied());
-            }
-            for i in (0..text.len()).filter(|i| !quotes.contains(i)) {
-                assert_eq!(built.string_end(i), None);
+            for from in [0, 1, 63, 64, 65, text.len() / 2] {
+                let mut cursor = built.quotes_from(from);
+                let taken: Vec<usize> = std::iter::from_fn(|| cursor.next_quote()).collect();
+                let expected: Vec<usize> = quotes.iter().copied().filter(|&q| q >= from).collect();
+                assert_eq!(taken, expected);
             }
         }
         // Backslash blocks: never a miss.
