@@ -184,6 +184,7 @@ impl<'t> Skimmer<'t, '_> {
         }
     }
 
+    #[inline(always)]
     fn record(&mut self, rec: &mut Record<'t>) -> Step<()> {
         self.expect_in_record(b'{')?;
         let mut seen = Seen::default();
@@ -227,6 +228,7 @@ impl<'t> Skimmer<'t, '_> {
         })
     }
 
+    #[inline(always)]
     fn user_identity(&mut self) -> Step<UserIdentity<'t>> {
         let mut id = UserIdentity::default();
         let mut seen = Seen::default();
@@ -250,6 +252,7 @@ impl<'t> Skimmer<'t, '_> {
         Ok(id)
     }
 
+    #[inline(always)]
     fn session_context(&mut self) -> Step<SessionContext<'t>> {
         let mut ctx = SessionContext::default();
         let mut seen = Seen::default();
@@ -269,6 +272,7 @@ impl<'t> Skimmer<'t, '_> {
         Ok(ctx)
     }
 
+    #[inline(always)]
     fn session_issuer(&mut self) -> Step<SessionIssuer<'t>> {
         let mut issuer = SessionIssuer::default();
         let mut seen = Seen::default();
@@ -284,6 +288,7 @@ impl<'t> Skimmer<'t, '_> {
     }
 
     /// `[{"ARN": ...}, ...]` into `self.resources`, the `[` already read.
+    #[inline(always)]
     fn resources(&mut self) -> Step<()> {
         self.ws();
         if self.peek() == Some(b']') {
@@ -338,6 +343,7 @@ impl<'t> Skimmer<'t, '_> {
     }
 
     /// A string field: `null` or a string without escapes, borrowed from the text.
+    #[inline(always)]
     fn field_str(
         &mut self,
         seen: &mut Seen,
@@ -365,6 +371,7 @@ impl<'t> Skimmer<'t, '_> {
     }
 
     /// `true`, `false` or `null`.
+    #[inline(always)]
     fn opt_bool(&mut self) -> Step<Option<bool>> {
         match self.peek() {
             Some(b't') => self.literal(b"true").map(|()| Some(true)),
@@ -374,6 +381,7 @@ impl<'t> Skimmer<'t, '_> {
     }
 
     /// True after reading `null`; false after reading `open`; anything else is unusual.
+    #[inline(always)]
     fn null_or(&mut self, open: u8) -> Step<bool> {
         if self.peek() == Some(open) {
             self.pos += 1;
@@ -383,6 +391,7 @@ impl<'t> Skimmer<'t, '_> {
         }
     }
 
+    #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Step<()> {
         let end = self.pos + word.len();
         if self.text.get(self.pos..end) != Some(word) {
