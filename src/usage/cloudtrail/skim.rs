@@ -579,6 +579,218 @@ mod tests {
         }
     }
 
+    /// Builds CloudTrail-like files from a stream of random numbers: the fields the scanner reads
+    /// (with escapes, nulls and values of other types), nested keys named like the record's,
+    /// strings full of brackets, quotes and backslash runs, whitespace, repeated fields, and a
+    /// shift in front so that everything lands across 64-byte block boundaries.
+    struct Writer<'p> {
+        picks: &'p [u32],
+        at: usize,
+        out: String,
+    }
+
+    const READ_KEYS: &[&str] = &[
+        "eventTime",
+        "eventSource",
+        "eventName",
+        "eventType",
+        "eventCategory",
+        "errorCode",
+        "recipientAccountId",
+    ];
+    const OTHER_KEYS: &[&str] = &[
+        "requestParameters",
+        "userAgent",
+        "eventNam",
+        "eventNamee",
+        "EventName",
+        "event\\u004eame",
+        "type",
+        "arn",
+        "ARN",
+        "sessionIssuer",
+    ];
+    /// String contents as JSON text: escapes, brackets, non-ASCII, and a long run.
+    const PIECES: &[&str] = &[
+        "a",
+        "Get",
+        "\\\"",
+        "\\\\",
+        "\\\\\\\"",
+        "\\\\\\\\",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "\u{e9}",
+        "\\u00e9",
+        "\\n",
+        " ",
+        "arn:aws:iam::111111111111:role/some-role-with-a-long-name",
+    ];
+
+    impl Writer<'_> {
+        fn pick(&mut self, n: usize) -> usize {
+            let p = self.picks.get(self.at).copied().unwrap_or(0) as usize;
+            self.at += 1;
+            p % n
+        }
+
+        fn ws(&mut self) {
+            let ws = [" ", "", "", "", "", "\n  ", "\t"][self.pick(7)];
+            self.out.push_str(ws);
+        }
+
+        fn string(&mut self) {
+            self.out.push('"');
+            for _ in 0..self.pick(6) {
+                let piece = PIECES[self.pick(PIECES.len())];
+                self.out.push_str(piece);
+            }
+            self.out.push('"');
+        }
+
+        fn value(&mut self, depth: usize) {
+            match self.pick(if depth > 3 { 4 } else { 7 }) {
+                0 | 1 => self.string(),
+                2 => {
+                    let scalar = ["null", "true", "false", "-1.5e3", "0"][self.pick(5)];
+                    self.out.push_str(scalar);
+                }
+                3 => self.string(),
+                4 | 5 => self.object(depth + 1, &[], 4),
+                _ => {
+                    self.out.push('[');
+                    for i in 0..self.pick(4) {
+                        if i > 0 {
+                            self.out.push(',');
+                        }
+                        self.ws();
+                        self.value(depth + 1);
+                    }
+                    self.ws();
+                    self.out.push(']');
+                }
+            }
+        }
+
+        /// A read string field's value: mostly a string, sometimes `null` or another type.
+        fn field_value(&mut self, depth: usize) {
+            match self.pick(24) {
+                0 | 1 => self.out.push_str("null"),
+                2 => self.value(depth),
+                _ => self.string(),
+            }
+        }
+
+        /// A key from `keys` (or one named like them); a repeated one only now and then, as serde
+        /// rejects a repeated field.
+        fn key(&mut self, keys: &[&str], used: &mut Vec<String>) -> String {
+            let mut key = match self.pick(3) {
+                0 => OTHER_KEYS[self.pick(OTHER_KEYS.len())],
+                _ if !keys.is_empty() => keys[self.pick(keys.len())],
+                _ => READ_KEYS[self.pick(READ_KEYS.len())],
+            }
+            .to_string();
+            if used.contains(&key) && self.pick(20) != 0 {
+                key = format!("x{}", used.len());
+            }
+            used.push(key.clone());
+            self.out.push('"');
+            self.out.push_str(&key);
+            self.out.push('"');
+            self.ws();
+            self.out.push(':');
+            self.ws();
+            key
+        }
+
+        fn object(&mut self, depth: usize, keys: &[&str], max: usize) {
+            self.out.push('{');
+            let mut used = Vec::new();
+            for i in 0..self.pick(max) {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                self.ws();
+                let key = self.key(keys, &mut used);
+                self.member(depth, &key);
+                self.ws();
+            }
+            self.out.push('}');
+        }
+
+        fn member(&mut self, depth: usize, key: &str) {
+            match key {
+                "userIdentity" => match self.pick(20) {
+                    0 => self.value(depth),
+                    _ => self.object(
+                        depth + 1,
+                        &["type", "arn", "accountId", "principalId", "sessionContext"],
+                        7,
+                    ),
+                },
+                "sessionContext" => self.object(depth + 1, &["sessionIssuer", "attributes"], 3),
+                "sessionIssuer" => self.object(depth + 1, &["type", "arn", "userName"], 4),
+                "resources" => match self.pick(20) {
+                    0 => self.value(depth),
+                    _ => {
+                        self.out.push('[');
+                        for i in 0..self.pick(4) {
+                            if i > 0 {
+                                self.out.push(',');
+                            }
+                            self.ws();
+                            match self.pick(20) {
+                                0 => self.value(depth + 1),
+                                _ => self.object(depth + 1, &["ARN", "type", "accountId"], 3),
+                            }
+                        }
+                        self.out.push(']');
+                    }
+                },
+                "managementEvent" => {
+                    let value = ["true", "false", "null", "true", "false", "\"yes\""][self.pick(6)];
+                    self.out.push_str(value);
+                }
+                "requestParameters" | "attributes" => self.value(depth),
+                _ if depth > 4 => self.value(depth),
+                _ => self.field_value(depth),
+            }
+        }
+
+        fn file(mut self) -> String {
+            let shift = self.pick(70);
+            self.out.push_str(&" ".repeat(shift));
+            self.out.push_str("{\"Records\":[");
+            let record_keys =
+                [READ_KEYS, &["managementEvent", "userIdentity", "resources"]].concat();
+            for i in 0..self.pick(5) {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                self.ws();
+                self.object(0, &record_keys, 16);
+            }
+            self.ws();
+            self.out.push_str("]}");
+            self.out
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn generated_files_give_what_serde_gives(
+            picks in proptest::collection::vec(proptest::num::u32::ANY, 0..1500),
+        ) {
+            let text = Writer { picks: &picks, at: 0, out: String::new() }.file();
+            same_as_serde(&text);
+        }
+    }
+
     #[test]
     fn records_after_a_fallback_are_not_repeated() {
         let text = r#"{"Records":[{"eventName":"A"},{"eventName":"B"}],"Re\u0063ords":[{"eventName":"C"}]}"#;
