@@ -326,17 +326,26 @@ impl<'t> Skimmer<'t, '_> {
             self.pos += 1;
             return Ok(());
         }
+        // Whitespace is checked for only where the compact form's byte is not found.
         loop {
-            self.ws();
             let key = self.key()?;
-            self.ws();
+            if self.peek() != Some(b':') {
+                self.ws();
+            }
             self.expect_in_record(b':')?;
             self.ws();
             field(self, key)?;
-            self.ws();
             match self.next_byte()? {
                 b',' => continue,
                 b'}' => return Ok(()),
+                b' ' | b'\n' | b'\r' | b'\t' => {
+                    self.ws();
+                    match self.next_byte()? {
+                        b',' => continue,
+                        b'}' => return Ok(()),
+                        _ => return Err(Stop::Record),
+                    }
+                }
                 _ => return Err(Stop::Record),
             }
         }
@@ -428,7 +437,11 @@ impl<'t> Skimmer<'t, '_> {
         // No string starts here (or it is not closed: the record's serde fallback finds that).
         let open = self.quotes.next_quote().ok_or(Stop::Record)?;
         if open != self.pos {
-            return Err(Stop::Record);
+            // Only whitespace may come first.
+            self.ws();
+            if open != self.pos {
+                return Err(Stop::Record);
+            }
         }
         let close = self.quotes.next_quote().ok_or(Stop::Record)?;
         self.pos = close + 1;

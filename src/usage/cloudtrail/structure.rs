@@ -127,8 +127,14 @@ impl Structure {
         if to <= from {
             return false;
         }
+        let (first, last) = (from / 64, (to - 1) / 64);
+        if last - first <= 1 {
+            // Most strings read span one or two blocks.
+            let backslash = |block: usize| self.blocks.get(block).is_none_or(|m| m.backslash != 0);
+            return backslash(first) || backslash(last);
+        }
         self.blocks
-            .get(from / 64..=(to - 1) / 64)
+            .get(first..=last)
             .is_none_or(|blocks| blocks.iter().any(|m| m.backslash != 0))
     }
 
