@@ -71,10 +71,12 @@ impl Structure {
         self.index_with::<Scalar>(text)
     }
 
-    /// Empties the masks for a text of `len` bytes.
+    /// Room for the masks of a text of `len` bytes.
     fn reset(&mut self, len: usize) {
-        self.blocks.clear();
-        self.blocks.resize(len.div_ceil(64), Masks::default());
+        // Every block is written by the pass, so only new room is zeroed, not the old masks.
+        let blocks = len.div_ceil(64);
+        self.blocks.truncate(blocks);
+        self.blocks.resize(blocks, Masks::default());
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -502,6 +504,20 @@ mod tests {
             if b == b'\\' {
                 assert!(built.may_have_backslash(i, i + 1));
             }
+        }
+    }
+
+    #[test]
+    fn a_reused_structure_keeps_nothing_of_the_previous_file() {
+        let long = [&b"{\"a\":\"[\\\"\",\"b\":[{}]}"[..], &[b' '; 300]].concat();
+        let short = b"{\"c\":[1]}";
+        let mut reused = Structure::default();
+        let mut fresh = Structure::default();
+        for text in [&long[..], short, &long[..], b"", short] {
+            assert_eq!(reused.index(text), Ok(()));
+            assert_eq!(fresh.index(text), Ok(()));
+            assert_eq!(reused.blocks, fresh.blocks);
+            fresh = Structure::default();
         }
     }
 
