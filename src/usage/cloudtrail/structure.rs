@@ -67,8 +67,11 @@ impl Structure {
             // SAFETY: SSE2 is part of every x86_64 CPU.
             unsafe { self.index_sse2(text) }
         }
+        // SAFETY: the byte-by-byte classifier needs no CPU feature.
         #[cfg(not(target_arch = "x86_64"))]
-        self.index_with::<Scalar>(text)
+        unsafe {
+            self.index_with::<Scalar>(text)
+        }
     }
 
     /// Room for the masks of a text of `len` bytes.
@@ -82,31 +85,40 @@ impl Structure {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,pclmulqdq")]
     unsafe fn index_avx2(&mut self, text: &[u8]) -> Result<(), NotJson> {
-        self.index_with::<Avx2>(text)
+        // SAFETY: this function's own contract: it only runs on CPUs with AVX2 and PCLMULQDQ.
+        unsafe { self.index_with::<Avx2>(text) }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "sse2")]
     unsafe fn index_sse2(&mut self, text: &[u8]) -> Result<(), NotJson> {
-        self.index_with::<Sse2>(text)
+        // SAFETY: SSE2 is part of every x86_64 CPU.
+        unsafe { self.index_with::<Sse2>(text) }
     }
 
     /// The block loop, inlined into each CPU-specific entry so the classifier's intrinsics are.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has the features `C` uses.
     #[inline(always)]
-    fn index_with<C: Classify>(&mut self, text: &[u8]) -> Result<(), NotJson> {
+    unsafe fn index_with<C: Classify>(&mut self, text: &[u8]) -> Result<(), NotJson> {
+        // SAFETY (both closures): the CPU has `C`'s features, this function's contract.
+        let classify = |block: &[u8]| unsafe { C::classify(block) };
+        let prefix_xor = |mask: u64| unsafe { C::prefix_xor(mask) };
         let mut carry = Carry::default();
         let mut stray = 0u64;
         let mut chunks = text.chunks_exact(64);
         let mut blocks = self.blocks.iter_mut();
         for (chunk, masks) in chunks.by_ref().zip(blocks.by_ref()) {
-            stray |= masks.fill(C::classify(chunk), &mut carry, C::prefix_xor);
+            stray |= masks.fill(classify(chunk), &mut carry, prefix_xor);
         }
         let tail = chunks.remainder();
         if let Some(masks) = blocks.next() {
             // Spaces are nothing to any mask.
             let mut padded = [b' '; 64];
             padded[..tail.len()].copy_from_slice(tail);
-            stray |= masks.fill(C::classify(&padded), &mut carry, C::prefix_xor);
+            stray |= masks.fill(classify(&padded), &mut carry, prefix_xor);
         }
         if stray == 0 { Ok(()) } else { Err(NotJson) }
     }
@@ -271,11 +283,14 @@ fn prefix_xor_shifts(mut mask: u64) -> u64 {
 }
 
 /// One way of finding the bytes that matter in a 64-byte block.
+///
+/// Both methods are `unsafe`: the caller must make sure the CPU has the features the
+/// implementation uses (none, SSE2, or AVX2 and PCLMULQDQ).
 trait Classify {
-    /// The masks of `block`, which is 64 bytes long.
-    fn classify(block: &[u8]) -> Classes;
+    /// The masks of `block`, which is at least 64 bytes long (only 64 are read).
+    unsafe fn classify(block: &[u8]) -> Classes;
     /// Bit `i` is the parity of the bits of `mask` up to and including `i`.
-    fn prefix_xor(mask: u64) -> u64;
+    unsafe fn prefix_xor(mask: u64) -> u64;
 }
 
 /// Byte by byte: any CPU.
@@ -284,7 +299,7 @@ struct Scalar;
 
 impl Classify for Scalar {
     #[inline(always)]
-    fn classify(block: &[u8]) -> Classes {
+    unsafe fn classify(block: &[u8]) -> Classes {
         let mut classes = Classes {
             quote: 0,
             backslash: 0,
@@ -305,7 +320,7 @@ impl Classify for Scalar {
     }
 
     #[inline(always)]
-    fn prefix_xor(mask: u64) -> u64 {
+    unsafe fn prefix_xor(mask: u64) -> u64 {
         prefix_xor_shifts(mask)
     }
 }
@@ -317,7 +332,7 @@ struct Sse2;
 #[cfg(target_arch = "x86_64")]
 impl Classify for Sse2 {
     #[inline(always)]
-    fn classify(block: &[u8]) -> Classes {
+    unsafe fn classify(block: &[u8]) -> Classes {
         use std::arch::x86_64::{
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
             _mm_set1_epi8,
@@ -357,7 +372,7 @@ impl Classify for Sse2 {
     }
 
     #[inline(always)]
-    fn prefix_xor(mask: u64) -> u64 {
+    unsafe fn prefix_xor(mask: u64) -> u64 {
         prefix_xor_shifts(mask)
     }
 }
@@ -369,13 +384,13 @@ struct Avx2;
 #[cfg(target_arch = "x86_64")]
 impl Classify for Avx2 {
     #[inline(always)]
-    fn classify(block: &[u8]) -> Classes {
+    unsafe fn classify(block: &[u8]) -> Classes {
         use std::arch::x86_64::{
             __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
             _mm256_set1_epi8,
         };
         assert!(block.len() >= 64);
-        // SAFETY: only reached from `Structure::index_avx2`, which runs on CPUs with AVX2;
+        // SAFETY: the caller makes sure the CPU has AVX2 (the trait's contract);
         // `block` has 64 readable bytes (asserted above) and the loads have no alignment
         // requirement.
         unsafe {
@@ -399,9 +414,9 @@ impl Classify for Avx2 {
     }
 
     #[inline(always)]
-    fn prefix_xor(mask: u64) -> u64 {
+    unsafe fn prefix_xor(mask: u64) -> u64 {
         use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x};
-        // SAFETY: only reached from `Structure::index_avx2`, which runs on CPUs with PCLMULQDQ.
+        // SAFETY: the caller makes sure the CPU has PCLMULQDQ (the trait's contract).
         // Multiplying by all ones without carries XORs every lower bit into each bit.
         unsafe {
             let product =
@@ -469,7 +484,8 @@ mod tests {
             ("scalar", {
                 let mut s = Structure::default();
                 s.reset(text.len());
-                let r = s.index_with::<Scalar>(text);
+                // SAFETY: the byte-by-byte classifier needs no CPU feature.
+                let r = unsafe { s.index_with::<Scalar>(text) };
                 (s, r)
             }),
             #[cfg(target_arch = "x86_64")]
