@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod record;
 mod s3;
 mod skim;
+mod structure;
 mod tally;
 
 pub use s3::scan_s3;

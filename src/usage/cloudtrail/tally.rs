@@ -26,19 +26,31 @@ pub(crate) struct ScanContext<'a> {
     pub parser: RecordParser,
 }
 
-/// The usage of one principal, as counted so far.
+/// The usage of one principal, as counted so far; actions are ids into [`Tally::actions`].
 #[derive(Debug, Default)]
 struct PrincipalTally {
-    actions: HashMap<String, ActionUse>,
-    denied: HashMap<String, u64>,
+    actions: HashMap<ActionId, ActionTally>,
+    denied: HashMap<ActionId, u64>,
     /// IAM prefixes of events that could not be mapped to an action.
     unmapped_services: BTreeSet<String>,
+}
+
+/// An action's index in one thread's [`Tally::actions`]: a record hashes a small integer, not the
+/// action's name.
+type ActionId = u32;
+
+/// The calls of one principal to one action; a hash set while counting (a sorted set costs a
+/// string comparison per level for every record), sorted in [`Tally::finish`].
+#[derive(Debug, Default)]
+struct ActionTally {
+    count: u64,
+    resources: HashSet<String>,
 }
 
 /// The outcome of mapping one `(eventSource, eventName)`, cached per thread.
 #[derive(Debug, Clone)]
 enum Mapping {
-    Action(String),
+    Action(ActionId),
     Unmapped { prefix: Option<String> },
 }
 
@@ -61,7 +73,12 @@ pub(crate) struct Tally {
     data_accounts: HashSet<String>,
     first_event: Option<String>,
     last_event: Option<String>,
-    mappings: HashMap<String, Mapping>,
+    /// `eventSource` -> `eventName` -> mapping: two short keys hash faster than one long one,
+    /// and no key is built per record.
+    mappings: HashMap<String, HashMap<String, Mapping>>,
+    /// Action names by [`ActionId`], and back.
+    actions: Vec<String>,
+    action_ids: HashMap<String, ActionId>,
     key: String,
     /// Decompressed text of the current file, only ever grown (see [`Gunzip::decompress`]).
     text: Vec<u8>,
@@ -149,16 +166,21 @@ impl Tally {
         let name = rec.event_name.as_deref().unwrap_or("");
         let denied = rec.error_code.as_deref().is_some_and(mapping::is_denied);
 
-        self.key.clear();
-        self.key.push_str(source);
-        self.key.push('\n');
-        self.key.push_str(name);
-        if !self.mappings.contains_key(self.key.as_str()) {
-            let mapped = map_event(source, name, ctx.known_action);
-            self.mappings.insert(self.key.clone(), mapped);
-        }
-        let Some(mapped) = self.mappings.get(self.key.as_str()) else {
-            return;
+        let by_name = match self.mappings.get_mut(source) {
+            Some(by_name) => by_name,
+            None => self.mappings.entry(source.to_string()).or_default(),
+        };
+        let mapped = match by_name.get(name) {
+            Some(mapped) => mapped,
+            None => {
+                let mapped = match map_event(source, name, ctx.known_action) {
+                    MappedEvent::Action(action) => {
+                        Mapping::Action(intern(&mut self.actions, &mut self.action_ids, action))
+                    }
+                    MappedEvent::Unmapped { prefix } => Mapping::Unmapped { prefix },
+                };
+                by_name.entry(name.to_string()).or_insert(mapped)
+            }
         };
         let entry = match self.principals.get_mut(principal.as_ref()) {
             Some(entry) => entry,
@@ -166,6 +188,10 @@ impl Tally {
         };
         match mapped {
             Mapping::Unmapped { prefix } => {
+                self.key.clear();
+                self.key.push_str(source);
+                self.key.push('\n');
+                self.key.push_str(name);
                 match self.unmapped.get_mut(self.key.as_str()) {
                     Some(n) => *n += 1,
                     None => {
@@ -180,18 +206,10 @@ impl Tally {
             }
             Mapping::Action(action) if denied => {
                 self.stats.denied_events += 1;
-                match entry.denied.get_mut(action.as_str()) {
-                    Some(n) => *n += 1,
-                    None => {
-                        entry.denied.insert(action.clone(), 1);
-                    }
-                }
+                *entry.denied.entry(*action).or_default() += 1;
             }
             Mapping::Action(action) => {
-                let used = match entry.actions.get_mut(action.as_str()) {
-                    Some(used) => used,
-                    None => entry.actions.entry(action.clone()).or_default(),
-                };
+                let used = entry.actions.entry(*action).or_default();
                 used.count += 1;
                 for arn in rec
                     .resources
@@ -211,25 +229,32 @@ impl Tally {
         if time.is_empty() {
             return;
         }
-        if self.first_event.as_deref().is_none_or(|t| time < t) {
+        if self.first_event.as_deref().is_none_or(|t| before(time, t)) {
             self.first_event = Some(time.to_string());
         }
-        if self.last_event.as_deref().is_none_or(|t| time > t) {
+        if self.last_event.as_deref().is_none_or(|t| before(t, time)) {
             self.last_event = Some(time.to_string());
         }
     }
 
     /// Folds another thread's counts into this one.
     pub fn merge(mut self, other: Tally) -> Tally {
+        // Their action ids, as ours.
+        let ids: Vec<ActionId> = other
+            .actions
+            .iter()
+            .map(|name| intern(&mut self.actions, &mut self.action_ids, name.clone()))
+            .collect();
+        let ours_of = |id: ActionId| ids.get(id as usize).copied().unwrap_or(id);
         for (arn, theirs) in other.principals {
             let ours = self.principals.entry(arn).or_default();
             for (action, used) in theirs.actions {
-                let entry = ours.actions.entry(action).or_default();
+                let entry = ours.actions.entry(ours_of(action)).or_default();
                 entry.count += used.count;
                 entry.resources.extend(used.resources);
             }
             for (action, n) in theirs.denied {
-                *ours.denied.entry(action).or_default() += n;
+                *ours.denied.entry(ours_of(action)).or_default() += n;
             }
             ours.unmapped_services.extend(theirs.unmapped_services);
         }
@@ -272,14 +297,30 @@ impl Tally {
                 .entry((source.to_string(), name.to_string()))
                 .or_default() += n;
         }
+        let actions = &self.actions;
+        let name = |id: ActionId| actions.get(id as usize).cloned().unwrap_or_default();
         let usage = self
             .principals
             .into_iter()
             .map(|(arn, tally)| {
                 let mut usage =
                     ObservedUsage::empty(&arn, UsageSourceKind::Cloudtrail, window.clone());
-                usage.actions = tally.actions.into_iter().collect::<BTreeMap<_, _>>();
-                usage.denied = tally.denied.into_iter().collect();
+                usage.actions = tally
+                    .actions
+                    .into_iter()
+                    .map(|(id, used)| {
+                        let used = ActionUse {
+                            count: used.count,
+                            resources: used.resources.into_iter().collect(),
+                        };
+                        (name(id), used)
+                    })
+                    .collect::<BTreeMap<_, _>>();
+                usage.denied = tally
+                    .denied
+                    .into_iter()
+                    .map(|(id, n)| (name(id), n))
+                    .collect();
                 usage.service_level_only = tally.unmapped_services;
                 usage.data_events_seen =
                     arn_account(&arn).is_some_and(|a| self.data_accounts.contains(a));
@@ -294,8 +335,41 @@ impl Tally {
     }
 }
 
+/// `a < b` as strings; two timestamps seldom share their first 16 bytes (down to the minute), so
+/// those are compared as one integer, without a `memcmp` call for every record.
+fn before(a: &str, b: &str) -> bool {
+    if let (Some(x), Some(y)) = (a.as_bytes().first_chunk(), b.as_bytes().first_chunk()) {
+        let (x, y) = (u128::from_be_bytes(*x), u128::from_be_bytes(*y));
+        if x != y {
+            return x < y;
+        }
+    }
+    a < b
+}
+
+/// The id of `action`, given a new one the first time.
+fn intern(
+    actions: &mut Vec<String>,
+    ids: &mut HashMap<String, ActionId>,
+    action: String,
+) -> ActionId {
+    if let Some(&id) = ids.get(action.as_str()) {
+        return id;
+    }
+    let id = actions.len() as ActionId;
+    actions.push(action.clone());
+    ids.insert(action, id);
+    id
+}
+
+/// An event mapped to an action name, before the action is given an id.
+enum MappedEvent {
+    Action(String),
+    Unmapped { prefix: Option<String> },
+}
+
 /// Maps an event to an action, validated by the catalog hook when there is one.
-fn map_event(source: &str, name: &str, known_action: Option<&KnownAction>) -> Mapping {
+fn map_event(source: &str, name: &str, known_action: Option<&KnownAction>) -> MappedEvent {
     let prefix = mapping::service_prefix(source).map(Cow::into_owned);
     let candidate = mapping::action_for_event(source, name);
     let action = match (candidate, known_action) {
@@ -304,8 +378,8 @@ fn map_event(source: &str, name: &str, known_action: Option<&KnownAction>) -> Ma
         (None, Some(_)) => None,
     };
     match action {
-        Some(action) => Mapping::Action(crate::usage::normalize_action(&action)),
-        None => Mapping::Unmapped { prefix },
+        Some(action) => MappedEvent::Action(crate::usage::normalize_action(&action)),
+        None => MappedEvent::Unmapped { prefix },
     }
 }
 
@@ -376,6 +450,25 @@ fn arn_account(arn: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_compare_as_strings() {
+        for (a, b) in [
+            ("2024-03-05T10:00:00Z", "2024-03-05T10:00:01Z"),
+            ("2024-03-05T10:00:00Z", "2024-03-05T10:00:00Z"),
+            ("2024-03-05T09:59:59Z", "2024-03-05T10:00:00Z"),
+            ("2024-03-05", "2024-03-05T00:00:00Z"),
+            ("2024-03-05T10:00:00.5Z", "2024-03-05T10:00:00Z"),
+            ("", "2024"),
+            (
+                "\u{e9}t\u{e9}-\u{e9}t\u{e9}-\u{e9}t\u{e9}-",
+                "\u{e9}t\u{e9}-\u{e9}t\u{e9}-\u{e9}t\u{e8}-",
+            ),
+        ] {
+            assert_eq!(before(a, b), a < b, "{a} {b}");
+            assert_eq!(before(b, a), b < a, "{b} {a}");
+        }
+    }
 
     #[test]
     fn session_arn_gives_the_role() {
