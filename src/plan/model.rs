@@ -399,6 +399,21 @@ impl<'p> Attributes<'p> {
             .map(|a| a.0)
     }
 
+    /// Splits a JSON object given as bytes (`None` when they are not one JSON value).
+    pub(crate) fn parse_slice(text: &'p [u8]) -> Option<Self> {
+        serde_json::from_slice::<AttributesSeedless<'p>>(text)
+            .ok()
+            .map(|a| a.0)
+    }
+
+    /// Every value of an attribute, in document order (a key may repeat in raw JSON).
+    pub(crate) fn raw_all<'s>(&'s self, attr: &'s str) -> impl Iterator<Item = &'p RawValue> + 's {
+        self.fields
+            .iter()
+            .filter(move |(k, _)| k == attr)
+            .map(|(_, v)| *v)
+    }
+
     /// The raw text of an attribute.
     pub fn raw(&self, attr: &str) -> Option<&'p RawValue> {
         self.fields
