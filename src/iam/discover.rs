@@ -167,6 +167,9 @@ pub struct PlanIndex<'p> {
     /// Positions in `instances` by block (module instance, type, name, data or not), in plan order, so
     /// resolving a reference does not scan every instance.
     by_block: HashMap<BlockKey, Vec<usize>>,
+    /// Policy document data sources by instance address, once read (the first pass of [`discover`]);
+    /// the other handlers look documents up here.
+    pub documents: BTreeMap<String, DocumentFact>,
 }
 
 /// (module instance address, resource type, resource name, is a data source).
@@ -310,6 +313,7 @@ impl<'p> PlanIndex<'p> {
         PlanIndex {
             instances,
             by_block,
+            documents: BTreeMap::new(),
         }
     }
 
@@ -486,7 +490,8 @@ pub struct Facts {
     pub principals: Vec<PrincipalFact>,
     /// Managed policies by instance address.
     pub managed: BTreeMap<String, ManagedPolicyFact>,
-    /// Policy document data sources by instance address.
+    /// Policy document data sources by instance address (moved to [`PlanIndex::documents`] before
+    /// the other handlers run).
     pub documents: BTreeMap<String, DocumentFact>,
     /// Inline policies.
     pub inline: Vec<InlineFact>,
@@ -509,27 +514,53 @@ pub struct Discovery {
 
 /// Finds every principal in a plan and the policies that reach it.
 pub fn discover(plan: &Plan) -> Discovery {
-    let index = PlanIndex::build(plan);
-    let mut facts = Facts::default();
+    let mut index = PlanIndex::build(plan);
     // Policy documents first: other handlers look them up by address.
-    for pass in [Pass::Documents, Pass::Rest] {
-        for inst in &index.instances {
-            let is_doc = inst.mode == Mode::Data;
-            if (pass == Pass::Documents) != is_doc {
-                continue;
-            }
-            if let Some(handler) = resources::handler_for(inst.mode, &inst.resource_type) {
-                handler(inst, &index, &mut facts);
-            }
-        }
-    }
+    let documents = run_handlers(&index, true);
+    index.documents = documents.documents;
+    let mut facts = run_handlers(&index, false);
+    facts.warnings.splice(0..0, documents.warnings);
     resolve(facts)
 }
 
-#[derive(PartialEq, Eq, Clone, Copy)]
-enum Pass {
-    Documents,
-    Rest,
+/// Runs the handlers of the data sources (`data`) or of the managed resources, in parallel: a handler
+/// reads its instance and the index and only adds facts, so each chunk of instances gets its own
+/// [`Facts`], merged in plan order (a later insert into a map wins, as when run one by one).
+fn run_handlers(index: &PlanIndex<'_>, data: bool) -> Facts {
+    index
+        .instances
+        .par_iter()
+        .filter(|inst| (inst.mode == Mode::Data) == data)
+        .fold(Facts::default, |mut facts, inst| {
+            if let Some(handler) = resources::handler_for(inst.mode, &inst.resource_type) {
+                handler(inst, index, &mut facts);
+            }
+            facts
+        })
+        .reduce(Facts::default, Facts::append)
+}
+
+impl Facts {
+    /// `self` then `later`, as if `later`'s handlers had run after `self`'s.
+    fn append(mut self, later: Facts) -> Facts {
+        let Facts {
+            principals,
+            managed,
+            documents,
+            inline,
+            attachments,
+            memberships,
+            warnings,
+        } = later;
+        self.principals.extend(principals);
+        self.managed.extend(managed);
+        self.documents.extend(documents);
+        self.inline.extend(inline);
+        self.attachments.extend(attachments);
+        self.memberships.extend(memberships);
+        self.warnings.extend(warnings);
+        self
+    }
 }
 
 /// Joins the facts into principals with their policy sources.

@@ -30,7 +30,7 @@ fn visit(
     if inst.is_deleted() {
         return;
     }
-    let document = attribute_document(inst, index, facts, "policy");
+    let document = attribute_document(inst, index, "policy");
     let origin = PolicyOrigin {
         resource: inst.address.clone(),
         attribute: "policy".into(),

@@ -119,7 +119,6 @@ fn inline_blocks(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, 
         let document = document_fact(
             inst,
             index,
-            facts,
             block.get("policy"),
             before_value,
             expr,
