@@ -42,8 +42,47 @@ fn measure(path: &str) {
     );
 }
 
+/// `--repeat PATH N`: parse + discover N times and print the median of each phase, for profilers
+/// (`perf record`) and quick wall-clock checks; not part of the memory figure.
+fn repeat(path: &str, rounds: usize) {
+    use std::time::{Duration, Instant};
+    let bytes = std::fs::read(path).expect("reading the plan");
+    let (mut floor, mut parse, mut all) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut disc, mut drops) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let _: serde::de::IgnoredAny = serde_json::from_slice(&bytes).expect("JSON");
+        floor.push(t.elapsed());
+        let t = Instant::now();
+        let loaded = parse_plan_bytes(&bytes, path).expect("the plan parses");
+        parse.push(t.elapsed());
+        let found = std::hint::black_box(discover(&loaded.plan));
+        disc.push(t.elapsed());
+        drop(found);
+        drop(loaded);
+        all.push(t.elapsed());
+        drops.push(all[all.len() - 1] - disc[disc.len() - 1]);
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e3
+    };
+    let (f, p, a) = (median(&mut floor), median(&mut parse), median(&mut all));
+    let (d, x) = (median(&mut disc), median(&mut drops));
+    println!(
+        "medians of {rounds}: IgnoredAny {f:.1} ms, parse {p:.1} ms, parse+discover {a:.1} ms (of which \
+         parse+discover before drops {d:.1} ms, drops {x:.1} ms); ratio {:.2}",
+        a / f
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--repeat") {
+        let rounds = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(10);
+        repeat(args.get(i + 1).expect("--repeat PATH [N]"), rounds);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--measure") {
         measure(args.get(i + 1).expect("--measure PATH"));
         return;
