@@ -23,7 +23,7 @@ pub(super) const MIN_SPLIT_BYTES: usize = 1 << 20;
 /// known to parse the same both ways.
 const MAX_MODULE_DEPTH: usize = 32;
 
-/// A section parsed on its own, with where its value ends.
+/// A section's value, parsed on its own.
 enum Parsed {
     PlannedValues(Option<Values>),
     ResourceChanges(Vec<ResourceChange>),
@@ -334,6 +334,31 @@ mod tests {
             r#"{{"format_version":"1.2","variables":{{"x":{{"planned_values":{PV},"resource_changes":{RC}}}}},"planned_values":null}}"#
         );
         assert!(split(&nested).is_none());
+    }
+
+    #[test]
+    fn a_large_plan_parses_in_parallel_as_sequentially() {
+        let change = |i: usize| {
+            format!(
+                r#"{{"address":"aws_s3_bucket.b[{i}]","type":"aws_s3_bucket","name":"b","index":{i},"change":{{"actions":["create"],"after":{{"bucket":"{}"}}}}}}"#,
+                "x".repeat(200)
+            )
+        };
+        let changes: Vec<String> = (0..6000).map(change).collect();
+        let text = format!(
+            r#"{{"format_version":"1.2","planned_values":{PV},"resource_changes":[{}],"prior_state":{PS},"configuration":{{}}}}"#,
+            changes.join(",")
+        );
+        assert!(text.len() >= MIN_SPLIT_BYTES);
+        let sequential = format!("{:?}", sequential(&text).unwrap());
+        match parse_split(text.as_bytes(), || 7) {
+            Ok((side, Some(plan))) => {
+                assert_eq!(side, 7);
+                assert_eq!(format!("{plan:?}"), sequential);
+            }
+            Ok((_, None)) => panic!("the split fell back"),
+            Err(_) => assert!(rayon::current_num_threads() < 2, "the split was not tried"),
+        }
     }
 
     #[test]
