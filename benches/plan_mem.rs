@@ -42,8 +42,62 @@ fn measure(path: &str) {
     );
 }
 
+/// CPU time of every thread of the process so far (`/proc/self/task/*/schedstat`, nanoseconds):
+/// unlike wall-clock time it does not grow while other processes hold the cores.
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// `--repeat PATH N`: IgnoredAny, then parse + discover (+ drops), N times; prints the median wall
+/// and CPU time (all threads) of each, for quick checks on a busy machine and for profilers.
+fn repeat(path: &str, rounds: usize) {
+    use std::time::Instant;
+    let bytes = std::fs::read(path).expect("reading the plan");
+    // [IgnoredAny, parse, parse + discover + drops]: wall ms, CPU ms.
+    let mut wall: [Vec<f64>; 3] = Default::default();
+    let mut cpu: [Vec<f64>; 3] = Default::default();
+    let ms = |ns: u64| ns as f64 / 1e6;
+    for _ in 0..rounds {
+        let (t, c) = (Instant::now(), cpu_ns());
+        let _: serde::de::IgnoredAny = serde_json::from_slice(&bytes).expect("JSON");
+        wall[0].push(t.elapsed().as_secs_f64() * 1e3);
+        cpu[0].push(ms(cpu_ns() - c));
+        let (t, c) = (Instant::now(), cpu_ns());
+        let loaded = parse_plan_bytes(&bytes, path).expect("the plan parses");
+        wall[1].push(t.elapsed().as_secs_f64() * 1e3);
+        cpu[1].push(ms(cpu_ns() - c));
+        drop(std::hint::black_box(discover(&loaded.plan)));
+        drop(loaded);
+        wall[2].push(t.elapsed().as_secs_f64() * 1e3);
+        cpu[2].push(ms(cpu_ns() - c));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [w0, w1, w2] = wall.each_mut().map(median);
+    let [c0, c1, c2] = cpu.each_mut().map(median);
+    println!(
+        "medians of {rounds}: IgnoredAny {w0:.1} ms, parse {w1:.1} ms, parse+discover {w2:.1} ms, ratio {:.2}; \
+         CPU time (all threads): {c0:.1} / {c1:.1} / {c2:.1} ms, ratio {:.2}",
+        w2 / w0,
+        c2 / c0
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--repeat") {
+        let rounds = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(10);
+        repeat(args.get(i + 1).expect("--repeat PATH [N]"), rounds);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--measure") {
         measure(args.get(i + 1).expect("--measure PATH"));
         return;

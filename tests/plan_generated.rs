@@ -24,7 +24,7 @@ fn found(spec: &PlanSpec) -> (Expected, Expected, Vec<String>) {
         .iter()
         .filter(|r| r.resource_type.starts_with("aws_iam_"))
         .count();
-    let discovery = discover(plan);
+    let mut discovery = discover(plan);
     let mut got = Expected {
         resources: plan.resource_changes.len() + data_read,
         iam_resources: iam_changes + data_read,
@@ -49,7 +49,11 @@ fn found(spec: &PlanSpec) -> (Expected, Expected, Vec<String>) {
             }
         }
     }
-    (generated.expected, got, discovery.warnings)
+    (
+        generated.expected,
+        got,
+        std::mem::take(&mut discovery.warnings),
+    )
 }
 
 /// Every data source in the generator's plans is an `aws_iam_policy_document` read during planning.

@@ -18,23 +18,26 @@ use crate::plan::model::{
 };
 use rayon::prelude::*;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+// foldhash: keys are addresses from the plan being read (no flooding risk), hashed many times.
+use foldhash::HashMap;
 
 /// One resource instance of an IAM type with everything the plan says about it.
 #[derive(Debug)]
 pub struct Instance<'p> {
     /// Absolute instance address.
-    pub address: String,
+    pub address: &'p str,
     /// Module instance address (`module.a["x"]`), empty at the root.
-    pub module_address: String,
+    pub module_address: &'p str,
     /// Resource type.
-    pub resource_type: String,
+    pub resource_type: &'p str,
     /// Resource name.
-    pub name: String,
+    pub name: &'p str,
     /// Managed or data.
     pub mode: Mode,
     /// Instance key.
-    pub index: Option<InstanceKey>,
+    pub index: Option<&'p InstanceKey>,
     /// Values before the plan.
     pub before: Option<Attributes<'p>>,
     /// Values after the plan (unknown leaves left out).
@@ -44,7 +47,7 @@ pub struct Instance<'p> {
     /// `true` at sensitive leaves of `after` (or of `before` when there is no after).
     pub sensitive: Option<Attributes<'p>>,
     /// Plan action: `create`, `update`, `replace`, `delete`, `no-op`, `read`.
-    pub action: String,
+    pub action: Cow<'static, str>,
     /// The configuration block, when the plan has configuration.
     pub config: Option<&'p ConfigResource>,
 }
@@ -52,16 +55,12 @@ pub struct Instance<'p> {
 impl Instance<'_> {
     /// The block address without instance keys: `module.a.aws_iam_role.r`.
     pub fn block_address(&self) -> String {
-        let module = strip_instance_keys(&self.module_address);
-        let local = match self.mode {
-            Mode::Managed => format!("{}.{}", self.resource_type, self.name),
-            Mode::Data => format!("data.{}.{}", self.resource_type, self.name),
-        };
-        if module.is_empty() {
-            local
-        } else {
-            format!("{module}.{local}")
-        }
+        block_address(
+            &strip_instance_keys(self.module_address),
+            self.mode,
+            self.resource_type,
+            self.name,
+        )
     }
 
     /// A known string attribute (after, else before).
@@ -116,6 +115,19 @@ impl Instance<'_> {
     }
 }
 
+/// `module.a.aws_iam_role.r` from a module address without instance keys and the block's parts.
+fn block_address(module: &str, mode: Mode, resource_type: &str, name: &str) -> String {
+    let local = match mode {
+        Mode::Managed => format!("{resource_type}.{name}"),
+        Mode::Data => format!("data.{resource_type}.{name}"),
+    };
+    if module.is_empty() {
+        local
+    } else {
+        format!("{module}.{local}")
+    }
+}
+
 fn any_true(v: &Value) -> bool {
     match v {
         Value::Bool(b) => *b,
@@ -166,20 +178,14 @@ pub struct PlanIndex<'p> {
     pub instances: Vec<Instance<'p>>,
     /// Positions in `instances` by block (module instance, type, name, data or not), in plan order, so
     /// resolving a reference does not scan every instance.
-    by_block: HashMap<BlockKey, Vec<usize>>,
+    by_block: HashMap<BlockKey<'p>, Vec<usize>>,
+    /// Policy document data sources by instance address, once read (the first pass of [`discover`]);
+    /// the other handlers look documents up here.
+    pub documents: BTreeMap<String, DocumentFact>,
 }
 
 /// (module instance address, resource type, resource name, is a data source).
-type BlockKey = (String, String, String, bool);
-
-fn block_key(module_address: &str, resource_type: &str, name: &str, is_data: bool) -> BlockKey {
-    (
-        module_address.to_string(),
-        resource_type.to_string(),
-        name.to_string(),
-        is_data,
-    )
-}
+type BlockKey<'p> = (&'p str, &'p str, &'p str, bool);
 
 /// True for resource types iamtrim reads (decoding values costs time, so others are skipped).
 fn is_iam_type(t: &str) -> bool {
@@ -189,12 +195,13 @@ fn is_iam_type(t: &str) -> bool {
 impl<'p> PlanIndex<'p> {
     /// Builds the index from a plan.
     pub fn build(plan: &'p Plan) -> Self {
-        let mut configs: HashMap<String, &'p ConfigResource> = HashMap::new();
+        let mut configs: HashMap<String, &'p ConfigResource> = HashMap::default();
         if let Some(cfg) = &plan.configuration {
             collect_config(&cfg.root_module, "", &mut configs);
         }
+        let mut blocks = BlockAddresses::default();
         let mut instances = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashMap<&'p str, usize> = HashMap::default();
         let iam_changes: Vec<&'p model::ResourceChange> = plan
             .resource_changes
             .iter()
@@ -221,26 +228,27 @@ impl<'p> PlanIndex<'p> {
         for (rc, [before, after, after_unknown, sensitive]) in
             iam_changes.into_iter().zip(attributes)
         {
-            let action = action_name(&rc.change.actions);
             let mut inst = Instance {
-                address: rc.address.clone(),
-                module_address: rc.module_address.clone().unwrap_or_default(),
-                resource_type: rc.resource_type.clone(),
-                name: rc.name.clone(),
+                address: &rc.address,
+                module_address: rc.module_address.as_deref().unwrap_or(""),
+                resource_type: &rc.resource_type,
+                name: &rc.name,
                 mode: rc.mode,
-                index: rc.index.clone(),
+                index: rc.index.as_ref(),
                 before,
                 after,
                 after_unknown,
                 sensitive,
-                action,
+                action: action_name(&rc.change.actions),
                 config: None,
             };
-            inst.config = configs.get(&config_key(&inst)).copied();
-            seen.insert(inst.address.clone(), instances.len());
+            inst.config = configs.get(&blocks.of(&inst)).copied();
+            seen.insert(inst.address, instances.len());
             instances.push(inst);
         }
-        // Data sources read during planning (and resources of very old plans) appear only in values trees.
+        // Data sources read during planning (and resources of very old plans) appear only in values
+        // trees. The walk decides which instances they add or fill in; their attributes are split
+        // afterwards, in parallel.
         let trees: [(Option<&'p Values>, bool); 2] = [
             (plan.planned_values.as_ref(), true),
             (
@@ -248,11 +256,15 @@ impl<'p> PlanIndex<'p> {
                 false,
             ),
         ];
+        let first_new = instances.len();
+        let mut added: Vec<&'p model::ValuesResource> = Vec::new();
+        // (instance, prior values that become its `before` if it has none by then), in walk order.
+        let mut fills: Vec<(usize, &'p model::ValuesResource)> = Vec::new();
         for (values, planned) in trees {
             let Some(root) = values.and_then(|v| v.root_module.as_ref()) else {
                 continue;
             };
-            let mut stack: Vec<(&ValuesModule, String)> = vec![(root, String::new())];
+            let mut stack: Vec<(&ValuesModule, &'p str)> = vec![(root, "")];
             while let Some((module, module_address)) = stack.pop() {
                 for r in &module.resources {
                     // resource_changes lists every managed instance; the values trees add data sources
@@ -261,48 +273,70 @@ impl<'p> PlanIndex<'p> {
                     if !is_iam_type(&r.resource_type) || !wanted {
                         continue;
                     }
-                    if let Some(&i) = seen.get(&r.address) {
+                    if let Some(&i) = seen.get(r.address.as_str()) {
                         // Fill in what resource_changes left out (data sources have no before there).
-                        let inst = &mut instances[i];
-                        if !planned && inst.before.is_none() && inst.action != "create" {
-                            inst.before = Attributes::parse(&r.values);
+                        if !planned && instances[i].action != "create" {
+                            fills.push((i, r));
                         }
                         continue;
                     }
-                    let values = Attributes::parse(&r.values);
                     let mut inst = Instance {
-                        address: r.address.clone(),
-                        module_address: module_address.clone(),
-                        resource_type: r.resource_type.clone(),
-                        name: r.name.clone(),
+                        address: &r.address,
+                        module_address,
+                        resource_type: &r.resource_type,
+                        name: &r.name,
                         mode: r.mode,
-                        index: r.index.clone(),
-                        before: if planned { None } else { values.clone() },
-                        after: values,
+                        index: r.index.as_ref(),
+                        before: None,
+                        after: None,
                         after_unknown: None,
-                        sensitive: Attributes::parse(&r.sensitive_values),
-                        action: if planned {
-                            "read".into()
-                        } else {
-                            "no-op".into()
-                        },
+                        sensitive: None,
+                        action: Cow::Borrowed(if planned { "read" } else { "no-op" }),
                         config: None,
                     };
-                    inst.config = configs.get(&config_key(&inst)).copied();
-                    seen.insert(inst.address.clone(), instances.len());
+                    inst.config = configs.get(&blocks.of(&inst)).copied();
+                    seen.insert(inst.address, instances.len());
                     instances.push(inst);
+                    added.push(r);
                 }
                 for child in &module.child_modules {
-                    stack.push((child, child.address.clone().unwrap_or_default()));
+                    stack.push((child, child.address.as_deref().unwrap_or("")));
                 }
             }
         }
-        let mut by_block: HashMap<BlockKey, Vec<usize>> = HashMap::new();
+        let split: Vec<(Option<Attributes<'p>>, Option<Attributes<'p>>)> = added
+            .par_iter()
+            .map(|r| {
+                (
+                    Attributes::parse(&r.values),
+                    Attributes::parse(&r.sensitive_values),
+                )
+            })
+            .collect();
+        for (inst, (values, sensitive)) in instances[first_new..].iter_mut().zip(split) {
+            // An instance first seen in prior_state is unchanged: before and after are its values.
+            if inst.action == "no-op" {
+                inst.before = values.clone();
+            }
+            inst.after = values;
+            inst.sensitive = sensitive;
+        }
+        let filled: Vec<Option<Attributes<'p>>> = fills
+            .par_iter()
+            .map(|(_, r)| Attributes::parse(&r.values))
+            .collect();
+        for ((i, _), before) in fills.iter().zip(filled) {
+            let inst = &mut instances[*i];
+            if inst.before.is_none() {
+                inst.before = before;
+            }
+        }
+        let mut by_block: HashMap<BlockKey<'p>, Vec<usize>> = HashMap::default();
         for (i, inst) in instances.iter().enumerate() {
-            let key = block_key(
-                &inst.module_address,
-                &inst.resource_type,
-                &inst.name,
+            let key = (
+                inst.module_address,
+                inst.resource_type,
+                inst.name,
                 inst.mode == Mode::Data,
             );
             by_block.entry(key).or_default().push(i);
@@ -310,29 +344,48 @@ impl<'p> PlanIndex<'p> {
         PlanIndex {
             instances,
             by_block,
+            documents: BTreeMap::new(),
         }
     }
 
-    /// Instances of one block in one module instance, in plan order.
-    fn block_instances(
+    /// Instances of one block in one module instance that still exist after the plan, in plan order.
+    fn live_block_instances(
         &self,
         module_address: &str,
         resource_type: &str,
         name: &str,
         is_data: bool,
-    ) -> impl Iterator<Item = &Instance<'p>> {
-        let positions = self
+    ) -> Vec<&Instance<'p>> {
+        let Some(positions) = self
             .by_block
-            .get(&block_key(module_address, resource_type, name, is_data));
+            .get(&(module_address, resource_type, name, is_data))
+        else {
+            return Vec::new();
+        };
         positions
-            .into_iter()
-            .flatten()
+            .iter()
             .filter_map(|&i| self.instances.get(i))
+            .filter(|i| !i.is_deleted())
+            .collect()
     }
 }
 
-fn config_key(inst: &Instance<'_>) -> String {
-    inst.block_address()
+/// Block addresses (the configuration's keys) of instances, with the instance keys of each module
+/// address stripped once rather than once per instance.
+#[derive(Default)]
+struct BlockAddresses<'p> {
+    modules: HashMap<&'p str, String>,
+}
+
+impl<'p> BlockAddresses<'p> {
+    /// The same as [`Instance::block_address`].
+    fn of(&mut self, inst: &Instance<'p>) -> String {
+        let module = self
+            .modules
+            .entry(inst.module_address)
+            .or_insert_with(|| strip_instance_keys(inst.module_address));
+        block_address(module, inst.mode, inst.resource_type, inst.name)
+    }
 }
 
 fn collect_config<'p>(
@@ -358,14 +411,16 @@ fn collect_config<'p>(
     }
 }
 
-fn action_name(actions: &[model::ChangeAction]) -> String {
+fn action_name(actions: &[model::ChangeAction]) -> Cow<'static, str> {
     use model::ChangeAction as A;
     match actions {
         [A::Delete, A::Create] | [A::Create, A::Delete] => "replace".into(),
-        [a] => serde_json::to_value(a)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        [a] => Cow::Owned(
+            serde_json::to_value(a)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        ),
         [] => "no-op".into(),
         many => many
             .iter()
@@ -375,7 +430,8 @@ fn action_name(actions: &[model::ChangeAction]) -> String {
                     .and_then(|v| v.as_str().map(str::to_string))
             })
             .collect::<Vec<_>>()
-            .join("+"),
+            .join("+")
+            .into(),
     }
 }
 
@@ -486,7 +542,8 @@ pub struct Facts {
     pub principals: Vec<PrincipalFact>,
     /// Managed policies by instance address.
     pub managed: BTreeMap<String, ManagedPolicyFact>,
-    /// Policy document data sources by instance address.
+    /// Policy document data sources by instance address (moved to [`PlanIndex::documents`] before
+    /// the other handlers run).
     pub documents: BTreeMap<String, DocumentFact>,
     /// Inline policies.
     pub inline: Vec<InlineFact>,
@@ -507,29 +564,71 @@ pub struct Discovery {
     pub warnings: Vec<String>,
 }
 
-/// Finds every principal in a plan and the policies that reach it.
-pub fn discover(plan: &Plan) -> Discovery {
-    let index = PlanIndex::build(plan);
-    let mut facts = Facts::default();
-    // Policy documents first: other handlers look them up by address.
-    for pass in [Pass::Documents, Pass::Rest] {
-        for inst in &index.instances {
-            let is_doc = inst.mode == Mode::Data;
-            if (pass == Pass::Documents) != is_doc {
-                continue;
-            }
-            if let Some(handler) = resources::handler_for(inst.mode, &inst.resource_type) {
-                handler(inst, &index, &mut facts);
-            }
+impl Drop for Discovery {
+    fn drop(&mut self) {
+        // A large discovery is tens of thousands of small allocations (policy documents): freed on
+        // two threads, as they were made.
+        if self.principals.len() >= PARALLEL_DROP_MIN {
+            let mut front = std::mem::take(&mut self.principals);
+            let back = front.split_off(front.len() / 2);
+            rayon::join(move || drop(front), move || drop(back));
         }
     }
-    resolve(facts)
 }
 
-#[derive(PartialEq, Eq, Clone, Copy)]
-enum Pass {
-    Documents,
-    Rest,
+/// From this many principals, [`Discovery`] is dropped on two threads.
+const PARALLEL_DROP_MIN: usize = 256;
+
+/// Finds every principal in a plan and the policies that reach it.
+pub fn discover(plan: &Plan) -> Discovery {
+    let mut index = PlanIndex::build(plan);
+    // Policy documents first: other handlers look them up by address.
+    let documents = run_handlers(&index, true);
+    index.documents = documents.documents;
+    let mut facts = run_handlers(&index, false);
+    facts.warnings.splice(0..0, documents.warnings);
+    // The facts own what they need: the index (thousands of small allocations) is freed meanwhile.
+    rayon::join(|| resolve(facts), move || drop(index)).0
+}
+
+/// Runs the handlers of the data sources (`data`) or of the managed resources, in parallel: a handler
+/// reads its instance and the index and only adds facts, so each chunk of instances gets its own
+/// [`Facts`], merged in plan order (a later insert into a map wins, as when run one by one).
+fn run_handlers(index: &PlanIndex<'_>, data: bool) -> Facts {
+    index
+        .instances
+        .par_iter()
+        .filter(|inst| (inst.mode == Mode::Data) == data)
+        .fold(Facts::default, |mut facts, inst| {
+            if let Some(handler) = resources::handler_for(inst.mode, inst.resource_type) {
+                handler(inst, index, &mut facts);
+            }
+            facts
+        })
+        .reduce(Facts::default, Facts::append)
+}
+
+impl Facts {
+    /// `self` then `later`, as if `later`'s handlers had run after `self`'s.
+    fn append(mut self, later: Facts) -> Facts {
+        let Facts {
+            principals,
+            managed,
+            documents,
+            inline,
+            attachments,
+            memberships,
+            warnings,
+        } = later;
+        self.principals.extend(principals);
+        self.managed.extend(managed);
+        self.documents.extend(documents);
+        self.inline.extend(inline);
+        self.attachments.extend(attachments);
+        self.memberships.extend(memberships);
+        self.warnings.extend(warnings);
+        self
+    }
 }
 
 /// Joins the facts into principals with their policy sources.
@@ -548,7 +647,7 @@ pub fn resolve(facts: Facts) -> Discovery {
         .enumerate()
         .map(|(i, p)| (p.address.as_str(), i))
         .collect();
-    let mut by_name: HashMap<(PrincipalKind, &str), Vec<usize>> = HashMap::new();
+    let mut by_name: HashMap<(PrincipalKind, &str), Vec<usize>> = HashMap::default();
     for (i, p) in pfacts.iter().enumerate() {
         if let Some(n) = &p.name {
             by_name.entry((p.kind, n.as_str())).or_default().push(i);
@@ -581,7 +680,7 @@ pub fn resolve(facts: Facts) -> Discovery {
         }
     };
     // Documents are moved into their last attachment's source rather than cloned for every one.
-    let mut uses_left: HashMap<String, usize> = HashMap::new();
+    let mut uses_left: HashMap<String, usize> = HashMap::default();
     for a in &attachments {
         if let Some(addr) = managed_of(&a.policy) {
             *uses_left.entry(addr).or_default() += 1;
@@ -707,7 +806,7 @@ pub fn resolve(facts: Facts) -> Discovery {
         sources[u].push(s);
     }
     let mut principals: Vec<Principal> = pfacts
-        .into_iter()
+        .into_par_iter()
         .zip(sources)
         .map(|(p, policies)| {
             let flags = risk::flags(policies.iter().filter_map(|s| s.document.as_ref()));
@@ -853,14 +952,12 @@ pub fn resolve_reference(
     }
     let mut out = Vec::new();
     for (rtype, rname, is_data, rindex) in targets {
-        let candidates: Vec<&Instance<'_>> = index
-            .block_instances(&from.module_address, &rtype, &rname, is_data)
-            .filter(|i| !i.is_deleted())
-            .collect();
+        let candidates: Vec<&Instance<'_>> =
+            index.live_block_instances(from.module_address, &rtype, &rname, is_data);
         let chosen: Vec<&Instance<'_>> = match &rindex {
             Some(k) => candidates
                 .into_iter()
-                .filter(|i| i.index.as_ref() == Some(k))
+                .filter(|i| i.index == Some(k))
                 .collect(),
             None if candidates.len() <= 1 => candidates,
             None => {
@@ -873,8 +970,8 @@ pub fn resolve_reference(
             }
         };
         for c in chosen {
-            if !out.contains(&c.address) {
-                out.push(c.address.clone());
+            if !out.iter().any(|o| o == c.address) {
+                out.push(c.address.to_string());
             }
         }
     }

@@ -2,6 +2,7 @@
 //! parsed into [`Plan`], with the format version checked.
 
 use super::model::Plan;
+use super::split;
 use std::io::Read;
 use std::path::Path;
 
@@ -141,11 +142,8 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
     // The UTF-8 check of undecoded bytes runs beside the parse (which skips most strings without
     // checking them); its error still wins over anything the parse says, as when it ran first.
     let (valid, parsed) = match check {
-        Utf8Check::Pending => rayon::join(
-            || check_utf8(text, shown),
-            || serde_json::from_slice::<Plan>(text),
-        ),
-        Utf8Check::Done => (Ok(()), serde_json::from_slice::<Plan>(text)),
+        Utf8Check::Pending => parse_beside(text, || check_utf8(text, shown)),
+        Utf8Check::Done => parse_beside(text, || Ok(())),
     };
     valid?;
     if text.iter().all(|b| b.is_ascii_whitespace()) {
@@ -199,6 +197,19 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
         path: shown.to_string(),
         warnings,
     })
+}
+
+/// Parses the text while `side` runs on another thread: large plans with their big sections in
+/// parallel ([`split`]), anything else (or anything the split cannot vouch for) sequentially.
+fn parse_beside<R: Send>(
+    text: &[u8],
+    side: impl FnOnce() -> R + Send,
+) -> (R, Result<Plan, serde_json::Error>) {
+    match split::parse_split(text, side) {
+        Ok((done, Some(plan))) => (done, Ok(plan)),
+        Ok((done, None)) => (done, serde_json::from_slice(text)),
+        Err(side) => rayon::join(side, || serde_json::from_slice(text)),
+    }
 }
 
 /// Whether decoded text still needs its UTF-8 check.

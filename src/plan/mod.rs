@@ -5,6 +5,7 @@
 
 pub mod load;
 pub mod model;
+mod split;
 
 pub use load::{LoadedPlan, PlanError, load_plan, parse_plan_bytes};
 pub use model::{ChangeAction, Expr, Expression, InstanceKey, Mode, Plan, ResourceChange};

@@ -36,6 +36,21 @@ pub struct Plan {
     pub lineage: Option<IgnoredAny>,
 }
 
+impl Drop for Plan {
+    fn drop(&mut self) {
+        // A large plan is a few small allocations per resource in each section, made on two threads
+        // by the split parse (`super::split`): freed on two threads too.
+        if self.resource_changes.len() >= PARALLEL_DROP_MIN {
+            let changes = std::mem::take(&mut self.resource_changes);
+            let trees = (self.planned_values.take(), self.prior_state.take());
+            rayon::join(move || drop(changes), move || drop(trees));
+        }
+    }
+}
+
+/// From this many resource changes, [`Plan`] is dropped on two threads.
+const PARALLEL_DROP_MIN: usize = 4096;
+
 /// `prior_state`: the state format embedded in a plan.
 #[derive(Debug, Deserialize)]
 pub struct State {
@@ -397,6 +412,21 @@ impl<'p> Attributes<'p> {
         serde_json::from_str::<AttributesSeedless<'p>>(text)
             .ok()
             .map(|a| a.0)
+    }
+
+    /// Splits a JSON object given as bytes (`None` when they are not one JSON value).
+    pub(crate) fn parse_slice(text: &'p [u8]) -> Option<Self> {
+        serde_json::from_slice::<AttributesSeedless<'p>>(text)
+            .ok()
+            .map(|a| a.0)
+    }
+
+    /// Every value of an attribute, in document order (a key may repeat in raw JSON).
+    pub(crate) fn raw_all<'s>(&'s self, attr: &'s str) -> impl Iterator<Item = &'p RawValue> + 's {
+        self.fields
+            .iter()
+            .filter(move |(k, _)| k == attr)
+            .map(|(_, v)| *v)
     }
 
     /// The raw text of an attribute.

@@ -38,7 +38,7 @@ pub fn visit_policy_attachment(inst: &Instance<'_>, index: &PlanIndex<'_>, facts
                 facts.attachments.push(AttachmentFact {
                     principal: principal.clone(),
                     policy: policy.clone(),
-                    address: inst.address.clone(),
+                    address: inst.address.to_string(),
                 });
             }
         }
@@ -61,7 +61,7 @@ fn visit_single(
             facts.attachments.push(AttachmentFact {
                 principal: principal.clone(),
                 policy: policy.clone(),
-                address: inst.address.clone(),
+                address: inst.address.to_string(),
             });
         }
     }

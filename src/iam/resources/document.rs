@@ -2,7 +2,7 @@
 //! referenced through configuration, or the reason it is unknown.
 
 use crate::iam::discover::{
-    DocumentFact, Facts, Instance, PlanIndex, references_variable, resolve_reference,
+    DocumentFact, Instance, PlanIndex, references_variable, resolve_reference,
 };
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::UnknownReason;
@@ -13,7 +13,6 @@ use serde_json::Value;
 pub fn document_fact(
     inst: &Instance<'_>,
     index: &PlanIndex<'_>,
-    facts: &Facts,
     after_value: Option<&Value>,
     before_value: Option<&Value>,
     expr: Option<&Expr>,
@@ -40,7 +39,7 @@ pub fn document_fact(
             document_source,
         };
     }
-    if let Some(doc) = sources.iter().find_map(|a| facts.documents.get(a)) {
+    if let Some(doc) = sources.iter().find_map(|a| index.documents.get(a)) {
         return DocumentFact {
             after: doc.after.clone(),
             before: before.or_else(|| doc.before.clone()),
@@ -60,18 +59,12 @@ pub fn document_fact(
 }
 
 /// The document of an instance's top-level `policy`-like attribute.
-pub fn attribute_document(
-    inst: &Instance<'_>,
-    index: &PlanIndex<'_>,
-    facts: &Facts,
-    attr: &str,
-) -> DocumentFact {
+pub fn attribute_document(inst: &Instance<'_>, index: &PlanIndex<'_>, attr: &str) -> DocumentFact {
     let after = inst.after.as_ref().and_then(|v| v.get(attr));
     let before = inst.before.as_ref().and_then(|v| v.get(attr));
     document_fact(
         inst,
         index,
-        facts,
         after.as_ref(),
         before.as_ref(),
         inst.expr(attr),

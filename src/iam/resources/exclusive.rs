@@ -32,7 +32,7 @@ pub fn visit_role_policy_attachments(
             facts.attachments.push(AttachmentFact {
                 principal: principal.clone(),
                 policy: policy.clone(),
-                address: inst.address.clone(),
+                address: inst.address.to_string(),
             });
         }
     }

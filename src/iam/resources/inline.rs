@@ -30,9 +30,9 @@ fn visit(
     if inst.is_deleted() {
         return;
     }
-    let document = attribute_document(inst, index, facts, "policy");
+    let document = attribute_document(inst, index, "policy");
     let origin = PolicyOrigin {
-        resource: inst.address.clone(),
+        resource: inst.address.to_string(),
         attribute: "policy".into(),
         block_name: None,
         document_source: document.document_source.clone(),
@@ -41,7 +41,7 @@ fn visit(
     for principal in targets {
         facts.inline.push(InlineFact {
             principal,
-            address: inst.address.clone(),
+            address: inst.address.to_string(),
             name: inst.string("name"),
             document: document.clone(),
             origin: origin.clone(),

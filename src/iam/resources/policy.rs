@@ -11,11 +11,11 @@ pub fn visit(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
     let arn = inst
         .before_string("arn")
         .or_else(|| inst.after.as_ref().and_then(|a| a.get_str("arn")));
-    let document = attribute_document(inst, index, facts, "policy");
+    let document = attribute_document(inst, index, "policy");
     facts.managed.insert(
-        inst.address.clone(),
+        inst.address.to_string(),
         ManagedPolicyFact {
-            address: inst.address.clone(),
+            address: inst.address.to_string(),
             name: inst.string("name"),
             arn,
             document,

@@ -15,11 +15,11 @@ pub fn visit(inst: &Instance<'_>, _index: &PlanIndex<'_>, facts: &mut Facts) {
         .as_ref()
         .and_then(|b| document(inst, Some(b), false).ok());
     facts.documents.insert(
-        inst.address.clone(),
+        inst.address.to_string(),
         DocumentFact {
             after,
             before,
-            document_source: Some(inst.address.clone()),
+            document_source: Some(inst.address.to_string()),
         },
     );
 }

@@ -15,7 +15,7 @@ pub fn visit_role(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts)
     if !record(inst, PrincipalKind::Role, facts) {
         return;
     }
-    let me = PrincipalRef::Address(inst.address.clone());
+    let me = PrincipalRef::Address(inst.address.to_string());
     // Without an `inline_policy` block in the configuration, the attribute is computed: it mirrors the
     // aws_iam_role_policy resources (read by their own handler) and policies made outside Terraform.
     if inst.config.is_none() || inst.expr("inline_policy").is_some() {
@@ -28,7 +28,7 @@ pub fn visit_role(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts)
             facts.attachments.push(AttachmentFact {
                 principal: me.clone(),
                 policy,
-                address: inst.address.clone(),
+                address: inst.address.to_string(),
             });
         }
     }
@@ -61,10 +61,10 @@ fn record(inst: &Instance<'_>, kind: PrincipalKind, facts: &mut Facts) -> bool {
         inst.string("name")
     };
     facts.principals.push(PrincipalFact {
-        address: inst.address.clone(),
+        address: inst.address.to_string(),
         block_address: inst.block_address(),
-        module_address: inst.module_address.clone(),
-        index: inst.index.clone(),
+        module_address: inst.module_address.to_string(),
+        index: inst.index.cloned(),
         kind,
         name,
         arn: if inst.action == "replace" && inst.is_unknown("arn") {
@@ -72,7 +72,7 @@ fn record(inst: &Instance<'_>, kind: PrincipalKind, facts: &mut Facts) -> bool {
         } else {
             arn
         },
-        action: inst.action.clone(),
+        action: inst.action.to_string(),
     });
     true
 }
@@ -119,7 +119,6 @@ fn inline_blocks(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, 
         let document = document_fact(
             inst,
             index,
-            facts,
             block.get("policy"),
             before_value,
             expr,
@@ -127,10 +126,10 @@ fn inline_blocks(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts, 
         );
         facts.inline.push(InlineFact {
             principal: me.clone(),
-            address: inst.address.clone(),
+            address: inst.address.to_string(),
             name: name.clone(),
             origin: PolicyOrigin {
-                resource: inst.address.clone(),
+                resource: inst.address.to_string(),
                 attribute: "inline_policy".into(),
                 block_name: name,
                 document_source: document.document_source.clone(),
