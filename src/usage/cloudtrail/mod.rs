@@ -292,8 +292,10 @@ pub fn scan_path_with_parser(
                 tally
             })
             .reduce(Tally::default, Tally::merge)
+            .merge(skipped)
+            .finish(&ctx)
     });
-    Ok(tally.merge(skipped).finish(&ctx))
+    Ok(tally)
 }
 
 /// Every file under `dir`, with its `/`-separated path relative to `root`.

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 // foldhash: the maps are hit once or more per record, with keys from our own logs (no flooding risk
 // that would need SipHash).
 use foldhash::{HashMap, HashSet};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the per-file work needs to know about the scan, shared by all threads.
@@ -238,7 +239,11 @@ impl Tally {
     }
 
     /// Folds another thread's counts into this one.
-    pub fn merge(mut self, other: Tally) -> Tally {
+    pub fn merge(mut self, mut other: Tally) -> Tally {
+        // The smaller into the larger: the last merges of a scan run on one thread.
+        if other.principals.len() > self.principals.len() {
+            std::mem::swap(&mut self, &mut other);
+        }
         // Their action ids, as ours.
         let ids: Vec<ActionId> = other
             .actions
@@ -299,9 +304,12 @@ impl Tally {
         }
         let actions = &self.actions;
         let name = |id: ActionId| actions.get(id as usize).cloned().unwrap_or_default();
-        let usage = self
-            .principals
-            .into_iter()
+        let data_accounts = &self.data_accounts;
+        // Per principal in parallel (on the scan's pool: `finish` runs inside it): sorting the
+        // resource sets is the largest serial step left at the end of a scan.
+        let principals = std::mem::take(&mut self.principals);
+        let usage: Vec<(String, ObservedUsage)> = principals
+            .into_par_iter()
             .map(|(arn, tally)| {
                 let mut usage =
                     ObservedUsage::empty(&arn, UsageSourceKind::Cloudtrail, window.clone());
@@ -323,13 +331,13 @@ impl Tally {
                     .collect();
                 usage.service_level_only = tally.unmapped_services;
                 usage.data_events_seen =
-                    arn_account(&arn).is_some_and(|a| self.data_accounts.contains(a));
+                    arn_account(&arn).is_some_and(|a| data_accounts.contains(a));
                 usage.complete = complete;
                 (arn, usage)
             })
             .collect();
         CloudTrailScan {
-            usage,
+            usage: usage.into_iter().collect(),
             stats: self.stats,
         }
     }
