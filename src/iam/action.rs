@@ -103,6 +103,20 @@ impl fmt::Display for ActionPattern {
     }
 }
 
+/// Calls `f` with `text` lower-cased (ASCII), without allocating for text of usual length.
+pub fn with_ascii_lowercase<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 128];
+    match buf.get_mut(..text.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(text.as_bytes());
+            lower.make_ascii_lowercase();
+            // ASCII lower-casing keeps UTF-8 valid.
+            f(std::str::from_utf8(lower).expect("ASCII lower-casing keeps UTF-8 valid"))
+        }
+        None => f(&text.to_ascii_lowercase()),
+    }
+}
+
 /// True when `text` has a `*` or `?`: a pattern rather than one action. (A byte scan: faster than
 /// `str::contains` with a char set for these short strings.)
 pub fn has_wildcard(text: &str) -> bool {

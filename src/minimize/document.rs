@@ -5,7 +5,7 @@ use super::proof::grants_no_more;
 use super::{
     Applicability, KeepReason, MinimizeError, PolicySuggestion, StatementChange, Verdicts,
 };
-use crate::iam::action::{ActionPattern, Caseless, has_wildcard};
+use crate::iam::action::{ActionPattern, Caseless, has_wildcard, with_ascii_lowercase};
 use crate::iam::catalog::{ActionInfo, Catalog};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
 use crate::usage::ObservedUsage;
@@ -118,21 +118,11 @@ impl<'c> PatternCache<'c> {
                 None => Expanded::Nothing,
             };
         }
-        let mut buf = [0u8; 128];
-        if let Some(lower) = buf.get_mut(..text.len()) {
-            lower.copy_from_slice(text.as_bytes());
-            lower.make_ascii_lowercase();
-            if let Some(found) = std::str::from_utf8(lower)
-                .ok()
-                .and_then(|lower| self.wildcards.get(lower))
-            {
-                return Expanded::Many(Rc::clone(found));
-            }
+        if let Some(found) = with_ascii_lowercase(text, |lower| self.wildcards.get(lower).cloned())
+        {
+            return Expanded::Many(found);
         }
         let pattern = ActionPattern::new(text);
-        if let Some(found) = self.wildcards.get(pattern.lower()) {
-            return Expanded::Many(Rc::clone(found));
-        }
         let catalog = self.catalog;
         let found: Rc<[u32]> = catalog
             .expand(&pattern)

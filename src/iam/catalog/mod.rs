@@ -21,7 +21,7 @@ mod info;
 pub use compact::CatalogError;
 pub use info::{AccessLevel, ActionInfo, ResourceType, RiskCategory};
 
-use super::action::ActionPattern;
+use super::action::{ActionPattern, Caseless};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -84,18 +84,9 @@ impl Hasher for NoHash {
     }
 }
 
-/// A hash of `name` that ignores ASCII case, without allocating for names of usual length.
+/// A hash of `name` that ignores ASCII case (no lower-cased copy is made).
 fn caseless_hash(name: &str) -> u64 {
-    let state = foldhash::fast::FixedState::with_seed(0x1a3_7217);
-    let mut buf = [0u8; 128];
-    match buf.get_mut(..name.len()) {
-        Some(lower) => {
-            lower.copy_from_slice(name.as_bytes());
-            lower.make_ascii_lowercase();
-            state.hash_one(&*lower)
-        }
-        None => state.hash_one(name.to_ascii_lowercase().as_bytes()),
-    }
+    foldhash::fast::FixedState::with_seed(0x1a3_7217).hash_one(Caseless(name))
 }
 
 impl Catalog {
