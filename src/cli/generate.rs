@@ -129,13 +129,13 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
 /// ([`crate::minimize::RiskProfile`], which counts what wildcards and `NotAction` really grant), ties
 /// in discovery order. Generation is slow and rate-limited, so the principals that matter most go first.
 fn riskiest_first<'p>(principals: &'p [Principal], catalog: &Catalog) -> Vec<&'p Principal> {
-    let mut ranked: Vec<(&Principal, RiskProfile)> = principals
-        .iter()
-        .map(|p| {
-            let docs = p.policies.iter().filter_map(|s| s.document.as_ref());
-            (p, RiskProfile::of(docs, catalog))
-        })
-        .collect();
+    let risks = RiskProfile::of_each(
+        principals
+            .iter()
+            .map(|p| p.policies.iter().filter_map(|s| s.document.as_ref())),
+        catalog,
+    );
+    let mut ranked: Vec<(&Principal, RiskProfile)> = principals.iter().zip(risks).collect();
     ranked.sort_by_key(|(_, risk)| std::cmp::Reverse(risk.rank()));
     ranked.into_iter().map(|(p, _)| p).collect()
 }

@@ -36,6 +36,18 @@ impl RiskProfile {
         RiskProfile::of_cached(docs, &mut Expansions::new(catalog))
     }
 
+    /// [`RiskProfile::of`] for each of several document sets (one per principal), sharing the
+    /// wildcard expansions and scratch sets between them.
+    pub fn of_each<'a, D>(sets: impl IntoIterator<Item = D>, catalog: &Catalog) -> Vec<RiskProfile>
+    where
+        D: IntoIterator<Item = &'a PolicyDocument>,
+    {
+        let mut expansions = Expansions::new(catalog);
+        sets.into_iter()
+            .map(|docs| RiskProfile::of_cached(docs, &mut expansions))
+            .collect()
+    }
+
     /// [`RiskProfile::of`] with wildcard expansions shared with the minimizer.
     pub(super) fn of_cached<'a>(
         docs: impl IntoIterator<Item = &'a PolicyDocument>,
