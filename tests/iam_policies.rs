@@ -3,6 +3,9 @@
 
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/repo.rs"]
+#[allow(dead_code)]
+mod repo;
 
 use iamtrim::iam::aws_managed::AwsManagedPolicies;
 use iamtrim::iam::policy::ActionSpec;
@@ -56,24 +59,11 @@ async fn a_missing_policy_is_not_found_and_the_others_still_come() {
     assert!(read_only.to_json().contains("ec2:Describe*"));
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn suggest_online_fetches_read_only_access_from_iam_and_suggests_its_replacement() {
     let moto = moto::moto();
     let repo = tempfile::tempdir().unwrap();
-    copy_dir(
+    repo::copy_dir(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
         repo.path(),
     );

@@ -3,14 +3,43 @@
 use assert_cmd::Command;
 use std::path::Path;
 
-/// Copies `from` into `to`, recursively.
+/// Copies the files of `from` that git does not ignore into `to`, so what a run of README command 1
+/// left in the example (patches, `iamtrim.suggested.tf`, the `.iamtrim/` cache, all git-ignored)
+/// never reaches a test. Outside a git checkout (an unpacked source archive) every file is copied.
 pub fn copy_dir(from: &Path, to: &Path) {
+    let listed = std::process::Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ])
+        .current_dir(from)
+        .output();
+    match listed {
+        Ok(out) if out.status.success() && !out.stdout.is_empty() => {
+            for rel in out.stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+                let rel = Path::new(std::str::from_utf8(rel).unwrap());
+                let target = to.join(rel);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::copy(from.join(rel), target).unwrap();
+            }
+        }
+        _ => copy_all(from, to),
+    }
+}
+
+/// Copies `from` into `to`, recursively.
+fn copy_all(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let target = to.join(e.file_name());
         if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
+            copy_all(&e.path(), &target);
         } else {
             std::fs::copy(e.path(), target).unwrap();
         }
