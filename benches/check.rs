@@ -70,7 +70,7 @@ fn main() {
                     a,
                     ActionUse {
                         count: 3,
-                        resources: Default::default(),
+                        ..ActionUse::default()
                     },
                 )
             })

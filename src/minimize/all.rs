@@ -101,9 +101,7 @@ fn union_usage<'u>(parts: &[&'u ObservedUsage]) -> Option<Cow<'u, ObservedUsage>
     let mut out = (*first).clone();
     for other in rest {
         for (action, u) in &other.actions {
-            let entry = out.actions.entry(action.clone()).or_default();
-            entry.count += u.count;
-            entry.resources.extend(u.resources.iter().cloned());
+            out.actions.entry(action.clone()).or_default().absorb(u);
         }
         out.service_level_only
             .extend(other.service_level_only.iter().cloned());

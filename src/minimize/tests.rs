@@ -27,7 +27,7 @@ fn usage(used: &[&str]) -> ObservedUsage {
             a.to_string(),
             ActionUse {
                 count: 1,
-                resources: BTreeSet::new(),
+                ..ActionUse::default()
             },
         );
     }

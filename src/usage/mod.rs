@@ -37,9 +37,32 @@ pub struct Window {
 pub struct ActionUse {
     /// Number of events (0 when the source gives no counts, as Access Analyzer does).
     pub count: u64,
-    /// Resource ARNs the calls named, when the source knows them.
+    /// Resource ARNs the calls named, when the source knows them: at most
+    /// [`ActionUse::MAX_RESOURCES`], the smallest in string order when more were seen.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub resources: BTreeSet<String>,
+    /// True when the calls named more distinct resources than `resources` holds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resources_truncated: bool,
+}
+
+impl ActionUse {
+    /// Most resource ARNs kept per principal and action. A role that reads S3 objects names a new
+    /// ARN with nearly every call; keeping them all would make memory grow with the logs and the
+    /// cache file unreviewable. Which ones are kept (the smallest) does not depend on the order the
+    /// logs were read in, so a scan gives the same result on any number of threads.
+    pub const MAX_RESOURCES: usize = 100;
+
+    /// Folds another count of the same action into this one.
+    pub fn absorb(&mut self, other: &ActionUse) {
+        self.count += other.count;
+        self.resources_truncated |= other.resources_truncated;
+        self.resources.extend(other.resources.iter().cloned());
+        while self.resources.len() > Self::MAX_RESOURCES {
+            self.resources.pop_last();
+            self.resources_truncated = true;
+        }
+    }
 }
 
 /// What a principal really used, as one source saw it over one window.
@@ -107,9 +130,7 @@ impl ObservedUsage {
     /// Folds another observation of the same principal into this one (union of actions, intersection of coverage).
     pub fn merge(&mut self, other: &ObservedUsage) {
         for (action, u) in &other.actions {
-            let entry = self.actions.entry(action.clone()).or_default();
-            entry.count += u.count;
-            entry.resources.extend(u.resources.iter().cloned());
+            self.actions.entry(action.clone()).or_default().absorb(u);
         }
         self.service_level_only
             .extend(other.service_level_only.iter().cloned());

@@ -45,7 +45,49 @@ type ActionId = u32;
 #[derive(Debug, Default)]
 struct ActionTally {
     count: u64,
-    resources: HashSet<String>,
+    /// Distinct ARNs seen, from which [`ActionTally::trim`] keeps the smallest
+    /// [`ActionUse::MAX_RESOURCES`]; up to twice that many between trims.
+    resources: HashSet<Box<str>>,
+    /// After a trim, the largest ARN kept: a larger one can never be among the smallest, and is
+    /// dropped with one comparison, without being hashed.
+    bound: Option<Box<str>>,
+    /// Some distinct ARN was dropped.
+    truncated: bool,
+}
+
+impl ActionTally {
+    /// Notes one resource ARN a call named.
+    fn note_resource(&mut self, arn: &str) {
+        if let Some(bound) = &self.bound
+            && arn >= &**bound
+        {
+            self.truncated |= arn != &**bound;
+            return;
+        }
+        if self.resources.contains(arn) {
+            return;
+        }
+        self.resources.insert(arn.into());
+        // Trimming only when twice full costs O(1) per ARN, whatever order they come in.
+        if self.resources.len() >= 2 * ActionUse::MAX_RESOURCES {
+            self.trim();
+        }
+    }
+
+    /// Keeps the [`ActionUse::MAX_RESOURCES`] smallest ARNs. The result is the same whatever
+    /// order the ARNs came in, and however the logs were split between threads.
+    fn trim(&mut self) {
+        let keep = ActionUse::MAX_RESOURCES;
+        if self.resources.len() <= keep {
+            return;
+        }
+        let mut all: Vec<Box<str>> = self.resources.drain().collect();
+        all.select_nth_unstable(keep - 1);
+        all.truncate(keep);
+        self.bound = all.get(keep - 1).cloned();
+        self.resources.extend(all);
+        self.truncated = true;
+    }
 }
 
 /// The outcome of mapping one `(eventSource, eventName)`, cached per thread.
@@ -218,9 +260,7 @@ impl Tally {
                     .flatten()
                     .filter_map(|r| r.arn.as_deref())
                 {
-                    if !used.resources.contains(arn) {
-                        used.resources.insert(arn.to_string());
-                    }
+                    used.note_resource(arn);
                 }
             }
         }
@@ -256,7 +296,10 @@ impl Tally {
             for (action, used) in theirs.actions {
                 let entry = ours.actions.entry(ours_of(action)).or_default();
                 entry.count += used.count;
-                entry.resources.extend(used.resources);
+                entry.truncated |= used.truncated;
+                for arn in &used.resources {
+                    entry.note_resource(arn);
+                }
             }
             for (action, n) in theirs.denied {
                 *ours.denied.entry(ours_of(action)).or_default() += n;
@@ -317,9 +360,12 @@ impl Tally {
                     .actions
                     .into_iter()
                     .map(|(id, used)| {
+                        let mut used = used;
+                        used.trim();
                         let used = ActionUse {
                             count: used.count,
-                            resources: used.resources.into_iter().collect(),
+                            resources: used.resources.into_iter().map(String::from).collect(),
+                            resources_truncated: used.truncated,
                         };
                         (name(id), used)
                     })
@@ -476,6 +522,82 @@ mod tests {
             assert_eq!(before(a, b), a < b, "{a} {b}");
             assert_eq!(before(b, a), b < a, "{b} {a}");
         }
+    }
+
+    /// The kept ARNs and the flag, after noting `arns` in order, split into `parts` tallies
+    /// merged the way threads are.
+    fn kept(arns: &[String], parts: usize) -> (Vec<String>, bool) {
+        let mut tallies: Vec<ActionTally> = (0..parts).map(|_| ActionTally::default()).collect();
+        for (i, arn) in arns.iter().enumerate() {
+            tallies[i % parts].note_resource(arn);
+        }
+        let mut all = ActionTally::default();
+        for part in tallies {
+            all.truncated |= part.truncated;
+            for arn in &part.resources {
+                all.note_resource(arn);
+            }
+        }
+        all.trim();
+        let mut kept: Vec<String> = all.resources.iter().map(|a| a.to_string()).collect();
+        kept.sort();
+        (kept, all.truncated)
+    }
+
+    #[test]
+    fn resources_keep_the_smallest_whatever_the_order_and_split() {
+        let max = ActionUse::MAX_RESOURCES;
+        // Few enough: all kept, not truncated, repeats counted once.
+        let few: Vec<String> = (0..max).map(|i| format!("arn:aws:s3:::b/{i:04}")).collect();
+        let twice: Vec<String> = few.iter().chain(few.iter().rev()).cloned().collect();
+        assert_eq!(kept(&twice, 1), (few.clone(), false));
+        assert_eq!(kept(&twice, 3), (few.clone(), false));
+        // Many, in rising, falling and shuffled order: the smallest `max`, truncated.
+        let many: Vec<String> = (0..7 * max)
+            .map(|i| format!("arn:aws:s3:::b/{i:04}"))
+            .collect();
+        let smallest = many[..max].to_vec();
+        let falling: Vec<String> = many.iter().rev().cloned().collect();
+        let mut shuffled = many.clone();
+        let mut seed = 7u64;
+        for i in (1..shuffled.len()).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            shuffled.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        for arns in [&many, &falling, &shuffled] {
+            for parts in [1, 2, 5] {
+                assert_eq!(kept(arns, parts), (smallest.clone(), true), "{parts} parts");
+            }
+        }
+        // One more than fits: truncated, even when the extra one comes last and is largest.
+        let one_over: Vec<String> = many[..max + 1].to_vec();
+        assert_eq!(kept(&one_over, 1), (smallest.clone(), true));
+        assert_eq!(kept(&one_over, 4), (smallest, true));
+    }
+
+    #[test]
+    fn absorbing_keeps_the_cap() {
+        let max = ActionUse::MAX_RESOURCES;
+        let use_of = |range: std::ops::Range<usize>| ActionUse {
+            count: range.len() as u64,
+            resources: range.map(|i| format!("r{i:04}")).collect(),
+            resources_truncated: false,
+        };
+        let mut a = use_of(0..max / 2);
+        a.absorb(&use_of(max / 4..max));
+        assert_eq!(
+            (a.count, a.resources.len(), a.resources_truncated),
+            (3 * max as u64 / 4 + max as u64 / 2, max, false)
+        );
+        a.absorb(&use_of(max..max + 1));
+        assert_eq!(a.resources.len(), max);
+        assert!(a.resources_truncated);
+        assert_eq!(
+            a.resources.last().map(String::as_str),
+            Some(format!("r{:04}", max - 1).as_str())
+        );
     }
 
     #[test]
