@@ -422,20 +422,21 @@ impl<'t> Skimmer<'t, '_> {
     /// content between the quotes.
     #[inline(always)]
     fn key(&mut self) -> Step<&'t [u8]> {
-        let (start, end) = self.string()?;
+        let (start, end, may_escape) = self.string()?;
         let key = self.text.get(start..end).ok_or(Stop::File)?;
-        if self.structure.may_have_backslash(start, end) && memchr::memchr(b'\\', key).is_some() {
+        if may_escape && memchr::memchr(b'\\', key).is_some() {
             // serde reads the escapes.
             return Err(Stop::Record);
         }
         Ok(key)
     }
 
-    /// The string at the cursor, as the range between its quotes; the cursor moves past it.
+    /// The string at the cursor, as the range between its quotes and whether it may hold an
+    /// escape; the cursor moves past it.
     #[inline(always)]
-    fn string(&mut self) -> Step<(usize, usize)> {
+    fn string(&mut self) -> Step<(usize, usize, bool)> {
         // No string starts here (or it is not closed: the record's serde fallback finds that).
-        let open = self.quotes.next_quote().ok_or(Stop::Record)?;
+        let (open, close, may_escape) = self.quotes.string().ok_or(Stop::Record)?;
         if open != self.pos {
             // Only whitespace may come first.
             self.ws();
@@ -443,9 +444,8 @@ impl<'t> Skimmer<'t, '_> {
                 return Err(Stop::Record);
             }
         }
-        let close = self.quotes.next_quote().ok_or(Stop::Record)?;
         self.pos = close + 1;
-        Ok((open + 1, close))
+        Ok((open + 1, close, may_escape))
     }
 
     /// Skips one value of any kind; only strings and bracket balance are checked.

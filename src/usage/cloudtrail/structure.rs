@@ -130,26 +130,11 @@ impl Structure {
             blocks: &self.blocks,
             block: 0,
             bits: 0,
+            block_backslash: false,
+            since_open: false,
         };
         quotes.seek(from);
         quotes
-    }
-
-    /// True when `text[from..to]` may hold a backslash: a block it touches has one.
-    #[inline(always)]
-    pub fn may_have_backslash(&self, from: usize, to: usize) -> bool {
-        if to <= from {
-            return false;
-        }
-        let (first, last) = (from / 64, (to - 1) / 64);
-        if last - first <= 1 {
-            // Most strings read span one or two blocks.
-            let backslash = |block: usize| self.blocks.get(block).is_none_or(|m| m.backslash != 0);
-            return backslash(first) || backslash(last);
-        }
-        self.blocks
-            .get(first..=last)
-            .is_none_or(|blocks| blocks.iter().any(|m| m.backslash != 0))
     }
 
     /// The index just past the object or array whose bracket is at `start` (outside a string);
@@ -199,6 +184,10 @@ pub(super) struct Quotes<'s> {
     block: usize,
     /// The quotes of that block not taken yet.
     bits: u64,
+    /// That block has a backslash.
+    block_backslash: bool,
+    /// Some block entered since the last opening quote [`Quotes::string`] took has a backslash.
+    since_open: bool,
 }
 
 impl Quotes<'_> {
@@ -207,21 +196,33 @@ impl Quotes<'_> {
     pub fn next_quote(&mut self) -> Option<usize> {
         while self.bits == 0 {
             self.block += 1;
-            self.bits = self.blocks.get(self.block)?.quote;
+            let masks = self.blocks.get(self.block)?;
+            self.bits = masks.quote;
+            self.block_backslash = masks.backslash != 0;
+            self.since_open |= self.block_backslash;
         }
         let at = self.block * 64 + self.bits.trailing_zeros() as usize;
         self.bits &= self.bits - 1;
         Some(at)
     }
 
+    /// The next two quotes, a string's opening and closing ones, and whether a block they span
+    /// has a backslash (`false` means the string has no escape; `true` only that it may).
+    #[inline(always)]
+    pub fn string(&mut self) -> Option<(usize, usize, bool)> {
+        let open = self.next_quote()?;
+        self.since_open = self.block_backslash;
+        let close = self.next_quote()?;
+        Some((open, close, self.since_open))
+    }
+
     /// Moves to the first quote at or after `from`.
     #[inline(always)]
     pub fn seek(&mut self, from: usize) {
         self.block = from / 64;
-        self.bits = self
-            .blocks
-            .get(self.block)
-            .map_or(0, |m| m.quote & (u64::MAX << (from % 64)));
+        let masks = self.blocks.get(self.block).copied().unwrap_or_default();
+        self.bits = masks.quote & (u64::MAX << (from % 64));
+        self.block_backslash = masks.backslash != 0;
     }
 }
 
@@ -515,10 +516,13 @@ mod tests {
                 assert_eq!(taken, expected);
             }
         }
-        // Backslash blocks: never a miss.
-        for (i, &b) in text.iter().enumerate() {
-            if b == b'\\' {
-                assert!(built.may_have_backslash(i, i + 1));
+        if !stray {
+            // A string with a backslash inside is never said to have none.
+            let mut cursor = built.quotes_from(0);
+            while let Some((open, close, may)) = cursor.string() {
+                if text[open..close].contains(&b'\\') {
+                    assert!(may, "string at {open}");
+                }
             }
         }
     }
