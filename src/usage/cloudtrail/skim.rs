@@ -329,11 +329,14 @@ impl<'t> Skimmer<'t, '_> {
         // Whitespace is checked for only where the compact form's byte is not found.
         loop {
             let key = self.key()?;
-            if self.peek() != Some(b':') {
+            // The compact form `"key":value` in one look; anything else the general way.
+            if self.peek() == Some(b':') && self.text.get(self.pos + 1).is_some_and(|&b| b > b' ') {
+                self.pos += 1;
+            } else {
+                self.ws();
+                self.expect_in_record(b':')?;
                 self.ws();
             }
-            self.expect_in_record(b':')?;
-            self.ws();
             field(self, key)?;
             match self.next_byte()? {
                 b',' => continue,
