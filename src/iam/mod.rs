@@ -8,7 +8,6 @@ pub mod action;
 pub mod aws_managed;
 pub mod catalog;
 pub mod discover;
-pub mod grant;
 pub mod policy;
 pub mod principal;
 pub mod resources;

@@ -137,7 +137,7 @@ fn unchanged(
     note: String,
     expansions: &mut Expansions<'_>,
 ) -> PolicySuggestion {
-    let granted = granted_actions_cached(doc, expansions);
+    let granted = granted_actions_cached([doc], expansions);
     PolicySuggestion {
         policy_address: policy.address.clone(),
         block_address: block_address.to_string(),

@@ -212,15 +212,19 @@ impl<'c> Expansions<'c> {
     }
 }
 
-/// Number of distinct actions `doc` allows: catalog expansion of every `Allow` statement, plus
-/// each pattern the catalog does not know counted once.
-pub fn granted_actions(doc: &PolicyDocument, catalog: &Catalog) -> usize {
-    granted_actions_cached(doc, &mut Expansions::new(catalog))
+/// Number of distinct actions `docs` together allow: catalog expansion of every `Allow` statement
+/// (Deny and conditions are not subtracted), plus each pattern the catalog does not know counted
+/// once.
+pub fn granted_actions<'d>(
+    docs: impl IntoIterator<Item = &'d PolicyDocument>,
+    catalog: &Catalog,
+) -> usize {
+    granted_actions_cached(docs, &mut Expansions::new(catalog))
 }
 
 /// [`granted_actions`] with a shared expansion cache.
-pub(super) fn granted_actions_cached(
-    doc: &PolicyDocument,
+pub(super) fn granted_actions_cached<'d>(
+    docs: impl IntoIterator<Item = &'d PolicyDocument>,
     expansions: &mut Expansions<'_>,
 ) -> usize {
     let Expansions { cache, scratch } = expansions;
@@ -228,7 +232,7 @@ pub(super) fn granted_actions_cached(
     marks.clear(cache.catalog.len());
     let mut known = 0;
     let mut unknown = HashSet::new();
-    for st in &doc.statements {
+    for st in docs.into_iter().flat_map(|doc| &doc.statements) {
         let found = cache.grants(st, |i| known += usize::from(marks.insert(i)));
         for p in found.into_iter().flatten() {
             unknown.insert(p.to_ascii_lowercase());

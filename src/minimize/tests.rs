@@ -504,3 +504,22 @@ fn action_star_shrinks_to_explicit_actions() {
 
 mod all;
 mod properties;
+
+#[test]
+fn granted_actions_counts_distinct_expanded_actions_over_documents() {
+    let c = Catalog::embedded();
+    let a = doc(
+        r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:getobject","x:Unknown"],"Resource":"*"}]}"#,
+    );
+    assert_eq!(granted_actions([&a], c), 2);
+    let all = doc(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#);
+    assert_eq!(granted_actions([&all, &a], c), c.len() + 1);
+    let not = doc(r#"{"Statement":{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}}"#);
+    assert_eq!(
+        granted_actions([&not], c),
+        c.len() - c.service_actions("iam").len()
+    );
+    let deny = doc(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#);
+    assert_eq!(granted_actions([&deny], c), 0);
+    assert_eq!(granted_actions([&deny, &a], c), 2);
+}

@@ -198,7 +198,7 @@ fn principal_report(p: &Principal) -> PrincipalReport {
         account: p.account.clone(),
         plan_action: p.plan_action.clone(),
         flags: p.flags.iter().map(ToString::to_string).collect(),
-        granted_actions: crate::iam::grant::granted_actions(
+        granted_actions: crate::minimize::granted_actions(
             p.policies.iter().filter_map(|s| s.document.as_ref()),
             crate::iam::catalog::Catalog::embedded(),
         ),
