@@ -502,9 +502,6 @@ fn action_star_shrinks_to_explicit_actions() {
     assert_eq!(s.applicability, Applicability::Safe);
 }
 
-mod all;
-mod properties;
-
 #[test]
 fn granted_actions_counts_distinct_expanded_actions_over_documents() {
     let c = Catalog::embedded();
@@ -523,3 +520,6 @@ fn granted_actions_counts_distinct_expanded_actions_over_documents() {
     assert_eq!(granted_actions([&deny], c), 0);
     assert_eq!(granted_actions([&deny, &a], c), 2);
 }
+
+mod all;
+mod properties;
