@@ -399,7 +399,7 @@ pub fn decode(raw: &Option<Box<RawValue>>) -> Option<Value> {
 #[derive(Debug, Clone, Default)]
 pub struct Attributes<'p> {
     /// Attributes in document order; a repeated key is looked up from the end, as `Value` keeps the last.
-    fields: Vec<(std::borrow::Cow<'p, str>, &'p RawValue)>,
+    fields: Vec<Field<'p>>,
 }
 
 impl<'p> Attributes<'p> {
@@ -454,6 +454,12 @@ impl<'p> Attributes<'p> {
 /// Deserializes [`Attributes`] from borrowed text.
 struct AttributesSeedless<'p>(Attributes<'p>);
 
+/// One attribute: its name and raw value.
+type Field<'p> = (std::borrow::Cow<'p, str>, &'p RawValue);
+
+/// Attributes gathered on the stack before [`Attributes`] is allocated (IAM resources have fewer).
+const HEAD: usize = 24;
+
 /// A key borrowed from the text when it has no escapes.
 struct AttributeKey<'p>(std::borrow::Cow<'p, str>);
 
@@ -493,12 +499,23 @@ impl<'de> Deserialize<'de> for AttributesSeedless<'de> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = Vec::new();
+                // Discovery splits four objects per IAM instance: gathered on the stack first so
+                // that each costs one allocation of the right size, not a growing vector's several.
+                let mut head: [Option<Field<'de>>; HEAD] = std::array::from_fn(|_| None);
+                let mut len = 0;
+                let mut rest = Vec::new();
                 while let Some((AttributeKey(k), v)) =
                     map.next_entry::<AttributeKey<'de>, &'de RawValue>()?
                 {
-                    fields.push((k, v));
+                    match head.get_mut(len) {
+                        Some(slot) => *slot = Some((k, v)),
+                        None => rest.push((k, v)),
+                    }
+                    len += 1;
                 }
+                let mut fields = Vec::with_capacity(len);
+                fields.extend(head.into_iter().flatten());
+                fields.extend(rest);
                 Ok(AttributesSeedless(Attributes { fields }))
             }
 
