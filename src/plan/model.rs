@@ -1,8 +1,9 @@
 //! Serde types for `terraform show -json PLANFILE`, every format version from 0.1 to 1.2.
 //!
 //! Attribute values of resources (`before`, `after`, `values`, ...) are kept as raw JSON text and only
-//! decoded for the resources iamtrim reads, which keeps parsing a large plan close to the cost of
-//! merely validating it. Unknown keys are ignored everywhere, as the format's minor versions require.
+//! decoded for the resources iamtrim reads, and the values trees keep only those resources, which
+//! keeps parsing a large plan close to the cost of merely validating it. Unknown keys are ignored
+//! everywhere, as the format's minor versions require.
 
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
@@ -72,8 +73,9 @@ pub struct Values {
 pub struct ValuesModule {
     /// Absolute module address with instance keys (`module.a["x"]`); absent for the root.
     pub address: Option<String>,
-    /// Resource instances in this module.
-    #[serde(default)]
+    /// The instances in this module of the resource types iamtrim reads ([`keeps_values`]): the
+    /// others are read (and checked) while parsing, then left out, since nothing uses them.
+    #[serde(default, deserialize_with = "kept_resources")]
     pub resources: Vec<ValuesResource>,
     /// Child modules.
     #[serde(default)]
@@ -600,59 +602,162 @@ enum ValuesResourceField {
 
 impl<'de> Deserialize<'de> for ValuesResource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ResourceVisitor)
+            .map(ResourceParts::into_resource)
+    }
+}
+
+/// A values-tree resource as read, its strings still borrowed from the text where they can be, so
+/// that a resource of a type iamtrim does not read costs no allocation (see [`kept_resources`]).
+struct ResourceParts<'de> {
+    address: Option<Text<'de>>,
+    mode: Option<Mode>,
+    resource_type: Text<'de>,
+    name: Text<'de>,
+    index: Option<InstanceKey>,
+    values: Option<Box<RawValue>>,
+    sensitive_values: Option<Box<RawValue>>,
+}
+
+impl ResourceParts<'_> {
+    fn into_resource(self) -> ValuesResource {
+        ValuesResource {
+            // TF 1.0.0 wrote `resource_drift` entries without an address.
+            address: self.address.map(Text::into_string).unwrap_or_default(),
+            mode: self.mode.unwrap_or_default(),
+            resource_type: self.resource_type.into_string(),
+            name: self.name.into_string(),
+            index: self.index,
+            values: self.values,
+            sensitive_values: self.sensitive_values,
+        }
+    }
+}
+
+/// A JSON string, borrowed from the text when it has no escapes; rejects other types exactly as
+/// `String` does.
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl Text<'_> {
+    fn into_string(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visit;
         impl<'de> Visitor<'de> for Visit {
-            type Value = ValuesResource;
+            type Value = Text<'de>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("struct ValuesResource")
+                // The words of `String`'s visitor, so errors read as they did.
+                f.write_str("a string")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValuesResource, A::Error> {
-                use ValuesResourceField as F;
-                let (mut address, mut mode, mut resource_type, mut name, mut index) =
-                    (None, None, None, None, None);
-                let (mut values, mut sensitive_values) = (None, None);
-                // Terraform writes `type` before `values`; when it does not, values are kept until the end.
-                let keep = |t: &Option<String>| t.as_deref().is_none_or(keeps_values);
-                while let Some(field) = map.next_key::<F>()? {
-                    match field {
-                        F::Address => set_once(&mut address, map.next_value()?, "address")?,
-                        F::Mode => set_once(&mut mode, map.next_value()?, "mode")?,
-                        F::Type => set_once(&mut resource_type, map.next_value()?, "type")?,
-                        F::Name => set_once(&mut name, map.next_value()?, "name")?,
-                        F::Index => set_once(&mut index, map.next_value()?, "index")?,
-                        F::Values => set_once(
-                            &mut values,
-                            next_raw(&mut map, keep(&resource_type))?,
-                            "values",
-                        )?,
-                        F::SensitiveValues => {
-                            let raw = next_raw(&mut map, keep(&resource_type))?;
-                            set_once(&mut sensitive_values, raw, "sensitive_values")?
-                        }
-                        F::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                let resource_type: String =
-                    resource_type.ok_or_else(|| A::Error::missing_field("type"))?;
-                let kept = keeps_values(&resource_type);
-                Ok(ValuesResource {
-                    // TF 1.0.0 wrote `resource_drift` entries without an address.
-                    address: address.unwrap_or_default(),
-                    mode: mode.unwrap_or_default(),
-                    name: name.ok_or_else(|| A::Error::missing_field("name"))?,
-                    index: index.flatten(),
-                    values: values.flatten().filter(|_| kept),
-                    sensitive_values: sensitive_values.flatten().filter(|_| kept),
-                    resource_type,
-                })
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_string())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
             }
         }
-        d.deserialize_map(Visit)
+        d.deserialize_string(Visit)
     }
+}
+
+/// Reads one values-tree resource object into [`ResourceParts`].
+struct ResourceVisitor;
+
+impl<'de> DeserializeSeed<'de> for ResourceVisitor {
+    type Value = ResourceParts<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResourceVisitor {
+    type Value = ResourceParts<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct ValuesResource")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use ValuesResourceField as F;
+        let (mut address, mut mode, mut resource_type, mut name, mut index) =
+            (None, None, None, None, None);
+        let (mut values, mut sensitive_values) = (None, None);
+        // Terraform writes `type` before `values`; when it does not, values are kept until the end.
+        let keep = |t: &Option<Text<'_>>| t.as_ref().is_none_or(|t| keeps_values(&t.0));
+        while let Some(field) = map.next_key::<F>()? {
+            match field {
+                F::Address => set_once(&mut address, map.next_value()?, "address")?,
+                F::Mode => set_once(&mut mode, map.next_value()?, "mode")?,
+                F::Type => set_once(&mut resource_type, map.next_value()?, "type")?,
+                F::Name => set_once(&mut name, map.next_value()?, "name")?,
+                F::Index => set_once(&mut index, map.next_value()?, "index")?,
+                F::Values => set_once(
+                    &mut values,
+                    next_raw(&mut map, keep(&resource_type))?,
+                    "values",
+                )?,
+                F::SensitiveValues => {
+                    let raw = next_raw(&mut map, keep(&resource_type))?;
+                    set_once(&mut sensitive_values, raw, "sensitive_values")?
+                }
+                F::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let resource_type: Text<'de> =
+            resource_type.ok_or_else(|| A::Error::missing_field("type"))?;
+        let kept = keeps_values(&resource_type.0);
+        Ok(ResourceParts {
+            address,
+            mode,
+            name: name.ok_or_else(|| A::Error::missing_field("name"))?,
+            index: index.flatten(),
+            values: values.flatten().filter(|_| kept),
+            sensitive_values: sensitive_values.flatten().filter(|_| kept),
+            resource_type,
+        })
+    }
+}
+
+/// `resources` of a values-tree module: every element is read (and checked) as a
+/// [`ValuesResource`], but only those of types iamtrim reads ([`keeps_values`]) are kept.
+fn kept_resources<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ValuesResource>, D::Error> {
+    struct Visit;
+    impl<'de> Visitor<'de> for Visit {
+        type Value = Vec<ValuesResource>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            // The words of `Vec`'s visitor, so errors read as they did.
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<S: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: S,
+        ) -> Result<Self::Value, S::Error> {
+            let mut out = Vec::new();
+            while let Some(parts) = seq.next_element_seed(ResourceVisitor)? {
+                if keeps_values(&parts.resource_type.0) {
+                    out.push(parts.into_resource());
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Visit)
 }
 
 #[derive(Deserialize)]
@@ -881,6 +986,45 @@ mod tests {
         .unwrap();
         assert_eq!(v.values.as_ref().map(|r| r.get()), Some(r#"{"x":1}"#));
         assert_eq!(v.mode, Mode::Data);
+    }
+
+    #[test]
+    fn values_trees_keep_only_iam_resources_and_check_the_others() {
+        let module: ValuesModule = serde_json::from_str(
+            r#"{"resources":[{"address":"aws_s3_bucket.b","mode":"managed","type":"aws_s3_bucket","name":"b","index":"k","values":{"bucket":"x"}},{"address":"aws_iam_role.r","mode":"managed","type":"aws_iam_role","name":"r","values":{"name":"x"}},{"type":"aws_s\u0033_bucket","name":"\u0062","address":"x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(module.resources.len(), 1);
+        assert_eq!(module.resources[0].address, "aws_iam_role.r");
+        assert_eq!(
+            module.resources[0].values.as_ref().map(|r| r.get()),
+            Some(r#"{"name":"x"}"#)
+        );
+        // A resource left out is still read as strictly as one kept.
+        for (bad, want) in [
+            (r#"{"type":"aws_s3_bucket"}"#, "missing field `name`"),
+            (r#"{"name":"b"}"#, "missing field `type`"),
+            (
+                r#"{"type":"aws_s3_bucket","name":1}"#,
+                "invalid type: integer `1`, expected a string",
+            ),
+            (
+                r#"{"type":"aws_s3_bucket","name":"b","name":"c"}"#,
+                "duplicate field `name`",
+            ),
+        ] {
+            let text = format!(r#"{{"resources":[{bad}]}}"#);
+            let err = serde_json::from_str::<ValuesModule>(&text).unwrap_err();
+            assert!(err.to_string().contains(want), "{bad}: {err}");
+            let err = serde_json::from_str::<ValuesResource>(bad).unwrap_err();
+            assert!(err.to_string().contains(want), "{bad}: {err}");
+        }
+        let err = serde_json::from_str::<ValuesModule>(r#"{"resources":{}}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("invalid type: map, expected a sequence"),
+            "{err}"
+        );
     }
 
     #[test]
