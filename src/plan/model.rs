@@ -585,19 +585,36 @@ fn next_raw<'de, A: MapAccess<'de>>(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "snake_case")]
 enum ValuesResourceField {
     Address,
     Mode,
-    #[serde(rename = "type")]
     Type,
     Name,
     Index,
     Values,
     SensitiveValues,
-    #[serde(other)]
     Other,
+}
+
+impl ValuesResourceField {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"address" => Self::Address,
+            b"mode" => Self::Mode,
+            b"type" => Self::Type,
+            b"name" => Self::Name,
+            b"index" => Self::Index,
+            b"values" => Self::Values,
+            b"sensitive_values" => Self::SensitiveValues,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ValuesResourceField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        field_name(d, Self::of)
+    }
 }
 
 impl<'de> Deserialize<'de> for ValuesResource {
@@ -760,22 +777,42 @@ fn kept_resources<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ValuesRe
     d.deserialize_seq(Visit)
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "snake_case")]
 enum ResourceChangeField {
     Address,
     PreviousAddress,
     ModuleAddress,
     Mode,
-    #[serde(rename = "type")]
     Type,
     Name,
     Index,
     Deposed,
     ActionReason,
     Change,
-    #[serde(other)]
     Other,
+}
+
+impl ResourceChangeField {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"address" => Self::Address,
+            b"previous_address" => Self::PreviousAddress,
+            b"module_address" => Self::ModuleAddress,
+            b"mode" => Self::Mode,
+            b"type" => Self::Type,
+            b"name" => Self::Name,
+            b"index" => Self::Index,
+            b"deposed" => Self::Deposed,
+            b"action_reason" => Self::ActionReason,
+            b"change" => Self::Change,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceChangeField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        field_name(d, Self::of)
+    }
 }
 
 impl<'de> Deserialize<'de> for ResourceChange {
@@ -857,8 +894,6 @@ struct ChangeSeed {
     keep: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "snake_case")]
 enum ChangeField {
     Actions,
     Before,
@@ -866,8 +901,92 @@ enum ChangeField {
     AfterUnknown,
     BeforeSensitive,
     AfterSensitive,
-    #[serde(other)]
     Other,
+}
+
+impl ChangeField {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"actions" => Self::Actions,
+            b"before" => Self::Before,
+            b"after" => Self::After,
+            b"after_unknown" => Self::AfterUnknown,
+            b"before_sensitive" => Self::BeforeSensitive,
+            b"after_sensitive" => Self::AfterSensitive,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ChangeField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        field_name(d, Self::of)
+    }
+}
+
+thread_local! {
+    /// Set while [`with_strict_field_names`] runs on this thread.
+    static STRICT_FIELD_NAMES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the field names of resource objects read as serde's derive reads them (see
+/// [`field_name`]): the loader parses this way when the fast parse fails, so that what a plan with
+/// unusual field names parses into, and every error's wording and position, are as they always were.
+pub(crate) fn with_strict_field_names<T>(f: impl FnOnce() -> T) -> T {
+    let before = STRICT_FIELD_NAMES.with(|s| s.replace(true));
+    let out = f();
+    STRICT_FIELD_NAMES.with(|s| s.set(before));
+    out
+}
+
+/// The refusal of a field name the fast way cannot vouch for; never shown (the strict parse that
+/// follows words the real outcome).
+const UNUSUAL_FIELD_NAME: &str = "a field name with an escape or a control character";
+
+/// Reads an object key of a resource object (millions in a large plan) and names the field.
+///
+/// serde's derived field names are read as `str`, which checks each key's UTF-8 on its own; here the
+/// key is read as bytes (the loader checks the UTF-8 of the whole text once). A key that is not
+/// plain, an escape or a raw control character in it, is refused, and the loader parses again with
+/// [`with_strict_field_names`], which reads keys as the derive did.
+fn field_name<'de, D: serde::Deserializer<'de>, F>(
+    d: D,
+    of: fn(&[u8]) -> F,
+) -> Result<F, D::Error> {
+    if STRICT_FIELD_NAMES.with(std::cell::Cell::get) {
+        d.deserialize_identifier(FieldName(of))
+    } else {
+        d.deserialize_bytes(FieldName(of))
+    }
+}
+
+/// The visitor of [`field_name`].
+struct FieldName<F>(fn(&[u8]) -> F);
+
+impl<'de, F> Visitor<'de> for FieldName<F> {
+    type Value = F;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The words of serde's derived field visitor.
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<F, E> {
+        Ok((self.0)(v.as_bytes()))
+    }
+
+    fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<F, E> {
+        // Borrowed: the key had no escape. JSON forbids raw control characters in strings.
+        if v.iter().any(|b| *b < 0x20) {
+            return Err(E::custom(UNUSUAL_FIELD_NAME));
+        }
+        Ok((self.0)(v))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<F, E> {
+        // Copied: the key had an escape, which the byte read does not check as `str` does.
+        Err(E::custom(UNUSUAL_FIELD_NAME))
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for ChangeSeed {
