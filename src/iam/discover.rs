@@ -415,23 +415,28 @@ fn action_name(actions: &[model::ChangeAction]) -> Cow<'static, str> {
     use model::ChangeAction as A;
     match actions {
         [A::Delete, A::Create] | [A::Create, A::Delete] => "replace".into(),
-        [a] => Cow::Owned(
-            serde_json::to_value(a)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        ),
+        [a] => Cow::Borrowed(plan_action_name(*a)),
         [] => "no-op".into(),
         many => many
             .iter()
-            .filter_map(|a| {
-                serde_json::to_value(a)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-            })
+            .map(|a| plan_action_name(*a))
             .collect::<Vec<_>>()
             .join("+")
             .into(),
+    }
+}
+
+/// An action's name in the plan (its serialized form), without serializing it for every instance.
+fn plan_action_name(action: model::ChangeAction) -> &'static str {
+    use model::ChangeAction as A;
+    match action {
+        A::NoOp => "no-op",
+        A::Create => "create",
+        A::Read => "read",
+        A::Update => "update",
+        A::Delete => "delete",
+        A::Forget => "forget",
+        A::Unknown => "unknown",
     }
 }
 
@@ -642,29 +647,33 @@ pub fn resolve(facts: Facts) -> Discovery {
         mut warnings,
         ..
     } = facts;
-    let by_address: HashMap<&str, usize> = pfacts
+    // Positions as one-element slices, so a lookup borrows its answer rather than allocating it.
+    let by_address: HashMap<&str, [usize; 1]> = pfacts
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.address.as_str(), i))
+        .map(|(i, p)| (p.address.as_str(), [i]))
         .collect();
-    let mut by_name: HashMap<(PrincipalKind, &str), Vec<usize>> = HashMap::default();
+    // One map of names per kind (role, user, group).
+    let kind_index = |k: PrincipalKind| match k {
+        PrincipalKind::Role => 0,
+        PrincipalKind::User => 1,
+        PrincipalKind::Group => 2,
+    };
+    let mut by_name: [HashMap<&str, Vec<usize>>; 3] = Default::default();
     for (i, p) in pfacts.iter().enumerate() {
         if let Some(n) = &p.name {
-            by_name.entry((p.kind, n.as_str())).or_default().push(i);
+            by_name[kind_index(p.kind)]
+                .entry(n.as_str())
+                .or_default()
+                .push(i);
         }
     }
-    let lookup = |r: &PrincipalRef| -> Vec<usize> {
-        match r {
-            PrincipalRef::Address(a) => by_address
-                .get(a.as_str())
-                .map(|&i| vec![i])
-                .unwrap_or_default(),
-            PrincipalRef::Name(kind, n) => by_name
-                .get(&(*kind, n.as_str()))
-                .cloned()
-                .unwrap_or_default(),
-        }
-    };
+    let lookup = borrowing_lookup(|r| match r {
+        PrincipalRef::Address(a) => by_address.get(a.as_str()).map_or(&[], |i| &i[..]),
+        PrincipalRef::Name(kind, n) => by_name[kind_index(*kind)]
+            .get(n.as_str())
+            .map_or(&[], Vec::as_slice),
+    });
     let mut managed = managed;
     let managed_by_arn: HashMap<String, String> = managed
         .values()
@@ -767,7 +776,7 @@ pub fn resolve(facts: Facts) -> Discovery {
             },
         };
         let mut fresh: Vec<usize> = Vec::with_capacity(targets.len());
-        for i in targets {
+        for &i in targets {
             let dup = sources[i]
                 .iter()
                 .any(|s| s.address == source.address && s.kind == source.kind);
@@ -786,8 +795,8 @@ pub fn resolve(facts: Facts) -> Discovery {
     let mut inherited: Vec<(usize, PolicySource)> = Vec::new();
     let mut member_of: BTreeSet<(usize, usize)> = BTreeSet::new();
     for m in &memberships {
-        for u in lookup(&m.user) {
-            for g in lookup(&m.group) {
+        for &u in lookup(&m.user) {
+            for &g in lookup(&m.group) {
                 if pfacts[u].kind == PrincipalKind::User && pfacts[g].kind == PrincipalKind::Group {
                     member_of.insert((u, g));
                 }
@@ -834,6 +843,11 @@ pub fn resolve(facts: Facts) -> Discovery {
         principals,
         warnings,
     }
+}
+
+/// `f` as it is: gives a closure the signature that lets its answer borrow from what it captures.
+fn borrowing_lookup<'m, F: Fn(&PrincipalRef) -> &'m [usize]>(f: F) -> F {
+    f
 }
 
 /// A managed policy for one attachment: borrowed while later attachments still need it, taken out of
@@ -1019,6 +1033,25 @@ pub fn references_variable(expr: Option<&Expr>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_action_names_are_the_serialized_ones() {
+        use model::ChangeAction as A;
+        for a in [
+            A::NoOp,
+            A::Create,
+            A::Read,
+            A::Update,
+            A::Delete,
+            A::Forget,
+            A::Unknown,
+        ] {
+            assert_eq!(
+                serde_json::to_value(a).unwrap(),
+                Value::String(plan_action_name(a).into())
+            );
+        }
+    }
 
     #[test]
     fn strips_instance_keys() {
