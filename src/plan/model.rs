@@ -42,9 +42,15 @@ impl Drop for Plan {
         // A large plan is a few small allocations per resource in each section, made on two threads
         // by the split parse (`super::split`): freed on two threads too.
         if self.resource_changes.len() >= PARALLEL_DROP_MIN {
+            use rayon::prelude::*;
             let changes = std::mem::take(&mut self.resource_changes);
             let trees = (self.planned_values.take(), self.prior_state.take());
-            rayon::join(move || drop(changes), move || drop(trees));
+            // The changes in pieces that either thread takes, so that the two threads even out
+            // whatever the (now smaller) trees cost.
+            rayon::join(
+                move || changes.into_par_iter().for_each(drop),
+                move || drop(trees),
+            );
         }
     }
 }
