@@ -464,6 +464,13 @@ mod tests {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");
         }
+        // After a UTF-8 BOM the text is not checked up front: a key's bytes must still be.
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(
+            b"{\"format_version\":\"1.2\",\"resource_changes\":[{\"a\xffb\":1}]}",
+        );
+        let e = parse_plan_bytes(&bom, "p.json").unwrap_err().to_string();
+        assert!(e.contains("invalid unicode code point"), "{e}");
     }
 
     #[test]

@@ -947,13 +947,14 @@ pub(crate) fn with_strict_field_names<T>(f: impl FnOnce() -> T) -> T {
 
 /// The refusal of a field name the fast way cannot vouch for; never shown (the strict parse that
 /// follows words the real outcome).
-const UNUSUAL_FIELD_NAME: &str = "a field name with an escape or a control character";
+const UNUSUAL_FIELD_NAME: &str = "a field name that is not plain ASCII";
 
 /// Reads an object key of a resource object (millions in a large plan) and names the field.
 ///
 /// serde's derived field names are read as `str`, which checks each key's UTF-8 on its own; here the
-/// key is read as bytes (the loader checks the UTF-8 of the whole text once). A key that is not
-/// plain, an escape or a raw control character in it, is refused, and the loader parses again with
+/// key is read as bytes. Only a key of printable ASCII without escapes is taken (it is valid UTF-8
+/// whatever the loader checked: text after a UTF-8 BOM is not checked up front); any other key (an
+/// escape, a control character, any non-ASCII byte) is refused, and the loader parses again with
 /// [`with_strict_field_names`], which reads keys as the derive did.
 fn field_name<'de, D: serde::Deserializer<'de>, F>(
     d: D,
@@ -982,8 +983,9 @@ impl<'de, F> Visitor<'de> for FieldName<F> {
     }
 
     fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<F, E> {
-        // Borrowed: the key had no escape. JSON forbids raw control characters in strings.
-        if v.iter().any(|b| *b < 0x20) {
+        // Borrowed: the key had no escape. JSON forbids raw control characters in strings, and a
+        // non-ASCII byte would need the UTF-8 check that `str` does.
+        if v.iter().any(|b| *b < 0x20 || *b >= 0x80) {
             return Err(E::custom(UNUSUAL_FIELD_NAME));
         }
         Ok((self.0)(v))
