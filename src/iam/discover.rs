@@ -195,115 +195,50 @@ fn is_iam_type(t: &str) -> bool {
 impl<'p> PlanIndex<'p> {
     /// Builds the index from a plan.
     pub fn build(plan: &'p Plan) -> Self {
-        let mut configs: HashMap<String, &'p ConfigResource> = HashMap::default();
-        if let Some(cfg) = &plan.configuration {
-            collect_config(&cfg.root_module, "", &mut configs);
-        }
-        let mut blocks = BlockAddresses::default();
-        let mut instances = Vec::new();
-        let mut seen: HashMap<&'p str, usize> = HashMap::default();
         let iam_changes: Vec<&'p model::ResourceChange> = plan
             .resource_changes
             .iter()
             .filter(|rc| is_iam_type(&rc.resource_type) && rc.deposed.is_none())
             .collect();
-        // Splitting the attribute objects is the costly part and independent per instance: in parallel.
-        let attributes: Vec<[Option<Attributes<'p>>; 4]> = iam_changes
-            .par_iter()
-            .map(|rc| {
-                let after = Attributes::parse(&rc.change.after);
-                let sensitive = if after.is_some() {
-                    Attributes::parse(&rc.change.after_sensitive)
-                } else {
-                    Attributes::parse(&rc.change.before_sensitive)
-                };
-                [
-                    Attributes::parse(&rc.change.before),
-                    after,
-                    Attributes::parse(&rc.change.after_unknown),
-                    sensitive,
-                ]
-            })
-            .collect();
-        for (rc, [before, after, after_unknown, sensitive]) in
-            iam_changes.into_iter().zip(attributes)
+        // Splitting the attribute objects is the costly part and independent per instance: in
+        // parallel, beside listing the instances (which needs none of them).
+        let (attributes, listed) = rayon::join(
+            || {
+                iam_changes
+                    .par_iter()
+                    .map(|rc| {
+                        let after = Attributes::parse(&rc.change.after);
+                        let sensitive = if after.is_some() {
+                            Attributes::parse(&rc.change.after_sensitive)
+                        } else {
+                            Attributes::parse(&rc.change.before_sensitive)
+                        };
+                        [
+                            Attributes::parse(&rc.change.before),
+                            after,
+                            Attributes::parse(&rc.change.after_unknown),
+                            sensitive,
+                        ]
+                    })
+                    .collect::<Vec<[Option<Attributes<'p>>; 4]>>()
+            },
+            || list_instances(plan, &iam_changes),
+        );
+        let Listed {
+            mut instances,
+            added,
+            fills,
+            by_block,
+        } = listed;
+        for (inst, [before, after, after_unknown, sensitive]) in
+            instances.iter_mut().zip(attributes)
         {
-            let mut inst = Instance {
-                address: &rc.address,
-                module_address: rc.module_address.as_deref().unwrap_or(""),
-                resource_type: &rc.resource_type,
-                name: &rc.name,
-                mode: rc.mode,
-                index: rc.index.as_ref(),
-                before,
-                after,
-                after_unknown,
-                sensitive,
-                action: action_name(&rc.change.actions),
-                config: None,
-            };
-            inst.config = configs.get(&blocks.of(&inst)).copied();
-            seen.insert(inst.address, instances.len());
-            instances.push(inst);
+            inst.before = before;
+            inst.after = after;
+            inst.after_unknown = after_unknown;
+            inst.sensitive = sensitive;
         }
-        // Data sources read during planning (and resources of very old plans) appear only in values
-        // trees. The walk decides which instances they add or fill in; their attributes are split
-        // afterwards, in parallel.
-        let trees: [(Option<&'p Values>, bool); 2] = [
-            (plan.planned_values.as_ref(), true),
-            (
-                plan.prior_state.as_ref().and_then(|s| s.values.as_ref()),
-                false,
-            ),
-        ];
-        let first_new = instances.len();
-        let mut added: Vec<&'p model::ValuesResource> = Vec::new();
-        // (instance, prior values that become its `before` if it has none by then), in walk order.
-        let mut fills: Vec<(usize, &'p model::ValuesResource)> = Vec::new();
-        for (values, planned) in trees {
-            let Some(root) = values.and_then(|v| v.root_module.as_ref()) else {
-                continue;
-            };
-            let mut stack: Vec<(&ValuesModule, &'p str)> = vec![(root, "")];
-            while let Some((module, module_address)) = stack.pop() {
-                for r in &module.resources {
-                    // resource_changes lists every managed instance; the values trees add data sources
-                    // (read while planning) and stand in only for plans without resource_changes.
-                    let wanted = r.mode == Mode::Data || plan.resource_changes.is_empty();
-                    if !is_iam_type(&r.resource_type) || !wanted {
-                        continue;
-                    }
-                    if let Some(&i) = seen.get(r.address.as_str()) {
-                        // Fill in what resource_changes left out (data sources have no before there).
-                        if !planned && instances[i].action != "create" {
-                            fills.push((i, r));
-                        }
-                        continue;
-                    }
-                    let mut inst = Instance {
-                        address: &r.address,
-                        module_address,
-                        resource_type: &r.resource_type,
-                        name: &r.name,
-                        mode: r.mode,
-                        index: r.index.as_ref(),
-                        before: None,
-                        after: None,
-                        after_unknown: None,
-                        sensitive: None,
-                        action: Cow::Borrowed(if planned { "read" } else { "no-op" }),
-                        config: None,
-                    };
-                    inst.config = configs.get(&blocks.of(&inst)).copied();
-                    seen.insert(inst.address, instances.len());
-                    instances.push(inst);
-                    added.push(r);
-                }
-                for child in &module.child_modules {
-                    stack.push((child, child.address.as_deref().unwrap_or("")));
-                }
-            }
-        }
+        let first_new = iam_changes.len();
         let split: Vec<(Option<Attributes<'p>>, Option<Attributes<'p>>)> = added
             .par_iter()
             .map(|r| {
@@ -331,16 +266,6 @@ impl<'p> PlanIndex<'p> {
                 inst.before = before;
             }
         }
-        let mut by_block: HashMap<BlockKey<'p>, Vec<usize>> = HashMap::default();
-        for (i, inst) in instances.iter().enumerate() {
-            let key = (
-                inst.module_address,
-                inst.resource_type,
-                inst.name,
-                inst.mode == Mode::Data,
-            );
-            by_block.entry(key).or_default().push(i);
-        }
         PlanIndex {
             instances,
             by_block,
@@ -367,6 +292,121 @@ impl<'p> PlanIndex<'p> {
             .filter_map(|&i| self.instances.get(i))
             .filter(|i| !i.is_deleted())
             .collect()
+    }
+}
+
+/// The instances of a plan before their attributes are split (see [`PlanIndex::build`]).
+struct Listed<'p> {
+    /// Instances in plan order: first one per IAM resource change, then those only the values
+    /// trees have; attributes not yet split.
+    instances: Vec<Instance<'p>>,
+    /// The values-tree resources behind the instances after the resource changes' ones, in order.
+    added: Vec<&'p model::ValuesResource>,
+    /// (instance, prior values that become its `before` if it has none by then), in walk order.
+    fills: Vec<(usize, &'p model::ValuesResource)>,
+    /// Positions in `instances` by block.
+    by_block: HashMap<BlockKey<'p>, Vec<usize>>,
+}
+
+/// Lists the instances of `iam_changes` and of the values trees, with their configuration blocks.
+fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange]) -> Listed<'p> {
+    let mut configs: HashMap<String, &'p ConfigResource> = HashMap::default();
+    if let Some(cfg) = &plan.configuration {
+        collect_config(&cfg.root_module, "", &mut configs);
+    }
+    let mut blocks = BlockAddresses::default();
+    let mut instances = Vec::with_capacity(iam_changes.len());
+    let mut seen: HashMap<&'p str, usize> = HashMap::default();
+    for rc in iam_changes {
+        let mut inst = Instance {
+            address: &rc.address,
+            module_address: rc.module_address.as_deref().unwrap_or(""),
+            resource_type: &rc.resource_type,
+            name: &rc.name,
+            mode: rc.mode,
+            index: rc.index.as_ref(),
+            before: None,
+            after: None,
+            after_unknown: None,
+            sensitive: None,
+            action: action_name(&rc.change.actions),
+            config: None,
+        };
+        inst.config = configs.get(&blocks.of(&inst)).copied();
+        seen.insert(inst.address, instances.len());
+        instances.push(inst);
+    }
+    // Data sources read during planning (and resources of very old plans) appear only in values
+    // trees. The walk decides which instances they add or fill in; their attributes are split
+    // afterwards, in parallel.
+    let trees: [(Option<&'p Values>, bool); 2] = [
+        (plan.planned_values.as_ref(), true),
+        (
+            plan.prior_state.as_ref().and_then(|s| s.values.as_ref()),
+            false,
+        ),
+    ];
+    let mut added: Vec<&'p model::ValuesResource> = Vec::new();
+    let mut fills: Vec<(usize, &'p model::ValuesResource)> = Vec::new();
+    for (values, planned) in trees {
+        let Some(root) = values.and_then(|v| v.root_module.as_ref()) else {
+            continue;
+        };
+        let mut stack: Vec<(&ValuesModule, &'p str)> = vec![(root, "")];
+        while let Some((module, module_address)) = stack.pop() {
+            for r in &module.resources {
+                // resource_changes lists every managed instance; the values trees add data sources
+                // (read while planning) and stand in only for plans without resource_changes.
+                let wanted = r.mode == Mode::Data || plan.resource_changes.is_empty();
+                if !is_iam_type(&r.resource_type) || !wanted {
+                    continue;
+                }
+                if let Some(&i) = seen.get(r.address.as_str()) {
+                    // Fill in what resource_changes left out (data sources have no before there).
+                    if !planned && instances[i].action != "create" {
+                        fills.push((i, r));
+                    }
+                    continue;
+                }
+                let mut inst = Instance {
+                    address: &r.address,
+                    module_address,
+                    resource_type: &r.resource_type,
+                    name: &r.name,
+                    mode: r.mode,
+                    index: r.index.as_ref(),
+                    before: None,
+                    after: None,
+                    after_unknown: None,
+                    sensitive: None,
+                    action: Cow::Borrowed(if planned { "read" } else { "no-op" }),
+                    config: None,
+                };
+                inst.config = configs.get(&blocks.of(&inst)).copied();
+                seen.insert(inst.address, instances.len());
+                instances.push(inst);
+                added.push(r);
+            }
+            for child in &module.child_modules {
+                stack.push((child, child.address.as_deref().unwrap_or("")));
+            }
+        }
+    }
+    let mut by_block: HashMap<BlockKey<'p>, Vec<usize>> = HashMap::default();
+    for (i, inst) in instances.iter().enumerate() {
+        let key = (
+            inst.module_address,
+            inst.resource_type,
+            inst.name,
+            inst.mode == Mode::Data,
+        );
+        by_block.entry(key).or_default().push(i);
+    }
+    Listed {
+        instances,
+        added,
+        fills,
+        by_block,
     }
 }
 
@@ -415,23 +455,28 @@ fn action_name(actions: &[model::ChangeAction]) -> Cow<'static, str> {
     use model::ChangeAction as A;
     match actions {
         [A::Delete, A::Create] | [A::Create, A::Delete] => "replace".into(),
-        [a] => Cow::Owned(
-            serde_json::to_value(a)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-        ),
+        [a] => Cow::Borrowed(plan_action_name(*a)),
         [] => "no-op".into(),
         many => many
             .iter()
-            .filter_map(|a| {
-                serde_json::to_value(a)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-            })
+            .map(|a| plan_action_name(*a))
             .collect::<Vec<_>>()
             .join("+")
             .into(),
+    }
+}
+
+/// An action's name in the plan (its serialized form), without serializing it for every instance.
+fn plan_action_name(action: model::ChangeAction) -> &'static str {
+    use model::ChangeAction as A;
+    match action {
+        A::NoOp => "no-op",
+        A::Create => "create",
+        A::Read => "read",
+        A::Update => "update",
+        A::Delete => "delete",
+        A::Forget => "forget",
+        A::Unknown => "unknown",
     }
 }
 
@@ -569,9 +614,10 @@ impl Drop for Discovery {
         // A large discovery is tens of thousands of small allocations (policy documents): freed on
         // two threads, as they were made.
         if self.principals.len() >= PARALLEL_DROP_MIN {
-            let mut front = std::mem::take(&mut self.principals);
-            let back = front.split_off(front.len() / 2);
-            rayon::join(move || drop(front), move || drop(back));
+            // In pieces that either thread takes (principals differ a lot in size).
+            std::mem::take(&mut self.principals)
+                .into_par_iter()
+                .for_each(drop);
         }
     }
 }
@@ -642,29 +688,33 @@ pub fn resolve(facts: Facts) -> Discovery {
         mut warnings,
         ..
     } = facts;
-    let by_address: HashMap<&str, usize> = pfacts
+    // Positions as one-element slices, so a lookup borrows its answer rather than allocating it.
+    let by_address: HashMap<&str, [usize; 1]> = pfacts
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.address.as_str(), i))
+        .map(|(i, p)| (p.address.as_str(), [i]))
         .collect();
-    let mut by_name: HashMap<(PrincipalKind, &str), Vec<usize>> = HashMap::default();
+    // One map of names per kind (role, user, group).
+    let kind_index = |k: PrincipalKind| match k {
+        PrincipalKind::Role => 0,
+        PrincipalKind::User => 1,
+        PrincipalKind::Group => 2,
+    };
+    let mut by_name: [HashMap<&str, Vec<usize>>; 3] = Default::default();
     for (i, p) in pfacts.iter().enumerate() {
         if let Some(n) = &p.name {
-            by_name.entry((p.kind, n.as_str())).or_default().push(i);
+            by_name[kind_index(p.kind)]
+                .entry(n.as_str())
+                .or_default()
+                .push(i);
         }
     }
-    let lookup = |r: &PrincipalRef| -> Vec<usize> {
-        match r {
-            PrincipalRef::Address(a) => by_address
-                .get(a.as_str())
-                .map(|&i| vec![i])
-                .unwrap_or_default(),
-            PrincipalRef::Name(kind, n) => by_name
-                .get(&(*kind, n.as_str()))
-                .cloned()
-                .unwrap_or_default(),
-        }
-    };
+    let lookup = borrowing_lookup(|r| match r {
+        PrincipalRef::Address(a) => by_address.get(a.as_str()).map_or(&[], |i| &i[..]),
+        PrincipalRef::Name(kind, n) => by_name[kind_index(*kind)]
+            .get(n.as_str())
+            .map_or(&[], Vec::as_slice),
+    });
     let mut managed = managed;
     let managed_by_arn: HashMap<String, String> = managed
         .values()
@@ -767,7 +817,7 @@ pub fn resolve(facts: Facts) -> Discovery {
             },
         };
         let mut fresh: Vec<usize> = Vec::with_capacity(targets.len());
-        for i in targets {
+        for &i in targets {
             let dup = sources[i]
                 .iter()
                 .any(|s| s.address == source.address && s.kind == source.kind);
@@ -786,8 +836,8 @@ pub fn resolve(facts: Facts) -> Discovery {
     let mut inherited: Vec<(usize, PolicySource)> = Vec::new();
     let mut member_of: BTreeSet<(usize, usize)> = BTreeSet::new();
     for m in &memberships {
-        for u in lookup(&m.user) {
-            for g in lookup(&m.group) {
+        for &u in lookup(&m.user) {
+            for &g in lookup(&m.group) {
                 if pfacts[u].kind == PrincipalKind::User && pfacts[g].kind == PrincipalKind::Group {
                     member_of.insert((u, g));
                 }
@@ -834,6 +884,11 @@ pub fn resolve(facts: Facts) -> Discovery {
         principals,
         warnings,
     }
+}
+
+/// `f` as it is: gives a closure the signature that lets its answer borrow from what it captures.
+fn borrowing_lookup<'m, F: Fn(&PrincipalRef) -> &'m [usize]>(f: F) -> F {
+    f
 }
 
 /// A managed policy for one attachment: borrowed while later attachments still need it, taken out of
@@ -1019,6 +1074,25 @@ pub fn references_variable(expr: Option<&Expr>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_action_names_are_the_serialized_ones() {
+        use model::ChangeAction as A;
+        for a in [
+            A::NoOp,
+            A::Create,
+            A::Read,
+            A::Update,
+            A::Delete,
+            A::Forget,
+            A::Unknown,
+        ] {
+            assert_eq!(
+                serde_json::to_value(a).unwrap(),
+                Value::String(plan_action_name(a).into())
+            );
+        }
+    }
 
     #[test]
     fn strips_instance_keys() {

@@ -122,6 +122,125 @@ pub enum ResourceSpec {
     NotResource(StringList),
 }
 
+/// The names of the grammar's keys, which [`KeyOrder`] stores as their position here plus one.
+const KNOWN_KEYS: [&str; 12] = [
+    "Version",
+    "Id",
+    "Statement",
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+
+/// The keys of a document or statement object in the author's order, so printing restores it.
+///
+/// Parsing makes thousands of these: when every key is one of [`KNOWN_KEYS`] (as good as always)
+/// they are packed four bits a key into one integer, which allocates nothing; any other key (or
+/// more than 16 keys) switches to a list of names. Either way it holds the same sequence of names,
+/// and each sequence has exactly one representation, so the derived equality compares names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeyOrder {
+    /// Codes (position in [`KNOWN_KEYS`] plus one), the first key in the lowest four bits; 0 ends.
+    Packed(u64),
+    /// The names, when one of them is not in [`KNOWN_KEYS`].
+    Listed(Vec<String>),
+}
+
+impl Default for KeyOrder {
+    fn default() -> Self {
+        KeyOrder::Packed(0)
+    }
+}
+
+impl KeyOrder {
+    /// The order of `keys`.
+    fn of<'k>(keys: impl IntoIterator<Item = &'k (impl AsRef<str> + ?Sized + 'k)>) -> Self {
+        let mut order = KeyOrder::default();
+        for key in keys {
+            order.push(key.as_ref());
+        }
+        order
+    }
+
+    fn code(key: &str) -> Option<u64> {
+        KNOWN_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .map(|i| i as u64 + 1)
+    }
+
+    /// How many codes `bits` holds (codes are never 0, and fill the low bits first).
+    fn packed_len(bits: u64) -> u32 {
+        (64 - bits.leading_zeros()).div_ceil(4)
+    }
+
+    /// Appends a key.
+    fn push(&mut self, key: &str) {
+        match self {
+            KeyOrder::Packed(bits) => {
+                let len = Self::packed_len(*bits);
+                match Self::code(key) {
+                    Some(code) if len < 16 => *bits |= code << (4 * len),
+                    _ => {
+                        let mut names: Vec<String> =
+                            self.keys().into_iter().map(str::to_string).collect();
+                        names.push(key.to_string());
+                        *self = KeyOrder::Listed(names);
+                    }
+                }
+            }
+            KeyOrder::Listed(names) => names.push(key.to_string()),
+        }
+    }
+
+    /// True when `key` is one of the keys.
+    fn contains(&self, key: &str) -> bool {
+        match self {
+            KeyOrder::Packed(bits) => Self::code(key).is_some_and(|code| {
+                (0..Self::packed_len(*bits)).any(|i| (bits >> (4 * i)) & 0xf == code)
+            }),
+            KeyOrder::Listed(names) => names.iter().any(|k| k == key),
+        }
+    }
+
+    /// The names in order.
+    fn keys(&self) -> Vec<&str> {
+        match self {
+            KeyOrder::Packed(bits) => (0..Self::packed_len(*bits))
+                .map(|i| KNOWN_KEYS[((bits >> (4 * i)) & 0xf) as usize - 1])
+                .collect(),
+            KeyOrder::Listed(names) => names.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Renames the first `from` (if any) to `to`, in its place; both must be in [`KNOWN_KEYS`].
+    fn rename(&mut self, from: &'static str, to: &'static str) {
+        match self {
+            KeyOrder::Packed(bits) => {
+                let (Some(from), Some(to)) = (Self::code(from), Self::code(to)) else {
+                    return;
+                };
+                if let Some(i) =
+                    (0..Self::packed_len(*bits)).find(|i| (*bits >> (4 * i)) & 0xf == from)
+                {
+                    *bits = (*bits & !(0xf << (4 * i))) | (to << (4 * i));
+                }
+            }
+            KeyOrder::Listed(names) => {
+                if let Some(k) = names.iter_mut().find(|k| *k == from) {
+                    *k = to.to_string();
+                }
+            }
+        }
+    }
+}
+
 /// One statement of a policy document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
@@ -138,7 +257,7 @@ pub struct Statement {
     /// `Condition`: operator -> key -> value(s), verbatim.
     pub condition: Option<Map<String, Value>>,
     /// Every key of the statement in the author's order, so printing restores it.
-    key_order: Vec<String>,
+    key_order: KeyOrder,
     /// Keys this grammar does not know, kept verbatim.
     pub extra: Map<String, Value>,
 }
@@ -154,7 +273,7 @@ pub struct PolicyDocument {
     pub statements: Vec<Statement>,
     /// True when `Statement` was a single object rather than an array.
     pub single_statement: bool,
-    key_order: Vec<String>,
+    key_order: KeyOrder,
     /// Unknown top-level keys, kept verbatim.
     pub extra: Map<String, Value>,
 }
@@ -217,7 +336,7 @@ impl PolicyDocument {
             id: None,
             statements: Vec::new(),
             single_statement: false,
-            key_order: obj.keys().cloned().collect(),
+            key_order: KeyOrder::of(obj.keys()),
             extra: Map::new(),
         };
         let mut saw_statement = false;
@@ -270,7 +389,7 @@ impl PolicyDocument {
             id: None,
             statements,
             single_statement: false,
-            key_order: vec!["Version".into(), "Statement".into()],
+            key_order: KeyOrder::of(["Version", "Statement"]),
             extra: Map::new(),
         }
     }
@@ -278,22 +397,23 @@ impl PolicyDocument {
     /// The document as a JSON value, keys in the author's order.
     pub fn to_value(&self) -> Value {
         let mut out = Map::new();
-        let mut order = self.key_order.clone();
+        let mut order = self.key_order.keys();
         for (key, present) in [
             ("Version", self.version.is_some()),
             ("Id", self.id.is_some()),
             ("Statement", true),
         ] {
-            if present && !order.iter().any(|k| k == key) {
-                order.push(key.to_string());
+            if present && !order.contains(&key) {
+                order.push(key);
             }
         }
         for key in self.extra.keys() {
-            if !order.contains(key) {
-                order.push(key.clone());
+            if !order.contains(&key.as_str()) {
+                order.push(key);
             }
         }
         for key in order {
+            let key = key.to_string();
             match key.as_str() {
                 "Version" => {
                     if let Some(v) = &self.version {
@@ -366,7 +486,7 @@ impl Statement {
             action: Some(ActionSpec::Action(StringList::list(actions))),
             resource: Some(ResourceSpec::Resource(StringList::list(resources))),
             condition: None,
-            key_order: vec!["Effect".into(), "Action".into(), "Resource".into()],
+            key_order: KeyOrder::of(["Effect", "Action", "Resource"]),
             extra: Map::new(),
         }
     }
@@ -385,7 +505,7 @@ impl Statement {
             action: None,
             resource: None,
             condition: None,
-            key_order: obj.keys().cloned().collect(),
+            key_order: KeyOrder::of(obj.keys()),
             extra: Map::new(),
         };
         let mut effect = None;
@@ -461,7 +581,7 @@ impl Statement {
 
     /// The statement as a JSON value, keys in the author's order.
     pub fn to_value(&self) -> Value {
-        let mut order = self.key_order.clone();
+        let mut order = self.key_order.keys();
         let action_key = match &self.action {
             Some(ActionSpec::Action(_)) => Some("Action"),
             Some(ActionSpec::NotAction(_)) => Some("NotAction"),
@@ -482,17 +602,18 @@ impl Statement {
             ("Condition", self.condition.is_some()),
         ];
         for (key, present) in wanted {
-            if present && !order.iter().any(|k| k == key) {
-                order.push(key.to_string());
+            if present && !order.contains(&key) {
+                order.push(key);
             }
         }
         for key in self.extra.keys() {
-            if !order.contains(key) {
-                order.push(key.clone());
+            if !order.contains(&key.as_str()) {
+                order.push(key);
             }
         }
         let mut out = Map::new();
         for key in order {
+            let key = key.to_string();
             let value = match key.as_str() {
                 "Sid" => self.sid.clone().map(Value::String),
                 "Effect" => Some(Value::String(match self.effect {
@@ -545,9 +666,7 @@ impl Statement {
 
     /// Replaces the `Action` list (keeps the key's place; turns `NotAction` into `Action`).
     pub fn set_actions(&mut self, actions: Vec<String>) {
-        if let Some(pos) = self.key_order.iter().position(|k| k == "NotAction") {
-            self.key_order[pos] = "Action".into();
-        }
+        self.key_order.rename("NotAction", "Action");
         self.action = Some(ActionSpec::Action(StringList::list(actions)));
     }
 }
@@ -609,10 +728,44 @@ fn parse_condition(v: &Value, path: &str) -> Result<Map<String, Value>, PolicyEr
 /// [`PolicyDocument::parse_str`] falls back to the `Value` route, which owns the error wording and the
 /// JSON paths.
 mod direct {
-    use super::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement, StringList};
+    use super::{
+        ActionSpec, Effect, KeyOrder, PolicyDocument, ResourceSpec, Statement, StringList,
+    };
     use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
     use serde_json::{Map, Value};
+    use std::borrow::Cow;
     use std::fmt;
+
+    /// An object key, borrowed from the text when it has no escapes (most keys are then matched
+    /// and dropped without being copied).
+    struct ObjectKey<'de>(Cow<'de, str>);
+
+    impl<'de> serde::Deserialize<'de> for ObjectKey<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = ObjectKey<'de>;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an object key")
+                }
+
+                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                    Ok(ObjectKey(Cow::Borrowed(v)))
+                }
+
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(ObjectKey(Cow::Owned(v.to_string())))
+                }
+
+                fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                    Ok(ObjectKey(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_str(KeyVisitor)
+        }
+    }
 
     /// A document parsed the direct way.
     pub(super) struct DirectDocument(pub(super) PolicyDocument);
@@ -643,16 +796,16 @@ mod direct {
                 id: None,
                 statements: Vec::new(),
                 single_statement: false,
-                key_order: Vec::new(),
+                key_order: KeyOrder::default(),
                 extra: Map::new(),
             };
             let mut saw_statement = false;
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(ObjectKey(key)) = map.next_key()? {
                 // A repeated key keeps its first place but its last value in `Value`: leave it to that route.
                 if doc.key_order.contains(&key) {
                     return Err(refuse());
                 }
-                match key.as_str() {
+                match key.as_ref() {
                     "Version" => doc.version = Some(map.next_value()?),
                     "Id" => doc.id = Some(map.next_value()?),
                     "Statement" => {
@@ -663,10 +816,10 @@ mod direct {
                     }
                     _ => {
                         let value: Value = map.next_value()?;
-                        doc.extra.insert(key.clone(), value);
+                        doc.extra.insert(key.to_string(), value);
                     }
                 }
-                doc.key_order.push(key);
+                doc.key_order.push(&key);
             }
             if !saw_statement {
                 return Err(refuse());
@@ -732,15 +885,15 @@ mod direct {
                 action: None,
                 resource: None,
                 condition: None,
-                key_order: Vec::new(),
+                key_order: KeyOrder::default(),
                 extra: Map::new(),
             };
             let mut effect = None;
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(ObjectKey(key)) = map.next_key()? {
                 if st.key_order.contains(&key) {
                     return Err(refuse());
                 }
-                match key.as_str() {
+                match key.as_ref() {
                     "Sid" => st.sid = Some(map.next_value()?),
                     "Effect" => effect = Some(map.next_value_seed(EffectSeed)?),
                     "Principal" | "NotPrincipal" => {
@@ -750,7 +903,7 @@ mod direct {
                         {
                             return Err(refuse());
                         }
-                        st.principal = Some((key.clone(), value));
+                        st.principal = Some((key.to_string(), value));
                     }
                     "Action" | "NotAction" => {
                         let list = map.next_value_seed(StringListSeed)?;
@@ -783,10 +936,10 @@ mod direct {
                     }
                     _ => {
                         let value: Value = map.next_value()?;
-                        st.extra.insert(key.clone(), value);
+                        st.extra.insert(key.to_string(), value);
                     }
                 }
-                st.key_order.push(key);
+                st.key_order.push(&key);
             }
             st.effect = effect.ok_or_else(refuse)?;
             if st.action.is_none() {
@@ -994,6 +1147,31 @@ mod tests {
             doc.to_json(),
             r#"{"Statement":[{"Action":"c:d","Effect":"Allow"}]}"#
         );
+    }
+
+    #[test]
+    fn key_order_survives_unknown_keys_and_renames() {
+        let text = r#"{"Statement":[{"X":1,"NotAction":"iam:*","Effect":"Allow","Y":2,"Resource":"*"}],"Z":true}"#;
+        let mut doc = PolicyDocument::parse_str(text).unwrap();
+        assert_eq!(doc.to_json(), text);
+        assert_eq!(doc, via_value(text).unwrap());
+        doc.statements[0].set_actions(vec!["s3:GetObject".into()]);
+        assert_eq!(
+            doc.to_json(),
+            r#"{"Statement":[{"X":1,"Action":["s3:GetObject"],"Effect":"Allow","Y":2,"Resource":"*"}],"Z":true}"#
+        );
+        let many: String = (0..20).map(|i| format!(r#""k{i}":{i},"#)).collect();
+        let text = format!(r#"{{"Statement":{{{many}"Effect":"Allow","Action":"a:b"}}}}"#);
+        assert_eq!(PolicyDocument::parse_str(&text).unwrap().to_json(), text);
+        // The packed form holds 16 keys; one more switches to the list, in order.
+        let mut order = KeyOrder::default();
+        let names: Vec<&str> = KNOWN_KEYS.iter().cycle().take(17).copied().collect();
+        for (i, name) in names.iter().enumerate() {
+            order.push(name);
+            assert_eq!(order.keys(), names[..=i], "{i}");
+            assert_eq!(matches!(order, KeyOrder::Packed(_)), i < 16, "{i}");
+        }
+        assert!(order.contains("Condition") && !order.contains("Other"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Loading a plan: bytes from a file or stdin, decoded from UTF-8 / UTF-8+BOM / UTF-16 (PowerShell),
 //! parsed into [`Plan`], with the format version checked.
 
-use super::model::Plan;
+use super::model::{Plan, with_strict_field_names};
 use super::split;
 use std::io::Read;
 use std::path::Path;
@@ -151,10 +151,14 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
             path: shown.to_string(),
         });
     }
-    // Fast path without path tracking; on failure, parse again to find where.
+    // Fast path without path tracking; on failure, parse again the strict way (some field names are
+    // read fast but loosely, see `model::with_strict_field_names`), which decides, and to find where.
     let plan: Plan = match parsed {
         Ok(plan) => plan,
-        Err(err) => return Err(json_error(text, err, shown)),
+        Err(_) => match with_strict_field_names(|| serde_json::from_slice::<Plan>(text)) {
+            Ok(plan) => plan,
+            Err(err) => return Err(with_strict_field_names(|| json_error(text, err, shown))),
+        },
     };
     let mut warnings = Vec::new();
     let Some(version) = plan.format_version.clone() else {
@@ -428,6 +432,45 @@ mod tests {
             .to_string();
         assert!(!e.contains("s3cr3t"), "{e}");
         assert!(e.contains("resource_changes[0].mode"), "{e}");
+    }
+
+    #[test]
+    fn unusual_field_names_read_as_strictly_as_ever() {
+        // Escaped and control-character keys stop the fast read; the strict parse decides.
+        let plan = parse(
+            r#"{"format_version":"1.2","resource_changes":[{"address":"a.b","type":"a","n\u0061me":"b","change":{"\u0061ctions":["create"]}}]}"#,
+        )
+        .unwrap();
+        let rc = &plan.plan.resource_changes[0];
+        assert_eq!(rc.name, "b");
+        assert_eq!(
+            rc.change.actions,
+            vec![super::super::model::ChangeAction::Create]
+        );
+        for (text, want) in [
+            (
+                "{\"format_version\":\"1.2\",\"resource_changes\":[{\"a\tb\":1}]}",
+                "control character",
+            ),
+            (
+                r#"{"format_version":"1.2","resource_changes":[{"\ud800":1}]}"#,
+                "hex escape",
+            ),
+            (
+                r#"{"format_version":"1.2","resource_changes":[{"type":"t","n\u0061me":"b","name":"c","change":{}}]}"#,
+                "duplicate field `name`",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+        // After a UTF-8 BOM the text is not checked up front: a key's bytes must still be.
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(
+            b"{\"format_version\":\"1.2\",\"resource_changes\":[{\"a\xffb\":1}]}",
+        );
+        let e = parse_plan_bytes(&bom, "p.json").unwrap_err().to_string();
+        assert!(e.contains("invalid unicode code point"), "{e}");
     }
 
     #[test]

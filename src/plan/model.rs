@@ -1,8 +1,9 @@
 //! Serde types for `terraform show -json PLANFILE`, every format version from 0.1 to 1.2.
 //!
 //! Attribute values of resources (`before`, `after`, `values`, ...) are kept as raw JSON text and only
-//! decoded for the resources iamtrim reads, which keeps parsing a large plan close to the cost of
-//! merely validating it. Unknown keys are ignored everywhere, as the format's minor versions require.
+//! decoded for the resources iamtrim reads, and the values trees keep only those resources, which
+//! keeps parsing a large plan close to the cost of merely validating it. Unknown keys are ignored
+//! everywhere, as the format's minor versions require.
 
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
@@ -41,9 +42,15 @@ impl Drop for Plan {
         // A large plan is a few small allocations per resource in each section, made on two threads
         // by the split parse (`super::split`): freed on two threads too.
         if self.resource_changes.len() >= PARALLEL_DROP_MIN {
+            use rayon::prelude::*;
             let changes = std::mem::take(&mut self.resource_changes);
             let trees = (self.planned_values.take(), self.prior_state.take());
-            rayon::join(move || drop(changes), move || drop(trees));
+            // The changes in pieces that either thread takes, so that the two threads even out
+            // whatever the (now smaller) trees cost.
+            rayon::join(
+                move || changes.into_par_iter().for_each(drop),
+                move || drop(trees),
+            );
         }
     }
 }
@@ -72,8 +79,9 @@ pub struct Values {
 pub struct ValuesModule {
     /// Absolute module address with instance keys (`module.a["x"]`); absent for the root.
     pub address: Option<String>,
-    /// Resource instances in this module.
-    #[serde(default)]
+    /// The instances in this module of the resource types iamtrim reads ([`keeps_values`]): the
+    /// others are read (and checked) while parsing, then left out, since nothing uses them.
+    #[serde(default, deserialize_with = "kept_resources")]
     pub resources: Vec<ValuesResource>,
     /// Child modules.
     #[serde(default)]
@@ -399,7 +407,7 @@ pub fn decode(raw: &Option<Box<RawValue>>) -> Option<Value> {
 #[derive(Debug, Clone, Default)]
 pub struct Attributes<'p> {
     /// Attributes in document order; a repeated key is looked up from the end, as `Value` keeps the last.
-    fields: Vec<(std::borrow::Cow<'p, str>, &'p RawValue)>,
+    fields: Vec<Field<'p>>,
 }
 
 impl<'p> Attributes<'p> {
@@ -454,6 +462,12 @@ impl<'p> Attributes<'p> {
 /// Deserializes [`Attributes`] from borrowed text.
 struct AttributesSeedless<'p>(Attributes<'p>);
 
+/// One attribute: its name and raw value.
+type Field<'p> = (std::borrow::Cow<'p, str>, &'p RawValue);
+
+/// Attributes gathered on the stack before [`Attributes`] is allocated (IAM resources have fewer).
+const HEAD: usize = 24;
+
 /// A key borrowed from the text when it has no escapes.
 struct AttributeKey<'p>(std::borrow::Cow<'p, str>);
 
@@ -493,12 +507,23 @@ impl<'de> Deserialize<'de> for AttributesSeedless<'de> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = Vec::new();
+                // Discovery splits four objects per IAM instance: gathered on the stack first so
+                // that each costs one allocation of the right size, not a growing vector's several.
+                let mut head: [Option<Field<'de>>; HEAD] = std::array::from_fn(|_| None);
+                let mut len = 0;
+                let mut rest = Vec::new();
                 while let Some((AttributeKey(k), v)) =
                     map.next_entry::<AttributeKey<'de>, &'de RawValue>()?
                 {
-                    fields.push((k, v));
+                    match head.get_mut(len) {
+                        Some(slot) => *slot = Some((k, v)),
+                        None => rest.push((k, v)),
+                    }
+                    len += 1;
                 }
+                let mut fields = Vec::with_capacity(len);
+                fields.extend(head.into_iter().flatten());
+                fields.extend(rest);
                 Ok(AttributesSeedless(Attributes { fields }))
             }
 
@@ -566,94 +591,234 @@ fn next_raw<'de, A: MapAccess<'de>>(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "snake_case")]
 enum ValuesResourceField {
     Address,
     Mode,
-    #[serde(rename = "type")]
     Type,
     Name,
     Index,
     Values,
     SensitiveValues,
-    #[serde(other)]
     Other,
+}
+
+impl ValuesResourceField {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"address" => Self::Address,
+            b"mode" => Self::Mode,
+            b"type" => Self::Type,
+            b"name" => Self::Name,
+            b"index" => Self::Index,
+            b"values" => Self::Values,
+            b"sensitive_values" => Self::SensitiveValues,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ValuesResourceField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        field_name(d, Self::of)
+    }
 }
 
 impl<'de> Deserialize<'de> for ValuesResource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = ValuesResource;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("struct ValuesResource")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValuesResource, A::Error> {
-                use ValuesResourceField as F;
-                let (mut address, mut mode, mut resource_type, mut name, mut index) =
-                    (None, None, None, None, None);
-                let (mut values, mut sensitive_values) = (None, None);
-                // Terraform writes `type` before `values`; when it does not, values are kept until the end.
-                let keep = |t: &Option<String>| t.as_deref().is_none_or(keeps_values);
-                while let Some(field) = map.next_key::<F>()? {
-                    match field {
-                        F::Address => set_once(&mut address, map.next_value()?, "address")?,
-                        F::Mode => set_once(&mut mode, map.next_value()?, "mode")?,
-                        F::Type => set_once(&mut resource_type, map.next_value()?, "type")?,
-                        F::Name => set_once(&mut name, map.next_value()?, "name")?,
-                        F::Index => set_once(&mut index, map.next_value()?, "index")?,
-                        F::Values => set_once(
-                            &mut values,
-                            next_raw(&mut map, keep(&resource_type))?,
-                            "values",
-                        )?,
-                        F::SensitiveValues => {
-                            let raw = next_raw(&mut map, keep(&resource_type))?;
-                            set_once(&mut sensitive_values, raw, "sensitive_values")?
-                        }
-                        F::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                let resource_type: String =
-                    resource_type.ok_or_else(|| A::Error::missing_field("type"))?;
-                let kept = keeps_values(&resource_type);
-                Ok(ValuesResource {
-                    // TF 1.0.0 wrote `resource_drift` entries without an address.
-                    address: address.unwrap_or_default(),
-                    mode: mode.unwrap_or_default(),
-                    name: name.ok_or_else(|| A::Error::missing_field("name"))?,
-                    index: index.flatten(),
-                    values: values.flatten().filter(|_| kept),
-                    sensitive_values: sensitive_values.flatten().filter(|_| kept),
-                    resource_type,
-                })
-            }
-        }
-        d.deserialize_map(Visit)
+        d.deserialize_map(ResourceVisitor)
+            .map(ResourceParts::into_resource)
     }
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "snake_case")]
+/// A values-tree resource as read, its strings still borrowed from the text where they can be, so
+/// that a resource of a type iamtrim does not read costs no allocation (see [`kept_resources`]).
+struct ResourceParts<'de> {
+    address: Option<Text<'de>>,
+    mode: Option<Mode>,
+    resource_type: Text<'de>,
+    name: Text<'de>,
+    index: Option<InstanceKey>,
+    values: Option<Box<RawValue>>,
+    sensitive_values: Option<Box<RawValue>>,
+}
+
+impl ResourceParts<'_> {
+    fn into_resource(self) -> ValuesResource {
+        ValuesResource {
+            // TF 1.0.0 wrote `resource_drift` entries without an address.
+            address: self.address.map(Text::into_string).unwrap_or_default(),
+            mode: self.mode.unwrap_or_default(),
+            resource_type: self.resource_type.into_string(),
+            name: self.name.into_string(),
+            index: self.index,
+            values: self.values,
+            sensitive_values: self.sensitive_values,
+        }
+    }
+}
+
+/// A JSON string, borrowed from the text when it has no escapes; rejects other types exactly as
+/// `String` does.
+struct Text<'de>(std::borrow::Cow<'de, str>);
+
+impl Text<'_> {
+    fn into_string(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // The words of `String`'s visitor, so errors read as they did.
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_string())))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_string(Visit)
+    }
+}
+
+/// Reads one values-tree resource object into [`ResourceParts`].
+struct ResourceVisitor;
+
+impl<'de> DeserializeSeed<'de> for ResourceVisitor {
+    type Value = ResourceParts<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResourceVisitor {
+    type Value = ResourceParts<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct ValuesResource")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use ValuesResourceField as F;
+        let (mut address, mut mode, mut resource_type, mut name, mut index) =
+            (None, None, None, None, None);
+        let (mut values, mut sensitive_values) = (None, None);
+        // Terraform writes `type` before `values`; when it does not, values are kept until the end.
+        let keep = |t: &Option<Text<'_>>| t.as_ref().is_none_or(|t| keeps_values(&t.0));
+        while let Some(field) = map.next_key::<F>()? {
+            match field {
+                F::Address => set_once(&mut address, map.next_value()?, "address")?,
+                F::Mode => set_once(&mut mode, map.next_value()?, "mode")?,
+                F::Type => set_once(&mut resource_type, map.next_value()?, "type")?,
+                F::Name => set_once(&mut name, map.next_value()?, "name")?,
+                F::Index => set_once(&mut index, map.next_value()?, "index")?,
+                F::Values => set_once(
+                    &mut values,
+                    next_raw(&mut map, keep(&resource_type))?,
+                    "values",
+                )?,
+                F::SensitiveValues => {
+                    let raw = next_raw(&mut map, keep(&resource_type))?;
+                    set_once(&mut sensitive_values, raw, "sensitive_values")?
+                }
+                F::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let resource_type: Text<'de> =
+            resource_type.ok_or_else(|| A::Error::missing_field("type"))?;
+        let kept = keeps_values(&resource_type.0);
+        Ok(ResourceParts {
+            address,
+            mode,
+            name: name.ok_or_else(|| A::Error::missing_field("name"))?,
+            index: index.flatten(),
+            values: values.flatten().filter(|_| kept),
+            sensitive_values: sensitive_values.flatten().filter(|_| kept),
+            resource_type,
+        })
+    }
+}
+
+/// `resources` of a values-tree module: every element is read (and checked) as a
+/// [`ValuesResource`], but only those of types iamtrim reads ([`keeps_values`]) are kept.
+fn kept_resources<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ValuesResource>, D::Error> {
+    struct Visit;
+    impl<'de> Visitor<'de> for Visit {
+        type Value = Vec<ValuesResource>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            // The words of `Vec`'s visitor, so errors read as they did.
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<S: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: S,
+        ) -> Result<Self::Value, S::Error> {
+            let mut out = Vec::new();
+            while let Some(parts) = seq.next_element_seed(ResourceVisitor)? {
+                if keeps_values(&parts.resource_type.0) {
+                    out.push(parts.into_resource());
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Visit)
+}
+
 enum ResourceChangeField {
     Address,
     PreviousAddress,
     ModuleAddress,
     Mode,
-    #[serde(rename = "type")]
     Type,
     Name,
     Index,
     Deposed,
     ActionReason,
     Change,
-    #[serde(other)]
     Other,
+}
+
+impl ResourceChangeField {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"address" => Self::Address,
+            b"previous_address" => Self::PreviousAddress,
+            b"module_address" => Self::ModuleAddress,
+            b"mode" => Self::Mode,
+            b"type" => Self::Type,
+            b"name" => Self::Name,
+            b"index" => Self::Index,
+            b"deposed" => Self::Deposed,
+            b"action_reason" => Self::ActionReason,
+            b"change" => Self::Change,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceChangeField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        field_name(d, Self::of)
+    }
 }
 
 impl<'de> Deserialize<'de> for ResourceChange {
@@ -735,8 +900,6 @@ struct ChangeSeed {
     keep: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "snake_case")]
 enum ChangeField {
     Actions,
     Before,
@@ -744,8 +907,94 @@ enum ChangeField {
     AfterUnknown,
     BeforeSensitive,
     AfterSensitive,
-    #[serde(other)]
     Other,
+}
+
+impl ChangeField {
+    fn of(name: &[u8]) -> Self {
+        match name {
+            b"actions" => Self::Actions,
+            b"before" => Self::Before,
+            b"after" => Self::After,
+            b"after_unknown" => Self::AfterUnknown,
+            b"before_sensitive" => Self::BeforeSensitive,
+            b"after_sensitive" => Self::AfterSensitive,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ChangeField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        field_name(d, Self::of)
+    }
+}
+
+thread_local! {
+    /// Set while [`with_strict_field_names`] runs on this thread.
+    static STRICT_FIELD_NAMES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the field names of resource objects read as serde's derive reads them (see
+/// [`field_name`]): the loader parses this way when the fast parse fails, so that what a plan with
+/// unusual field names parses into, and every error's wording and position, are as they always were.
+pub(crate) fn with_strict_field_names<T>(f: impl FnOnce() -> T) -> T {
+    let before = STRICT_FIELD_NAMES.with(|s| s.replace(true));
+    let out = f();
+    STRICT_FIELD_NAMES.with(|s| s.set(before));
+    out
+}
+
+/// The refusal of a field name the fast way cannot vouch for; never shown (the strict parse that
+/// follows words the real outcome).
+const UNUSUAL_FIELD_NAME: &str = "a field name that is not plain ASCII";
+
+/// Reads an object key of a resource object (millions in a large plan) and names the field.
+///
+/// serde's derived field names are read as `str`, which checks each key's UTF-8 on its own; here the
+/// key is read as bytes. Only a key of printable ASCII without escapes is taken (it is valid UTF-8
+/// whatever the loader checked: text after a UTF-8 BOM is not checked up front); any other key (an
+/// escape, a control character, any non-ASCII byte) is refused, and the loader parses again with
+/// [`with_strict_field_names`], which reads keys as the derive did.
+fn field_name<'de, D: serde::Deserializer<'de>, F>(
+    d: D,
+    of: fn(&[u8]) -> F,
+) -> Result<F, D::Error> {
+    if STRICT_FIELD_NAMES.with(std::cell::Cell::get) {
+        d.deserialize_identifier(FieldName(of))
+    } else {
+        d.deserialize_bytes(FieldName(of))
+    }
+}
+
+/// The visitor of [`field_name`].
+struct FieldName<F>(fn(&[u8]) -> F);
+
+impl<'de, F> Visitor<'de> for FieldName<F> {
+    type Value = F;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The words of serde's derived field visitor.
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<F, E> {
+        Ok((self.0)(v.as_bytes()))
+    }
+
+    fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<F, E> {
+        // Borrowed: the key had no escape. JSON forbids raw control characters in strings, and a
+        // non-ASCII byte would need the UTF-8 check that `str` does.
+        if v.iter().any(|b| *b < 0x20 || *b >= 0x80) {
+            return Err(E::custom(UNUSUAL_FIELD_NAME));
+        }
+        Ok((self.0)(v))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<F, E> {
+        // Copied: the key had an escape, which the byte read does not check as `str` does.
+        Err(E::custom(UNUSUAL_FIELD_NAME))
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for ChangeSeed {
@@ -864,6 +1113,45 @@ mod tests {
         .unwrap();
         assert_eq!(v.values.as_ref().map(|r| r.get()), Some(r#"{"x":1}"#));
         assert_eq!(v.mode, Mode::Data);
+    }
+
+    #[test]
+    fn values_trees_keep_only_iam_resources_and_check_the_others() {
+        let module: ValuesModule = serde_json::from_str(
+            r#"{"resources":[{"address":"aws_s3_bucket.b","mode":"managed","type":"aws_s3_bucket","name":"b","index":"k","values":{"bucket":"x"}},{"address":"aws_iam_role.r","mode":"managed","type":"aws_iam_role","name":"r","values":{"name":"x"}},{"type":"aws_s\u0033_bucket","name":"\u0062","address":"x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(module.resources.len(), 1);
+        assert_eq!(module.resources[0].address, "aws_iam_role.r");
+        assert_eq!(
+            module.resources[0].values.as_ref().map(|r| r.get()),
+            Some(r#"{"name":"x"}"#)
+        );
+        // A resource left out is still read as strictly as one kept.
+        for (bad, want) in [
+            (r#"{"type":"aws_s3_bucket"}"#, "missing field `name`"),
+            (r#"{"name":"b"}"#, "missing field `type`"),
+            (
+                r#"{"type":"aws_s3_bucket","name":1}"#,
+                "invalid type: integer `1`, expected a string",
+            ),
+            (
+                r#"{"type":"aws_s3_bucket","name":"b","name":"c"}"#,
+                "duplicate field `name`",
+            ),
+        ] {
+            let text = format!(r#"{{"resources":[{bad}]}}"#);
+            let err = serde_json::from_str::<ValuesModule>(&text).unwrap_err();
+            assert!(err.to_string().contains(want), "{bad}: {err}");
+            let err = serde_json::from_str::<ValuesResource>(bad).unwrap_err();
+            assert!(err.to_string().contains(want), "{bad}: {err}");
+        }
+        let err = serde_json::from_str::<ValuesModule>(r#"{"resources":{}}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("invalid type: map, expected a sequence"),
+            "{err}"
+        );
     }
 
     #[test]

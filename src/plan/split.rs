@@ -2,9 +2,10 @@
 //! separate threads.
 //!
 //! `terraform show -json` writes each section as one value of a top-level key. A byte search finds
-//! where `"planned_values":` and the others first appear after a `,` or `{` (a `"` right after a `,`
-//! or `{` can never be inside a string, so such a match is always an object key, but maybe a nested
-//! one). Each section is parsed from there by its own deserializer as exactly one JSON value, and the
+//! where `"planned_values":` and `"resource_changes":` first appear, and `"prior_state":` last
+//! appears (it comes after the other two, so that search runs from the end), after a `,` or `{` (a
+//! `"` right after a `,` or `{` can never be inside a string, so such a match is always an object
+//! key, but maybe a nested one). Each section is parsed from there by its own deserializer as exactly one JSON value, and the
 //! rest of the document (the *skeleton*: the text with each section replaced by a placeholder) is
 //! parsed as a [`Plan`] and checked to hold every placeholder as the value of its top-level key, once.
 //! Only then is the result the one the sequential parse gives; anything that does not check out
@@ -40,20 +41,26 @@ struct Section {
     key: &'static str,
     /// What the skeleton holds instead of the value: it parses into the field's empty value.
     placeholder: &'static [u8],
+    /// Searched for from the end of the text: Terraform writes `prior_state` after the other two
+    /// sections, followed only by the configuration, so that search is short.
+    from_end: bool,
 }
 
 const SECTIONS: [Section; 3] = [
     Section {
         key: "planned_values",
         placeholder: b"null",
+        from_end: false,
     },
     Section {
         key: "resource_changes",
         placeholder: b"[]",
+        from_end: false,
     },
     Section {
         key: "prior_state",
         placeholder: b"null",
+        from_end: true,
     },
 ];
 
@@ -68,10 +75,10 @@ pub(super) fn parse_split<R: Send, F: FnOnce() -> R + Send>(
     if text.len() < MIN_SPLIT_BYTES || rayon::current_num_threads() < 2 {
         return Err(side);
     }
-    // The last section is the longest search: beside the other two.
+    // The first two searches run from the start, the last from the end, beside them.
     let (front, back) = rayon::join(
-        || [SECTIONS[0], SECTIONS[1]].map(|s| value_start(text, s.key)),
-        || value_start(text, SECTIONS[2].key),
+        || [SECTIONS[0], SECTIONS[1]].map(|s| value_start(text, s)),
+        || value_start(text, SECTIONS[2]),
     );
     let starts = [front[0], front[1], back];
     let found: Vec<(usize, Section)> = starts
@@ -86,12 +93,38 @@ pub(super) fn parse_split<R: Send, F: FnOnce() -> R + Send>(
     Ok((side_result, parsed.and_then(|p| assemble(text, p))))
 }
 
-/// Where the value of the first `"key":` starts, if it follows a `,` or `{`.
-fn value_start(text: &[u8], key: &str) -> Option<usize> {
-    let needle = format!("\"{key}\":");
-    let at = memchr::memmem::find(text, needle.as_bytes())?;
+/// Where the value of the first `"key":` (the last, for a section searched from the end) starts, if
+/// it follows a `,` or `{`. Which match is taken does not matter for correctness: [`assemble`] checks
+/// that it is the top-level key.
+fn value_start(text: &[u8], section: Section) -> Option<usize> {
+    let needle = format!("\"{}\":", section.key);
+    let at = if section.from_end {
+        rfind(text, needle.as_bytes())?
+    } else {
+        memchr::memmem::find(text, needle.as_bytes())?
+    };
     let before = *text.get(at.checked_sub(1)?)?;
     (before == b',' || before == b'{').then_some(at + needle.len())
+}
+
+/// The last match of `needle`: the forward (vectorized) search over chunks taken from the end, since
+/// `memmem::rfind` is several times slower per byte.
+fn rfind(text: &[u8], needle: &[u8]) -> Option<usize> {
+    const CHUNK: usize = 4 << 20;
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut end = text.len();
+    loop {
+        // Chunks overlap by the needle's length less one, so a match across a boundary is found.
+        let start = end.saturating_sub(CHUNK);
+        let stop = (end + needle.len() - 1).min(text.len());
+        if let Some(at) = finder.find_iter(&text[start..stop]).last() {
+            return Some(start + at);
+        }
+        if start == 0 {
+            return None;
+        }
+        end = start;
+    }
 }
 
 /// Parses the sections (and runs `side`) in two groups of about equal work, one per thread.
@@ -249,7 +282,7 @@ mod tests {
     /// The sections parsed apart, forced on small text; `None` when the split falls back.
     fn split(text: &str) -> Option<Plan> {
         let text = text.as_bytes();
-        let starts = SECTIONS.map(|s| value_start(text, s.key));
+        let starts = SECTIONS.map(|s| value_start(text, s));
         let found: Vec<(usize, Section)> = starts
             .iter()
             .zip(SECTIONS)
@@ -359,6 +392,29 @@ mod tests {
             Ok((_, None)) => panic!("the split fell back"),
             Err(_) => assert!(rayon::current_num_threads() < 2, "the split was not tried"),
         }
+    }
+
+    #[test]
+    fn finds_the_last_match_across_chunk_boundaries() {
+        let needle = b"\"prior_state\":";
+        for len in [0usize, 5, 100, (4 << 20) - 3, (4 << 20) + 7, (9 << 20) + 1] {
+            for at in [0, 1, len / 2, len.saturating_sub(needle.len() + 1)] {
+                let mut text = vec![b'x'; len];
+                if at + needle.len() <= len {
+                    text[at..at + needle.len()].copy_from_slice(needle);
+                }
+                assert_eq!(
+                    rfind(&text, needle),
+                    memchr::memmem::rfind(&text, needle),
+                    "{len} {at}"
+                );
+            }
+        }
+        let mut text = vec![b'x'; 9 << 20];
+        for at in [3, 4 << 20, (8 << 20) - 5] {
+            text[at..at + needle.len()].copy_from_slice(needle);
+        }
+        assert_eq!(rfind(&text, needle), Some((8 << 20) - 5));
     }
 
     #[test]

@@ -37,14 +37,26 @@ fn visit(
         block_name: None,
         document_source: document.document_source.clone(),
     };
-    let targets = principal_refs(inst, index, facts, kind, attr);
+    let mut targets = principal_refs(inst, index, facts, kind, attr);
+    let name = inst.string("name");
+    // Moved into the last target rather than cloned for each (there is almost always one).
+    let last = targets.pop();
     for principal in targets {
         facts.inline.push(InlineFact {
             principal,
             address: inst.address.to_string(),
-            name: inst.string("name"),
+            name: name.clone(),
             document: document.clone(),
             origin: origin.clone(),
+        });
+    }
+    if let Some(principal) = last {
+        facts.inline.push(InlineFact {
+            principal,
+            address: inst.address.to_string(),
+            name,
+            document,
+            origin,
         });
     }
 }
