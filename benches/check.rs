@@ -39,7 +39,7 @@ fn main() {
     std::fs::write(&plan_path, &generated.bytes).expect("write plan");
 
     let loaded = parse_plan_bytes(&generated.bytes, "plan.json").expect("plan parses");
-    let resources = loaded.plan.resource_changes.len();
+    let resources = loaded.plan.resource_changes.total;
     let discovery = discover(&loaded.plan);
     let cache = Cache::open(dir.join(".iamtrim/cache"));
     let mut entries = 0;

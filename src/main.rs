@@ -4,6 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The process ends with the command: freeing its plan and results first would only cost time.
+    iamtrim::cli::leave_memory_at_exit();
     match iamtrim::cli::run(std::env::args_os()) {
         Ok(status) => status.into(),
         Err(err) => {

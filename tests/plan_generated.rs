@@ -21,12 +21,13 @@ fn found(spec: &PlanSpec) -> (Expected, Expected, Vec<String>) {
         .unwrap_or(0);
     let iam_changes = plan
         .resource_changes
+        .kept
         .iter()
         .filter(|r| r.resource_type.starts_with("aws_iam_"))
         .count();
     let mut discovery = discover(plan);
     let mut got = Expected {
-        resources: plan.resource_changes.len() + data_read,
+        resources: plan.resource_changes.total + data_read,
         iam_resources: iam_changes + data_read,
         ..Expected::default()
     };

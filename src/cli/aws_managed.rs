@@ -157,6 +157,7 @@ pub fn replacements(
 /// which keeps the whole policy (nothing can be removed for lack of usage that cannot exist yet).
 fn attached_before(plan: &Plan, attachment: &str, arn: &str) -> bool {
     plan.resource_changes
+        .kept
         .iter()
         .find(|c| c.address == attachment && c.deposed.is_none())
         .and_then(|c| c.change.before.as_ref())

@@ -39,6 +39,7 @@ pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> 
         .principals
         .retain(|p| over.iter().any(|(a, _)| *a == p.address));
     render(settings, args.format, &report)?;
+    super::release((analysis, report));
     Ok(if over.is_empty() {
         ExitStatus::Clean
     } else {

@@ -49,5 +49,6 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> anyhow::Result<ExitStatus> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
+    super::release((loaded, discovery, report, text));
     Ok(ExitStatus::Clean)
 }

@@ -72,6 +72,7 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
         }
     }
     render(settings, args.format, &report)?;
+    super::release((analysis, edits, written, report));
     Ok(ExitStatus::Clean)
 }
 

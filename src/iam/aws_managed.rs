@@ -9,7 +9,7 @@
 
 use super::discover::is_aws_managed;
 use super::policy::{ActionSpec, Effect, PolicyDocument};
-use super::principal::{PolicyKind, PolicySource, Principal, UnknownReason};
+use super::principal::{PolicyKind, PolicySource, Principal, RiskFlag, UnknownReason};
 use super::risk;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -180,46 +180,69 @@ pub fn resolve(
     online: &BTreeMap<String, PolicyDocument>,
     snapshot: Option<&AwsManagedPolicies>,
 ) -> Resolution {
+    use rayon::prelude::*;
+    let unresolved = |source: &PolicySource| {
+        source.document.is_none()
+            && source.unknown_reason == Some(UnknownReason::AwsManagedNotResolved)
+    };
+    // Each ARN once, in the order first met (which the resolution lists keep).
     let mut resolution = Resolution::default();
-    let mut found: BTreeMap<String, Option<PolicyDocument>> = BTreeMap::new();
-    for principal in principals.iter_mut() {
-        let mut changed = false;
-        for source in &mut principal.policies {
-            if source.document.is_some()
-                || source.unknown_reason != Some(UnknownReason::AwsManagedNotResolved)
-            {
+    let mut found: BTreeMap<&str, Option<PolicyDocument>> = BTreeMap::new();
+    for source in principals.iter().flat_map(|p| &p.policies) {
+        let Some(arn) = source.arn.as_deref().filter(|_| unresolved(source)) else {
+            continue;
+        };
+        found.entry(arn).or_insert_with(|| {
+            if let Some(d) = online.get(arn) {
+                resolution.online.push(arn.to_string());
+                Some(d.clone())
+            } else if let Some(d) = snapshot.and_then(|s| s.get(arn)) {
+                resolution.snapshot.push(arn.to_string());
+                Some(d)
+            } else {
+                resolution.missing.push(arn.to_string());
+                None
+            }
+        });
+    }
+    // A principal's flags are the union of its documents' flags: each found document's, once (some
+    // AWS-managed documents list thousands of actions).
+    let found: BTreeMap<String, (PolicyDocument, Vec<RiskFlag>)> = found
+        .into_par_iter()
+        .filter_map(|(arn, doc)| {
+            let doc = doc?;
+            let flags = risk::flags(std::iter::once(&doc));
+            Some((arn.to_string(), (doc, flags)))
+        })
+        .collect();
+    principals.par_iter_mut().for_each(|principal| {
+        let mut added: Vec<&[RiskFlag]> = Vec::new();
+        let mut resolved_now = vec![false; principal.policies.len()];
+        for (source, now) in principal.policies.iter_mut().zip(&mut resolved_now) {
+            if !unresolved(source) {
                 continue;
             }
-            let Some(arn) = source.arn.clone() else {
+            let Some((doc, flags)) = source.arn.as_deref().and_then(|a| found.get(a)) else {
                 continue;
             };
-            let doc = found.entry(arn.clone()).or_insert_with(|| {
-                if let Some(d) = online.get(&arn) {
-                    resolution.online.push(arn.clone());
-                    Some(d.clone())
-                } else if let Some(d) = snapshot.and_then(|s| s.get(&arn)) {
-                    resolution.snapshot.push(arn.clone());
-                    Some(d)
-                } else {
-                    resolution.missing.push(arn.clone());
-                    None
-                }
-            });
-            if let Some(d) = doc {
-                source.document = Some(d.clone());
-                source.unknown_reason = None;
-                changed = true;
-            }
+            source.document = Some(doc.clone());
+            source.unknown_reason = None;
+            added.push(flags);
+            *now = true;
         }
-        if changed {
-            principal.flags = risk::flags(
-                principal
-                    .policies
-                    .iter()
-                    .filter_map(|s| s.document.as_ref()),
-            );
+        if !added.is_empty() {
+            let others = principal
+                .policies
+                .iter()
+                .zip(&resolved_now)
+                .filter(|(_, now)| !**now)
+                .filter_map(|(s, _)| s.document.as_ref());
+            let mut flags: std::collections::BTreeSet<RiskFlag> =
+                risk::flags(others).into_iter().collect();
+            flags.extend(added.into_iter().flatten().copied());
+            principal.flags = flags.into_iter().collect();
         }
-    }
+    });
     resolution
 }
 

@@ -197,6 +197,7 @@ impl<'p> PlanIndex<'p> {
     pub fn build(plan: &'p Plan) -> Self {
         let iam_changes: Vec<&'p model::ResourceChange> = plan
             .resource_changes
+            .kept
             .iter()
             .filter(|rc| is_iam_type(&rc.resource_type) && rc.deposed.is_none())
             .collect();
@@ -357,7 +358,7 @@ fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange])
             for r in &module.resources {
                 // resource_changes lists every managed instance; the values trees add data sources
                 // (read while planning) and stand in only for plans without resource_changes.
-                let wanted = r.mode == Mode::Data || plan.resource_changes.is_empty();
+                let wanted = r.mode == Mode::Data || plan.resource_changes.total == 0;
                 if !is_iam_type(&r.resource_type) || !wanted {
                     continue;
                 }

@@ -17,7 +17,9 @@ mod proof;
 mod risk;
 
 pub use all::minimize_all;
-pub use document::{KeepRules, STATEMENT_ACTION_LIMIT, granted_actions, minimize_document};
+pub use document::{
+    GrantCounter, KeepRules, STATEMENT_ACTION_LIMIT, granted_actions, minimize_document,
+};
 pub use explain::explain;
 pub use proof::{Counterexample, grants_no_more};
 pub use risk::RiskProfile;

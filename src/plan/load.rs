@@ -172,7 +172,7 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
             path: shown.to_string(),
         });
     };
-    if plan.values.is_some() && plan.planned_values.is_none() && plan.resource_changes.is_empty() {
+    if plan.values.is_some() && plan.planned_values.is_none() && plan.resource_changes.total == 0 {
         return Err(PlanError::NotAPlan {
             path: shown.to_string(),
             what: "state JSON",
@@ -277,6 +277,10 @@ fn check_utf8(bytes: &[u8], shown: &str) -> Result<(), PlanError> {
         path: shown.to_string(),
         detail,
     };
+    // The SIMD check is several times faster; the standard one only words the error.
+    if simdutf8::basic::from_utf8(bytes).is_ok() {
+        return Ok(());
+    }
     match std::str::from_utf8(bytes) {
         Ok(_) => Ok(()),
         Err(e) => {
@@ -438,10 +442,10 @@ mod tests {
     fn unusual_field_names_read_as_strictly_as_ever() {
         // Escaped and control-character keys stop the fast read; the strict parse decides.
         let plan = parse(
-            r#"{"format_version":"1.2","resource_changes":[{"address":"a.b","type":"a","n\u0061me":"b","change":{"\u0061ctions":["create"]}}]}"#,
+            r#"{"format_version":"1.2","resource_changes":[{"address":"aws_iam_role.b","type":"aws_iam_role","n\u0061me":"b","change":{"\u0061ctions":["create"]}}]}"#,
         )
         .unwrap();
-        let rc = &plan.plan.resource_changes[0];
+        let rc = &plan.plan.resource_changes.kept[0];
         assert_eq!(rc.name, "b");
         assert_eq!(
             rc.change.actions,

@@ -21,12 +21,13 @@ pub struct Plan {
     pub terraform_version: Option<String>,
     /// Planned values of every resource after apply.
     pub planned_values: Option<Values>,
-    /// One entry per resource instance the plan touches (or leaves alone, as `no-op`).
+    /// One entry per resource instance the plan touches (or leaves alone, as `no-op`): every entry
+    /// is read and checked, those of the types iamtrim reads ([`keeps_values`]) are kept.
     #[serde(default)]
-    pub resource_changes: Vec<ResourceChange>,
-    /// Changes made outside Terraform since the last apply.
+    pub resource_changes: ResourceChanges,
+    /// Changes made outside Terraform since the last apply (the same way).
     #[serde(default)]
-    pub resource_drift: Vec<ResourceChange>,
+    pub resource_drift: ResourceChanges,
     /// The state the plan was made against.
     pub prior_state: Option<State>,
     /// The configuration: module calls, resources and their expressions.
@@ -41,9 +42,9 @@ impl Drop for Plan {
     fn drop(&mut self) {
         // A large plan is a few small allocations per resource in each section, made on two threads
         // by the split parse (`super::split`): freed on two threads too.
-        if self.resource_changes.len() >= PARALLEL_DROP_MIN {
+        if self.resource_changes.kept.len() >= PARALLEL_DROP_MIN {
             use rayon::prelude::*;
-            let changes = std::mem::take(&mut self.resource_changes);
+            let changes = std::mem::take(&mut self.resource_changes.kept);
             let trees = (self.planned_values.take(), self.prior_state.take());
             // The changes in pieces that either thread takes, so that the two threads even out
             // whatever the (now smaller) trees cost.
@@ -131,28 +132,56 @@ pub enum InstanceKey {
 }
 
 impl<'de> Deserialize<'de> for InstanceKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(KeyText::deserialize(d)?.into_key())
+    }
+}
+
+/// An instance key as read, a string key still borrowed from the text when it can be (see [`Text`]).
+enum KeyText<'de> {
+    Int(i64),
+    Str(Text<'de>),
+}
+
+impl KeyText<'_> {
+    fn into_key(self) -> InstanceKey {
+        match self {
+            KeyText::Int(i) => InstanceKey::Int(i),
+            KeyText::Str(s) => InstanceKey::Str(s.into_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyText<'de> {
     // By hand rather than `#[serde(untagged)]`, which buffers every value before trying each variant.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visit;
-        impl Visitor<'_> for Visit {
-            type Value = InstanceKey;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = KeyText<'de>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a count index (integer) or a for_each key (string)")
             }
 
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<InstanceKey, E> {
-                Ok(InstanceKey::Int(v))
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<KeyText<'de>, E> {
+                Ok(KeyText::Int(v))
             }
 
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<InstanceKey, E> {
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<KeyText<'de>, E> {
                 i64::try_from(v)
-                    .map(InstanceKey::Int)
+                    .map(KeyText::Int)
                     .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
             }
 
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<InstanceKey, E> {
-                Ok(InstanceKey::Str(v.to_string()))
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<KeyText<'de>, E> {
+                Ok(KeyText::Str(Text(std::borrow::Cow::Borrowed(v))))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText::Str(Text(std::borrow::Cow::Owned(v.to_string()))))
             }
         }
         d.deserialize_any(Visit)
@@ -165,6 +194,49 @@ impl fmt::Display for InstanceKey {
             InstanceKey::Int(i) => write!(f, "[{i}]"),
             InstanceKey::Str(s) => write!(f, "[{}]", serde_json::Value::String(s.clone())),
         }
+    }
+}
+
+/// `resource_changes` / `resource_drift`: the entries of the types iamtrim reads, and how many
+/// there were in all.
+///
+/// A large plan is mostly resources of other types; each entry is read and checked (a field of the
+/// wrong type is an error wherever it is), but only those of [`keeps_values`] types are kept, so the
+/// others cost no allocation.
+#[derive(Debug, Default)]
+pub struct ResourceChanges {
+    /// The entries of `aws_iam_*` types, in document order.
+    pub kept: Vec<ResourceChange>,
+    /// Every entry, kept or not.
+    pub total: usize,
+}
+
+impl<'de> Deserialize<'de> for ResourceChanges {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = ResourceChanges;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // The words of `Vec`'s visitor, so errors read as they did.
+                f.write_str("a sequence")
+            }
+
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<Self::Value, S::Error> {
+                let mut out = ResourceChanges::default();
+                while let Some(parts) = seq.next_element_seed(ChangeVisitor { listed: true })? {
+                    out.total += 1;
+                    if keeps_values(&parts.resource_type.0) {
+                        out.kept.push(parts.into_change());
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Visit)
     }
 }
 
@@ -625,8 +697,7 @@ impl<'de> Deserialize<'de> for ValuesResourceField {
 
 impl<'de> Deserialize<'de> for ValuesResource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(ResourceVisitor)
-            .map(ResourceParts::into_resource)
+        Ok(d.deserialize_map(ResourceVisitor)?.into_resource())
     }
 }
 
@@ -637,7 +708,7 @@ struct ResourceParts<'de> {
     mode: Option<Mode>,
     resource_type: Text<'de>,
     name: Text<'de>,
-    index: Option<InstanceKey>,
+    index: Option<KeyText<'de>>,
     values: Option<Box<RawValue>>,
     sensitive_values: Option<Box<RawValue>>,
 }
@@ -650,7 +721,7 @@ impl ResourceParts<'_> {
             mode: self.mode.unwrap_or_default(),
             resource_type: self.resource_type.into_string(),
             name: self.name.into_string(),
-            index: self.index,
+            index: self.index.map(KeyText::into_key),
             values: self.values,
             sensitive_values: self.sensitive_values,
         }
@@ -659,6 +730,9 @@ impl ResourceParts<'_> {
 
 /// A JSON string, borrowed from the text when it has no escapes; rejects other types exactly as
 /// `String` does.
+///
+/// (Borrowing escaped strings too, as `&RawValue`, saves the copy of each `for_each` address of a
+/// resource that is not kept, but measured slower: reading a raw value costs more than the copy.)
 struct Text<'de>(std::borrow::Cow<'de, str>);
 
 impl Text<'_> {
@@ -823,81 +897,133 @@ impl<'de> Deserialize<'de> for ResourceChangeField {
 
 impl<'de> Deserialize<'de> for ResourceChange {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = ResourceChange;
+        Ok(d.deserialize_map(ChangeVisitor { listed: false })?
+            .into_change())
+    }
+}
 
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("struct ResourceChange")
-            }
+/// A resource change as read, its strings still borrowed from the text where they can be, so that
+/// an entry of a type iamtrim does not read costs no allocation (see [`ResourceChanges`]).
+struct ChangeParts<'de> {
+    address: Option<Text<'de>>,
+    previous_address: Option<Text<'de>>,
+    module_address: Option<Text<'de>>,
+    mode: Option<Mode>,
+    resource_type: Text<'de>,
+    name: Text<'de>,
+    index: Option<KeyText<'de>>,
+    deposed: Option<Text<'de>>,
+    action_reason: Option<Text<'de>>,
+    change: Change,
+}
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResourceChange, A::Error> {
-                use ResourceChangeField as F;
-                let (mut address, mut previous_address, mut module_address) = (None, None, None);
-                let (mut mode, mut resource_type, mut name, mut index) = (None, None, None, None);
-                let (mut deposed, mut action_reason, mut change) = (None, None, None);
-                while let Some(field) = map.next_key::<F>()? {
-                    match field {
-                        F::Address => set_once(&mut address, map.next_value()?, "address")?,
-                        F::PreviousAddress => {
-                            set_once(&mut previous_address, map.next_value()?, "previous_address")?
-                        }
-                        F::ModuleAddress => {
-                            set_once(&mut module_address, map.next_value()?, "module_address")?
-                        }
-                        F::Mode => set_once(&mut mode, map.next_value()?, "mode")?,
-                        F::Type => set_once(&mut resource_type, map.next_value()?, "type")?,
-                        F::Name => set_once(&mut name, map.next_value()?, "name")?,
-                        F::Index => set_once(&mut index, map.next_value()?, "index")?,
-                        F::Deposed => set_once(&mut deposed, map.next_value()?, "deposed")?,
-                        F::ActionReason => {
-                            set_once(&mut action_reason, map.next_value()?, "action_reason")?
-                        }
-                        F::Change => {
-                            // Terraform writes `type` before `change`; when it does not, values are kept.
-                            let keep = resource_type.as_deref().is_none_or(keeps_values);
-                            set_once(
-                                &mut change,
-                                map.next_value_seed(ChangeSeed { keep })?,
-                                "change",
-                            )?
-                        }
-                        F::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+impl ChangeParts<'_> {
+    fn into_change(self) -> ResourceChange {
+        ResourceChange {
+            // TF 1.0.0 wrote `resource_drift` entries without an address.
+            address: self.address.map(Text::into_string).unwrap_or_default(),
+            previous_address: self.previous_address.map(Text::into_string),
+            module_address: self.module_address.map(Text::into_string),
+            mode: self.mode.unwrap_or_default(),
+            resource_type: self.resource_type.into_string(),
+            name: self.name.into_string(),
+            index: self.index.map(KeyText::into_key),
+            deposed: self.deposed.map(Text::into_string),
+            action_reason: self.action_reason.map(Text::into_string),
+            change: self.change,
+        }
+    }
+}
+
+/// Reads one resource change object into [`ChangeParts`].
+struct ChangeVisitor {
+    /// Read as an element of [`ResourceChanges`], which drops an entry whose values are not kept:
+    /// its `actions` are then checked, not kept.
+    listed: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ChangeVisitor {
+    type Value = ChangeParts<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChangeVisitor {
+    type Value = ChangeParts<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct ResourceChange")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use ResourceChangeField as F;
+        let (mut address, mut previous_address, mut module_address) = (None, None, None);
+        let (mut mode, mut resource_type, mut name, mut index) = (None, None, None, None);
+        let (mut deposed, mut action_reason, mut change) = (None, None, None);
+        while let Some(field) = map.next_key::<F>()? {
+            match field {
+                F::Address => set_once(&mut address, map.next_value()?, "address")?,
+                F::PreviousAddress => {
+                    set_once(&mut previous_address, map.next_value()?, "previous_address")?
                 }
-                let resource_type: String =
-                    resource_type.ok_or_else(|| A::Error::missing_field("type"))?;
-                let mut change = change.ok_or_else(|| A::Error::missing_field("change"))?;
-                if !keeps_values(&resource_type) {
-                    change = Change {
-                        actions: change.actions,
-                        ..Change::default()
+                F::ModuleAddress => {
+                    set_once(&mut module_address, map.next_value()?, "module_address")?
+                }
+                F::Mode => set_once(&mut mode, map.next_value()?, "mode")?,
+                F::Type => set_once(&mut resource_type, map.next_value()?, "type")?,
+                F::Name => set_once(&mut name, map.next_value()?, "name")?,
+                F::Index => set_once(&mut index, map.next_value()?, "index")?,
+                F::Deposed => set_once(&mut deposed, map.next_value()?, "deposed")?,
+                F::ActionReason => {
+                    set_once(&mut action_reason, map.next_value()?, "action_reason")?
+                }
+                F::Change => {
+                    // Terraform writes `type` before `change`; when it does not, values are kept.
+                    let keep = resource_type
+                        .as_ref()
+                        .is_none_or(|t: &Text<'_>| keeps_values(&t.0));
+                    let seed = ChangeSeed {
+                        keep,
+                        keep_actions: keep || !self.listed,
                     };
+                    set_once(&mut change, map.next_value_seed(seed)?, "change")?
                 }
-                Ok(ResourceChange {
-                    // TF 1.0.0 wrote `resource_drift` entries without an address.
-                    address: address.unwrap_or_default(),
-                    previous_address: previous_address.flatten(),
-                    module_address: module_address.flatten(),
-                    mode: mode.unwrap_or_default(),
-                    name: name.ok_or_else(|| A::Error::missing_field("name"))?,
-                    index: index.flatten(),
-                    deposed: deposed.flatten(),
-                    action_reason: action_reason.flatten(),
-                    resource_type,
-                    change,
-                })
+                F::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        d.deserialize_map(Visit)
+        let resource_type: Text<'de> =
+            resource_type.ok_or_else(|| A::Error::missing_field("type"))?;
+        let mut change = change.ok_or_else(|| A::Error::missing_field("change"))?;
+        if !keeps_values(&resource_type.0) {
+            change = Change {
+                actions: change.actions,
+                ..Change::default()
+            };
+        }
+        Ok(ChangeParts {
+            address,
+            previous_address: previous_address.flatten(),
+            module_address: module_address.flatten(),
+            mode,
+            name: name.ok_or_else(|| A::Error::missing_field("name"))?,
+            index: index.flatten(),
+            deposed: deposed.flatten(),
+            action_reason: action_reason.flatten(),
+            resource_type,
+            change,
+        })
     }
 }
 
 /// Reads a `change` object, keeping its attribute values only when `keep`.
 struct ChangeSeed {
     keep: bool,
+    /// Whether `actions` is kept (it is always checked).
+    keep_actions: bool,
 }
 
 enum ChangeField {
@@ -1020,7 +1146,13 @@ impl<'de> Visitor<'de> for ChangeSeed {
             (None, None, None, None, None);
         while let Some(field) = map.next_key::<F>()? {
             match field {
-                F::Actions => set_once(&mut actions, map.next_value()?, "actions")?,
+                F::Actions => set_once(
+                    &mut actions,
+                    map.next_value_seed(ActionsSeed {
+                        keep: self.keep_actions,
+                    })?,
+                    "actions",
+                )?,
                 F::Before => set_once(&mut before, next_raw(&mut map, keep)?, "before")?,
                 F::After => set_once(&mut after, next_raw(&mut map, keep)?, "after")?,
                 F::AfterUnknown => set_once(
@@ -1054,6 +1186,38 @@ impl<'de> Visitor<'de> for ChangeSeed {
     }
 }
 
+/// Reads `change.actions`: each element is checked, and the list kept only when `keep`.
+struct ActionsSeed {
+    keep: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ActionsSeed {
+    type Value = Vec<ChangeAction>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ActionsSeed {
+    type Value = Vec<ChangeAction>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The words of `Vec`'s visitor, so errors read as they did.
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut out = Vec::new();
+        while let Some(action) = seq.next_element::<ChangeAction>()? {
+            if self.keep {
+                out.push(action);
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1081,6 +1245,47 @@ mod tests {
             assert!(rc.change.before.is_none());
             assert_eq!(rc.change.actions, vec![ChangeAction::Create]);
         }
+    }
+
+    #[test]
+    fn resource_changes_keep_iam_entries_and_count_all() {
+        let iam = |n: &str| {
+            format!(
+                r#"{{"address":"aws_iam_role.{n}","type":"aws_iam_role","name":"{n}","index":"k{n}","change":{{"actions":["update"],"after":{{"name":"{n}"}}}}}}"#
+            )
+        };
+        let other = |n: &str| {
+            format!(
+                r#"{{"address":"aws_s3_bucket.b[\"{n}\"]","type":"aws_s3_bucket","name":"b","index":"{n}","change":{{"actions":["create"],"after":{{"bucket":"{n}"}}}}}}"#
+            )
+        };
+        let text = format!("[{},{},{},{}]", other("a"), iam("x"), other("b"), iam("y"));
+        let changes: ResourceChanges = serde_json::from_str(&text).unwrap();
+        assert_eq!(changes.total, 4);
+        let kept: Vec<_> = changes.kept.iter().map(|c| c.address.as_str()).collect();
+        assert_eq!(kept, ["aws_iam_role.x", "aws_iam_role.y"]);
+        assert_eq!(changes.kept[1].index, Some(InstanceKey::Str("ky".into())));
+        assert_eq!(changes.kept[1].change.actions, [ChangeAction::Update]);
+        assert_eq!(
+            changes.kept[0].change.after.as_ref().map(|r| r.get()),
+            Some(r#"{"name":"x"}"#)
+        );
+        // An entry left out is checked as strictly as one kept, actions included.
+        for bad in [
+            other("a").replace(r#"["create"]"#, r#"["create",7]"#),
+            other("a").replace(r#""index":"a""#, r#""index":[1]"#),
+            other("a").replace(r#""name":"b""#, r#""name":false"#),
+        ] {
+            let text = format!("[{},{bad}]", iam("x"));
+            assert!(
+                serde_json::from_str::<ResourceChanges>(&text).is_err(),
+                "{bad}"
+            );
+        }
+        // Read on its own, an entry of any type keeps its actions.
+        let alone: ResourceChange = serde_json::from_str(&other("c")).unwrap();
+        assert_eq!(alone.change.actions, [ChangeAction::Create]);
+        assert_eq!(alone.address, r#"aws_s3_bucket.b["c"]"#);
     }
 
     #[test]

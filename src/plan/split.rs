@@ -13,7 +13,7 @@
 //!
 //! It does not decode, validate UTF-8 or check versions: [`super::load`] does.
 
-use super::model::{Attributes, Plan, ResourceChange, State, Values, ValuesModule};
+use super::model::{Attributes, Plan, ResourceChanges, State, Values, ValuesModule};
 use serde::de::DeserializeOwned;
 
 /// Below this size the sequential parse is already quick and splitting does not pay.
@@ -27,7 +27,7 @@ const MAX_MODULE_DEPTH: usize = 32;
 /// A section's value, parsed on its own.
 enum Parsed {
     PlannedValues(Option<Values>),
-    ResourceChanges(Vec<ResourceChange>),
+    ResourceChanges(ResourceChanges),
     PriorState(Option<State>),
 }
 
@@ -200,7 +200,7 @@ fn parse_section(text: &[u8], at: usize, section: Section) -> Option<ParsedAt> {
             (end, Parsed::PlannedValues(v))
         }
         "resource_changes" => {
-            let (v, end) = parse_one::<Vec<ResourceChange>>(text, at)?;
+            let (v, end) = parse_one::<ResourceChanges>(text, at)?;
             (end, Parsed::ResourceChanges(v))
         }
         _ => {

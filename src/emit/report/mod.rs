@@ -6,8 +6,10 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
-use crate::iam::{Discovery, PolicySource, Principal};
+use crate::iam::{Discovery, PolicyDocument, PolicySource, Principal};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Bumped when a field is removed or changes meaning; adding fields does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -148,8 +150,8 @@ pub struct PolicyReport {
     pub attachment: Option<String>,
     /// The group it is inherited from, if any.
     pub via_group: Option<String>,
-    /// The IAM JSON document, or null when unknown.
-    pub document: Option<serde_json::Value>,
+    /// The IAM JSON document, or null when unknown (shared by the principals a policy reaches).
+    pub document: Option<std::sync::Arc<serde_json::Value>>,
     /// Why the document is null.
     pub unknown_reason: Option<String>,
 }
@@ -162,8 +164,27 @@ impl Report {
         discovery: &Discovery,
         extra_warnings: &[String],
     ) -> Self {
-        let principals: Vec<PrincipalReport> =
-            discovery.principals.iter().map(principal_report).collect();
+        use rayon::prelude::*;
+        let catalog = crate::iam::catalog::Catalog::embedded();
+        // A managed policy reaches many principals: its JSON is built once, by its address.
+        let mut first: HashMap<&str, &PolicyDocument> = HashMap::new();
+        for s in discovery.principals.iter().flat_map(|p| &p.policies) {
+            if let Some(doc) = &s.document {
+                first.entry(s.address.as_str()).or_insert(doc);
+            }
+        }
+        let shared: HashMap<&str, (&PolicyDocument, Arc<serde_json::Value>)> = first
+            .into_par_iter()
+            .map(|(address, doc)| (address, (doc, Arc::new(doc.to_value()))))
+            .collect();
+        let principals: Vec<PrincipalReport> = discovery
+            .principals
+            .par_iter()
+            .map_init(
+                || crate::minimize::GrantCounter::new(catalog),
+                |grants, p| principal_report(grants, &shared, p),
+            )
+            .collect();
         let summary = Summary {
             principals: principals.len(),
             new_principals: principals.iter().filter(|p| p.arn.is_none()).count(),
@@ -189,7 +210,14 @@ impl Report {
     }
 }
 
-fn principal_report(p: &Principal) -> PrincipalReport {
+/// Documents' JSON by policy address, with the document it was built from.
+type SharedJson<'d> = HashMap<&'d str, (&'d PolicyDocument, Arc<serde_json::Value>)>;
+
+fn principal_report(
+    grants: &mut crate::minimize::GrantCounter<'_>,
+    shared: &SharedJson<'_>,
+    p: &Principal,
+) -> PrincipalReport {
     PrincipalReport {
         address: p.address.clone(),
         kind: p.kind.to_string(),
@@ -198,18 +226,27 @@ fn principal_report(p: &Principal) -> PrincipalReport {
         account: p.account.clone(),
         plan_action: p.plan_action.clone(),
         flags: p.flags.iter().map(ToString::to_string).collect(),
-        granted_actions: crate::minimize::granted_actions(
-            p.policies.iter().filter_map(|s| s.document.as_ref()),
-            crate::iam::catalog::Catalog::embedded(),
-        ),
-        policies: p.policies.iter().map(policy_report).collect(),
+        granted_actions: grants.count(p.policies.iter().filter_map(|s| s.document.as_ref())),
+        policies: p
+            .policies
+            .iter()
+            .map(|s| policy_report(shared, s))
+            .collect(),
         status: None,
         suggestions: Vec::new(),
         notes: Vec::new(),
     }
 }
 
-fn policy_report(s: &PolicySource) -> PolicyReport {
+fn policy_report(shared: &SharedJson<'_>, s: &PolicySource) -> PolicyReport {
+    let document = s
+        .document
+        .as_ref()
+        .map(|doc| match shared.get(s.address.as_str()) {
+            // The same address holds the same document; compared anyway, which costs far less.
+            Some((built, json)) if std::ptr::eq(*built, doc) || *built == doc => Arc::clone(json),
+            _ => Arc::new(doc.to_value()),
+        });
     PolicyReport {
         address: s.address.clone(),
         kind: s.kind.to_string(),
@@ -217,7 +254,7 @@ fn policy_report(s: &PolicySource) -> PolicyReport {
         arn: s.arn.clone(),
         attachment: s.attachment.clone(),
         via_group: s.via_group.clone(),
-        document: s.document.as_ref().map(|d| d.to_value()),
+        document,
         unknown_reason: s.unknown_reason.as_ref().map(ToString::to_string),
     }
 }
