@@ -545,6 +545,52 @@ mod tests {
     }
 
     #[test]
+    fn resolved_flags_are_those_of_every_document_and_shared_documents_are_resolved_once() {
+        let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let inline = |json: &str| PolicySource {
+            address: "aws_iam_role_policy.p".to_string(),
+            kind: PolicyKind::Inline,
+            arn: None,
+            attachment: None,
+            document: Some(PolicyDocument::parse_str(json).unwrap()),
+            unknown_reason: None,
+            ..aws_source(admin, "x")
+        };
+        let pass_role =
+            r#"{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*"}]}"#;
+        let mut ps: Vec<Principal> = (0..40)
+            .map(|i| {
+                let mut policies = vec![aws_source(READ_ONLY, "aws_iam_role_policy_attachment.ro")];
+                if i % 3 == 0 {
+                    policies.push(aws_source(admin, "aws_iam_role_policy_attachment.admin"));
+                }
+                if i % 2 == 0 {
+                    policies.push(inline(pass_role));
+                }
+                principal(&format!("aws_iam_role.r{i}"), policies)
+            })
+            .collect();
+        let r = resolve(
+            &mut ps,
+            &BTreeMap::new(),
+            Some(AwsManagedPolicies::embedded()),
+        );
+        // Each ARN once, in the order first met.
+        assert_eq!(r.snapshot, [READ_ONLY, admin]);
+        for p in &ps {
+            let all = risk::flags(p.policies.iter().filter_map(|s| s.document.as_ref()));
+            assert_eq!(p.flags, all, "{}", p.address);
+            assert!(p.policies.iter().all(|s| s.document.is_some()));
+        }
+        assert_eq!(ps[0].flags.first(), Some(&RiskFlag::FullAdmin));
+        assert!(
+            ps[2].flags.contains(&RiskFlag::PassRoleAny)
+                && !ps[2].flags.contains(&RiskFlag::FullAdmin)
+        );
+        assert!(ps[1].flags.iter().all(|f| *f != RiskFlag::FullAdmin));
+    }
+
+    #[test]
     fn without_a_snapshot_nothing_is_resolved() {
         let mut ps = vec![principal(
             "aws_iam_role.r",

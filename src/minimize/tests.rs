@@ -519,6 +519,25 @@ fn granted_actions_counts_distinct_expanded_actions_over_documents() {
     let deny = doc(r#"{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#);
     assert_eq!(granted_actions([&deny], c), 0);
     assert_eq!(granted_actions([&deny, &a], c), 2);
+    // One counter over many sets counts each as `granted_actions` does, whatever came before.
+    let s3 =
+        doc(r#"{"Statement":{"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"}}"#);
+    let sets: [Vec<&PolicyDocument>; 7] = [
+        vec![&all, &a],
+        vec![&s3],
+        vec![&a],
+        vec![&s3, &not],
+        vec![],
+        vec![&deny, &s3],
+        vec![&s3],
+    ];
+    let mut counter = crate::minimize::GrantCounter::new(c);
+    for set in &sets {
+        assert_eq!(
+            counter.count(set.iter().copied()),
+            granted_actions(set.iter().copied(), c)
+        );
+    }
 }
 
 mod all;

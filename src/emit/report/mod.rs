@@ -258,3 +258,70 @@ fn policy_report(shared: &SharedJson<'_>, s: &PolicySource) -> PolicyReport {
         unknown_reason: s.unknown_reason.as_ref().map(ToString::to_string),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::{PolicyKind, PrincipalKind};
+
+    fn source(address: &str, json: &str) -> PolicySource {
+        PolicySource {
+            address: address.to_string(),
+            kind: PolicyKind::Managed,
+            name: None,
+            arn: None,
+            attachment: None,
+            via_group: None,
+            document: Some(PolicyDocument::parse_str(json).unwrap()),
+            before: None,
+            unknown_reason: None,
+            origin: None,
+        }
+    }
+
+    fn principal(address: &str, policies: Vec<PolicySource>) -> Principal {
+        Principal {
+            address: address.to_string(),
+            block_address: address.to_string(),
+            kind: PrincipalKind::Role,
+            name: None,
+            arn: None,
+            account: None,
+            plan_action: "create".to_string(),
+            policies,
+            flags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_policy_reaching_many_principals_is_built_once_and_each_document_is_its_own() {
+        let shared = r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let other =
+            r#"{"Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}"#;
+        let discovery = Discovery {
+            principals: vec![
+                principal("aws_iam_role.a", vec![source("aws_iam_policy.p", shared)]),
+                principal("aws_iam_role.b", vec![source("aws_iam_policy.p", shared)]),
+                // The same address with another document (never seen in a plan) gets its own JSON.
+                principal("aws_iam_role.c", vec![source("aws_iam_policy.p", other)]),
+            ],
+            warnings: Vec::new(),
+        };
+        let info = PlanInfo {
+            path: "plan.json".to_string(),
+            format_version: None,
+            terraform_version: None,
+        };
+        let report = Report::from_discovery("scan", info, &discovery, &[]);
+        let json = |i: usize| report.principals[i].policies[0].document.clone().unwrap();
+        for (i, p) in discovery.principals.iter().enumerate() {
+            assert_eq!(
+                *json(i),
+                p.policies[0].document.as_ref().unwrap().to_value()
+            );
+        }
+        assert!(Arc::ptr_eq(&json(0), &json(1)));
+        assert_ne!(json(0), json(2));
+        assert_eq!(report.principals[2].granted_actions, 1);
+    }
+}
