@@ -118,9 +118,9 @@ pub fn replacements(
                 .iter()
                 .find(|p| p.address == copy.address)
                 .and_then(|p| p.policies.iter().find(|o| o.arn.as_ref() == Some(arn)))
-                .and_then(|o| o.document.clone())
+                .and_then(|o| o.document.as_deref())
             {
-                s.current = original;
+                s.current = original.clone();
             }
             s.suggested = s.suggested.as_ref().map(aws_managed::join_by_scope);
             if let Some(doc) = s

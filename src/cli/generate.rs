@@ -42,7 +42,7 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
             targets.push(GenerationTarget {
                 principal_arn: arn.clone(),
                 address: arn.clone(),
-                policy_fingerprint: fingerprint(&[]),
+                policy_fingerprint: fingerprint(std::iter::empty()),
             });
         }
     }
@@ -132,7 +132,7 @@ fn riskiest_first<'p>(principals: &'p [Principal], catalog: &Catalog) -> Vec<&'p
     let risks = RiskProfile::of_each(
         principals
             .iter()
-            .map(|p| p.policies.iter().filter_map(|s| s.document.as_ref())),
+            .map(|p| p.policies.iter().filter_map(|s| s.document.as_deref())),
         catalog,
     );
     let mut ranked: Vec<(&Principal, RiskProfile)> = principals.iter().zip(risks).collect();
@@ -237,8 +237,8 @@ mod tests {
                 arn: None,
                 attachment: None,
                 via_group: None,
-                document: Some(doc.clone()),
-                before: Some(doc),
+                document: Some(std::sync::Arc::new(doc.clone())),
+                before: Some(std::sync::Arc::new(doc)),
                 unknown_reason: None,
                 origin: None,
             }],

@@ -13,7 +13,7 @@ use super::principal::{PolicyKind, PolicySource, Principal, RiskFlag, UnknownRea
 use super::risk;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The gzip'd snapshot compiled into the binary: a `# <package> <version>` header, then one
 /// `ARN<TAB>version id<TAB>document JSON` line per policy.
@@ -207,12 +207,12 @@ pub fn resolve(
     }
     // A principal's flags are the union of its documents' flags: each found document's, once (some
     // AWS-managed documents list thousands of actions).
-    let found: BTreeMap<String, (PolicyDocument, Vec<RiskFlag>)> = found
+    let found: BTreeMap<String, (Arc<PolicyDocument>, Vec<RiskFlag>)> = found
         .into_par_iter()
         .filter_map(|(arn, doc)| {
             let doc = doc?;
             let flags = risk::flags(std::iter::once(&doc));
-            Some((arn.to_string(), (doc, flags)))
+            Some((arn.to_string(), (Arc::new(doc), flags)))
         })
         .collect();
     principals.par_iter_mut().for_each(|principal| {
@@ -225,7 +225,7 @@ pub fn resolve(
             let Some((doc, flags)) = source.arn.as_deref().and_then(|a| found.get(a)) else {
                 continue;
             };
-            source.document = Some(doc.clone());
+            source.document = Some(Arc::clone(doc));
             source.unknown_reason = None;
             added.push(flags);
             *now = true;
@@ -236,7 +236,7 @@ pub fn resolve(
                 .iter()
                 .zip(&resolved_now)
                 .filter(|(_, now)| !**now)
-                .filter_map(|(s, _)| s.document.as_ref());
+                .filter_map(|(s, _)| s.document.as_deref());
             let mut flags: std::collections::BTreeSet<RiskFlag> =
                 risk::flags(others).into_iter().collect();
             flags.extend(added.into_iter().flatten().copied());
@@ -310,9 +310,9 @@ pub fn replacement_view(
                     PolicySource {
                         address: replacement_address(&attachment, arn),
                         kind: PolicyKind::Managed,
-                        document: s.document.as_ref().map(split_by_service),
+                        document: s.document.as_deref().map(split_by_service).map(Arc::new),
                         before: if attached_before(&attachment, arn) {
-                            s.document.as_ref().map(split_by_service)
+                            s.document.as_deref().map(split_by_service).map(Arc::new)
                         } else {
                             None
                         },
@@ -534,7 +534,7 @@ mod tests {
         assert_eq!(r.snapshot, [admin]);
         assert_eq!(r.missing, [gone]);
         let sources = &ps[0].policies;
-        assert_eq!(sources[0].document.as_ref(), Some(&fetched));
+        assert_eq!(sources[0].document.as_deref(), Some(&fetched));
         assert!(sources[1].document.is_some() && sources[1].unknown_reason.is_none());
         assert_eq!(
             sources[2].unknown_reason,
@@ -552,7 +552,7 @@ mod tests {
             kind: PolicyKind::Inline,
             arn: None,
             attachment: None,
-            document: Some(PolicyDocument::parse_str(json).unwrap()),
+            document: Some(Arc::new(PolicyDocument::parse_str(json).unwrap())),
             unknown_reason: None,
             ..aws_source(admin, "x")
         };
@@ -578,7 +578,7 @@ mod tests {
         // Each ARN once, in the order first met.
         assert_eq!(r.snapshot, [READ_ONLY, admin]);
         for p in &ps {
-            let all = risk::flags(p.policies.iter().filter_map(|s| s.document.as_ref()));
+            let all = risk::flags(p.policies.iter().filter_map(|s| s.document.as_deref()));
             assert_eq!(p.flags, all, "{}", p.address);
             assert!(p.policies.iter().all(|s| s.document.is_some()));
         }
@@ -625,8 +625,8 @@ mod tests {
                 .before
                 .is_none()
         );
-        let original = ps[0].policies[0].document.as_ref().unwrap();
-        let split = copy.document.as_ref().unwrap();
+        let original = ps[0].policies[0].document.as_deref().unwrap();
+        let split = copy.document.as_deref().unwrap();
         assert!(split.statements.len() > original.statements.len() * 50);
         let catalog = crate::iam::catalog::Catalog::embedded();
         assert!(crate::minimize::grants_no_more(split, original, catalog).is_ok());

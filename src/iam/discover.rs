@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 // foldhash: keys are addresses from the plan being read (no flooding risk), hashed many times.
 use foldhash::HashMap;
 
@@ -504,10 +505,10 @@ pub enum PolicyRef {
 /// A document, known or not.
 #[derive(Debug, Clone)]
 pub struct DocumentFact {
-    /// The document after this plan.
-    pub after: Result<PolicyDocument, UnknownReason>,
+    /// The document after this plan (shared by every principal it reaches).
+    pub after: Result<Arc<PolicyDocument>, UnknownReason>,
     /// The document before this plan.
-    pub before: Option<PolicyDocument>,
+    pub before: Option<Arc<PolicyDocument>>,
     /// The data source that renders it, if any.
     pub document_source: Option<String>,
 }
@@ -860,7 +861,7 @@ pub fn resolve(facts: Facts) -> Discovery {
         .into_par_iter()
         .zip(sources)
         .map(|(p, policies)| {
-            let flags = risk::flags(policies.iter().filter_map(|s| s.document.as_ref()));
+            let flags = risk::flags(policies.iter().filter_map(|s| s.document.as_deref()));
             Principal {
                 address: p.address,
                 block_address: p.block_address,

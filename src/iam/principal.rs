@@ -3,6 +3,7 @@
 use super::policy::PolicyDocument;
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// The three kinds of IAM identity that carry identity-based policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -113,11 +114,11 @@ pub struct PolicySource {
     pub attachment: Option<String>,
     /// For inherited policies, the group's address.
     pub via_group: Option<String>,
-    /// The document after this plan, when known.
-    pub document: Option<PolicyDocument>,
+    /// The document after this plan, when known (shared: a managed policy reaches many principals).
+    pub document: Option<Arc<PolicyDocument>>,
     /// The document before this plan (existing policies), for "new in this plan" decisions.
     #[serde(skip)]
-    pub before: Option<PolicyDocument>,
+    pub before: Option<Arc<PolicyDocument>>,
     /// Why `document` is `None`.
     pub unknown_reason: Option<UnknownReason>,
     /// Where the document is written.

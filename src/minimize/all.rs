@@ -250,7 +250,7 @@ pub fn minimize_all(
         .enumerate()
         .map(|(i, p)| {
             let risk = RiskProfile::of_cached(
-                p.policies.iter().filter_map(|s| s.document.as_ref()),
+                p.policies.iter().filter_map(|s| s.document.as_deref()),
                 &mut expansions,
             );
             let mut notes = Vec::new();
@@ -360,7 +360,13 @@ fn suggest(
             &fresh
         }
     };
-    match minimize_indexed(doc, policy.before.as_ref(), index, expansions, &site.rules) {
+    match minimize_indexed(
+        doc,
+        policy.before.as_deref(),
+        index,
+        expansions,
+        &site.rules,
+    ) {
         Ok(mut s) => {
             s.policy_address = policy.address.clone();
             s.block_address = block_address;

@@ -378,9 +378,9 @@ pub(crate) fn write_json_atomic(path: &Path, value: &Value) -> Result<(), CacheE
 }
 
 /// `sha256:<hex>` over the documents' canonical JSON (keys sorted, no whitespace), order-independent.
-pub fn fingerprint(documents: &[PolicyDocument]) -> String {
+pub fn fingerprint<'d>(documents: impl IntoIterator<Item = &'d PolicyDocument>) -> String {
     let mut texts: Vec<String> = documents
-        .iter()
+        .into_iter()
         .map(|d| canonical(&d.to_value()).to_string())
         .collect();
     texts.sort_unstable();

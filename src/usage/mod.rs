@@ -162,10 +162,10 @@ pub fn normalize_action(action: &str) -> String {
 /// exist), which cache entries are checked against: a plan that only adds actions does not make the
 /// usage stale, since the minimizer keeps what the plan adds.
 pub fn principal_fingerprint(principal: &crate::iam::Principal) -> String {
-    let docs: Vec<_> = principal
-        .policies
-        .iter()
-        .filter_map(|s| s.before.clone().or_else(|| s.document.clone()))
-        .collect();
-    cache::fingerprint(&docs)
+    cache::fingerprint(
+        principal
+            .policies
+            .iter()
+            .filter_map(|s| s.before.as_deref().or(s.document.as_deref())),
+    )
 }

@@ -226,7 +226,7 @@ fn principal_report(
         account: p.account.clone(),
         plan_action: p.plan_action.clone(),
         flags: p.flags.iter().map(ToString::to_string).collect(),
-        granted_actions: grants.count(p.policies.iter().filter_map(|s| s.document.as_ref())),
+        granted_actions: grants.count(p.policies.iter().filter_map(|s| s.document.as_deref())),
         policies: p
             .policies
             .iter()
@@ -244,7 +244,9 @@ fn policy_report(shared: &SharedJson<'_>, s: &PolicySource) -> PolicyReport {
         .as_ref()
         .map(|doc| match shared.get(s.address.as_str()) {
             // The same address holds the same document; compared anyway, which costs far less.
-            Some((built, json)) if std::ptr::eq(*built, doc) || *built == doc => Arc::clone(json),
+            Some((built, json)) if std::ptr::eq(*built, &**doc) || **built == **doc => {
+                Arc::clone(json)
+            }
             _ => Arc::new(doc.to_value()),
         });
     PolicyReport {
@@ -272,7 +274,7 @@ mod tests {
             arn: None,
             attachment: None,
             via_group: None,
-            document: Some(PolicyDocument::parse_str(json).unwrap()),
+            document: Some(Arc::new(PolicyDocument::parse_str(json).unwrap())),
             before: None,
             unknown_reason: None,
             origin: None,
@@ -317,7 +319,7 @@ mod tests {
         for (i, p) in discovery.principals.iter().enumerate() {
             assert_eq!(
                 *json(i),
-                p.policies[0].document.as_ref().unwrap().to_value()
+                p.policies[0].document.as_deref().unwrap().to_value()
             );
         }
         assert!(Arc::ptr_eq(&json(0), &json(1)));

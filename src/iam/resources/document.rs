@@ -8,6 +8,7 @@ use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::UnknownReason;
 use crate::plan::Expr;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The document in `value` (the attribute's value after the plan), with `before` and the config expression.
 pub fn document_fact(
@@ -28,13 +29,15 @@ pub fn document_fact(
         };
     }
     let before_text = before_value.and_then(Value::as_str);
-    let before = before_text.and_then(|t| PolicyDocument::parse_str(t).ok());
+    let before = before_text.and_then(|t| PolicyDocument::parse_str(t).ok().map(Arc::new));
     if let Some(text) = after_value.and_then(Value::as_str) {
         // A document the plan leaves as it was (most of them, in a plan of existing resources) is
         // parsed once: the same text parses to the same document.
         let after = match &before {
-            Some(doc) if before_text == Some(text) => Ok(doc.clone()),
-            _ => PolicyDocument::parse_str(text).map_err(|e| UnknownReason::Invalid(e.to_string())),
+            Some(doc) if before_text == Some(text) => Ok(Arc::clone(doc)),
+            _ => PolicyDocument::parse_str(text)
+                .map(Arc::new)
+                .map_err(|e| UnknownReason::Invalid(e.to_string())),
         };
         return DocumentFact {
             after,

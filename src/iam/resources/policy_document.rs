@@ -6,16 +6,17 @@ use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::UnknownReason;
 use crate::plan::model::Attributes;
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// Records the data source's document.
 pub fn visit(inst: &Instance<'_>, _index: &PlanIndex<'_>, facts: &mut Facts) {
-    let after = document(inst, inst.after.as_ref(), true);
+    let after = document(inst, inst.after.as_ref(), true).map(Arc::new);
     let before = inst.before.as_ref().and_then(|b| {
         // The same rendered `json` text as after the plan (as good as always for a data source read
         // again): the same document, without parsing it again.
         match (&after, inst.after.as_ref().and_then(rendered_json)) {
-            (Ok(doc), Some(text)) if rendered_json(b) == Some(text) => Some(doc.clone()),
-            _ => document(inst, Some(b), false).ok(),
+            (Ok(doc), Some(text)) if rendered_json(b) == Some(text) => Some(Arc::clone(doc)),
+            _ => document(inst, Some(b), false).ok().map(Arc::new),
         }
     });
     facts.documents.insert(

@@ -19,8 +19,8 @@ fn policy(address: &str, kind: PolicyKind, text: &str) -> PolicySource {
         arn: None,
         attachment: None,
         via_group: None,
-        document: Some(d.clone()),
-        before: Some(d),
+        document: Some(std::sync::Arc::new(d.clone())),
+        before: Some(std::sync::Arc::new(d)),
         unknown_reason: None,
         origin: Some(PolicyOrigin {
             resource: address.to_string(),
