@@ -151,7 +151,7 @@ pub struct PolicyReport {
     /// The group it is inherited from, if any.
     pub via_group: Option<String>,
     /// The IAM JSON document, or null when unknown (shared by the principals a policy reaches).
-    pub document: Option<std::sync::Arc<serde_json::Value>>,
+    pub document: Option<Arc<serde_json::Value>>,
     /// Why the document is null.
     pub unknown_reason: Option<String>,
 }
