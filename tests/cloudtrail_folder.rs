@@ -130,8 +130,11 @@ fn window_prunes_day_folders_and_event_times() {
     let scan = scan("layout", &MARCH);
     let s = &scan.stats;
     assert_eq!(s.files_read, 4, "{s:?}");
-    assert_eq!(s.files_skipped_window, 1, "the 2024/02/20 folder");
-    assert_eq!(s.files_skipped_digest, 1);
+    // Left out before listing: the 2024/02/20 day folder and the digest folder.
+    assert_eq!(s.folders_skipped_window, 1, "the 2024/02/20 folder");
+    assert_eq!(s.files_skipped_window, 0);
+    assert_eq!(s.folders_skipped_digest, 1);
+    assert_eq!(s.files_skipped_digest, 0);
     assert_eq!(s.files_skipped_other, 1, "README.md");
     assert_eq!(s.records, 19);
     assert_eq!(

@@ -122,3 +122,162 @@ async fn malformed_url_is_rejected_before_any_request() {
         "{err:?}"
     );
 }
+
+/// One small log file whose only record calls `s3:<action>` as `role`, at `time`.
+fn log_file(role: &str, action: &str, time: &str) -> Vec<u8> {
+    format!(
+        r#"{{"Records":[{{"eventVersion":"1.09","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/{role}/s","accountId":"111122223333","sessionContext":{{"sessionIssuer":{{"type":"Role","arn":"arn:aws:iam::111122223333:role/{role}"}}}}}},"eventTime":"{time}","eventSource":"s3.amazonaws.com","eventName":"{action}","eventType":"AwsApiCall","recipientAccountId":"111122223333"}}]}}"#
+    )
+    .into_bytes()
+}
+
+/// A bucket of many days, regions and both account layouts, with digest and insight folders and
+/// files at odd levels: the folder-by-folder listing, which leaves out the day folders outside the
+/// window, must read exactly the files a listing of every key would (counted here from the keys
+/// alone), and the same as the folder walk on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_listing_by_folder_reads_every_file_a_full_listing_would() {
+    use iamtrim::usage::cloudtrail::layout::{KeyKind, ScanWindow, classify_key};
+
+    let window = ("2024-02-28", "2024-03-03T06:00:00Z");
+    let parsed = ScanWindow::parse(window.0, window.1).expect("window");
+    let mut keys: Vec<(String, Vec<u8>)> = Vec::new();
+    let roots = [
+        "AWSLogs/111122223333/CloudTrail",
+        "AWSLogs/o-a1b2c3d4e5/444455556666/CloudTrail",
+    ];
+    let days = [
+        "2023-12-31",
+        "2024-01-15",
+        "2024-02-27",
+        "2024-02-28",
+        "2024-02-29",
+    ]
+    .into_iter()
+    .chain([
+        "2024-03-01",
+        "2024-03-02",
+        "2024-03-03",
+        "2024-03-04",
+        "2024-04-01",
+    ]);
+    let days: Vec<&str> = days.collect();
+    let mut n = 0;
+    for root in roots {
+        for region in ["us-east-1", "eu-west-1"] {
+            for day in &days {
+                let (y, m, d) = (&day[..4], &day[5..7], &day[8..]);
+                for part in 0..2 {
+                    n += 1;
+                    let key = format!("{root}/{region}/{y}/{m}/{d}/f{part}_{n}.json.gz");
+                    let time = format!("{day}T00:30:00Z");
+                    keys.push((key, log_file("reader", &format!("GetObjectV{n}"), &time)));
+                }
+            }
+            // Files at other levels: no day in their path, so always read.
+            n += 1;
+            let loose = format!("{root}/{region}/2024/02/loose_{n}.json");
+            keys.push((
+                loose,
+                log_file("reader", &format!("GetObjectV{n}"), "2024-03-01T01:00:00Z"),
+            ));
+        }
+    }
+    for (i, folder) in [
+        "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01",
+        "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/03/01",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        keys.push((
+            format!("{folder}/x{i}.json.gz"),
+            log_file("digest", "PutObject", "2024-03-01T01:00:00Z"),
+        ));
+    }
+    // Below an out-of-window day folder: its own path still names that day.
+    keys.push((
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2024/02/20/sub/deep.json".to_string(),
+        log_file("reader", "DeleteBucket", "2024-02-20T01:00:00Z"),
+    ));
+
+    // What a listing of every key, judged key by key, would read.
+    let expected = keys
+        .iter()
+        .filter(|(key, _)| match classify_key(key) {
+            KeyKind::Log { day: Some(day) } => parsed.may_hold_day(&day),
+            KeyKind::Log { day: None } => true,
+            _ => false,
+        })
+        .count() as u64;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let moto = moto::moto();
+    let client = moto.s3_client();
+    let bucket = "iamtrim-listing-by-folder";
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    for (key, body) in &keys {
+        let path = dir.path().join("logs").join(key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, body).expect("write");
+        let gz = key.ends_with(".gz").then(|| {
+            use std::io::Write;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(body).expect("gzip");
+            enc.finish().expect("gzip")
+        });
+        if let Some(gz) = &gz {
+            std::fs::write(&path, gz).expect("write gzip");
+        }
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(format!("logs/{key}"))
+            .body(ByteStream::from(gz.unwrap_or_else(|| body.clone())))
+            .send()
+            .await
+            .expect("upload");
+    }
+    let opts = ScanOptions {
+        window: Some(window),
+        threads: 2,
+        known_action: None,
+    };
+    let from_s3 = scan_s3(&client, &format!("s3://{bucket}/logs/"), &opts)
+        .await
+        .expect("s3 scan");
+    let from_disk = scan_path(&dir.path().join("logs"), &opts).expect("disk scan");
+    let s = &from_s3.stats;
+    assert_eq!(s.files_read, expected, "{s:?}");
+    assert!(s.file_errors.is_empty(), "{s:?}");
+    // 2 roots x 2 regions x 5 out-of-window days, plus the 2024/02/20 folder.
+    assert_eq!(s.folders_skipped_window, 21, "{s:?}");
+    assert_eq!(s.folders_skipped_digest, 2, "{s:?}");
+    assert_eq!(s.files_skipped_window, 0, "{s:?}");
+    assert_eq!(from_s3.stats, from_disk.stats);
+    assert_eq!(from_s3.usage, from_disk.usage);
+    // Every read file's action is there: none was missed.
+    let role = "arn:aws:iam::111122223333:role/reader";
+    let actions = from_s3.usage[role].actions.len() as u64;
+    assert_eq!(actions, expected, "one distinct action per file read");
+
+    // Without a window every log file is read.
+    let all = scan_s3(
+        &client,
+        &format!("s3://{bucket}/logs"),
+        &ScanOptions::default(),
+    )
+    .await
+    .expect("s3 scan");
+    let logs = keys
+        .iter()
+        .filter(|(key, _)| matches!(classify_key(key), KeyKind::Log { .. }))
+        .count() as u64;
+    assert_eq!(all.stats.files_read, logs);
+    assert_eq!(all.stats.folders_skipped_window, 0);
+}

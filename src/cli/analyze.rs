@@ -92,7 +92,9 @@ pub fn analyze(
                     "--cloudtrail {source}: reading S3 needs the network, which this command does not use"
                 );
             }
-            let runtime = tokio::runtime::Builder::new_current_thread()
+            // Two workers: while one waits for the parsing threads, the other keeps downloading.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;

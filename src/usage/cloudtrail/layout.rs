@@ -43,13 +43,67 @@ pub fn classify_key(key: &str) -> KeyKind {
     let day = parts
         .iter()
         .rposition(|p| *p == "CloudTrail")
-        .and_then(|i| {
-            let (y, m, d) = (parts.get(i + 2)?, parts.get(i + 3)?, parts.get(i + 4)?);
-            let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-            (digits(y, 4) && digits(m, 2) && digits(d, 2) && i + 5 < parts.len())
-                .then(|| format!("{y}-{m}-{d}"))
-        });
+        .filter(|&i| i + 5 < parts.len())
+        .and_then(|i| day_of(parts[i + 2], parts[i + 3], parts[i + 4]));
     KeyKind::Log { day }
+}
+
+/// What to do with a folder (an S3 prefix ending in `/`, or a directory) before listing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderKind {
+    /// List it: it may hold logs of the window.
+    List,
+    /// A year, month or day folder of the delivery layout (`CloudTrail/<region>/YYYY/MM/DD/`)
+    /// whose days are all outside the window.
+    OutsideWindow,
+    /// A `CloudTrail-Digest` or `CloudTrail-Insight` folder: every file in it is skipped.
+    NoEvents,
+}
+
+/// Classifies a `/`-separated folder path (S3 prefix or directory), so that folders whose every
+/// file [`classify_key`] and the window would skip are not listed at all.
+///
+/// A digest or insight folder is left out exactly as its files would be. A year, month or day
+/// folder outside the window is left out whatever it holds: CloudTrail writes files only in day
+/// folders, so what else such a folder may hold (a file with no day in its path, a deeper folder
+/// also named `CloudTrail`) is not a delivered log.
+pub fn classify_folder(path: &str, window: Option<&ScanWindow>) -> FolderKind {
+    let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
+    if parts
+        .iter()
+        .any(|p| p.contains("CloudTrail-Digest") || p.contains("CloudTrail-Insight"))
+    {
+        return FolderKind::NoEvents;
+    }
+    let Some(window) = window else {
+        return FolderKind::List;
+    };
+    let Some(i) = parts.iter().rposition(|p| *p == "CloudTrail") else {
+        return FolderKind::List;
+    };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    // The window's first and last delivery days, compared on as many characters as the folder
+    // names (a year, a month, a day).
+    let (first, last) = (&window.start[..10], &window.end[..10]);
+    let outside = match parts.get(i + 2..) {
+        Some([y]) if digits(y, 4) => **y < first[..4] || **y > last[..4],
+        Some([y, m]) if digits(y, 4) && digits(m, 2) => {
+            let month = format!("{y}-{m}");
+            *month < first[..7] || *month > last[..7]
+        }
+        Some([y, m, d]) => day_of(y, m, d).is_some_and(|day| !window.may_hold_day(&day)),
+        _ => false,
+    };
+    match outside {
+        true => FolderKind::OutsideWindow,
+        false => FolderKind::List,
+    }
+}
+
+/// `YYYY`, `MM`, `DD` folder names as `YYYY-MM-DD`, when they have that shape.
+fn day_of(y: &str, m: &str, d: &str) -> Option<String> {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(y, 4) && digits(m, 2) && digits(d, 2)).then(|| format!("{y}-{m}-{d}"))
 }
 
 /// The scan window as `YYYY-MM-DDTHH:MM:SS` keys, which sort like the instants they name.
@@ -164,6 +218,91 @@ mod tests {
             classify_key("AWSLogs/1/CloudTrail/README.md"),
             KeyKind::Other
         );
+    }
+
+    #[test]
+    fn folders_left_out_are_those_whose_files_would_be() {
+        let w = ScanWindow::parse("2024-03-01", "2024-03-05T12:00:00Z").expect("valid");
+        let kind = |path: &str| classify_folder(path, Some(&w));
+        let root = "logs/AWSLogs/o-abc/111111111111/CloudTrail/us-east-1";
+        assert_eq!(
+            kind(&format!("{root}/2024/02/29/")),
+            FolderKind::OutsideWindow
+        );
+        assert_eq!(
+            kind(&format!("{root}/2024/03/06")),
+            FolderKind::OutsideWindow
+        );
+        for inside in [
+            "2024/03/01/",
+            "2024/03/05/",
+            "2024/",
+            "2024/03/",
+            "2024/03/5/",
+        ] {
+            assert_eq!(
+                kind(&format!("{root}/{inside}")),
+                FolderKind::List,
+                "{inside}"
+            );
+        }
+        // Deeper than a day folder, or not under `CloudTrail/<region>/`: listed.
+        assert_eq!(kind(&format!("{root}/2024/02/29/x/")), FolderKind::List);
+        assert_eq!(
+            kind("AWSLogs/1/Other/us-east-1/2024/02/29/"),
+            FolderKind::List
+        );
+        assert_eq!(
+            classify_folder(&format!("{root}/2024/02/29/"), None),
+            FolderKind::List
+        );
+        for no_events in [
+            "AWSLogs/1/CloudTrail-Digest/",
+            "AWSLogs/1/CloudTrail-Digest/us-east-1/2024/03/02/",
+            "AWSLogs/1/CloudTrail-Insight/us-east-1/",
+        ] {
+            assert_eq!(kind(no_events), FolderKind::NoEvents, "{no_events}");
+            assert_eq!(classify_folder(no_events, None), FolderKind::NoEvents);
+        }
+        // Whatever a left-out folder holds, the files' own classification would skip it too.
+        assert_eq!(kind(&format!("{root}/2023/")), FolderKind::OutsideWindow);
+        assert_eq!(kind(&format!("{root}/2025/")), FolderKind::OutsideWindow);
+        assert_eq!(kind(&format!("{root}/2024/02/")), FolderKind::OutsideWindow);
+        assert_eq!(kind(&format!("{root}/2024/04/")), FolderKind::OutsideWindow);
+        // Not shaped like the layout: listed.
+        for odd in ["20x4/", "2024/3/", "2023/3/01/", "y/"] {
+            assert_eq!(kind(&format!("{root}/{odd}")), FolderKind::List, "{odd}");
+        }
+        for (folder, file) in [
+            (
+                format!("{root}/2023/"),
+                "12/31/111111111111_CloudTrail_us-east-1_x.json.gz",
+            ),
+            (
+                format!("{root}/2024/04/"),
+                "01/111111111111_CloudTrail_us-east-1_x.json.gz",
+            ),
+            (
+                format!("{root}/2024/02/29/"),
+                "111111111111_CloudTrail_us-east-1_x.json.gz",
+            ),
+            (
+                "AWSLogs/1/CloudTrail-Digest/us-east-1/".to_string(),
+                "2024/03/02/d.json.gz",
+            ),
+            (
+                "AWSLogs/1/CloudTrail-Insight/".to_string(),
+                "us-east-1/2024/03/02/i.json.gz",
+            ),
+        ] {
+            let key = format!("{folder}{file}");
+            let skipped = match classify_key(&key) {
+                KeyKind::Log { day: Some(day) } => !w.may_hold_day(&day),
+                KeyKind::Log { day: None } => false,
+                KeyKind::Digest | KeyKind::Insight | KeyKind::Other => true,
+            };
+            assert!(skipped, "{key}");
+        }
     }
 
     #[test]

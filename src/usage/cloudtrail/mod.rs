@@ -2,8 +2,8 @@
 //! [`ObservedUsage`] per principal out.
 //!
 //! Reads the S3 delivery layout (`AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/`),
-//! `.json` and `.json.gz`, skips digest files, and prunes day folders outside the window before any
-//! file is opened. Files are parsed in parallel (rayon), one at a time per thread, so memory stays
+//! `.json` and `.json.gz`, skips digest files, and leaves out day folders outside the window (and
+//! digest folders) before they are even listed. Files are parsed in parallel (rayon), one at a time per thread, so memory stays
 //! flat in the corpus size.
 //!
 //! Main entry points: [`scan_path`], [`scan_s3`], with [`ScanOptions`] in and [`CloudTrailScan`] out.
@@ -22,7 +22,7 @@ mod tally;
 pub use s3::scan_s3;
 
 use crate::usage::ObservedUsage;
-use layout::{KeyKind, ScanWindow};
+use layout::{FolderKind, KeyKind, ScanWindow};
 use rayon::prelude::*;
 pub use record::RecordParser;
 use std::collections::BTreeMap;
@@ -63,6 +63,10 @@ pub struct ScanStats {
     pub files_skipped_window: u64,
     /// Files skipped as not JSON logs (other extensions, CloudTrail Insights).
     pub files_skipped_other: u64,
+    /// Day folders of the delivery layout outside the window, not listed at all.
+    pub folders_skipped_window: u64,
+    /// `CloudTrail-Digest` and `CloudTrail-Insight` folders, not listed at all.
+    pub folders_skipped_digest: u64,
     /// Uncompressed bytes parsed.
     pub bytes_decompressed: u64,
     /// Records parsed.
@@ -89,6 +93,8 @@ impl ScanStats {
         self.files_skipped_digest += other.files_skipped_digest;
         self.files_skipped_window += other.files_skipped_window;
         self.files_skipped_other += other.files_skipped_other;
+        self.folders_skipped_window += other.folders_skipped_window;
+        self.folders_skipped_digest += other.folders_skipped_digest;
         self.bytes_decompressed += other.bytes_decompressed;
         self.records += other.records;
         self.records_outside_window += other.records_outside_window;
@@ -233,6 +239,16 @@ impl ScanOptions<'_> {
     }
 }
 
+/// Decides from its path whether a folder is listed; counts the ones left out.
+fn admit_folder(path: &str, window: Option<&ScanWindow>, stats: &mut ScanStats) -> bool {
+    match layout::classify_folder(path, window) {
+        FolderKind::List => return true,
+        FolderKind::OutsideWindow => stats.folders_skipped_window += 1,
+        FolderKind::NoEvents => stats.folders_skipped_digest += 1,
+    }
+    false
+}
+
 /// Decides from its key whether a file is read; counts the ones left out.
 fn admit(key: &str, window: Option<&ScanWindow>, stats: &mut ScanStats) -> bool {
     match layout::classify_key(key) {
@@ -266,7 +282,8 @@ pub fn scan_path_with_parser(
     let mut skipped = Tally::default();
     let mut files = Vec::new();
     if meta.is_dir() {
-        collect_files(root, root, &mut files)
+        let mut folder = |key: &str| admit_folder(key, ctx.window.as_ref(), skipped.stats_mut());
+        collect_files(root, root, &mut folder, &mut files)
             .map_err(|(path, source)| CloudTrailError::Read { path, source })?;
         files.sort();
         files.retain(|(_, key)| admit(key, ctx.window.as_ref(), skipped.stats_mut()));
@@ -298,27 +315,32 @@ pub fn scan_path_with_parser(
     Ok(tally)
 }
 
-/// Every file under `dir`, with its `/`-separated path relative to `root`.
+/// Every file under `dir`, with its `/`-separated path relative to `root`, not entering the
+/// folders `list` refuses (given their relative path ending in `/`).
 fn collect_files(
     root: &Path,
     dir: &Path,
+    list: &mut dyn FnMut(&str) -> bool,
     out: &mut Vec<(PathBuf, String)>,
 ) -> Result<(), (PathBuf, std::io::Error)> {
     let entries = std::fs::read_dir(dir).map_err(|e| (dir.to_path_buf(), e))?;
+    let key_of = |path: &Path| {
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
     for entry in entries {
         let entry = entry.map_err(|e| (dir.to_path_buf(), e))?;
         let path = entry.path();
         let kind = entry.file_type().map_err(|e| (path.clone(), e))?;
         if kind.is_dir() {
-            collect_files(root, &path, out)?;
+            if list(&format!("{}/", key_of(&path))) {
+                collect_files(root, &path, list, out)?;
+            }
         } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            let key = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            out.push((path, key));
+            out.push((path.clone(), key_of(&path)));
         }
     }
     Ok(())

@@ -1,15 +1,21 @@
-//! CloudTrail logs in S3: list `s3://bucket/prefix`, keep the keys the layout and window allow,
-//! download a bounded number at a time and parse them in parallel.
+//! CloudTrail logs in S3: list `s3://bucket/prefix` folder by folder, leaving out the date folders
+//! outside the window, keep the keys the layout and window allow, download many at a time (bounded
+//! in number and bytes) as soon as they are listed, and parse what has arrived in parallel while
+//! the rest lists and downloads.
 //!
 //! Owns [`scan_s3`] and the classification of SDK errors into [`CloudTrailError`]. Listing errors
 //! stop the scan; a failed download is a per-file error that marks the usage incomplete.
 
 use super::tally::Tally;
-use super::{CloudTrailError, CloudTrailScan, FileError, ScanOptions, SdkErrorBox, admit};
+use super::{
+    CloudTrailError, CloudTrailScan, FileError, ScanOptions, SdkErrorBox, admit, admit_folder,
+};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::AggregatedBytes;
 use rayon::prelude::*;
+use std::collections::VecDeque;
 use tokio::task::JoinSet;
 
 /// Scans every log object under `s3://bucket/prefix`.
@@ -23,87 +29,183 @@ pub async fn scan_s3(
         url: url.to_string(),
     })?;
 
-    let mut skipped = Tally::default();
-    let mut keys = Vec::new();
+    let pool = opts.pool()?;
+    let window = ctx.window.as_ref();
+    let mut tally = Tally::default();
+    // Folders still to list, and log objects listed and still to download.
+    let mut folders = vec![prefix.to_string()];
+    let mut objects: VecDeque<LogObject> = VecDeque::new();
+    let mut listings = JoinSet::new();
+    let mut downloads = JoinSet::new();
+    // Bytes of the objects downloading or downloaded and not parsed yet.
+    let mut held = 0u64;
+    loop {
+        // Listing waits while many listed objects wait for their download: memory stays flat.
+        while listings.len() < LISTINGS_IN_FLIGHT && objects.len() < QUEUED_OBJECTS {
+            let Some(folder) = folders.pop() else { break };
+            let (client, url, bucket) = (client.clone(), url.to_string(), bucket.to_string());
+            listings.spawn(async move { list_folder(&client, &url, &bucket, folder).await });
+        }
+        // Downloads start as soon as their folder is listed, while other folders are.
+        while downloads.len() < DOWNLOADS_IN_FLIGHT
+            && (held < BYTES_IN_FLIGHT || downloads.is_empty())
+        {
+            let Some(object) = objects.pop_front() else {
+                break;
+            };
+            held += object.size;
+            downloads.spawn(download(client.clone(), bucket.to_string(), object));
+        }
+        if listings.is_empty() && downloads.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(listed) = listings.join_next(), if !listings.is_empty() => {
+                let (found, subfolders) = listed.map_err(|err| CloudTrailError::S3 {
+                    url: url.to_string(),
+                    source: Box::new(err),
+                })??;
+                objects.extend(
+                    found
+                        .into_iter()
+                        .filter(|object| admit(&object.key, window, tally.stats_mut())),
+                );
+                folders.extend(
+                    subfolders
+                        .into_iter()
+                        .filter(|folder| admit_folder(folder, window, tally.stats_mut())),
+                );
+            }
+            Some(first) = downloads.join_next(), if !downloads.is_empty() => {
+                // Whatever else has arrived too.
+                let mut batch = vec![first];
+                while let Some(done) = downloads.try_join_next() {
+                    batch.push(done);
+                }
+                let batch: Vec<Downloaded> = batch
+                    .into_iter()
+                    .map(|joined| {
+                        joined.unwrap_or_else(|err| Downloaded {
+                            name: String::from("(download task)"),
+                            size: 0,
+                            body: Err(err.to_string()),
+                        })
+                    })
+                    .collect();
+                let parse = || {
+                    pool.install(|| {
+                        batch
+                            .par_iter()
+                            .fold(Tally::default, |mut t, got| {
+                                match &got.body {
+                                    Ok(body) => {
+                                        // One contiguous copy only when the body came in parts.
+                                        let bytes = body.clone().into_bytes();
+                                        t.read_bytes(&got.name, &bytes, &ctx)
+                                    }
+                                    Err(message) => t.stats_mut().file_errors.push(FileError {
+                                        file: got.name.clone(),
+                                        message: format!("cannot download: {message}"),
+                                    }),
+                                }
+                                t
+                            })
+                            .reduce(Tally::default, Tally::merge)
+                    })
+                };
+                // Parsing is CPU work: on a multi-threaded runtime the other workers keep
+                // listing and downloading.
+                let part = match tokio::runtime::Handle::current().runtime_flavor() {
+                    tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(parse),
+                    _ => parse(),
+                };
+                held -= batch.iter().map(|got| got.size).sum::<u64>();
+                tally = tally.merge(part);
+            }
+        }
+    }
+    Ok(pool.install(|| tally.finish(&ctx)))
+}
+
+/// Downloads at once, at most: S3 answers each in tens of milliseconds whatever its size, so many
+/// small log files need many requests in flight to keep the parsing threads busy.
+const DOWNLOADS_IN_FLIGHT: usize = 64;
+
+/// Bytes (compressed, as listed) downloading or waiting to be parsed, at most (one object may be
+/// larger on its own): bounds memory whatever the trail's file sizes.
+const BYTES_IN_FLIGHT: u64 = 64 << 20;
+
+/// Folder listings at once, at most.
+const LISTINGS_IN_FLIGHT: usize = 32;
+
+/// Listed objects waiting for their download beyond which no new folder is listed.
+const QUEUED_OBJECTS: usize = 20_000;
+
+/// A log object to read.
+struct LogObject {
+    key: String,
+    size: u64,
+}
+
+/// A log object's body, or why it could not be downloaded.
+struct Downloaded {
+    /// `s3://bucket/key`.
+    name: String,
+    /// Its size as listed.
+    size: u64,
+    body: Result<AggregatedBytes, String>,
+}
+
+async fn download(client: Client, bucket: String, object: LogObject) -> Downloaded {
+    let name = format!("s3://{bucket}/{}", object.key);
+    let got = client.get_object().bucket(&bucket).key(&object.key).send();
+    let body = match got.await {
+        Ok(out) => out.body.collect().await.map_err(|e| e.to_string()),
+        Err(err) => Err(DisplayErrorContext(&err).to_string()),
+    };
+    Downloaded {
+        name,
+        size: object.size,
+        body,
+    }
+}
+
+/// The objects directly in `folder` (a key prefix) and its subfolders (prefixes ending in `/`).
+///
+/// The bucket is listed folder by folder (`/` as the delimiter), [`LISTINGS_IN_FLIGHT`] at a time,
+/// and the caller never lists a date folder outside the window or a digest folder
+/// ([`layout::classify_folder`](super::layout::classify_folder)): a bucket holding years of logs
+/// costs a listing of the window's days, not of every key it holds.
+async fn list_folder(
+    client: &Client,
+    url: &str,
+    bucket: &str,
+    folder: String,
+) -> Result<(Vec<LogObject>, Vec<String>), CloudTrailError> {
+    let (mut objects, mut folders) = (Vec::new(), Vec::new());
     let mut pages = client
         .list_objects_v2()
         .bucket(bucket)
-        .prefix(prefix)
+        .prefix(&folder)
+        .delimiter("/")
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|err| classify(err, url, bucket))?;
-        for object in page.contents() {
-            if let Some(key) = object.key()
-                && admit(key, ctx.window.as_ref(), skipped.stats_mut())
-            {
-                keys.push(key.to_string());
-            }
-        }
-    }
-
-    let pool = opts.pool()?;
-    // Enough downloads in flight to keep every parsing thread busy, few enough to bound memory.
-    let batch_size = pool.current_num_threads() * 4;
-    let mut tally = skipped;
-    let mut pending = keys.into_iter();
-    let mut downloads = JoinSet::new();
-    loop {
-        while downloads.len() < batch_size * 2 {
-            let Some(key) = pending.next() else { break };
-            let (client, bucket) = (client.clone(), bucket.to_string());
-            downloads.spawn(async move {
-                let name = format!("s3://{bucket}/{key}");
-                let body = match client.get_object().bucket(&bucket).key(&key).send().await {
-                    Ok(out) => out
-                        .body
-                        .collect()
-                        .await
-                        .map(|b| b.into_bytes())
-                        .map_err(|e| e.to_string()),
-                    Err(err) => Err(DisplayErrorContext(&err).to_string()),
-                };
-                (name, body)
-            });
-        }
-        let mut batch = Vec::with_capacity(batch_size);
-        while batch.len() < batch_size {
-            let Some(joined) = downloads.join_next().await else {
-                break;
-            };
-            match joined {
-                Ok(done) => batch.push(done),
-                Err(err) => batch.push((String::from("(download task)"), Err(err.to_string()))),
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let parse = || {
-            pool.install(|| {
-                batch
-                    .par_iter()
-                    .fold(Tally::default, |mut t, (name, body)| {
-                        match body {
-                            Ok(bytes) => t.read_bytes(name, bytes, &ctx),
-                            Err(message) => t.stats_mut().file_errors.push(FileError {
-                                file: name.clone(),
-                                message: format!("cannot download: {message}"),
-                            }),
-                        }
-                        t
-                    })
-                    .reduce(Tally::default, Tally::merge)
+        objects.extend(page.contents().iter().filter_map(|object| {
+            Some(LogObject {
+                key: object.key()?.to_string(),
+                size: object.size().map_or(0, |size| size.max(0) as u64),
             })
-        };
-        // Parsing is CPU work: on a multi-threaded runtime let the other workers keep downloading.
-        let part = match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(parse),
-            _ => parse(),
-        };
-        tally = tally.merge(part);
+        }));
+        folders.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix())
+                .map(str::to_string),
+        );
     }
-    Ok(tally.finish(&ctx))
+    Ok((objects, folders))
 }
 
 /// `s3://bucket/prefix` -> `("bucket", "prefix")`.
