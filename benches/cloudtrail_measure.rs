@@ -4,7 +4,9 @@
 //! - one core: scan time vs only decompressing the same files (budget <= 1.25x), MB/s uncompressed
 //!   (target >= 420 MB/s, 10x trailscraper's ~42 MB/s);
 //! - two cores vs one (budget >= 1.8x);
-//! - peak resident memory of the scan (budget <= 256 MB), from `VmHWM`.
+//! - peak resident memory of the scan (budget <= 256 MB), from `VmHWM`;
+//! - where the one-core time over decompression goes: decompression plus a UTF-8 check of every
+//!   byte, plus reading every record without counting, and the whole scan.
 //!
 //! Run: `IAMTRIM_BENCH_CT_MB=1100 cargo bench --bench cloudtrail_measure`.
 
@@ -12,6 +14,7 @@
 mod ct_corpus;
 
 use flate2::read::MultiGzDecoder;
+use iamtrim::usage::cloudtrail::record::for_each_record;
 use iamtrim::usage::cloudtrail::{ScanOptions, scan_path};
 use std::io::Read;
 use std::path::Path;
@@ -86,6 +89,16 @@ fn main() {
         "scan / decompress (1 core): {:.2}x (budget <= 1.25x)",
         t1 / t_gunzip
     );
+    // Where the time over decompression goes: a UTF-8 check of every byte, reading the records
+    // (the scan's reader, nothing counted), and the whole scan (reading and counting).
+    let (t_utf8, _) = best("decompress-utf8", 1);
+    let (t_read, _) = best("decompress-read", 1);
+    println!(
+        "over decompression, 1 core: + UTF-8 check {:.2}x, + reading every record {:.2}x, + counting too (the scan) {:.2}x",
+        t_utf8 / t_gunzip,
+        t_read / t_gunzip,
+        t1 / t_gunzip
+    );
     println!(
         "throughput (1 core): {:.0} MB/s = {:.1}x trailscraper's 42 MB/s (target >= 420 MB/s)",
         mbs(t1),
@@ -135,19 +148,35 @@ fn child(mode: &str, root: &str, threads: usize) {
             }
             std::hint::black_box(total);
         }
-        "decompress-libdeflate" => {
+        "decompress-libdeflate" | "decompress-utf8" | "decompress-read" => {
             let mut files = Vec::new();
             collect(Path::new(root), &mut files);
             let mut out = Vec::new();
             let mut total = 0usize;
+            let mut records = 0usize;
             let mut inflater = libdeflater::Decompressor::new();
             for file in &files {
                 let bytes = std::fs::read(file).expect("read");
                 let tail: [u8; 4] = bytes[bytes.len() - 4..].try_into().expect("ISIZE");
                 out.resize(u32::from_le_bytes(tail) as usize, 0);
-                total += inflater.gzip_decompress(&bytes, &mut out).expect("gunzip");
+                let n = inflater.gzip_decompress(&bytes, &mut out).expect("gunzip");
+                total += n;
+                match mode {
+                    // One vectorized pass over every byte, as any sound reader makes.
+                    "decompress-utf8" => {
+                        records += usize::from(simdutf8::basic::from_utf8(&out[..n]).is_ok());
+                    }
+                    // Every record read as the scan reads it, and nothing counted.
+                    "decompress-read" => {
+                        for_each_record(&out[..n], &mut |r| {
+                            records += usize::from(r.event_name.is_some());
+                        })
+                        .expect("records");
+                    }
+                    _ => {}
+                }
             }
-            std::hint::black_box(total);
+            std::hint::black_box((total, records));
         }
         _ => {
             let scan = scan_path(
