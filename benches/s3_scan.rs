@@ -12,7 +12,7 @@
 
 #[path = "support/ct_corpus.rs"]
 mod ct_corpus;
-#[path = "support/s3_emulator.rs"]
+#[path = "../tests/support/s3_emulator.rs"]
 mod s3_emulator;
 
 use iamtrim::usage::cloudtrail::{ScanOptions, scan_s3};

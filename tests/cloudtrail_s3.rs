@@ -2,6 +2,8 @@
 
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/s3_emulator.rs"]
+mod s3_emulator;
 
 use aws_sdk_s3::primitives::ByteStream;
 use iamtrim::usage::cloudtrail::{CloudTrailError, ScanOptions, scan_path, scan_s3};
@@ -280,4 +282,56 @@ async fn s3_listing_by_folder_reads_every_file_a_full_listing_would() {
         .count() as u64;
     assert_eq!(all.stats.files_read, logs);
     assert_eq!(all.stats.folders_skipped_window, 0);
+}
+
+/// A trail bucket in another region than the caller's: S3 answers `301 PermanentRedirect`, which
+/// the Rust SDK does not follow; the scan asks the bucket's region and reads it from there. moto
+/// serves every region alike, so this runs against the local S3 in `support/s3_emulator.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_in_another_region_is_read_from_its_region() {
+    let mut layout = Vec::new();
+    files(&layout_dir(), &layout_dir(), &mut layout);
+    let objects = layout
+        .iter()
+        .map(|(key, path)| {
+            let body = std::fs::read(path).expect("read testdata file");
+            (format!("trails/{key}"), body)
+        })
+        .collect();
+    let emulator = s3_emulator::start_in(
+        "eu-west-1",
+        "org-trail-logs",
+        objects,
+        std::time::Duration::ZERO,
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        ))
+        .endpoint_url(&emulator.endpoint)
+        .load()
+        .await;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    // The emulator does refuse the caller's region, as S3 does.
+    let refused = client
+        .list_objects_v2()
+        .bucket("org-trail-logs")
+        .send()
+        .await
+        .expect_err("signed for us-east-1");
+    let status = refused.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(301));
+
+    let from_s3 = scan_s3(&client, "s3://org-trail-logs/trails/", &MARCH)
+        .await
+        .expect("s3 scan");
+    let from_disk = scan_path(&layout_dir(), &MARCH).expect("disk scan");
+    assert!(from_s3.stats.files_read > 0);
+    assert_eq!(from_s3.stats, from_disk.stats);
+    assert_eq!(from_s3.usage, from_disk.usage);
 }

@@ -2,9 +2,9 @@
 //! [`ObservedUsage`] per principal out.
 //!
 //! Reads the S3 delivery layout (`AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/`),
-//! `.json` and `.json.gz`, skips digest files, and leaves out day folders outside the window (and
-//! digest folders) before they are even listed. Files are parsed in parallel (rayon), one at a time per thread, so memory stays
-//! flat in the corpus size.
+//! `.json` and `.json.gz`, skips digest files, and leaves out date folders outside the window (and
+//! digest folders) before they are even listed. Files are parsed in parallel (rayon), one at a
+//! time per thread, so memory stays flat in the corpus size. User-facing: `docs/cloudtrail.md`.
 //!
 //! Main entry points: [`scan_path`], [`scan_s3`], with [`ScanOptions`] in and [`CloudTrailScan`] out.
 //! The event -> action tables are in [`mapping`]. This module does not know the action catalog: the

@@ -11,6 +11,7 @@ use super::{
     CloudTrailError, CloudTrailScan, FileError, ScanOptions, SdkErrorBox, admit, admit_folder,
 };
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::Region;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::AggregatedBytes;
@@ -29,6 +30,7 @@ pub async fn scan_s3(
         url: url.to_string(),
     })?;
 
+    let client = &client_for_bucket(client, bucket).await;
     let pool = opts.pool()?;
     let window = ctx.window.as_ref();
     let mut tally = Tally::default();
@@ -125,6 +127,33 @@ pub async fn scan_s3(
         }
     }
     Ok(pool.install(|| tally.finish(&ctx)))
+}
+
+/// The client to read `bucket` with: `client`, or one for the bucket's own region when S3 says the
+/// bucket lives in another (`x-amz-bucket-region`, answered to `HeadBucket` whether it succeeds or
+/// is redirected). The Rust SDK does not follow S3's region redirects, and a trail's bucket often
+/// lives in a logging account's region, not the caller's. Any other outcome leaves `client` as it
+/// is: the listing then reports what is wrong.
+async fn client_for_bucket(client: &Client, bucket: &str) -> Client {
+    let region = match client.head_bucket().bucket(bucket).send().await {
+        Ok(out) => out.bucket_region().map(str::to_string),
+        Err(err) => err
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_string),
+    };
+    let current = client.config().region().map(|r| r.as_ref().to_string());
+    match region {
+        Some(region) if !region.is_empty() && Some(&region) != current.as_ref() => {
+            let config = client
+                .config()
+                .to_builder()
+                .region(Region::new(region))
+                .build();
+            Client::from_conf(config)
+        }
+        _ => client.clone(),
+    }
 }
 
 /// Downloads at once, at most: S3 answers each in tens of milliseconds whatever its size, so many

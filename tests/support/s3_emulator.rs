@@ -1,9 +1,14 @@
-//! A small S3 for benchmarks: `ListObjectsV2` (prefix, delimiter, continuation) and `GetObject`
-//! over HTTP/1.1 on loopback, path-style, from objects held in memory, with a fixed delay before
-//! every answer, as a real bucket's first byte comes tens of milliseconds after the request.
+//! A small S3 for what moto does not do: `HeadBucket`, `ListObjectsV2` (prefix, delimiter,
+//! continuation) and `GetObject` over HTTP/1.1 on loopback, path-style, from objects held in
+//! memory, with
+//! - a fixed delay before every answer, as a real bucket's first byte comes tens of milliseconds
+//!   after the request (moto answers one request at a time, so it cannot show what many requests
+//!   in flight gain; this one answers every connection at once);
+//! - the bucket's own region: a request signed for another region gets S3's answer, `301
+//!   PermanentRedirect` with the bucket's region in `x-amz-bucket-region`, which the Rust SDK does
+//!   not follow by itself.
 //!
-//! moto serves the tests; it answers one request at a time (Python), so it cannot show what many
-//! requests in flight gain. This one answers every connection at once. It ignores signatures.
+//! It checks nothing else of the signature. Used by `benches/s3_scan.rs` and `tests/cloudtrail_s3.rs`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -25,17 +30,29 @@ pub struct S3Emulator {
 
 struct State {
     bucket: String,
+    region: String,
     objects: BTreeMap<String, Vec<u8>>,
     latency: Duration,
     lists: Arc<AtomicU64>,
     gets: Arc<AtomicU64>,
 }
 
-/// Serves `objects` as bucket `bucket`, each answer `latency` after its request.
+/// Serves `objects` as bucket `bucket` of `us-east-1`, each answer `latency` after its request.
 pub fn start(bucket: &str, objects: BTreeMap<String, Vec<u8>>, latency: Duration) -> S3Emulator {
+    start_in("us-east-1", bucket, objects, latency)
+}
+
+/// [`start`] for a bucket of `region`.
+pub fn start_in(
+    region: &str,
+    bucket: &str,
+    objects: BTreeMap<String, Vec<u8>>,
+    latency: Duration,
+) -> S3Emulator {
     let lists = Arc::new(AtomicU64::new(0));
     let gets = Arc::new(AtomicU64::new(0));
     let state = Arc::new(State {
+        region: region.to_string(),
         bucket: bucket.to_string(),
         objects,
         latency,
@@ -80,23 +97,53 @@ async fn serve(socket: tokio::net::TcpStream, state: Arc<State>) -> std::io::Res
         if reader.read_line(&mut line).await? == 0 {
             return Ok(());
         }
-        let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut words = line.split_whitespace();
+        let method = words.next().unwrap_or("GET").to_string();
+        let target = words.next().unwrap_or("/").to_string();
         // Headers up to the blank line; requests here have no body.
+        let mut signed_for = None;
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).await? == 0 || header == "\r\n" {
                 break;
             }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("authorization")
+            {
+                // `Credential=AKID/20240301/<region>/s3/aws4_request`
+                signed_for = value
+                    .split("Credential=")
+                    .nth(1)
+                    .and_then(|c| c.split('/').nth(2))
+                    .map(str::to_string);
+            }
         }
         tokio::time::sleep(state.latency).await;
-        let (status, content_type, body) = answer(&state, &target);
+        let (status, content_type, body) = match signed_for {
+            Some(region) if region != state.region => (
+                "301 Moved Permanently",
+                "application/xml",
+                error("PermanentRedirect"),
+            ),
+            _ if method == "HEAD" => {
+                let bucket = target.trim_start_matches('/').split(['/', '?']).next();
+                match bucket == Some(state.bucket.as_str()) {
+                    true => ("200 OK", "application/xml", Vec::new()),
+                    false => ("404 Not Found", "application/xml", Vec::new()),
+                }
+            }
+            _ => answer(&state, &target),
+        };
         let head = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nETag: \"0\"\r\nLast-Modified: Fri, 01 Mar 2024 00:00:00 GMT\r\n\r\n",
-            body.len()
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amz-bucket-region: {}\r\nETag: \"0\"\r\nLast-Modified: Fri, 01 Mar 2024 00:00:00 GMT\r\n\r\n",
+            body.len(),
+            state.region
         );
         // One write, so that no answer waits on Nagle's algorithm and a delayed ACK.
         let mut answer = head.into_bytes();
-        answer.extend_from_slice(&body);
+        if method != "HEAD" {
+            answer.extend_from_slice(&body);
+        }
         write.write_all(&answer).await?;
     }
 }
