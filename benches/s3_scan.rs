@@ -112,6 +112,7 @@ fn main() {
         window: Some(("2024-03-01", "2024-03-29")),
         threads: 2,
         known_action: None,
+        progress: None,
     };
     let mut best = f64::MAX;
     for _ in 0..3 {

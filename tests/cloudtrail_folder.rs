@@ -23,6 +23,7 @@ const MARCH: ScanOptions<'static> = ScanOptions {
     window: Some(("2024-03-01", "2024-03-06")),
     threads: 2,
     known_action: None,
+    progress: None,
 };
 
 fn usage<'a>(scan: &'a CloudTrailScan, arn: &str) -> &'a ObservedUsage {
@@ -304,4 +305,50 @@ fn missing_folder_and_bad_window_are_errors_naming_the_input() {
     };
     let err = scan_path(&testdata("layout"), &opts).expect_err("fails");
     assert!(err.to_string().contains("last week"), "{err}");
+}
+
+/// The progress hook hears of every file read, with its stored bytes, and of every file listed.
+#[test]
+fn progress_counts_every_file_listed_and_read() {
+    use iamtrim::usage::cloudtrail::ScanProgress;
+    let seen = std::sync::Mutex::new(Vec::new());
+    let hook = |p: ScanProgress| seen.lock().expect("lock").push(p);
+    let scan = scan(
+        "layout",
+        &ScanOptions {
+            progress: Some(&hook),
+            ..MARCH
+        },
+    );
+    let seen = seen.into_inner().expect("lock");
+    let read = scan.stats.files_read;
+    assert!(read > 0);
+    // Threads report in any order: the largest figures are the totals.
+    let max = |f: fn(&ScanProgress) -> u64| seen.iter().map(f).max().unwrap_or(0);
+    assert_eq!(max(|p| p.files_listed), read);
+    assert_eq!(max(|p| p.files_read), read);
+    // One report for the listing, one per file.
+    assert_eq!(seen.len() as u64, 1 + read);
+    let mut bytes = 0;
+    let dir = testdata("layout");
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("entry").path();
+            let key = path
+                .strip_prefix(&dir)
+                .expect("under")
+                .to_string_lossy()
+                .into_owned();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !key.contains("Digest")
+                && !key.contains("2024/02/20")
+                && !key.ends_with(".md")
+            {
+                bytes += std::fs::metadata(&path).expect("metadata").len();
+            }
+        }
+    }
+    assert_eq!(max(|p| p.bytes_read), bytes);
 }

@@ -29,6 +29,7 @@ fn generated_corpus_scans_the_same() {
             window: Some(("2024-03-01T12:00:00Z", "2024-03-06")),
             threads: 2,
             known_action: Some(&known),
+            progress: None,
         },
     ] {
         assert_same_scan(&corpus.root, &opts);

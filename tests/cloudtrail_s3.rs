@@ -13,6 +13,7 @@ const MARCH: ScanOptions<'static> = ScanOptions {
     window: Some(("2024-03-01", "2024-03-06")),
     threads: 2,
     known_action: None,
+    progress: None,
 };
 
 fn layout_dir() -> PathBuf {
@@ -245,14 +246,25 @@ async fn s3_listing_by_folder_reads_every_file_a_full_listing_would() {
             .await
             .expect("upload");
     }
+    let seen = std::sync::Mutex::new(Vec::new());
+    let hook = |p: iamtrim::usage::cloudtrail::ScanProgress| seen.lock().expect("lock").push(p);
     let opts = ScanOptions {
         window: Some(window),
         threads: 2,
         known_action: None,
+        progress: Some(&hook),
     };
     let from_s3 = scan_s3(&client, &format!("s3://{bucket}/logs/"), &opts)
         .await
         .expect("s3 scan");
+    let progress = seen
+        .lock()
+        .expect("lock")
+        .last()
+        .copied()
+        .expect("progress told");
+    assert_eq!(progress.files_listed, expected);
+    assert_eq!(progress.files_read, expected);
     let from_disk = scan_path(&dir.path().join("logs"), &opts).expect("disk scan");
     let s = &from_s3.stats;
     assert_eq!(s.files_read, expected, "{s:?}");

@@ -12,12 +12,14 @@ use crate::iam::{Discovery, Principal};
 use crate::minimize::{PrincipalOutcome, minimize_all};
 use crate::plan::{LoadedPlan, load_plan};
 use crate::usage::cache::{Cache, CacheEntry, CacheKey, Lookup, StaleReason};
-use crate::usage::cloudtrail::{self, ScanOptions};
+use crate::usage::cloudtrail::{self, ProgressHook, ScanOptions, ScanProgress};
 use crate::usage::{ObservedUsage, UsageSourceKind, principal_fingerprint};
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Where usage comes from besides the cache.
 #[derive(Debug, Clone, Default)]
@@ -81,12 +83,37 @@ pub fn analyze(
         let window = inputs.window_days.map(|days| window_ending(now, days));
         let window_ref = window.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
         let known = |action: &str| catalog.lookup(action).map(|a| a.name().to_string());
+        // A status line on a terminal: a scan of months of logs takes a while.
+        let bar = (std::io::stderr().is_terminal() && !settings.quiet).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(format!("reading CloudTrail logs in {source}"));
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        let show = |p: ScanProgress| {
+            if let Some(bar) = &bar {
+                bar.set_message(format!(
+                    "reading CloudTrail logs in {source}: {} of {} files, {:.1} MB",
+                    p.files_read,
+                    p.files_listed,
+                    p.bytes_read as f64 / 1e6
+                ));
+            }
+        };
         let opts = ScanOptions {
             window: window_ref,
             threads: 0,
             known_action: Some(&known),
+            progress: bar.is_some().then_some(&show as &ProgressHook<'_>),
         };
-        let scan = if source.starts_with("s3://") {
+        let scan = (|| {
+            if !source.starts_with("s3://") {
+                return Ok(cloudtrail::scan_path(Path::new(source), &opts)?);
+            }
             if !network {
                 anyhow::bail!(
                     "--cloudtrail {source}: reading S3 needs the network, which this command does not use"
@@ -107,10 +134,12 @@ pub fn analyze(
                         .build(),
                 );
                 anyhow::Ok(cloudtrail::scan_s3(&s3, source, &opts).await?)
-            })?
-        } else {
-            cloudtrail::scan_path(Path::new(source), &opts)?
-        };
+            })
+        })();
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        let scan = scan?;
         for e in &scan.stats.file_errors {
             notes.push(format!(
                 "{}: {} (usage from this trail is marked incomplete)",

@@ -27,10 +27,25 @@ use rayon::prelude::*;
 pub use record::RecordParser;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tally::{ScanContext, Tally};
 
 /// The catalog hook: the canonical spelling of a known `service:Action`, `None` for an unknown one.
 pub type KnownAction = dyn Fn(&str) -> Option<String> + Sync;
+
+/// Called as a scan goes on (from any of its threads), e.g. to draw a status line.
+pub type ProgressHook<'a> = dyn Fn(ScanProgress) + Sync + 'a;
+
+/// How far a scan is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanProgress {
+    /// Log files found so far that will be read.
+    pub files_listed: u64,
+    /// Of those, files read (parsed, or failed).
+    pub files_read: u64,
+    /// Bytes of those files as stored (compressed).
+    pub bytes_read: u64,
+}
 
 /// How to scan.
 #[derive(Clone, Copy, Default)]
@@ -41,6 +56,32 @@ pub struct ScanOptions<'a> {
     pub threads: usize,
     /// Validates candidate actions against the catalog; without it every mapped event counts.
     pub known_action: Option<&'a KnownAction>,
+    /// Told of the progress after each listing and each file (or batch of downloaded files).
+    pub progress: Option<&'a ProgressHook<'a>>,
+}
+
+/// The counters behind [`ScanProgress`], shared by a scan's threads.
+#[derive(Default)]
+struct ProgressCounters {
+    listed: AtomicU64,
+    read: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl ProgressCounters {
+    /// Adds to the counters and tells `hook`, if any.
+    fn add(&self, hook: Option<&ProgressHook<'_>>, listed: u64, read: u64, bytes: u64) {
+        let listed = self.listed.fetch_add(listed, Ordering::Relaxed) + listed;
+        let read = self.read.fetch_add(read, Ordering::Relaxed) + read;
+        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Some(hook) = hook {
+            hook(ScanProgress {
+                files_listed: listed,
+                files_read: read,
+                bytes_read: bytes,
+            });
+        }
+    }
 }
 
 /// The result of a scan: usage per principal ARN, and what was read.
@@ -294,18 +335,27 @@ pub fn scan_path_with_parser(
     }
 
     let pool = opts.pool()?;
+    let progress = ProgressCounters::default();
+    progress.add(opts.progress, files.len() as u64, 0, 0);
     let tally = pool.install(|| {
         files
             .par_iter()
             .fold(Tally::default, |mut tally, (path, _)| {
                 let name = path.display().to_string();
-                match std::fs::read(path) {
-                    Ok(bytes) => tally.read_bytes(&name, &bytes, &ctx),
-                    Err(err) => tally.stats_mut().file_errors.push(FileError {
-                        file: name,
-                        message: format!("cannot read: {err}"),
-                    }),
-                }
+                let size = match std::fs::read(path) {
+                    Ok(bytes) => {
+                        tally.read_bytes(&name, &bytes, &ctx);
+                        bytes.len() as u64
+                    }
+                    Err(err) => {
+                        tally.stats_mut().file_errors.push(FileError {
+                            file: name,
+                            message: format!("cannot read: {err}"),
+                        });
+                        0
+                    }
+                };
+                progress.add(opts.progress, 0, 1, size);
                 tally
             })
             .reduce(Tally::default, Tally::merge)

@@ -8,7 +8,8 @@
 
 use super::tally::Tally;
 use super::{
-    CloudTrailError, CloudTrailScan, FileError, ScanOptions, SdkErrorBox, admit, admit_folder,
+    CloudTrailError, CloudTrailScan, FileError, ProgressCounters, ScanOptions, SdkErrorBox, admit,
+    admit_folder,
 };
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
@@ -34,6 +35,7 @@ pub async fn scan_s3(
     let pool = opts.pool()?;
     let window = ctx.window.as_ref();
     let mut tally = Tally::default();
+    let progress = ProgressCounters::default();
     // Folders still to list, and log objects listed and still to download.
     let mut folders = vec![prefix.to_string()];
     let mut objects: VecDeque<LogObject> = VecDeque::new();
@@ -67,11 +69,13 @@ pub async fn scan_s3(
                     url: url.to_string(),
                     source: Box::new(err),
                 })??;
+                let before = objects.len();
                 objects.extend(
                     found
                         .into_iter()
                         .filter(|object| admit(&object.key, window, tally.stats_mut())),
                 );
+                progress.add(opts.progress, (objects.len() - before) as u64, 0, 0);
                 folders.extend(
                     subfolders
                         .into_iter()
@@ -121,7 +125,9 @@ pub async fn scan_s3(
                     tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(parse),
                     _ => parse(),
                 };
-                held -= batch.iter().map(|got| got.size).sum::<u64>();
+                let bytes = batch.iter().map(|got| got.size).sum::<u64>();
+                held -= bytes;
+                progress.add(opts.progress, 0, batch.len() as u64, bytes);
                 tally = tally.merge(part);
             }
         }
