@@ -38,41 +38,44 @@ fn files(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s3_scan_matches_the_same_files_on_disk() {
+/// A new bucket in moto and a client for it; the handle keeps moto running.
+async fn moto_bucket(bucket: &str) -> (std::sync::Arc<moto::Moto>, aws_sdk_s3::Client) {
     let moto = moto::moto();
     let client = moto.s3_client();
-    let bucket = "iamtrim-cloudtrail-logs";
     client
         .create_bucket()
         .bucket(bucket)
         .send()
         .await
         .expect("create bucket");
+    (moto, client)
+}
+
+async fn put(client: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .expect("upload");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_scan_matches_the_same_files_on_disk() {
+    let bucket = "iamtrim-cloudtrail-logs";
+    let (_moto, client) = moto_bucket(bucket).await;
     let mut layout = Vec::new();
     files(&layout_dir(), &layout_dir(), &mut layout);
     assert!(layout.len() >= 7, "testdata present");
     for (key, path) in &layout {
-        let body = ByteStream::from(std::fs::read(path).expect("read testdata file"));
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(format!("trails/{key}"))
-            .body(body)
-            .send()
-            .await
-            .expect("upload");
+        let body = std::fs::read(path).expect("read testdata file");
+        put(&client, bucket, &format!("trails/{key}"), body).await;
     }
     // A neighbour prefix that must not be read.
     let stray = std::fs::read(&layout[0].1).expect("read");
-    client
-        .put_object()
-        .bucket(bucket)
-        .key("other/AWSLogs/x.json")
-        .body(ByteStream::from(stray))
-        .send()
-        .await
-        .expect("upload");
+    put(&client, bucket, "other/AWSLogs/x.json", stray).await;
 
     let from_s3 = scan_s3(&client, &format!("s3://{bucket}/trails/"), &MARCH)
         .await
@@ -215,15 +218,8 @@ async fn s3_listing_by_folder_reads_every_file_a_full_listing_would() {
         .count() as u64;
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let moto = moto::moto();
-    let client = moto.s3_client();
     let bucket = "iamtrim-listing-by-folder";
-    client
-        .create_bucket()
-        .bucket(bucket)
-        .send()
-        .await
-        .expect("create bucket");
+    let (_moto, client) = moto_bucket(bucket).await;
     for (key, body) in &keys {
         let path = dir.path().join("logs").join(key);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -237,14 +233,13 @@ async fn s3_listing_by_folder_reads_every_file_a_full_listing_would() {
         if let Some(gz) = &gz {
             std::fs::write(&path, gz).expect("write gzip");
         }
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(format!("logs/{key}"))
-            .body(ByteStream::from(gz.unwrap_or_else(|| body.clone())))
-            .send()
-            .await
-            .expect("upload");
+        put(
+            &client,
+            bucket,
+            &format!("logs/{key}"),
+            gz.unwrap_or_else(|| body.clone()),
+        )
+        .await;
     }
     let seen = std::sync::Mutex::new(Vec::new());
     let hook = |p: iamtrim::usage::cloudtrail::ScanProgress| seen.lock().expect("lock").push(p);
