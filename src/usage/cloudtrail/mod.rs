@@ -104,7 +104,7 @@ pub struct ScanStats {
     pub files_skipped_window: u64,
     /// Files skipped as not JSON logs (other extensions, CloudTrail Insights).
     pub files_skipped_other: u64,
-    /// Day folders of the delivery layout outside the window, not listed at all.
+    /// Year, month and day folders of the delivery layout outside the window, not listed at all.
     pub folders_skipped_window: u64,
     /// `CloudTrail-Digest` and `CloudTrail-Insight` folders, not listed at all.
     pub folders_skipped_digest: u64,

@@ -6,7 +6,7 @@
 //! Owns [`scan_s3`] and the classification of SDK errors into [`CloudTrailError`]. Listing errors
 //! stop the scan; a failed download is a per-file error that marks the usage incomplete.
 
-use super::tally::Tally;
+use super::tally::{ScanContext, Tally};
 use super::{
     CloudTrailError, CloudTrailScan, FileError, ProgressCounters, ScanOptions, SdkErrorBox, admit,
     admit_folder,
@@ -98,27 +98,7 @@ pub async fn scan_s3(
                         })
                     })
                     .collect();
-                let parse = || {
-                    pool.install(|| {
-                        batch
-                            .par_iter()
-                            .fold(Tally::default, |mut t, got| {
-                                match &got.body {
-                                    Ok(body) => {
-                                        // One contiguous copy only when the body came in parts.
-                                        let bytes = body.clone().into_bytes();
-                                        t.read_bytes(&got.name, &bytes, &ctx)
-                                    }
-                                    Err(message) => t.stats_mut().file_errors.push(FileError {
-                                        file: got.name.clone(),
-                                        message: format!("cannot download: {message}"),
-                                    }),
-                                }
-                                t
-                            })
-                            .reduce(Tally::default, Tally::merge)
-                    })
-                };
+                let parse = || parse_batch(&pool, &batch, &ctx);
                 // Parsing is CPU work: on a multi-threaded runtime the other workers keep
                 // listing and downloading.
                 let part = match tokio::runtime::Handle::current().runtime_flavor() {
@@ -133,6 +113,29 @@ pub async fn scan_s3(
         }
     }
     Ok(pool.install(|| tally.finish(&ctx)))
+}
+
+/// Parses downloaded files on the scan's threads; a failed download is a file error.
+fn parse_batch(pool: &rayon::ThreadPool, batch: &[Downloaded], ctx: &ScanContext<'_>) -> Tally {
+    pool.install(|| {
+        batch
+            .par_iter()
+            .fold(Tally::default, |mut tally, got| {
+                match &got.body {
+                    Ok(body) => {
+                        // One contiguous copy only when the body came in parts.
+                        let bytes = body.clone().into_bytes();
+                        tally.read_bytes(&got.name, &bytes, ctx)
+                    }
+                    Err(message) => tally.stats_mut().file_errors.push(FileError {
+                        file: got.name.clone(),
+                        message: format!("cannot download: {message}"),
+                    }),
+                }
+                tally
+            })
+            .reduce(Tally::default, Tally::merge)
+    })
 }
 
 /// The client to read `bucket` with: `client`, or one for the bucket's own region when S3 says the
