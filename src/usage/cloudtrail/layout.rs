@@ -81,7 +81,6 @@ pub fn classify_folder(path: &str, window: Option<&ScanWindow>) -> FolderKind {
     let Some(i) = parts.iter().rposition(|p| *p == "CloudTrail") else {
         return FolderKind::List;
     };
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     // The window's first and last delivery days, compared on as many characters as the folder
     // names (a year, a month, a day).
     let (first, last) = (&window.start[..10], &window.end[..10]);
@@ -102,8 +101,12 @@ pub fn classify_folder(path: &str, window: Option<&ScanWindow>) -> FolderKind {
 
 /// `YYYY`, `MM`, `DD` folder names as `YYYY-MM-DD`, when they have that shape.
 fn day_of(y: &str, m: &str, d: &str) -> Option<String> {
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     (digits(y, 4) && digits(m, 2) && digits(d, 2)).then(|| format!("{y}-{m}-{d}"))
+}
+
+/// `s` is `n` ASCII digits.
+fn digits(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The scan window as `YYYY-MM-DDTHH:MM:SS` keys, which sort like the instants they name.
