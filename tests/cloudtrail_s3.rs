@@ -342,3 +342,168 @@ async fn a_bucket_in_another_region_is_read_from_its_region() {
     assert_eq!(from_s3.stats, from_disk.stats);
     assert_eq!(from_s3.usage, from_disk.usage);
 }
+
+/// Records the URI of each request and stops it before it is sent: shows how the client addresses
+/// a bucket without any server.
+#[derive(Debug, Default, Clone)]
+struct SentTo(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_sdk_s3::config::Intercept for SentTo {
+    fn name(&self) -> &'static str {
+        "SentTo"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(context.request().uri().to_string());
+        Err("stopped before sending".into())
+    }
+}
+
+/// The URI `s3_client` sends a `HeadBucket` of `bucket` to, for an SDK config with `endpoint`.
+async fn addressed(endpoint: Option<&str>, bucket: &str) -> String {
+    let mut config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+        ));
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    let client = iamtrim::usage::cloudtrail::s3_client(&config.build());
+    let sent = SentTo::default();
+    let client = aws_sdk_s3::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .interceptor(sent.clone())
+            .build(),
+    );
+    let err = client.head_bucket().bucket(bucket).send().await;
+    assert!(err.is_err(), "the interceptor stops every request");
+    let uris = sent.0.lock().unwrap().clone();
+    assert_eq!(uris.len(), 1, "{uris:?}");
+    uris[0].clone()
+}
+
+#[tokio::test]
+async fn buckets_are_addressed_by_host_on_aws_and_by_path_on_a_configured_endpoint() {
+    // AWS: the bucket's own host name (buckets created since 2020 may not answer path-style).
+    assert_eq!(
+        addressed(None, "trail-logs").await,
+        "https://trail-logs.s3.eu-west-1.amazonaws.com/"
+    );
+    // An S3-compatible server (moto, MinIO): one host, the bucket in the path. A host name, not an
+    // IP address, so the SDK's own rules would otherwise put the bucket in the host.
+    assert_eq!(
+        addressed(Some("http://s3.emulator.test:9000"), "trail-logs").await,
+        "http://s3.emulator.test:9000/trail-logs/"
+    );
+}
+
+/// Every file of `dir` uploaded under `prefix`.
+async fn upload_dir(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, dir: &Path) {
+    let mut found = Vec::new();
+    files(dir, dir, &mut found);
+    assert!(!found.is_empty(), "{} has files", dir.display());
+    for (key, path) in found {
+        let body = std::fs::read(&path).expect("read example file");
+        put(client, bucket, &format!("{prefix}{key}"), body).await;
+    }
+}
+
+/// `iamtrim suggest --format json --dry-run` in `repo` with `cloudtrail` and extra arguments and
+/// environment; the report's suggestions, and the principals' statuses.
+fn suggest_report(
+    repo: &Path,
+    cloudtrail: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Vec<serde_json::Value>, Vec<String>) {
+    let mut cmd = assert_cmd::Command::cargo_bin("iamtrim").unwrap();
+    cmd.current_dir(repo)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", repo)
+        .env("NO_COLOR", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["suggest", "plan.json", "--cloudtrail", cloudtrail])
+        .args(["--format", "json", "--dry-run"])
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let principals = report["principals"].as_array().unwrap();
+    let suggestions = principals
+        .iter()
+        .flat_map(|p| p["suggestions"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let statuses = principals
+        .iter()
+        .map(|p| format!("{} {}", p["address"], p["status"]))
+        .collect();
+    (suggestions, statuses)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suggest_reads_logs_from_s3_as_it_reads_them_from_a_folder() {
+    let bucket = "quickstart-trail";
+    let (moto, client) = moto_bucket(bucket).await;
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
+    upload_dir(&client, bucket, "org/", &example.join("cloudtrail")).await;
+
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::copy(example.join("plan.json"), repo.path().join("plan.json")).unwrap();
+    let (from_disk, disk_statuses) = suggest_report(
+        repo.path(),
+        &example.join("cloudtrail").display().to_string(),
+        &[],
+        &[],
+    );
+    assert!(!from_disk.is_empty(), "the quickstart has suggestions");
+
+    // `localhost`, not an IP address: the bucket would be looked up as `quickstart-trail.localhost`
+    // if the client addressed it by host name, and that name does not resolve here.
+    let endpoint = moto.endpoint().replace("127.0.0.1", "localhost");
+    let url = format!("s3://{bucket}/org/");
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    for (how, args, env) in [
+        (
+            "AWS_ENDPOINT_URL_S3",
+            vec![],
+            vec![("AWS_ENDPOINT_URL_S3", endpoint.as_str())],
+        ),
+        (
+            "--endpoint-url",
+            vec!["--endpoint-url", endpoint.as_str()],
+            vec![],
+        ),
+    ] {
+        let env: Vec<_> = credentials.iter().copied().chain(env).collect();
+        let fresh = tempfile::tempdir().unwrap();
+        std::fs::copy(example.join("plan.json"), fresh.path().join("plan.json")).unwrap();
+        let (from_s3, s3_statuses) = suggest_report(fresh.path(), &url, &args, &env);
+        assert_eq!(s3_statuses, disk_statuses, "endpoint from {how}");
+        assert_eq!(from_s3, from_disk, "endpoint from {how}");
+    }
+}

@@ -128,11 +128,7 @@ pub fn analyze(
             runtime.block_on(async {
                 let config = crate::usage::aws::sdk_config(&inputs.aws).await;
                 crate::usage::aws::check_credentials(&config).await?;
-                let s3 = aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(&config)
-                        .force_path_style(true)
-                        .build(),
-                );
+                let s3 = cloudtrail::s3_client(&config);
                 anyhow::Ok(cloudtrail::scan_s3(&s3, source, &opts).await?)
             })
         })();

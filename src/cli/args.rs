@@ -180,7 +180,8 @@ pub struct AwsFlags {
     /// Named profile from ~/.aws/config.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Region of the Access Analyzer calls.
+    /// Region of the AWS calls (default: AWS_REGION or the profile's); S3 logs are read from
+    /// their bucket's own region.
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
     /// Endpoint URL for every AWS service (an emulator, a VPC endpoint).

@@ -19,7 +19,7 @@ mod skim;
 mod structure;
 mod tally;
 
-pub use s3::scan_s3;
+pub use s3::{s3_client, scan_s3};
 
 use crate::usage::ObservedUsage;
 use layout::{FolderKind, KeyKind, ScanWindow};

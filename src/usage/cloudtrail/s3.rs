@@ -11,14 +11,42 @@ use super::{
     CloudTrailError, CloudTrailScan, FileError, ProgressCounters, ScanOptions, SdkErrorBox, admit,
     admit_folder,
 };
+use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::AggregatedBytes;
+use aws_types::service_config::ServiceConfigKey;
 use rayon::prelude::*;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use tokio::task::JoinSet;
+
+/// The S3 client that reads logs for `config`.
+///
+/// Against AWS it addresses a bucket by host name (`bucket.s3.region.amazonaws.com`), the SDK's
+/// default and the only style AWS keeps for every bucket. When an endpoint is configured for S3
+/// (`--endpoint-url`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, a profile's `endpoint_url`), it
+/// puts the bucket in the path instead: such endpoints are S3-compatible servers (moto, MinIO,
+/// LocalStack) that have no host name per bucket.
+pub fn s3_client(config: &SdkConfig) -> Client {
+    let s3_endpoint = ServiceConfigKey::builder()
+        .service_id("S3")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("every part of the key is set");
+    let custom_endpoint = config.endpoint_url().is_some()
+        || config
+            .service_config()
+            .and_then(|c| c.load_config(s3_endpoint))
+            .is_some();
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(custom_endpoint)
+            .build(),
+    )
+}
 
 /// Scans every log object under `s3://bucket/prefix`.
 pub async fn scan_s3(
@@ -43,6 +71,8 @@ pub async fn scan_s3(
     let mut downloads = JoinSet::new();
     // Bytes of the objects downloading or downloaded and not parsed yet.
     let mut held = 0u64;
+    // The name and size of each download task, so even a task that panicked is accounted for.
+    let mut in_flight: HashMap<tokio::task::Id, (String, u64)> = HashMap::new();
     loop {
         // Listing waits while many listed objects wait for their download: memory stays flat.
         while listings.len() < LISTINGS_IN_FLIGHT && objects.len() < QUEUED_OBJECTS {
@@ -58,7 +88,10 @@ pub async fn scan_s3(
                 break;
             };
             held += object.size;
-            downloads.spawn(download(client.clone(), bucket.to_string(), object));
+            let name = format!("s3://{bucket}/{}", object.key);
+            let size = object.size;
+            let task = downloads.spawn(download(client.clone(), bucket.to_string(), object));
+            in_flight.insert(task.id(), (name, size));
         }
         if listings.is_empty() && downloads.is_empty() {
             break;
@@ -82,20 +115,21 @@ pub async fn scan_s3(
                         .filter(|folder| admit_folder(folder, window, tally.stats_mut())),
                 );
             }
-            Some(first) = downloads.join_next(), if !downloads.is_empty() => {
+            Some(first) = downloads.join_next_with_id(), if !downloads.is_empty() => {
                 // Whatever else has arrived too.
                 let mut batch = vec![first];
-                while let Some(done) = downloads.try_join_next() {
+                while let Some(done) = downloads.try_join_next_with_id() {
                     batch.push(done);
                 }
                 let batch: Vec<Downloaded> = batch
                     .into_iter()
                     .map(|joined| {
-                        joined.unwrap_or_else(|err| Downloaded {
-                            name: String::from("(download task)"),
-                            size: 0,
-                            body: Err(err.to_string()),
-                        })
+                        let id = joined.as_ref().map_or_else(|err| err.id(), |(id, _)| *id);
+                        let (name, size) = in_flight.remove(&id).unwrap_or_default();
+                        match joined {
+                            Ok((_, body)) => Downloaded { name, size, body },
+                            Err(err) => Downloaded { name, size, body: Err(err.to_string()) },
+                        }
                     })
                     .collect();
                 let parse = || parse_batch(&pool, &batch, &ctx);
@@ -185,7 +219,7 @@ struct LogObject {
     size: u64,
 }
 
-/// A log object's body, or why it could not be downloaded.
+/// A log object's body, or why it could not be downloaded, with what the scan knew of it.
 struct Downloaded {
     /// `s3://bucket/key`.
     name: String,
@@ -194,17 +228,15 @@ struct Downloaded {
     body: Result<AggregatedBytes, String>,
 }
 
-async fn download(client: Client, bucket: String, object: LogObject) -> Downloaded {
-    let name = format!("s3://{bucket}/{}", object.key);
+async fn download(
+    client: Client,
+    bucket: String,
+    object: LogObject,
+) -> Result<AggregatedBytes, String> {
     let got = client.get_object().bucket(&bucket).key(&object.key).send();
-    let body = match got.await {
+    match got.await {
         Ok(out) => out.body.collect().await.map_err(|e| e.to_string()),
         Err(err) => Err(DisplayErrorContext(&err).to_string()),
-    };
-    Downloaded {
-        name,
-        size: object.size,
-        body,
     }
 }
 
