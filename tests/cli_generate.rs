@@ -11,6 +11,29 @@ const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:123456789012:trail/org-trail";
 const ACCESS_ROLE: &str = "arn:aws:iam::123456789012:role/AccessAnalyzerMonitorServiceRole";
 const WORKER: &str = "arn:aws:iam::123456789012:role/app-worker";
 
+/// The arguments of a `generate` run for [`WORKER`] against the emulator.
+fn generate_args(emu: &Emulator) -> Vec<String> {
+    [
+        "generate",
+        "--principal",
+        WORKER,
+        "--trail-arn",
+        TRAIL,
+        "--access-role-arn",
+        ACCESS_ROLE,
+        "--trail-region",
+        "us-east-1",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        emu.url(),
+        "--poll-ms",
+        "2",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 fn generate(emu: &Emulator, root: &Path) -> std::process::Output {
     Command::cargo_bin("iamtrim")
         .unwrap()
@@ -19,27 +42,10 @@ fn generate(emu: &Emulator, root: &Path) -> std::process::Output {
         .env("HOME", root)
         .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
         .env("AWS_SECRET_ACCESS_KEY", "test-secret")
-        .args([
-            "generate",
-            "--principal",
-            WORKER,
-            "--trail-arn",
-            TRAIL,
-            "--access-role-arn",
-            ACCESS_ROLE,
-        ])
-        .args([
-            "--trail-region",
-            "us-east-1",
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            emu.url(),
-            "--poll-ms",
-            "2",
-        ])
+        .args(generate_args(emu))
         .arg("--chdir")
         .arg(root)
+        .timeout(Duration::from_secs(60))
         .output()
         .unwrap()
 }
@@ -112,4 +118,88 @@ fn generate_without_credentials_fails_fast_with_one_line() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// Ctrl-C, for real: SIGINT to the running binary while its job is polled. The job is left running
+/// and recorded, the run says so and exits 2, and the next run resumes the same job without
+/// spending quota on a new one.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_leaves_the_job_running_and_recorded_and_the_next_run_resumes_it() {
+    let emu = Emulator::start(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/access_analyzer/cloudtrail"),
+    );
+    // Far more polls than the run lives: the job is in progress when the signal comes.
+    emu.set_polls_to_finish(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("iamtrim"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+        .args(generate_args(&emu))
+        .arg("--chdir")
+        .arg(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ledger = dir.path().join(".iamtrim/jobs.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Recorded, and polled at least once since: the run is waiting on the job.
+    while !(ledger.is_file() && emu.count(support::aa_emulator::Op::Get) > 0) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "generate exited before it was interrupted"
+        );
+        assert!(Instant::now() < deadline, "no job recorded within 30 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -INT");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("generate still running 30 s after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("left running"),
+        "{stderr}"
+    );
+    let jobs = emu.job_ids();
+    assert_eq!(jobs.len(), 1, "one job started");
+    assert_eq!(
+        emu.job_status(&jobs[0]),
+        Some("IN_PROGRESS"),
+        "not cancelled"
+    );
+    let recorded = std::fs::read_to_string(&ledger).unwrap();
+    assert!(recorded.contains(&jobs[0]), "job id kept in {recorded}");
+
+    // The next run finds the job in the ledger and waits for it; no second job.
+    emu.hurry_running_jobs(2);
+    let again = generate(&emu, dir.path());
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("generated by job {} (resumed)", jobs[0])),
+        "{stdout}"
+    );
+    assert_eq!(emu.jobs_created(), 1, "no quota spent on a second job");
 }

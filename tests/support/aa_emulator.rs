@@ -157,6 +157,13 @@ impl Emulator {
         self.lock().polls_to_finish = n;
     }
 
+    /// Jobs already running finish after at most `n` more polls.
+    pub fn hurry_running_jobs(&self, n: u32) {
+        for job in &mut self.lock().jobs {
+            job.polls_left = job.polls_left.min(n);
+        }
+    }
+
     pub fn set_daily_quota(&self, n: u32) {
         self.lock().daily_quota = n;
     }
