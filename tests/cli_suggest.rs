@@ -440,3 +440,40 @@ fn terraform_root_in_a_subdirectory_of_the_repository_gets_its_patches() {
         "nothing written at the repository top"
     );
 }
+
+#[test]
+fn unreadable_log_files_are_named_up_to_ten_then_counted() {
+    let repo = quickstart_repo();
+    let day = repo
+        .path()
+        .join("cloudtrail/AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/26");
+    for i in 0..12 {
+        std::fs::write(
+            day.join(format!(
+                "111122223333_CloudTrail_eu-west-1_20261126T12{i:02}Z_broken{i}.json"
+            )),
+            "{\"Records\": [",
+        )
+        .unwrap();
+    }
+    let (code, stdout, stderr) = suggest(repo.path(), &["--format", "json", "--dry-run"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let warnings: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let named = warnings
+        .iter()
+        .filter(|w| w.contains("_broken") && w.contains("malformed CloudTrail JSON"))
+        .count();
+    assert_eq!(named, 10, "{warnings:#?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("2 more CloudTrail files could not be read")),
+        "{warnings:#?}"
+    );
+}

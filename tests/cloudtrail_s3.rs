@@ -507,3 +507,51 @@ async fn suggest_reads_logs_from_s3_as_it_reads_them_from_a_folder() {
         assert_eq!(from_s3, from_disk, "endpoint from {how}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_object_refused_for_access_stops_the_scan_naming_it_and_kms() {
+    let mut layout = Vec::new();
+    files(&layout_dir(), &layout_dir(), &mut layout);
+    let objects: std::collections::BTreeMap<String, Vec<u8>> = layout
+        .iter()
+        .map(|(key, path)| {
+            let body = std::fs::read(path).expect("read testdata file");
+            (format!("trails/{key}"), body)
+        })
+        .collect();
+    let emulator = s3_emulator::start("kms-trail", objects.clone(), std::time::Duration::ZERO);
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+        ))
+        .endpoint_url(&emulator.endpoint)
+        .build();
+    let client = iamtrim::usage::cloudtrail::s3_client(&config);
+    // Every object of the window is read when none is refused.
+    let read = scan_s3(&client, "s3://kms-trail/trails/", &MARCH)
+        .await
+        .expect("s3 scan");
+    assert!(read.stats.files_read > 1);
+    assert!(read.stats.file_errors.is_empty());
+
+    // An object whose KMS key the caller may not use: S3 answers 403 AccessDenied.
+    let refused = objects
+        .keys()
+        .find(|k| k.contains("/CloudTrail/") && k.contains("/2024/03/0"))
+        .expect("a log file of the window");
+    emulator.deny_get(refused);
+    let err = scan_s3(&client, "s3://kms-trail/trails/", &MARCH)
+        .await
+        .expect_err("refused object stops the scan");
+    assert!(
+        matches!(err, CloudTrailError::ObjectAccessDenied { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("s3://kms-trail/{refused}")) && message.contains("kms:Decrypt"),
+        "{message}"
+    );
+}

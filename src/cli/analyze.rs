@@ -136,10 +136,21 @@ pub fn analyze(
             bar.finish_and_clear();
         }
         let scan = scan?;
-        for e in &scan.stats.file_errors {
+        // A few files by name; a trail with thousands of unreadable files is one more line.
+        for e in scan.stats.file_errors.iter().take(FILE_ERRORS_NAMED) {
             notes.push(format!(
                 "{}: {} (usage from this trail is marked incomplete)",
                 e.file, e.message
+            ));
+        }
+        let unnamed = scan
+            .stats
+            .file_errors
+            .len()
+            .saturating_sub(FILE_ERRORS_NAMED);
+        if unnamed > 0 {
+            notes.push(format!(
+                "{unnamed} more CloudTrail files could not be read (usage from this trail is marked incomplete)"
             ));
         }
         let unmapped: u64 = scan.stats.unmapped.values().sum();
@@ -288,6 +299,9 @@ fn civil_date(days: u64) -> String {
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
 }
+
+/// Unreadable CloudTrail files named one by one in the notes; the rest are counted.
+const FILE_ERRORS_NAMED: usize = 10;
 
 #[cfg(test)]
 mod tests {

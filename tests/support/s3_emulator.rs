@@ -8,6 +8,9 @@
 //!   PermanentRedirect` with the bucket's region in `x-amz-bucket-region`, which the Rust SDK does
 //!   not follow by itself.
 //!
+//! - `GetObject` refused with `403 AccessDenied` for the keys given to [`S3Emulator::deny_get`], as
+//!   S3 answers when the caller may not use the KMS key that encrypts an object (SSE-KMS).
+//!
 //! It checks nothing else of the signature. Used by `benches/s3_scan.rs` and `tests/cloudtrail_s3.rs`.
 #![allow(dead_code)]
 
@@ -26,6 +29,19 @@ pub struct S3Emulator {
     pub lists: Arc<AtomicU64>,
     /// `GetObject` requests answered.
     pub gets: Arc<AtomicU64>,
+    state: Arc<State>,
+}
+
+impl S3Emulator {
+    /// `GetObject` of `key` is refused from now on, as for an object whose KMS key the caller may
+    /// not use.
+    pub fn deny_get(&self, key: &str) {
+        self.state
+            .denied
+            .lock()
+            .expect("emulator state")
+            .insert(key.to_string());
+    }
 }
 
 struct State {
@@ -35,6 +51,7 @@ struct State {
     latency: Duration,
     lists: Arc<AtomicU64>,
     gets: Arc<AtomicU64>,
+    denied: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Serves `objects` as bucket `bucket` of `us-east-1`, each answer `latency` after its request.
@@ -58,7 +75,9 @@ pub fn start_in(
         latency,
         lists: lists.clone(),
         gets: gets.clone(),
+        denied: Default::default(),
     });
+    let state_handle = state.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -85,6 +104,7 @@ pub fn start_in(
         endpoint: format!("http://{addr}"),
         lists,
         gets,
+        state: state_handle,
     }
 }
 
@@ -169,6 +189,9 @@ fn answer(state: &State, target: &str) -> (&'static str, &'static str, Vec<u8>) 
         return ("200 OK", "application/xml", list(state, &params));
     }
     state.gets.fetch_add(1, Ordering::Relaxed);
+    if state.denied.lock().expect("emulator state").contains(key) {
+        return ("403 Forbidden", "application/xml", error("AccessDenied"));
+    }
     match state.objects.get(key) {
         Some(body) => ("200 OK", "application/octet-stream", body.clone()),
         None => ("404 Not Found", "application/xml", error("NoSuchKey")),

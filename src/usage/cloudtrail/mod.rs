@@ -208,6 +208,17 @@ pub enum CloudTrailError {
         #[source]
         source: SdkErrorBox,
     },
+    /// The credentials may not read a log object the listing showed.
+    #[error(
+        "access denied reading {url}: reading logs needs s3:GetObject on them, and kms:Decrypt on the trail's KMS key when they are encrypted with SSE-KMS"
+    )]
+    ObjectAccessDenied {
+        /// The object's S3 URL.
+        url: String,
+        /// The SDK error.
+        #[source]
+        source: SdkErrorBox,
+    },
     /// The credentials may not list or read the bucket.
     #[error("access denied to {url}")]
     AccessDenied {

@@ -4,7 +4,9 @@
 //! the rest lists and downloads.
 //!
 //! Owns [`scan_s3`] and the classification of SDK errors into [`CloudTrailError`]. Listing errors
-//! stop the scan; a failed download is a per-file error that marks the usage incomplete.
+//! stop the scan, and so does a download refused for access, credentials or throttling (every other
+//! download would fail the same way); any other failed download is a per-file error that marks the
+//! usage incomplete.
 
 use super::tally::{ScanContext, Tally};
 use super::{
@@ -121,17 +123,21 @@ pub async fn scan_s3(
                 while let Some(done) = downloads.try_join_next_with_id() {
                     batch.push(done);
                 }
-                let batch: Vec<Downloaded> = batch
+                let batch = batch
                     .into_iter()
                     .map(|joined| {
                         let id = joined.as_ref().map_or_else(|err| err.id(), |(id, _)| *id);
                         let (name, size) = in_flight.remove(&id).unwrap_or_default();
-                        match joined {
-                            Ok((_, body)) => Downloaded { name, size, body },
-                            Err(err) => Downloaded { name, size, body: Err(err.to_string()) },
-                        }
+                        let body = match joined {
+                            Ok((_, Ok(body))) => Ok(body),
+                            Ok((_, Err(DownloadError::File(message)))) => Err(message),
+                            // What would fail every other download too stops the scan.
+                            Ok((_, Err(DownloadError::Scan(err)))) => return Err(err),
+                            Err(err) => Err(err.to_string()),
+                        };
+                        Ok(Downloaded { name, size, body })
                     })
-                    .collect();
+                    .collect::<Result<Vec<_>, _>>()?;
                 let parse = || parse_batch(&pool, &batch, &ctx);
                 // Parsing is CPU work: on a multi-threaded runtime the other workers keep
                 // listing and downloading.
@@ -228,15 +234,39 @@ struct Downloaded {
     body: Result<AggregatedBytes, String>,
 }
 
+/// Why a download failed.
+enum DownloadError {
+    /// This object only (gone since it was listed, a broken connection): a file error.
+    File(String),
+    /// Access denied, no credentials, throttled after the SDK's retries: the other objects would
+    /// fail the same way, so the scan stops with this error.
+    Scan(CloudTrailError),
+}
+
 async fn download(
     client: Client,
     bucket: String,
     object: LogObject,
-) -> Result<AggregatedBytes, String> {
+) -> Result<AggregatedBytes, DownloadError> {
     let got = client.get_object().bucket(&bucket).key(&object.key).send();
     match got.await {
-        Ok(out) => out.body.collect().await.map_err(|e| e.to_string()),
-        Err(err) => Err(DisplayErrorContext(&err).to_string()),
+        Ok(out) => out
+            .body
+            .collect()
+            .await
+            .map_err(|e| DownloadError::File(e.to_string())),
+        Err(err) => {
+            let file = DownloadError::File(DisplayErrorContext(&err).to_string());
+            let url = format!("s3://{bucket}/{}", object.key);
+            Err(match classify(err, &url, &bucket) {
+                CloudTrailError::AccessDenied { url, source } => {
+                    DownloadError::Scan(CloudTrailError::ObjectAccessDenied { url, source })
+                }
+                err @ (CloudTrailError::NoCredentials { .. }
+                | CloudTrailError::Throttled { .. }) => DownloadError::Scan(err),
+                _ => file,
+            })
+        }
     }
 }
 
