@@ -711,12 +711,7 @@ fn a_stale_plan_after_applying_patches_nothing_again() {
     // Same plan again (not re-planned): the applied policies are already as suggested, and the ones
     // that lost a statement no longer match the plan: both forms say so and write nothing.
     let report = report_json(root, "plan.json");
-    let warnings: Vec<&str> = report["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let warnings = repo::warnings(&report);
     for expected in [
         "aws_iam_role_policy.app (policy): not written: main.tf:",
         "module.pipeline.data.aws_iam_policy_document.this: not written: modules/pipeline/main.tf:",

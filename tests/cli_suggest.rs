@@ -459,12 +459,7 @@ fn unreadable_log_files_are_named_up_to_ten_then_counted() {
     let (code, stdout, stderr) = suggest(repo.path(), &["--format", "json", "--dry-run"]);
     assert_eq!(code, Some(0), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    let warnings: Vec<&str> = report["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let warnings = repo::warnings(&report);
     let named = warnings
         .iter()
         .filter(|w| w.contains("_broken") && w.contains("malformed CloudTrail JSON"))

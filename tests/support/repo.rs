@@ -69,3 +69,13 @@ pub fn iamtrim(repo: &Path) -> Command {
         .env_remove("AWS_ENDPOINT_URL");
     cmd
 }
+
+/// The `warnings` of a JSON report, as text.
+pub fn warnings(report: &serde_json::Value) -> Vec<&str> {
+    report["warnings"]
+        .as_array()
+        .expect("a report's warnings")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect()
+}
