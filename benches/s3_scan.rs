@@ -113,6 +113,7 @@ fn main() {
         threads: 2,
         known_action: None,
         progress: None,
+        principals: None,
     };
     let mut best = f64::MAX;
     for _ in 0..3 {

@@ -24,6 +24,7 @@ const MARCH: ScanOptions<'static> = ScanOptions {
     threads: 2,
     known_action: None,
     progress: None,
+    principals: None,
 };
 
 fn usage<'a>(scan: &'a CloudTrailScan, arn: &str) -> &'a ObservedUsage {
@@ -351,4 +352,78 @@ fn progress_counts_every_file_listed_and_read() {
         }
     }
     assert_eq!(max(|p| p.bytes_read), bytes);
+}
+
+/// A scan that counts some principals only: their usage is what a full scan finds for them, data
+/// events included when another principal's records show them; the rest are one counter.
+#[test]
+fn a_principal_filter_counts_those_principals_exactly_as_a_full_scan_does() {
+    use iamtrim::usage::cloudtrail::PrincipalFilter;
+    let full = scan("layout", &MARCH);
+    let attributed = full.stats.records
+        - full.stats.records_outside_window
+        - full.stats.service_events
+        - full.stats.anonymous_events
+        - full.stats.unattributed_events;
+    assert_eq!(full.stats.records_other_principals, 0, "no filter");
+
+    let only = |arns: &[&str]| {
+        let filter: PrincipalFilter = arns.iter().map(|a| a.to_string()).collect();
+        scan(
+            "layout",
+            &ScanOptions {
+                principals: Some(&filter),
+                ..MARCH
+            },
+        )
+    };
+    // Every principal of the logs: the same scan.
+    let all: Vec<&str> = full.usage.keys().map(String::as_str).collect();
+    let everyone = only(&all);
+    assert_eq!(everyone.usage, full.usage);
+    assert_eq!(everyone.stats, full.stats);
+
+    // No principal: nothing counted, every attributed record in one counter.
+    let nobody = only(&[]);
+    assert!(nobody.usage.is_empty());
+    assert_eq!(nobody.stats.records_other_principals, attributed);
+    assert_eq!(nobody.stats.denied_events, 0);
+    assert!(nobody.stats.unmapped.is_empty());
+
+    // One principal whose account's data events only another principal's records show.
+    let deployer = "arn:aws:iam::111122223333:user/deployer";
+    let runner = "arn:aws:iam::111122223333:role/service-role/app-runner";
+    assert!(
+        full.usage[runner].actions.contains_key("s3:GetObject"),
+        "the data event is the runner's"
+    );
+    assert!(
+        full.usage[deployer]
+            .actions
+            .keys()
+            .all(|a| !a.starts_with("s3:")),
+        "the deployer made no data event"
+    );
+    let one = only(&[deployer]);
+    assert_eq!(one.usage.keys().collect::<Vec<_>>(), vec![deployer]);
+    assert_eq!(one.usage[deployer], full.usage[deployer]);
+    assert!(one.usage[deployer].data_events_seen);
+    let runner_records: u64 = full.usage[runner]
+        .actions
+        .values()
+        .map(|u| u.count)
+        .sum::<u64>()
+        + full.usage[runner].denied.values().sum::<u64>();
+    let etl_records: u64 = full
+        .usage
+        .iter()
+        .filter(|(arn, _)| arn.as_str() != deployer && arn.as_str() != runner)
+        .map(|(_, u)| {
+            u.actions.values().map(|a| a.count).sum::<u64>() + u.denied.values().sum::<u64>()
+        })
+        .sum();
+    assert_eq!(
+        one.stats.records_other_principals,
+        runner_records + etl_records
+    );
 }

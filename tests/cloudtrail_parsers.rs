@@ -30,6 +30,7 @@ fn generated_corpus_scans_the_same() {
             threads: 2,
             known_action: Some(&known),
             progress: None,
+            principals: None,
         },
     ] {
         assert_same_scan(&corpus.root, &opts);

@@ -14,6 +14,7 @@ const MARCH: ScanOptions<'static> = ScanOptions {
     threads: 2,
     known_action: None,
     progress: None,
+    principals: None,
 };
 
 fn layout_dir() -> PathBuf {
@@ -248,6 +249,7 @@ async fn s3_listing_by_folder_reads_every_file_a_full_listing_would() {
         threads: 2,
         known_action: None,
         progress: Some(&hook),
+        principals: None,
     };
     let from_s3 = scan_s3(&client, &format!("s3://{bucket}/logs/"), &opts)
         .await

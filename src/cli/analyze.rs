@@ -12,7 +12,7 @@ use crate::iam::{Discovery, Principal};
 use crate::minimize::{PrincipalOutcome, minimize_all};
 use crate::plan::{LoadedPlan, load_plan};
 use crate::usage::cache::{Cache, CacheEntry, CacheKey, Lookup, StaleReason};
-use crate::usage::cloudtrail::{self, ProgressHook, ScanOptions, ScanProgress};
+use crate::usage::cloudtrail::{self, PrincipalFilter, ProgressHook, ScanOptions, ScanProgress};
 use crate::usage::{ObservedUsage, UsageSourceKind, principal_fingerprint};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -104,11 +104,15 @@ pub fn analyze(
                 ));
             }
         };
+        // Only the plan's principals are used: the others' calls (an organization trail holds
+        // thousands of principals) are not counted, and take no memory.
+        let counted: PrincipalFilter = existing.iter().filter_map(|p| p.arn.clone()).collect();
         let opts = ScanOptions {
             window: window_ref,
             threads: 0,
             known_action: Some(&known),
             progress: bar.is_some().then_some(&show as &ProgressHook<'_>),
+            principals: Some(&counted),
         };
         let scan = (|| {
             if !source.starts_with("s3://") {

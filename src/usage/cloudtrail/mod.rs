@@ -58,6 +58,29 @@ pub struct ScanOptions<'a> {
     pub known_action: Option<&'a KnownAction>,
     /// Told of the progress after each listing and each file (or batch of downloaded files).
     pub progress: Option<&'a ProgressHook<'a>>,
+    /// Count only these principals' calls; the others' records are counted in
+    /// [`ScanStats::records_other_principals`] and nothing more. Memory then grows with these
+    /// principals' usage, not with every principal of the logs (an organization trail holds
+    /// thousands).
+    pub principals: Option<&'a PrincipalFilter>,
+}
+
+/// The principal ARNs a scan counts (see [`ScanOptions::principals`]), as CloudTrail names them:
+/// an IAM user's ARN, or a role's (its path included).
+#[derive(Debug, Default, Clone)]
+pub struct PrincipalFilter(foldhash::HashSet<String>);
+
+impl PrincipalFilter {
+    /// Whether `arn` is counted.
+    pub fn contains(&self, arn: &str) -> bool {
+        self.0.contains(arn)
+    }
+}
+
+impl FromIterator<String> for PrincipalFilter {
+    fn from_iter<I: IntoIterator<Item = String>>(arns: I) -> Self {
+        PrincipalFilter(arns.into_iter().collect())
+    }
 }
 
 /// The counters behind [`ScanProgress`], shared by a scan's threads.
@@ -122,6 +145,8 @@ pub struct ScanStats {
     pub unattributed_events: u64,
     /// Events refused with `AccessDenied` / `UnauthorizedOperation`.
     pub denied_events: u64,
+    /// Events of principals left out by [`ScanOptions::principals`]: not mapped, not counted.
+    pub records_other_principals: u64,
     /// `(eventSource, eventName)` -> count for events that map to no known action.
     pub unmapped: BTreeMap<(String, String), u64>,
     /// Files that could not be read, decompressed or parsed.
@@ -143,6 +168,7 @@ impl ScanStats {
         self.anonymous_events += other.anonymous_events;
         self.unattributed_events += other.unattributed_events;
         self.denied_events += other.denied_events;
+        self.records_other_principals += other.records_other_principals;
         for (key, n) in other.unmapped {
             *self.unmapped.entry(key).or_default() += n;
         }
@@ -275,6 +301,7 @@ impl ScanOptions<'_> {
             window,
             known_action: self.known_action,
             parser,
+            principals: self.principals,
         })
     }
 

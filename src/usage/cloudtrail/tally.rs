@@ -8,7 +8,7 @@ use super::gunzip::Gunzip;
 use super::layout::ScanWindow;
 use super::mapping;
 use super::record::{self, Record, RecordParser};
-use super::{CloudTrailScan, FileError, KnownAction, ScanStats};
+use super::{CloudTrailScan, FileError, KnownAction, PrincipalFilter, ScanStats};
 use crate::usage::{ActionUse, ObservedUsage, UsageSourceKind, Window};
 use std::borrow::Cow;
 // foldhash: the maps are hit once or more per record, with keys from our own logs (no flooding risk
@@ -25,6 +25,8 @@ pub(crate) struct ScanContext<'a> {
     pub known_action: Option<&'a KnownAction>,
     /// The record reader.
     pub parser: RecordParser,
+    /// Only these principals are counted, when given.
+    pub principals: Option<&'a PrincipalFilter>,
 }
 
 /// The usage of one principal, as counted so far; actions are ids into [`Tally::actions`].
@@ -204,6 +206,14 @@ impl Tally {
             if !self.data_accounts.contains(account) {
                 self.data_accounts.insert(account.to_string());
             }
+        }
+        // After the data-event check: whether the trail logs data events in an account is learnt
+        // from every principal's records.
+        if let Some(counted) = ctx.principals
+            && !counted.contains(&principal)
+        {
+            self.stats.records_other_principals += 1;
+            return;
         }
         let source = rec.event_source.as_deref().unwrap_or("");
         let name = rec.event_name.as_deref().unwrap_or("");
@@ -615,6 +625,7 @@ mod tests {
             window: None,
             known_action: None,
             parser: RecordParser::default(),
+            principals: None,
         };
         let mut tally = Tally::default();
         tally.read_bytes("bad.json.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5], &ctx);
