@@ -369,18 +369,23 @@ impl aws_sdk_s3::config::Intercept for SentTo {
     }
 }
 
-/// The URI `s3_client` sends a `HeadBucket` of `bucket` to, for an SDK config with `endpoint`.
-async fn addressed(endpoint: Option<&str>, bucket: &str) -> String {
+/// An SDK config with test credentials, for `region`, and `endpoint` when given.
+fn test_config(region: &str, endpoint: Option<&str>) -> aws_config::SdkConfig {
     let mut config = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
+        .region(aws_config::Region::new(region.to_string()))
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
             aws_sdk_s3::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
         ));
     if let Some(endpoint) = endpoint {
         config = config.endpoint_url(endpoint);
     }
-    let client = iamtrim::usage::cloudtrail::s3_client(&config.build());
+    config.build()
+}
+
+/// The URI `s3_client` sends a `HeadBucket` of `bucket` to, for an SDK config with `endpoint`.
+async fn addressed(endpoint: Option<&str>, bucket: &str) -> String {
+    let client = iamtrim::usage::cloudtrail::s3_client(&test_config("eu-west-1", endpoint));
     let sent = SentTo::default();
     let client = aws_sdk_s3::Client::from_conf(
         client
@@ -522,14 +527,7 @@ async fn a_log_object_refused_for_access_stops_the_scan_naming_it_and_kms() {
         })
         .collect();
     let emulator = s3_emulator::start("kms-trail", objects.clone(), std::time::Duration::ZERO);
-    let config = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-            aws_sdk_s3::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
-        ))
-        .endpoint_url(&emulator.endpoint)
-        .build();
+    let config = test_config("us-east-1", Some(&emulator.endpoint));
     let client = iamtrim::usage::cloudtrail::s3_client(&config);
     // Every object of the window is read when none is refused.
     let read = scan_s3(&client, "s3://kms-trail/trails/", &MARCH)
