@@ -2,12 +2,13 @@
 //!
 //! One test in its own binary, because it rewrites the process environment.
 
-mod support;
+#[path = "support/aa_emulator.rs"]
+mod aa_emulator;
 
+use aa_emulator::{Emulator, Op};
 use iamtrim::usage::aws::{AwsArgs, AwsError, check_credentials, sdk_config};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::aa_emulator::{Emulator, Op};
 
 #[tokio::test]
 async fn no_credentials_fail_fast_and_environment_credentials_reach_the_endpoint() {

@@ -1,6 +1,6 @@
 //! A deterministic generator of large `terraform show -json` plans (format 1.2, minified, as
 //! terraform writes them), shared by the plan benchmarks (`benches/plan.rs`, `benches/plan_mem.rs`)
-//! and the discovery regression test (`tests/plan_generated.rs`).
+//! and the discovery regression test (`tests/it/plan_generated.rs`).
 //!
 //! The plan models a root module calling a `service` module with `for_each`; each service instance
 //! holds non-IAM resources with bulky attribute values (tags, nested blocks, long strings), a nested

@@ -1,1 +1,6 @@
+//! Shared test support for `tests/it` (the emulators, moto, test repositories).
+
 pub mod aa_emulator;
+pub mod moto;
+pub mod repo;
+pub mod s3_emulator;

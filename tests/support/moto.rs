@@ -1,7 +1,7 @@
 //! The moto AWS emulator for integration tests: one `moto_server` per test binary, shared by the
 //! tests that run at the same time and stopped when the last of them is done.
 //!
-//! Include it with `#[path = "support/moto.rs"] mod moto;`. `scripts/test` starts moto itself and
+//! Used as `crate::support::moto` by `tests/it`. `scripts/test` starts moto itself and
 //! exports `IAMTRIM_MOTO_ENDPOINT`; without it, [`moto`] starts `target/moto-venv/bin/moto_server`
 //! on a free loopback port. A missing venv fails the test (it never skips): run `scripts/test` once.
 #![allow(dead_code)]

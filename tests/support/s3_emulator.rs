@@ -11,7 +11,7 @@
 //! - `GetObject` refused with `403 AccessDenied` for the keys given to [`S3Emulator::deny_get`], as
 //!   S3 answers when the caller may not use the KMS key that encrypts an object (SSE-KMS).
 //!
-//! It checks nothing else of the signature. Used by `benches/s3_scan.rs` and `tests/cloudtrail_s3.rs`.
+//! It checks nothing else of the signature. Used by `benches/s3_scan.rs` and `tests/it/cloudtrail_s3.rs`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

@@ -1,11 +1,8 @@
 //! Fetching AWS-managed policy documents through the real IAM SDK, against the moto emulator
 //! (which ships the AWS-managed policies).
 
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/repo.rs"]
-#[allow(dead_code)]
-mod repo;
+use crate::support::moto;
+use crate::support::repo;
 
 use iamtrim::iam::aws_managed::AwsManagedPolicies;
 use iamtrim::iam::policy::ActionSpec;

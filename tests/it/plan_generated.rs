@@ -1,7 +1,6 @@
 //! Discovery over generated plans (`benches/plan_gen`) finds exactly what the generator put there.
 
-#[path = "../benches/plan_gen/mod.rs"]
-mod plan_gen;
+use crate::plan_gen;
 
 use iamtrim::iam::{PolicyKind, PrincipalKind, discover};
 use iamtrim::plan::parse_plan_bytes;

@@ -1,9 +1,7 @@
 //! Scanning CloudTrail logs in S3 through the real SDK, against the moto emulator.
 
-#[path = "support/moto.rs"]
-mod moto;
-#[path = "support/s3_emulator.rs"]
-mod s3_emulator;
+use crate::support::moto;
+use crate::support::s3_emulator;
 
 use aws_sdk_s3::primitives::ByteStream;
 use iamtrim::usage::cloudtrail::{CloudTrailError, ScanOptions, scan_path, scan_s3};

@@ -1,7 +1,6 @@
 //! `iamtrim suggest`, `check` and `apply` end to end on the quickstart, in a temporary git repository.
 
-#[path = "support/repo.rs"]
-mod repo;
+use crate::support::repo;
 
 use iamtrim::iam::PolicyDocument;
 use iamtrim::iam::aws_managed::AwsManagedPolicies;

@@ -1,6 +1,6 @@
 //! `iamtrim generate` end to end: the binary, the real SDK over HTTP, the Access Analyzer emulator.
 
-mod support;
+use crate::support;
 
 use assert_cmd::Command;
 use std::path::Path;

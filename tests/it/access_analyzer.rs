@@ -1,6 +1,6 @@
 //! IAM Access Analyzer policy generation against the in-process emulator, through the real SDK client.
 
-mod support;
+use crate::support;
 
 use aws_sdk_accessanalyzer::Client;
 use aws_sdk_accessanalyzer::config::retry::RetryConfig;

@@ -9,8 +9,7 @@
 //! `.tf` still parses, the patched Terraform evaluates to exactly the suggested documents, comments and
 //! odd formatting survive, and the plan terraform would make after applying suggests nothing.
 
-#[path = "support/repo.rs"]
-mod repo;
+use crate::support::repo;
 
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
 use repo::{copy_dir, git, iamtrim};

@@ -1,8 +1,7 @@
 //! The hand-written record scanner against the serde reader: the same `CloudTrailScan` on the
 //! generated benchmark corpus and on every CloudTrail fixture.
 
-#[path = "../benches/support/ct_corpus.rs"]
-mod ct_corpus;
+use crate::ct_corpus;
 
 use iamtrim::usage::cloudtrail::{RecordParser, ScanOptions, scan_path_with_parser};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,27 @@
+//! The integration tests, in one binary: one link instead of thirteen, and one test run that
+//! schedules every test on the same two threads. Each file here was its own `tests/*.rs` binary.
+//!
+//! `tests/aws_credentials.rs` stays a binary of its own: it rewrites the process environment,
+//! which every test here would see.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+#[path = "../../benches/support/ct_corpus.rs"]
+mod ct_corpus;
+#[path = "../../benches/plan_gen/mod.rs"]
+mod plan_gen;
+
+mod access_analyzer;
+mod cli_e2e;
+mod cli_generate;
+mod cli_scan;
+mod cli_suggest;
+mod cloudtrail_folder;
+mod cloudtrail_parsers;
+mod cloudtrail_s3;
+mod corpus;
+mod discovery;
+mod emit_write;
+mod iam_policies;
+mod plan_generated;
