@@ -419,3 +419,68 @@ fn a_principal_filter_counts_those_principals_exactly_as_a_full_scan_does() {
         .sum();
     assert_eq!(one.stats.records_other_principals, others);
 }
+
+/// A role with a path whose records sometimes lack `sessionIssuer`: such a record names the role
+/// only by its session ARN, which has no path. The filter matches it by account and name, so the
+/// plan's role gets every call; a miss here would let a suggestion remove an action it used.
+#[test]
+fn a_filtered_scan_gives_a_role_with_a_path_its_records_without_session_issuer() {
+    use iamtrim::usage::cloudtrail::PrincipalFilter;
+    let record = |issuer: Option<&str>, session: &str, event: &str| {
+        let issuer = issuer.map_or(String::new(), |arn| {
+            format!(r#","sessionContext":{{"sessionIssuer":{{"type":"Role","arn":"{arn}"}}}}"#)
+        });
+        format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","arn":"{session}","accountId":"111122223333"{issuer}}},"eventTime":"2024-03-05T10:00:00Z","eventSource":"sqs.amazonaws.com","eventName":"{event}","eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}}"#
+        )
+    };
+    let runner_session = "arn:aws:sts::111122223333:assumed-role/app-runner/i-0abc";
+    let records = [
+        record(Some(ROLE), runner_session, "SendMessage"),
+        record(None, runner_session, "DeleteMessage"),
+        // Not the runner: another name sharing its prefix, and the same name in another account.
+        record(
+            None,
+            "arn:aws:sts::111122223333:assumed-role/app-runner-2/s",
+            "PurgeQueue",
+        ),
+        record(
+            None,
+            "arn:aws:sts::444455556666:assumed-role/app-runner/s",
+            "DeleteQueue",
+        ),
+    ];
+    let logs = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        logs.path().join("records.json"),
+        format!(r#"{{"Records":[{}]}}"#, records.join(",")),
+    )
+    .expect("write the log");
+    let scan = |filter: Option<&PrincipalFilter>| {
+        scan_path(
+            logs.path(),
+            &ScanOptions {
+                principals: filter,
+                ..MARCH
+            },
+        )
+        .expect("scan succeeds")
+    };
+
+    let filter: PrincipalFilter = [ROLE.to_string(), USER.to_string()].into_iter().collect();
+    let filtered = scan(Some(&filter));
+    assert_eq!(filtered.usage.keys().collect::<Vec<_>>(), vec![ROLE]);
+    assert_eq!(
+        counts(usage(&filtered, ROLE)),
+        [("sqs:DeleteMessage", 1), ("sqs:SendMessage", 1)]
+    );
+    assert_eq!(filtered.stats.records_other_principals, 2);
+
+    // Without a filter the record without `sessionIssuer` can only go under the role's name.
+    let full = scan(None);
+    assert_eq!(counts(usage(&full, ROLE)), [("sqs:SendMessage", 1)]);
+    assert_eq!(
+        counts(usage(&full, "arn:aws:iam::111122223333:role/app-runner")),
+        [("sqs:DeleteMessage", 1)]
+    );
+}

@@ -65,22 +65,64 @@ pub struct ScanOptions<'a> {
     pub principals: Option<&'a PrincipalFilter>,
 }
 
-/// The principal ARNs a scan counts (see [`ScanOptions::principals`]), as CloudTrail names them:
-/// an IAM user's ARN, or a role's (its path included).
+/// The principal ARNs a scan counts (see [`ScanOptions::principals`]): IAM users' and roles'
+/// ARNs, as the plan has them (paths included).
+///
+/// A record matches by account and name, whatever the path in its ARN: a role's or user's name
+/// is unique in its account, and a record without `sessionIssuer` names the role only through
+/// its session ARN, which has no path. Without this, such records of a role with a path would be
+/// lost, and a suggestion could remove an action they prove the role used.
 #[derive(Debug, Default, Clone)]
-pub struct PrincipalFilter(foldhash::HashSet<String>);
+pub struct PrincipalFilter {
+    arns: foldhash::HashSet<String>,
+    /// A role's or user's name -> the counted ARNs with that name.
+    by_name: foldhash::HashMap<String, Vec<String>>,
+}
 
 impl PrincipalFilter {
-    /// Whether `arn` is counted.
+    /// The counted ARN that `arn` names (itself, or the same principal under its path), if any.
+    pub fn resolve(&self, arn: &str) -> Option<&str> {
+        if let Some(counted) = self.arns.get(arn) {
+            return Some(counted);
+        }
+        let (account, name) = iam_name(arn)?;
+        self.by_name
+            .get(name)?
+            .iter()
+            .find(|counted| iam_name(counted).is_some_and(|(a, _)| a == account))
+            .map(String::as_str)
+    }
+
+    /// Whether `arn` names a counted principal.
     pub fn contains(&self, arn: &str) -> bool {
-        self.0.contains(arn)
+        self.resolve(arn).is_some()
     }
 }
 
 impl FromIterator<String> for PrincipalFilter {
     fn from_iter<I: IntoIterator<Item = String>>(arns: I) -> Self {
-        PrincipalFilter(arns.into_iter().collect())
+        let mut filter = PrincipalFilter::default();
+        for arn in arns {
+            if let Some((_, name)) = iam_name(&arn) {
+                filter
+                    .by_name
+                    .entry(name.to_string())
+                    .or_default()
+                    .push(arn.clone());
+            }
+            filter.arns.insert(arn);
+        }
+        filter
     }
+}
+
+/// `arn:aws:iam::1:role/a/b/Name` -> (`arn:aws:iam::1:role/`, `Name`), likewise for `user/`;
+/// `None` for any other ARN.
+fn iam_name(arn: &str) -> Option<(&str, &str)> {
+    let at = arn.find(":role/").or_else(|| arn.find(":user/"))?;
+    let (head, rest) = arn.split_at(at + ":role/".len());
+    let name = rest.rsplit('/').next().filter(|n| !n.is_empty())?;
+    Some((head, name))
 }
 
 /// The counters behind [`ScanProgress`], shared by a scan's threads.
@@ -432,4 +474,56 @@ fn collect_files(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_matches_roles_and_users_by_account_and_name() {
+        let filter: PrincipalFilter = [
+            "arn:aws:iam::1:role/service-role/app",
+            "arn:aws:iam::1:user/ops/deployer",
+            "arn:aws:iam::1:role/plain",
+            "arn:aws:iam::1:root",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        for (arn, counted) in [
+            (
+                "arn:aws:iam::1:role/service-role/app",
+                Some("arn:aws:iam::1:role/service-role/app"),
+            ),
+            (
+                "arn:aws:iam::1:role/app",
+                Some("arn:aws:iam::1:role/service-role/app"),
+            ),
+            (
+                "arn:aws:iam::1:role/other/app",
+                Some("arn:aws:iam::1:role/service-role/app"),
+            ),
+            (
+                "arn:aws:iam::1:user/deployer",
+                Some("arn:aws:iam::1:user/ops/deployer"),
+            ),
+            (
+                "arn:aws:iam::1:role/plain",
+                Some("arn:aws:iam::1:role/plain"),
+            ),
+            ("arn:aws:iam::1:root", Some("arn:aws:iam::1:root")),
+            // Another account, kind, partition or name.
+            ("arn:aws:iam::2:role/service-role/app", None),
+            ("arn:aws:iam::1:user/app", None),
+            ("arn:aws-cn:iam::1:role/app", None),
+            ("arn:aws:iam::1:role/app-2", None),
+            ("arn:aws:iam::1:role/", None),
+            ("arn:aws:iam::2:root", None),
+            ("arn:aws:sts::1:assumed-role/app/session", None),
+        ] {
+            assert_eq!(filter.resolve(arn), counted, "{arn}");
+            assert_eq!(filter.contains(arn), counted.is_some(), "{arn}");
+        }
+    }
 }

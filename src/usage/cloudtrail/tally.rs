@@ -209,12 +209,18 @@ impl Tally {
         }
         // After the data-event check: whether the trail logs data events in an account is learnt
         // from every principal's records.
-        if let Some(counted) = ctx.principals
-            && !counted.contains(&principal)
-        {
-            self.stats.records_other_principals += 1;
-            return;
-        }
+        // A counted principal's records go under its ARN from the filter, path included, even
+        // when the record's ARN has no path (see `PrincipalFilter`).
+        let principal: Cow<'_, str> = match ctx.principals {
+            None => principal,
+            Some(counted) => match counted.resolve(&principal) {
+                Some(arn) => Cow::Borrowed(arn),
+                None => {
+                    self.stats.records_other_principals += 1;
+                    return;
+                }
+            },
+        };
         let source = rec.event_source.as_deref().unwrap_or("");
         let name = rec.event_name.as_deref().unwrap_or("");
         let denied = rec.error_code.as_deref().is_some_and(mapping::is_denied);
