@@ -74,22 +74,22 @@ pub struct ScanOptions<'a> {
 /// lost, and a suggestion could remove an action they prove the role used.
 #[derive(Debug, Default, Clone)]
 pub struct PrincipalFilter {
-    arns: foldhash::HashSet<String>,
-    /// A role's or user's name -> the counted ARNs with that name.
+    /// The counted ARNs by their last `/` segment: a role's or user's name (or the whole ARN).
+    /// One lookup of a short key rules out most records, which are other principals'.
     by_name: foldhash::HashMap<String, Vec<String>>,
 }
 
 impl PrincipalFilter {
     /// The counted ARN that `arn` names (itself, or the same principal under its path), if any.
     pub fn resolve(&self, arn: &str) -> Option<&str> {
-        if let Some(counted) = self.arns.get(arn) {
-            return Some(counted);
+        let candidates = self.by_name.get(last_segment(arn))?;
+        if let Some(same) = candidates.iter().find(|c| c.as_str() == arn) {
+            return Some(same);
         }
-        let (account, name) = iam_name(arn)?;
-        self.by_name
-            .get(name)?
+        let (head, _) = iam_name(arn)?;
+        candidates
             .iter()
-            .find(|counted| iam_name(counted).is_some_and(|(a, _)| a == account))
+            .find(|c| iam_name(c).is_some_and(|(h, _)| h == head))
             .map(String::as_str)
     }
 
@@ -103,16 +103,23 @@ impl FromIterator<String> for PrincipalFilter {
     fn from_iter<I: IntoIterator<Item = String>>(arns: I) -> Self {
         let mut filter = PrincipalFilter::default();
         for arn in arns {
-            if let Some((_, name)) = iam_name(&arn) {
-                filter
-                    .by_name
-                    .entry(name.to_string())
-                    .or_default()
-                    .push(arn.clone());
+            let names = filter
+                .by_name
+                .entry(last_segment(&arn).to_string())
+                .or_default();
+            if !names.contains(&arn) {
+                names.push(arn);
             }
-            filter.arns.insert(arn);
         }
         filter
+    }
+}
+
+/// What follows an ARN's last `/` (all of it when it has none).
+fn last_segment(arn: &str) -> &str {
+    match memchr::memrchr(b'/', arn.as_bytes()) {
+        Some(at) => &arn[at + 1..],
+        None => arn,
     }
 }
 
