@@ -107,9 +107,21 @@ async fn run(
     s: &GenerateSettings,
     targets: Vec<GenerationTarget>,
 ) -> GenerateReport {
-    generate(targets, s, &client(emu), &Recorder::default())
+    run_with_events(emu, s, targets).await.0
+}
+
+/// [`run`], with the progress events it told.
+async fn run_with_events(
+    emu: &Emulator,
+    s: &GenerateSettings,
+    targets: Vec<GenerationTarget>,
+) -> (GenerateReport, Vec<ProgressEvent>) {
+    let progress = Recorder::default();
+    let report = generate(targets, s, &client(emu), &progress)
         .await
-        .expect("local failure")
+        .expect("local failure");
+    let events = progress.0.lock().unwrap().clone();
+    (report, events)
 }
 
 /// Polls until `cond` holds (the emulator runs on its own threads).
@@ -131,15 +143,8 @@ async fn generates_usage_from_cloudtrail_merging_chunks_and_service_level_servic
     emu.set_incomplete(ADMIN);
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path());
-    let progress = Recorder::default();
-    let report = generate(
-        vec![target(WORKER, "fp1"), target(ADMIN, "fp1")],
-        &s,
-        &client(&emu),
-        &progress,
-    )
-    .await
-    .unwrap();
+    let (report, events) =
+        run_with_events(&emu, &s, vec![target(WORKER, "fp1"), target(ADMIN, "fp1")]).await;
     assert!(report.halted.is_none(), "{:?}", report.halted);
     assert_eq!(report.jobs_started, 2);
     assert!(matches!(
@@ -207,7 +212,6 @@ async fn generates_usage_from_cloudtrail_merging_chunks_and_service_level_servic
     );
     assert!(ledger(&s).jobs.is_empty(), "finished jobs leave the ledger");
 
-    let events = progress.0.lock().unwrap().clone();
     assert!(events.contains(&ProgressEvent::Queued { total: 2 }));
     assert!(events.iter().any(|e| matches!(
         e,
@@ -537,15 +541,8 @@ async fn one_generation_at_a_time_waits_for_someone_elses_job() {
     );
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path());
-    let progress = Recorder::default();
-    let report = generate(
-        vec![target(WORKER, "fp1"), target(ADMIN, "fp1")],
-        &s,
-        &client(&emu),
-        &progress,
-    )
-    .await
-    .unwrap();
+    let (report, events) =
+        run_with_events(&emu, &s, vec![target(WORKER, "fp1"), target(ADMIN, "fp1")]).await;
     assert!(report.halted.is_none(), "{:?}", report.halted);
     assert_eq!(
         emu.quota_refusals(),
@@ -554,7 +551,6 @@ async fn one_generation_at_a_time_waits_for_someone_elses_job() {
     );
     assert_eq!(emu.job_status(&other), Some("SUCCEEDED"));
     assert_eq!(report.jobs_started, 2);
-    let events = progress.0.lock().unwrap().clone();
     assert!(
         events.iter().any(
             |e| matches!(e, ProgressEvent::WaitingForOther { job_id, .. } if *job_id == other)
@@ -682,21 +678,25 @@ async fn conflict_stops_with_a_clear_message() {
     assert!(ledger(&s).jobs.is_empty());
 }
 
-#[tokio::test]
-async fn access_denied_stops_with_a_clear_message() {
-    let emu = emulator();
-    emu.deny_access_key("AKIDREADONLY");
+/// The error that stops a one-principal run signed with `access_key`.
+async fn halted_with_key(emu: &Emulator, access_key: &str) -> AccessAnalyzerError {
     let dir = tempfile::tempdir().unwrap();
-    let s = settings(dir.path());
     let report = generate(
         vec![target(WORKER, "fp1")],
-        &s,
-        &client_with_key(&emu, "AKIDREADONLY"),
+        &settings(dir.path()),
+        &client_with_key(emu, access_key),
         &Recorder::default(),
     )
     .await
     .unwrap();
-    let err = report.halted.expect("halted");
+    report.halted.expect("halted")
+}
+
+#[tokio::test]
+async fn access_denied_stops_with_a_clear_message() {
+    let emu = emulator();
+    emu.deny_access_key("AKIDREADONLY");
+    let err = halted_with_key(&emu, "AKIDREADONLY").await;
     let AccessAnalyzerError::Aws {
         source: AwsError::AccessDenied { message, .. },
         ..
@@ -711,17 +711,7 @@ async fn access_denied_stops_with_a_clear_message() {
 #[tokio::test]
 async fn expired_credentials_are_reported_as_credentials() {
     let emu = emulator();
-    let dir = tempfile::tempdir().unwrap();
-    let s = settings(dir.path());
-    let report = generate(
-        vec![target(WORKER, "fp1")],
-        &s,
-        &client_with_key(&emu, "EXPIRED"),
-        &Recorder::default(),
-    )
-    .await
-    .unwrap();
-    let err = report.halted.expect("halted");
+    let err = halted_with_key(&emu, "EXPIRED").await;
     let AccessAnalyzerError::Aws {
         source: AwsError::Credentials { message, .. },
         ..

@@ -12,7 +12,7 @@
 use crate::support::repo;
 
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
-use repo::{copy_dir, git, iamtrim};
+use repo::{git, iamtrim, suggest};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,47 +22,7 @@ const QUICKSTART: &str = "examples/quickstart";
 
 /// A copy of a project (relative to the crate) as its own git repository.
 fn case_repo(case: &str) -> tempfile::TempDir {
-    case_repo_with(case, |_| {})
-}
-
-/// A copy of a project, changed by `edit` before the first commit.
-fn case_repo_with(case: &str, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join(case),
-        dir.path(),
-    );
-    edit(dir.path());
-    git(dir.path(), &["init", "-q"]);
-    git(dir.path(), &["config", "core.autocrlf", "false"]);
-    git(dir.path(), &["add", "-A"]);
-    git(
-        dir.path(),
-        &[
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "user.name=t",
-            "commit",
-            "-qm",
-            "e2e",
-        ],
-    );
-    dir
-}
-
-/// Runs `suggest` on `plan` and returns (exit code, stdout, stderr).
-fn suggest(repo: &Path, plan: &str, extra: &[&str]) -> (Option<i32>, String, String) {
-    let out = iamtrim(repo)
-        .args(["suggest", plan, "--cloudtrail", "cloudtrail"])
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    repo::project_repo(case, |_| {})
 }
 
 fn report_json(repo: &Path, plan: &str) -> Value {
@@ -532,12 +492,7 @@ fn suggest_patches_every_form_and_apply_yields_the_suggested_documents() {
         std::fs::read_to_string(root.join(suggestion_file)).unwrap()
     );
     let out = iamtrim(root).arg("apply").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     let after = tree(root);
 
     // Every .tf parses again; files no patch touches are byte-identical.
@@ -734,7 +689,7 @@ fn a_modules_manifest_from_terraform_init_gives_the_same_patches() {
     let plain = case_repo(CASE);
     let (code, _, stderr) = suggest(plain.path(), "plan.json", &[]);
     assert_eq!(code, Some(0), "{stderr}");
-    let inited = case_repo_with(CASE, |root| {
+    let inited = repo::project_repo(CASE, |root| {
         let dir = root.join(".terraform/modules");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -813,12 +768,7 @@ fn a_rerun_after_applying_suggests_nothing() {
     let (code, _, stderr) = suggest(root, "plan.json", &[]);
     assert_eq!(code, Some(0), "{stderr}");
     let out = iamtrim(root).arg("apply").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     for patch in patches(root) {
         std::fs::remove_file(root.join(patch)).unwrap();
     }
@@ -926,7 +876,7 @@ fn quickstart_patches_apply_with_patch_and_yield_the_suggested_documents() {
 
 #[test]
 fn a_crlf_checkout_stays_crlf_and_yields_the_suggested_documents() {
-    let repo = case_repo_with(CASE, |root| {
+    let repo = repo::project_repo(CASE, |root| {
         for (path, bytes) in tree(root) {
             if path.ends_with(".tf") || path.ends_with("shared.json") {
                 let text = String::from_utf8(bytes).unwrap().replace('\n', "\r\n");
@@ -943,12 +893,7 @@ fn a_crlf_checkout_stays_crlf_and_yields_the_suggested_documents() {
         git(root, &["apply", "--check", &patch]);
     }
     let out = iamtrim(root).arg("apply").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     let after = tree(root);
     let mut patched = 0;
     for (path, old) in &before {

@@ -188,12 +188,7 @@ fn utf16_plans_from_powershell_read_like_utf8() {
         .write_stdin(utf16)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     let report =
         iamtrim::emit::report::json::parse(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
     assert_eq!(report.summary.principals, 3);

@@ -12,39 +12,12 @@ use std::path::{Path, PathBuf};
 
 /// A copy of the quickstart as its own git repository.
 fn quickstart_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart"),
-        dir.path(),
-    );
-    git(dir.path(), &["init", "-q"]);
-    git(dir.path(), &["add", "-A"]);
-    git(
-        dir.path(),
-        &[
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "user.name=t",
-            "commit",
-            "-qm",
-            "quickstart",
-        ],
-    );
-    dir
+    repo::project_repo("examples/quickstart", |_| {})
 }
 
+/// `suggest` on the quickstart's plan: (exit code, stdout, stderr).
 fn suggest(repo: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
-    let out = iamtrim(repo)
-        .args(["suggest", "plan.json", "--cloudtrail", "cloudtrail"])
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    repo::suggest(repo, "plan.json", extra)
 }
 
 fn report_json(repo: &Path) -> Value {
@@ -75,12 +48,7 @@ fn suggest_writes_patches_that_git_applies_and_iamtrim_applies() {
     }
     let before_tf = std::fs::read_to_string(repo.path().join("modules/worker/main.tf")).unwrap();
     let out = iamtrim(repo.path()).arg("apply").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     let after_tf = std::fs::read_to_string(repo.path().join("modules/worker/main.tf")).unwrap();
     assert_ne!(before_tf, after_tf);
     assert!(!after_tf.contains("\"iam:*\""), "the IAM wildcard is gone");
@@ -309,12 +277,7 @@ fn a_rerun_after_applying_suggests_nothing() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         suggestions(&again),
@@ -331,12 +294,7 @@ fn check_reads_only_the_cache_and_exits_1_on_unused_permissions() {
         .args(["check", "plan.json"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     // suggest --cloudtrail fills the cache; check then finds the unused permissions without the logs.
     let (code, _, stderr) = suggest(repo.path(), &["--dry-run"]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -424,12 +382,7 @@ fn terraform_root_in_a_subdirectory_of_the_repository_gets_its_patches() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     for patch in ["infra/iamtrim.patch", "infra/modules/worker/iamtrim.patch"] {
         assert!(repo.path().join(patch).is_file(), "{patch} written");
         git(repo.path(), &["apply", "--check", patch]);

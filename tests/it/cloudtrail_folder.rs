@@ -19,7 +19,8 @@ fn scan(case: &str, opts: &ScanOptions<'_>) -> CloudTrailScan {
     scan_path(&testdata(case), opts).expect("scan succeeds")
 }
 
-const MARCH: ScanOptions<'static> = ScanOptions {
+/// The layout case's window, two threads, every principal (also used by `cloudtrail_s3`).
+pub(crate) const MARCH: ScanOptions<'static> = ScanOptions {
     window: Some(("2024-03-01", "2024-03-06")),
     threads: 2,
     known_action: None,

@@ -1,19 +1,12 @@
 //! Scanning CloudTrail logs in S3 through the real SDK, against the moto emulator.
 
+use crate::cloudtrail_folder::MARCH;
 use crate::support::moto;
 use crate::support::s3_emulator;
 
 use aws_sdk_s3::primitives::ByteStream;
 use iamtrim::usage::cloudtrail::{CloudTrailError, ScanOptions, scan_path, scan_s3};
 use std::path::{Path, PathBuf};
-
-const MARCH: ScanOptions<'static> = ScanOptions {
-    window: Some(("2024-03-01", "2024-03-06")),
-    threads: 2,
-    known_action: None,
-    progress: None,
-    principals: None,
-};
 
 fn layout_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/cloudtrail/layout")
@@ -447,12 +440,7 @@ fn suggest_report(
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::repo::assert_success(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let principals = report["principals"].as_array().unwrap();
     let suggestions = principals

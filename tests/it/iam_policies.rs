@@ -78,12 +78,7 @@ fn suggest_online_fetches_read_only_access_from_iam_and_suggests_its_replacement
             .args(["--region", "us-east-1", "--endpoint-url", endpoint])
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::repo::assert_success(&out);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let has_replacement = |report: &serde_json::Value| {

@@ -61,6 +61,63 @@ pub fn git(dir: &Path, args: &[&str]) -> std::process::Output {
     out
 }
 
+/// A copy of a project (a folder of this crate) as its own git repository, changed by `edit`
+/// before its one commit.
+pub fn project_repo(project: &str, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(project),
+        dir.path(),
+    );
+    edit(dir.path());
+    commit_all(dir.path(), project);
+    dir
+}
+
+/// Runs `suggest` on `plan` in `repo` with the logs in its `cloudtrail/`, and returns (exit code,
+/// stdout, stderr).
+pub fn suggest(repo: &Path, plan: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let out = iamtrim(repo)
+        .args(["suggest", plan, "--cloudtrail", "cloudtrail"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Fails the test, with the run's stderr, unless it exited 0.
+pub fn assert_success(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `git init` in `dir`, then one commit of everything in it.
+pub fn commit_all(dir: &Path, message: &str) {
+    git(dir, &["init", "-q"]);
+    git(dir, &["config", "core.autocrlf", "false"]);
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-qm",
+            message,
+        ],
+    );
+}
+
 /// The iamtrim binary, run in `repo`, without color or an AWS endpoint override.
 pub fn iamtrim(repo: &Path) -> Command {
     let mut cmd = Command::cargo_bin("iamtrim").unwrap();
