@@ -477,11 +477,24 @@ fn a_filtered_scan_gives_a_role_with_a_path_its_records_without_session_issuer()
     );
     assert_eq!(filtered.stats.records_other_principals, 2);
 
-    // Without a filter the record without `sessionIssuer` can only go under the role's name.
+    // Without a filter, the scan finds the role's path in its other record and moves the usage
+    // there; a role seen only without `sessionIssuer` keeps the ARN without a path.
     let full = scan(None);
-    assert_eq!(counts(usage(&full, ROLE)), [("sqs:SendMessage", 1)]);
     assert_eq!(
-        counts(usage(&full, "arn:aws:iam::111122223333:role/app-runner")),
-        [("sqs:DeleteMessage", 1)]
+        counts(usage(&full, ROLE)),
+        [("sqs:DeleteMessage", 1), ("sqs:SendMessage", 1)]
+    );
+    assert!(
+        !full
+            .usage
+            .contains_key("arn:aws:iam::111122223333:role/app-runner")
+    );
+    assert_eq!(
+        counts(usage(&full, "arn:aws:iam::111122223333:role/app-runner-2")),
+        [("sqs:PurgeQueue", 1)]
+    );
+    assert_eq!(
+        counts(usage(&full, "arn:aws:iam::444455556666:role/app-runner")),
+        [("sqs:DeleteQueue", 1)]
     );
 }

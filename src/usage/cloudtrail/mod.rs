@@ -123,6 +123,37 @@ fn last_segment(arn: &str) -> &str {
     }
 }
 
+/// Moves the usage under a role ARN without a path (`role/app`, rebuilt from a session ARN when a
+/// record has no `sessionIssuer`) to the one role of the same account and name that has a path
+/// (`role/service-role/app`), when the scan found exactly one: names are unique in an account, so
+/// both are that role.
+fn fold_pathless_roles(usage: &mut BTreeMap<String, ObservedUsage>) {
+    let mut with_path: foldhash::HashMap<(&str, &str), Vec<&str>> = Default::default();
+    for arn in usage.keys() {
+        if let Some((head, name)) = iam_name(arn)
+            && head.ends_with(":role/")
+            && arn.len() > head.len() + name.len()
+        {
+            with_path.entry((head, name)).or_default().push(arn);
+        }
+    }
+    let moves: Vec<(String, String)> = with_path
+        .into_iter()
+        .filter_map(|((head, name), arns)| match arns[..] {
+            [only] => Some((format!("{head}{name}"), only.to_string())),
+            _ => None,
+        })
+        .filter(|(pathless, _)| usage.contains_key(pathless))
+        .collect();
+    for (pathless, full) in moves {
+        if let Some(found) = usage.remove(&pathless)
+            && let Some(role) = usage.get_mut(&full)
+        {
+            role.merge(&found);
+        }
+    }
+}
+
 /// `arn:aws:iam::1:role/a/b/Name` -> (`arn:aws:iam::1:role/`, `Name`), likewise for `user/`;
 /// `None` for any other ARN.
 fn iam_name(arn: &str) -> Option<(&str, &str)> {

@@ -398,8 +398,10 @@ impl Tally {
                 (arn, usage)
             })
             .collect();
+        let mut usage = usage.into_iter().collect();
+        super::fold_pathless_roles(&mut usage);
         CloudTrailScan {
-            usage: usage.into_iter().collect(),
+            usage,
             stats: self.stats,
         }
     }
