@@ -124,7 +124,7 @@ pub struct PrincipalReport {
     pub granted_actions: usize,
     /// Policies reaching it.
     pub policies: Vec<PolicyReport>,
-    /// `suggest`/`check`: minimized, no-usage-data, new, excluded, unchanged.
+    /// `suggest`/`check`: `minimized`, `no usage data`, `new`, `excluded`, `unchanged`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// `suggest`/`check`: the suggested changes.
