@@ -14,19 +14,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Every file under `dir` (symlinks not followed) and its contents.
 fn snapshot_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -61,7 +48,7 @@ fn case(name: &str) -> Case {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/emit")
         .join(name);
-    copy_tree(&source, &base);
+    crate::support::repo::copy_all(&source, &base);
     let plan: Plan =
         serde_json::from_str(&std::fs::read_to_string(base.join("plan.json")).unwrap()).unwrap();
     let root = base.join("repo").canonicalize().unwrap();

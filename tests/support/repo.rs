@@ -32,8 +32,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Copies `from` into `to`, recursively.
-fn copy_all(from: &Path, to: &Path) {
+/// Copies `from` into `to`, recursively (every file, ignored or not).
+pub fn copy_all(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
