@@ -133,6 +133,7 @@ fn principals_and_usage(catalog: &Catalog) -> (Vec<Principal>, BTreeMap<String, 
             plan_action: "no-op".into(),
             policies,
             flags: Vec::new(),
+            trusted_services: Vec::new(),
         });
     }
     (principals, usage)

@@ -243,6 +243,7 @@ mod tests {
                 origin: None,
             }],
             flags: Vec::new(),
+            trusted_services: Vec::new(),
         }
     }
 

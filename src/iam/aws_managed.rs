@@ -509,6 +509,7 @@ mod tests {
             plan_action: "no-op".to_string(),
             policies,
             flags: Vec::new(),
+            trusted_services: Vec::new(),
         }
     }
 

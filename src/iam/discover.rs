@@ -872,6 +872,7 @@ pub fn resolve(facts: Facts) -> Discovery {
                 plan_action: p.action,
                 policies,
                 flags,
+                trusted_services: Vec::new(),
             }
         })
         .collect();

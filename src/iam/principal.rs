@@ -171,6 +171,10 @@ pub struct Principal {
     pub policies: Vec<PolicySource>,
     /// Risk flags from its known documents, most severe first.
     pub flags: Vec<RiskFlag>,
+    /// AWS service principals its trust policy lets in (`ecs-tasks.amazonaws.com`), sorted; empty
+    /// for users, groups, and roles whose trust policy is unknown or admits no service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_services: Vec<String>,
 }
 
 impl Principal {

@@ -87,6 +87,14 @@ pub struct ObservedUsage {
     /// Whether data events (S3 object level, Lambda invoke, DynamoDB items...) were visible to the source.
     #[serde(default)]
     pub data_events_seen: bool,
+    /// Data-event resource types the source saw events of (`AWS::S3::Object`,
+    /// `AWS::Lambda::Function`, ...), when it can tell them apart; empty when it cannot.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub data_event_types: BTreeSet<String>,
+    /// Events the source saw but could not map to an IAM action: IAM service prefix -> event
+    /// names. Their service's actions must be kept, and the suggestion needs review.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmapped_events: BTreeMap<String, BTreeSet<String>>,
     /// False when the source says its result is partial (Access Analyzer `isComplete`, unreadable files).
     pub complete: bool,
     /// Calls that were denied (`AccessDenied`), action -> count; never counted as used.
@@ -105,6 +113,8 @@ impl ObservedUsage {
             service_level_only: BTreeSet::new(),
             action_level_services: None,
             data_events_seen: false,
+            data_event_types: BTreeSet::new(),
+            unmapped_events: BTreeMap::new(),
             complete: true,
             denied: BTreeMap::new(),
         }
@@ -143,6 +153,14 @@ impl ObservedUsage {
             _ => None,
         };
         self.data_events_seen |= other.data_events_seen;
+        self.data_event_types
+            .extend(other.data_event_types.iter().cloned());
+        for (service, events) in &other.unmapped_events {
+            self.unmapped_events
+                .entry(service.clone())
+                .or_default()
+                .extend(events.iter().cloned());
+        }
         self.complete &= other.complete;
         for (action, n) in &other.denied {
             *self.denied.entry(action.clone()).or_default() += n;

@@ -292,6 +292,7 @@ mod tests {
             plan_action: "create".to_string(),
             policies,
             flags: Vec::new(),
+            trusted_services: Vec::new(),
         }
     }
 

@@ -47,6 +47,7 @@ fn principal(
         plan_action: "no-op".into(),
         policies,
         flags: Vec::new(),
+        trusted_services: Vec::new(),
     }
 }
 
