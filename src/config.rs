@@ -166,7 +166,22 @@ impl Config {
                 message: format!("`{rel}` leaves the repository; the cache must live inside it"),
             });
         }
-        Ok(root.join(rel))
+        // A symlinked `.iamtrim` (or any folder on the way) leads where the lexical check cannot see;
+        // under a root that does not exist nothing can be a link, and the lexical check is the truth.
+        let Ok(repo) = crate::repo_root::RepoRoot::open(repo_root) else {
+            return Ok(root.join(rel));
+        };
+        repo.resolve(&root.join(rel)).map_err(|e| ConfigError::Value {
+            path: self.path.clone().unwrap_or_else(|| root.join(FILE_NAME)),
+            place: "cache.dir".into(),
+            message: match e {
+                crate::repo_root::WriteError::OutsideRoot { real, .. } => format!(
+                    "`{rel}` resolves to {}, outside the repository (a symbolic link); the cache must live inside it",
+                    real.display()
+                ),
+                other => format!("`{rel}`: {other}"),
+            },
+        })
     }
 
     /// The cache time to live.

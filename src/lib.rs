@@ -10,4 +10,5 @@ pub mod emit;
 pub mod iam;
 pub mod minimize;
 pub mod plan;
+pub mod repo_root;
 pub mod usage;

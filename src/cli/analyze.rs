@@ -217,6 +217,16 @@ pub fn analyze(
                         ));
                     }
                     Lookup::Stale {
+                        entry: e,
+                        why: why @ StaleReason::FromTheFuture { .. },
+                    } => {
+                        // Its age cannot be known: used like an expired entry, for review.
+                        let mut u = e.usage;
+                        u.complete = false;
+                        merge_into(&mut usage, arn, u);
+                        stale.push((p.address.clone(), why.to_string()));
+                    }
+                    Lookup::Stale {
                         why: StaleReason::PoliciesChanged,
                         ..
                     } => {

@@ -143,6 +143,9 @@ pub enum EmitError {
         /// The target's hash now.
         found: String,
     },
+    /// A write refused (it would leave the root) or failed (and was rolled back).
+    #[error(transparent)]
+    Write(#[from] crate::repo_root::WriteError),
 }
 
 impl EmitError {

@@ -2,12 +2,17 @@
 //!
 //! A patch starts with one `# iamtrim: sha256 <path> <before> <after>` line per target (paths relative
 //! to the repository root), then a plain unified diff with `a/` and `b/` prefixes, so `git apply` and
-//! `patch -p1` take it as it is (both skip text before the first `---`). [`apply_patches`] checks the
-//! hashes: a target that equals the post-image is already patched (a no-op), one that equals neither
-//! image changed since the patch was written and is refused. Each file is written atomically.
+//! `patch -p1` take it as it is (both skip text before the first `---`). A path with a space, a quote,
+//! a backslash or a control character is written the way git quotes it (`"a/my dir/x.tf"`, C escapes),
+//! in the header and the `---`/`+++` lines alike. [`apply_patches`] checks the hashes: a target that
+//! equals the post-image is already patched (a no-op), one that equals neither image changed since the
+//! patch was written and is refused. Every patch is checked before anything is written, then all files
+//! are written together through [`crate::repo_root`]: all of them, or none.
 
 use crate::emit::edit::EmitError;
+use crate::repo_root::RepoRoot;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 /// The file name `iamtrim suggest` writes in each module directory.
@@ -44,7 +49,7 @@ pub fn render_patch(changes: &[FileChange]) -> String {
     for change in &changed {
         out.push_str(&format!(
             "{HASH_PREFIX}{} {} {}\n",
-            change.path,
+            quote_path(&change.path),
             sha256_hex(&change.before),
             sha256_hex(&change.after)
         ));
@@ -54,7 +59,10 @@ pub fn render_patch(changes: &[FileChange]) -> String {
         let text = diff
             .unified_diff()
             .context_radius(3)
-            .header(&format!("a/{}", change.path), &format!("b/{}", change.path))
+            .header(
+                &quote_path(&format!("a/{}", change.path)),
+                &quote_path(&format!("b/{}", change.path)),
+            )
             .to_string();
         out.push_str(&text);
     }
@@ -120,8 +128,7 @@ fn parse_patch(path: &Path, text: &str) -> Result<Vec<FilePatch>, EmitError> {
         let line = lines[i];
         let content = line.trim_end_matches(['\n', '\r']);
         if let Some(rest) = content.strip_prefix(HASH_PREFIX) {
-            let parts: Vec<&str> = rest.split(' ').collect();
-            let [target, before, after] = parts[..] else {
+            let Some((target, before, after)) = parse_hash_line(rest) else {
                 return Err(patch_error(
                     path,
                     i + 1,
@@ -129,25 +136,33 @@ fn parse_patch(path: &Path, text: &str) -> Result<Vec<FilePatch>, EmitError> {
                 ));
             };
             files.push(FilePatch {
-                path: target.to_string(),
+                path: target,
                 before_hash: before.to_string(),
                 after_hash: after.to_string(),
                 hunks: Vec::new(),
             });
             i += 1;
-        } else if let Some(old) = content.strip_prefix("--- a/") {
+        } else if let Some(old) = content
+            .strip_prefix("--- ")
+            .and_then(|name| diff_name(name, "a/"))
+        {
             let new = lines
                 .get(i + 1)
                 .map(|l| l.trim_end_matches(['\n', '\r']))
-                .unwrap_or("");
-            if new.strip_prefix("+++ b/") != Some(old) {
-                return Err(patch_error(path, i + 2, format!("expected `+++ b/{old}`")));
+                .and_then(|l| l.strip_prefix("+++ "))
+                .and_then(|name| diff_name(name, "b/"));
+            if new.as_deref() != Some(old.as_str()) {
+                return Err(patch_error(
+                    path,
+                    i + 2,
+                    format!("expected `+++ {}`", quote_path(&format!("b/{old}"))),
+                ));
             }
             let Some(file) = files.iter_mut().find(|f| f.path == old) else {
                 return Err(patch_error(
                     path,
                     i + 1,
-                    format!("no `# iamtrim: sha256` line for {old}"),
+                    format!("no `# iamtrim: sha256` line for {}", quote_path(&old)),
                 ));
             };
             i += 2;
@@ -207,6 +222,107 @@ fn parse_patch(path: &Path, text: &str) -> Result<Vec<FilePatch>, EmitError> {
         ));
     }
     Ok(files)
+}
+
+/// A path as git writes it in a diff: in double quotes with C escapes when it has a space, a quote,
+/// a backslash or a control character (git itself leaves spaces bare, but reads them quoted too, and
+/// quoting keeps our own `sha256` line one unambiguous token).
+pub fn quote_path(path: &str) -> String {
+    let needs = path
+        .chars()
+        .any(|c| c == ' ' || c == '"' || c == '\\' || c.is_ascii_control());
+    if !needs {
+        return path.to_string();
+    }
+    let mut out = String::with_capacity(path.len() + 2);
+    out.push('"');
+    for c in path.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Reads a path quoted by [`quote_path`] (or git) at the start of `text`: the path and what follows
+/// the closing quote. `None` when `text` does not start with a well-formed quoted path.
+fn unquote_path(text: &str) -> Option<(String, &str)> {
+    let body = text.strip_prefix('"')?;
+    let mut bytes = Vec::with_capacity(body.len());
+    let mut iter = body.char_indices();
+    while let Some((i, c)) = iter.next() {
+        match c {
+            '"' => {
+                let path = String::from_utf8(bytes).ok()?;
+                return Some((path, &body[i + 1..]));
+            }
+            '\\' => {
+                let (_, e) = iter.next()?;
+                let byte = match e {
+                    '"' => b'"',
+                    '\\' => b'\\',
+                    'a' => 7,
+                    'b' => 8,
+                    't' => b'\t',
+                    'n' => b'\n',
+                    'v' => 11,
+                    'f' => 12,
+                    'r' => b'\r',
+                    '0'..='3' => {
+                        let (_, d2) = iter.next()?;
+                        let (_, d3) = iter.next()?;
+                        let digits: String = [e, d2, d3].iter().collect();
+                        u8::from_str_radix(&digits, 8).ok()?
+                    }
+                    _ => return None,
+                };
+                bytes.push(byte);
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    None
+}
+
+/// `<path> <before> <after>` of a `sha256` line, the path quoted or bare.
+fn parse_hash_line(rest: &str) -> Option<(String, &str, &str)> {
+    let (target, before, after) = if rest.starts_with('"') {
+        let (target, hashes) = unquote_path(rest)?;
+        let (before, after) = hashes.strip_prefix(' ')?.split_once(' ')?;
+        (target, before, after)
+    } else {
+        // Hashes have no space; a bare path (written before paths were quoted) may.
+        let mut parts = rest.rsplitn(3, ' ');
+        let (after, before, target) = (parts.next()?, parts.next()?, parts.next()?);
+        (target.to_string(), before, after)
+    };
+    let hex = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(before) && hex(after) && !target.is_empty()).then_some((target, before, after))
+}
+
+/// The path of a `---`/`+++` line without its `a/`/`b/` prefix; a trailing tab (git's marker
+/// after a bare name with a space) ends the name.
+fn diff_name(name: &str, prefix: &str) -> Option<String> {
+    let path = if name.starts_with('"') {
+        unquote_path(name)?.0
+    } else {
+        name.split('\t').next().unwrap_or(name).to_string()
+    };
+    path.strip_prefix(prefix).map(str::to_string)
 }
 
 /// `-a,b +c,d @@` -> (a, b, d).
@@ -269,60 +385,20 @@ fn apply_hunks(patch: &Path, before: &str, hunks: &[Hunk]) -> Result<String, Emi
     Ok(out)
 }
 
-/// A relative, `..`-free path joined to the root; anything else is refused.
-pub(crate) fn inside_root(root: &Path, relative: &str) -> Result<PathBuf, EmitError> {
+/// A relative, `..`-free path under the root, as its real path (symlinks followed); a path that
+/// is not plain, or whose real path leaves the root, is refused.
+pub(crate) fn inside_root(root: &RepoRoot, relative: &str) -> Result<PathBuf, EmitError> {
     let rel = Path::new(relative);
     let plain = rel
         .components()
         .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    let joined = root.join(rel);
     if !plain || relative.is_empty() {
         return Err(EmitError::OutsideRoot {
-            path: joined,
-            root: root.to_path_buf(),
+            path: root.path().join(rel),
+            root: root.path().to_path_buf(),
         });
     }
-    // Symlinked directories on the way must not lead out either.
-    if let (Ok(canonical_root), Some(Ok(parent))) =
-        (root.canonicalize(), joined.parent().map(Path::canonicalize))
-    {
-        if !parent.starts_with(&canonical_root) {
-            return Err(EmitError::OutsideRoot {
-                path: joined,
-                root: root.to_path_buf(),
-            });
-        }
-    }
-    Ok(joined)
-}
-
-/// Writes `text` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, text: &str) -> Result<(), EmitError> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| EmitError::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.iamtrim-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        EmitError::io(path, e)
-    })
+    Ok(root.resolve(rel)?)
 }
 
 /// Every `iamtrim.patch` under `root` (hidden directories such as `.git` and `.terraform` skipped).
@@ -348,28 +424,45 @@ pub fn find_patches(root: &Path) -> Result<Vec<PathBuf>, EmitError> {
     Ok(found)
 }
 
-/// Applies iamtrim patches (default: every `iamtrim.patch` under `root`).
+/// Applies iamtrim patches (default: every `iamtrim.patch` under `root`), all or nothing.
 ///
-/// A patch whose target changed since it was written is refused before anything of it is written;
-/// a target already patched is left alone; each file is replaced atomically.
+/// Every patch is checked first, each against the files as the patches before it leave them: a
+/// target changed since its patch was written is refused before anything is written; a target
+/// already patched is left alone. Then every changed file is written in one [`Staged`] set, so a
+/// failure while writing puts back what was written. A symlinked target is patched where the link
+/// points, when that is inside the root.
+///
+/// [`Staged`]: crate::repo_root::Staged
 pub fn apply_patches(root: &Path, patches: &[PathBuf]) -> Result<ApplyReport, EmitError> {
+    let repo = RepoRoot::open(root)?;
     let patches = if patches.is_empty() {
-        find_patches(root)?
+        find_patches(repo.path())?
     } else {
         patches.to_vec()
     };
     let mut report = ApplyReport::default();
+    // Real path -> the text it will have, and whether a patch changes it.
+    let mut texts: BTreeMap<PathBuf, (String, bool)> = BTreeMap::new();
+    let mut order: Vec<PathBuf> = Vec::new();
     for patch in patches {
         let text = std::fs::read_to_string(&patch).map_err(|e| EmitError::io(&patch, e))?;
         let files = parse_patch(&patch, &text)?;
-        let mut planned = Vec::with_capacity(files.len());
+        let mut outcome = PatchOutcome {
+            patch: patch.clone(),
+            files: Vec::new(),
+        };
         for file in &files {
-            let target = inside_root(root, &file.path)?;
-            let current =
-                std::fs::read_to_string(&target).map_err(|e| EmitError::io(&target, e))?;
+            let target = inside_root(&repo, &file.path)?;
+            let current = match texts.get(&target) {
+                Some((text, _)) => text.clone(),
+                None => std::fs::read_to_string(&target).map_err(|e| EmitError::io(&target, e))?,
+            };
             let hash = sha256_hex(&current);
             if hash == file.after_hash {
-                planned.push((file.path.clone(), target, None));
+                outcome
+                    .files
+                    .push((file.path.clone(), FileApply::AlreadyApplied));
+                texts.entry(target).or_insert((current, false));
             } else if hash == file.before_hash {
                 let patched = apply_hunks(&patch, &current, &file.hunks)?;
                 if sha256_hex(&patched) != file.after_hash {
@@ -378,11 +471,15 @@ pub fn apply_patches(root: &Path, patches: &[PathBuf]) -> Result<ApplyReport, Em
                         1,
                         format!(
                             "applying to {} does not give the recorded result",
-                            file.path
+                            quote_path(&file.path)
                         ),
                     ));
                 }
-                planned.push((file.path.clone(), target, Some(patched)));
+                outcome.files.push((file.path.clone(), FileApply::Applied));
+                if !order.contains(&target) {
+                    order.push(target.clone());
+                }
+                texts.insert(target, (patched, true));
             } else {
                 return Err(EmitError::TargetChanged {
                     patch: patch.clone(),
@@ -392,21 +489,18 @@ pub fn apply_patches(root: &Path, patches: &[PathBuf]) -> Result<ApplyReport, Em
                 });
             }
         }
-        let mut outcome = PatchOutcome {
-            patch: patch.clone(),
-            files: Vec::new(),
-        };
-        for (path, target, patched) in planned {
-            match patched {
-                Some(text) => {
-                    write_atomic(&target, &text)?;
-                    outcome.files.push((path, FileApply::Applied));
-                }
-                None => outcome.files.push((path, FileApply::AlreadyApplied)),
-            }
-        }
         report.patches.push(outcome);
     }
+    let mut staged = repo.stage();
+    for target in &order {
+        if let Some(dir) = target.parent() {
+            crate::repo_root::remove_stale_temporaries(dir)?;
+        }
+        if let Some((text, true)) = texts.get(target) {
+            staged.add(target, text.as_bytes())?;
+        }
+    }
+    staged.commit()?;
     Ok(report)
 }
 
@@ -468,8 +562,55 @@ mod tests {
     #[test]
     fn paths_leaving_the_root_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(inside_root(tmp.path(), "../x.tf").is_err());
-        assert!(inside_root(tmp.path(), "/etc/passwd").is_err());
-        assert!(inside_root(tmp.path(), "ok/x.tf").is_ok());
+        let root = RepoRoot::open(tmp.path()).unwrap();
+        assert!(inside_root(&root, "../x.tf").is_err());
+        assert!(inside_root(&root, "/etc/passwd").is_err());
+        assert!(inside_root(&root, "ok/x.tf").is_ok());
+    }
+
+    #[test]
+    fn paths_with_spaces_quotes_and_controls_round_trip_quoted() {
+        for path in [
+            "my modules/app/main.tf",
+            "a\"b.tf",
+            "back\\slash.tf",
+            "tab\there.tf",
+            "bell\u{7}.tf",
+            "plain/main.tf",
+            "ünï code.tf",
+        ] {
+            let text = render_patch(&[FileChange {
+                path: path.into(),
+                before: "a\n".into(),
+                after: "b\n".into(),
+            }]);
+            let files =
+                parse_patch(Path::new("p"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(files[0].path, path, "{text}");
+            assert_eq!(files[0].hunks.len(), 1, "{text}");
+        }
+        assert_eq!(quote_path("a b/c"), "\"a b/c\"");
+        assert_eq!(quote_path("x\u{1}"), "\"x\\001\"");
+        assert_eq!(
+            unquote_path("\"x\\001\" rest"),
+            Some(("x\u{1}".to_string(), " rest"))
+        );
+        assert_eq!(quote_path("plain/x.tf"), "plain/x.tf");
+    }
+
+    #[test]
+    fn a_space_in_a_path_is_one_header_token_regression() {
+        // Split on spaces, `modules/my app/main.tf` was three tokens and the patch was refused.
+        let text = render_patch(&[FileChange {
+            path: "modules/my app/main.tf".into(),
+            before: "a\n".into(),
+            after: "b\n".into(),
+        }]);
+        assert!(
+            text.contains("--- \"a/modules/my app/main.tf\"\n"),
+            "{text}"
+        );
+        let files = parse_patch(Path::new("p"), &text).unwrap();
+        assert_eq!(files[0].path, "modules/my app/main.tf");
     }
 }

@@ -1,7 +1,8 @@
 //! [`write_suggestions`]: decides, for every [`PolicyEdit`], whether the user's own files are patched
 //! or a suggestion file is written, and writes `<module dir>/iamtrim.patch` and
-//! `<module dir>/iamtrim.suggested.tf` (or under `--out`), atomically, never outside the root; and
-//! puts each AWS-managed [`PolicyReplacement`] in its attaching module's suggestion file.
+//! `<module dir>/iamtrim.suggested.tf` (or under `--out`), never outside the root; and puts each
+//! AWS-managed [`PolicyReplacement`] in its attaching module's suggestion file. The files of one run
+//! are written together ([`crate::repo_root::Staged`]): all of them or none.
 //!
 //! Edits of one `for_each`/`count` resource share a block, so they are merged first: a statement is
 //! removed only when every instance removes it, and keeps the union of the actions its instances keep.
@@ -10,11 +11,12 @@ use crate::emit::edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
 use crate::emit::hcl::{PolicyForm, Rewrite, TerraformFileMut};
 use crate::emit::json_text;
 use crate::emit::modules::{ModuleDir, ModuleDirs, feeding_input};
-use crate::emit::patch::{FileChange, PATCH_FILE_NAME, render_patch, write_atomic};
+use crate::emit::patch::{FileChange, PATCH_FILE_NAME, render_patch};
 use crate::emit::replacement::{PolicyReplacement, replacement_blocks};
 use crate::emit::suggestion::{policy_document_block, suggestion_name};
 use crate::iam::policy::PolicyDocument;
 use crate::plan::model::Plan;
+use crate::repo_root::{RepoRoot, remove_stale_temporaries};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -437,15 +439,17 @@ pub fn write_suggestions_and_replacements(
         });
     }
     if !opts.dry_run {
+        // `--out` is the one other tree a run may write to: the user named it.
+        let boundary = RepoRoot::open(opts.out_dir.as_deref().unwrap_or(&root))?;
+        let mut staged = boundary.stage();
         for file in &files {
-            if opts.out_dir.is_none() && !file.path.starts_with(&root) {
-                return Err(EmitError::OutsideRoot {
-                    path: file.path.clone(),
-                    root,
-                });
+            let real = staged.add(&file.path, file.text.as_bytes())?;
+            // What an interrupted run left next to this file; the real folder, never through a link.
+            if let Some(dir) = real.parent() {
+                remove_stale_temporaries(dir)?;
             }
-            write_atomic(&file.path, &file.text)?;
         }
+        staged.commit()?;
     }
     let mut outcomes: Vec<EditOutcome> = edits
         .iter()

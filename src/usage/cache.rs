@@ -3,11 +3,14 @@
 //! Owns [`Cache`] (open, get, put, list), its [`CacheKey`] and [`CacheEntry`], the policy [`fingerprint`],
 //! and the [`JobLedger`] (`.iamtrim/jobs.json`) that remembers Access Analyzer job ids across runs.
 //! Files are pretty JSON with a stable key order so a team can commit them and review usage changes in a
-//! pull request; a pre-commit hook then needs no AWS credentials. Writes are atomic (temp file + rename) so
-//! parallel runs never leave a torn file; a corrupt or foreign-version file is a warning and a miss.
+//! pull request; a pre-commit hook then needs no AWS credentials. Every write goes through
+//! [`crate::repo_root`] (exclusive temp file + rename, never through a link that leads out of the
+//! boundary) so parallel runs never leave a torn file; a corrupt or foreign-version file is a warning
+//! and a miss; what an interrupted run left (temporaries) is never read and is removed on the next write.
 //! It does not decide what to do with a stale entry: callers get [`Lookup::Stale`] with the reason.
 
 use crate::iam::policy::PolicyDocument;
+use crate::repo_root::{RepoRoot, WriteError, is_temporary_name, remove_stale_temporaries};
 use crate::usage::{ObservedUsage, UsageSourceKind, Window};
 use aws_sdk_accessanalyzer::primitives::{DateTime, DateTimeFormat};
 use serde::{Deserialize, Serialize};
@@ -15,9 +18,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 /// The on-disk format written by this version; files with another value are ignored.
@@ -28,6 +30,9 @@ pub const LEDGER_FORMAT: &str = "iamtrim-jobs/1";
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Default cache folder, relative to the Terraform root.
 pub const DEFAULT_DIR: &str = ".iamtrim/cache";
+/// How far in the future an entry's `generated_at` may be (clocks of two machines differ) before the
+/// entry is stale.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// A cache failure that is not just a miss: the folder or a file could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +46,9 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
+    /// A write refused: it would lead outside the repository (a symlinked folder or file).
+    #[error(transparent)]
+    Refused(#[from] WriteError),
     /// Reading the folder failed.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -193,6 +201,35 @@ pub enum StaleReason {
         /// Age in seconds.
         age_secs: u64,
     },
+    /// Generated after now (beyond [`CLOCK_SKEW`]): a wrong clock or a hand-edited file, whose age,
+    /// and so whose freshness, cannot be known.
+    FromTheFuture {
+        /// How far ahead of now, in seconds.
+        ahead_secs: u64,
+    },
+}
+
+impl std::fmt::Display for StaleReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StaleReason::PoliciesChanged => write!(
+                f,
+                "policies changed since its usage was cached; refresh with --cloudtrail or `iamtrim generate`"
+            ),
+            StaleReason::Expired { age_secs } => {
+                write!(f, "cached usage is {} days old", age_secs / 86_400)
+            }
+            StaleReason::FromTheFuture { ahead_secs } => write!(
+                f,
+                "cached usage is dated {} in the future (a wrong clock or an edited file); refresh with --cloudtrail or `iamtrim generate`",
+                if *ahead_secs >= 2 * 86_400 {
+                    format!("{} days", ahead_secs / 86_400)
+                } else {
+                    format!("{} minutes", ahead_secs / 60)
+                }
+            ),
+        }
+    }
 }
 
 /// The answer of [`Cache::get`].
@@ -216,15 +253,32 @@ pub enum Lookup {
 pub struct Cache {
     dir: PathBuf,
     ttl: Duration,
+    /// The tree writes must stay in; `None`: the cache folder itself.
+    root: Option<RepoRoot>,
+    /// Set once this cache removed an interrupted run's temporaries.
+    swept: OnceLock<()>,
 }
 
 impl Cache {
-    /// Opens (creating lazily on first write) the cache in `dir`, with the default TTL.
+    /// Opens (creating lazily on first write) the cache in `dir`, with the default TTL. Writes stay
+    /// inside `dir` (a symlinked entry leading out is refused); [`Cache::open_in`] also confines
+    /// `dir` itself to a repository.
     pub fn open(dir: impl Into<PathBuf>) -> Self {
         Cache {
             dir: dir.into(),
             ttl: DEFAULT_TTL,
+            root: None,
+            swept: OnceLock::new(),
         }
+    }
+
+    /// Opens the cache in `dir`, refused when its real path (symlinked folders followed) leaves
+    /// `root`; every later write is confined to `root` too.
+    pub fn open_in(root: &RepoRoot, dir: &Path) -> Result<Self, CacheError> {
+        let real = root.resolve(dir)?;
+        let mut cache = Cache::open(real);
+        cache.root = Some(root.clone());
+        Ok(cache)
     }
 
     /// The same cache with another time to live.
@@ -266,6 +320,17 @@ impl Cache {
                 why: StaleReason::PoliciesChanged,
             };
         }
+        // Without this an entry from 2999 would never expire.
+        if let Ok(ahead) = generated.duration_since(now) {
+            if ahead > CLOCK_SKEW {
+                return Lookup::Stale {
+                    entry,
+                    why: StaleReason::FromTheFuture {
+                        ahead_secs: ahead.as_secs(),
+                    },
+                };
+            }
+        }
         let age = now.duration_since(generated).unwrap_or_default();
         if age > self.ttl {
             return Lookup::Stale {
@@ -278,10 +343,22 @@ impl Cache {
         Lookup::Fresh(entry)
     }
 
-    /// Stores `entry` under its key, atomically.
+    /// Stores `entry` under its key, atomically, and the first time removes what interrupted runs
+    /// left in the folder.
     pub fn put(&self, entry: &CacheEntry) -> Result<PathBuf, CacheError> {
         let path = self.path_of(&entry.key);
-        write_json_atomic(&path, &serde_json::to_value(entry).unwrap_or(Value::Null))?;
+        let real = write_json(
+            self.root.as_ref(),
+            &path,
+            &serde_json::to_value(entry).unwrap_or(Value::Null),
+        )?;
+        if self.swept.get().is_none() {
+            // The real folder the entry went to: inside the boundary, never through a link.
+            if let Some(dir) = real.parent() {
+                remove_stale_temporaries(dir)?;
+            }
+            let _ = self.swept.set(());
+        }
         Ok(path)
     }
 
@@ -303,6 +380,12 @@ impl Cache {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            // An interrupted run's temporary is never an entry, whatever its name ends with.
+            .filter(|p| {
+                !p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_temporary_name)
+            })
             .collect();
         paths.sort();
         let mut entries = Vec::new();
@@ -340,41 +423,25 @@ fn read_entry(path: &Path) -> Result<Option<CacheEntry>, String> {
         .map_err(|e| format!("unexpected content ({e})"))
 }
 
-/// Writes pretty JSON to a unique temp file next to `path`, then renames it over `path`.
+/// Writes pretty JSON to `path` through [`RepoRoot::write`], confined to `root`, or when there is
+/// none to `path`'s folder (created if missing).
 ///
 /// Rename is atomic on one file system, so a reader or a parallel writer sees either the old or the new file.
-pub(crate) fn write_json_atomic(path: &Path, value: &Value) -> Result<(), CacheError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|source| CacheError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let nonce = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.{nonce}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+fn write_json(root: Option<&RepoRoot>, path: &Path, value: &Value) -> Result<PathBuf, CacheError> {
     let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
     text.push('\n');
-    let write = || -> std::io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|source| {
-        let _ = fs::remove_file(&tmp);
-        CacheError::Write {
-            path: path.to_path_buf(),
-            source,
+    let boundary = match root {
+        Some(root) => root.clone(),
+        None => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            fs::create_dir_all(dir).map_err(|source| CacheError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            RepoRoot::open(dir)?
         }
-    })
+    };
+    Ok(boundary.write(path, text.as_bytes())?)
 }
 
 /// `sha256:<hex>` over the documents' canonical JSON (keys sorted, no whitespace), order-independent.
@@ -507,11 +574,16 @@ impl JobLedger {
         }
     }
 
-    /// Writes the ledger atomically.
+    /// Writes the ledger atomically (never through a link leading out of its folder).
     pub fn save(&self, path: &Path) -> Result<(), CacheError> {
         let mut copy = self.clone();
         copy.format = LEDGER_FORMAT.to_string();
-        write_json_atomic(path, &serde_json::to_value(&copy).unwrap_or(Value::Null))
+        write_json(
+            None,
+            path,
+            &serde_json::to_value(&copy).unwrap_or(Value::Null),
+        )?;
+        Ok(())
     }
 
     /// The recorded job for `key`, if any.
