@@ -49,22 +49,21 @@ pub enum WriteError {
         why: &'static str,
     },
     /// Creating, writing or renaming failed; nothing of this write is left behind.
-    #[error("cannot write {path}: {source}")]
+    // The cause is in the message and not a `source`: the error stays one line however it is printed.
+    #[error("cannot write {path}: {cause}")]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A set of writes failed while being put in place; the others were rolled back.
-    #[error("cannot write {path}: {source}; {}", rollback_summary(.restored, .left_changed))]
+    #[error("cannot write {path}: {cause}; {}", rollback_summary(.restored, .left_changed))]
     Incomplete {
         /// The file whose rename failed.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
         /// Files already written and then restored to what they were.
         restored: Vec<PathBuf>,
         /// Files written that could not be restored: they are changed on disk.
@@ -86,17 +85,17 @@ fn rollback_summary(restored: &[PathBuf], left_changed: &[PathBuf]) -> String {
             list(left_changed)
         ),
         (false, true) => format!(
-            "nothing changed: restored {} to what it was",
+            "nothing changed: undid the writes of {} in this run",
             list(restored)
         ),
         (true, true) => "nothing changed".to_string(),
     }
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> WriteError {
+fn io_error(path: &Path, cause: std::io::Error) -> WriteError {
     WriteError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 
@@ -277,7 +276,7 @@ impl Staged<'_> {
                 }
             }
         }
-        let Some((path, source)) = failure else {
+        let Some((path, cause)) = failure else {
             self.created_dirs.clear();
             return Ok(self.writes.iter().map(|w| w.target.clone()).collect());
         };
@@ -308,7 +307,7 @@ impl Staged<'_> {
         }
         Err(WriteError::Incomplete {
             path,
-            source,
+            cause,
             restored,
             left_changed,
         })

@@ -676,6 +676,98 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_from_the_future_is_stale_not_fresh_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).with_ttl(Duration::from_secs(3600));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let year_2999 = parse_rfc3339("2999-01-01T00:00:00Z").unwrap();
+        cache.put(&entry("sha256:a", year_2999)).unwrap();
+        let Lookup::Stale {
+            why: why @ StaleReason::FromTheFuture { ahead_secs },
+            ..
+        } = cache.get(&key(), "sha256:a", now)
+        else {
+            panic!("an entry from 2999 must be stale");
+        };
+        assert!(ahead_secs > 900 * 365 * 86_400, "{ahead_secs}");
+        assert!(why.to_string().contains("in the future"), "{why}");
+        // Within the clock-skew allowance it is fresh.
+        cache
+            .put(&entry("sha256:a", now + Duration::from_secs(60)))
+            .unwrap();
+        assert!(matches!(
+            cache.get(&key(), "sha256:a", now),
+            Lookup::Fresh(_)
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_cache_folder_leading_out_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(&repo).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, repo.join(".iamtrim")).unwrap();
+        let root = RepoRoot::open(&repo).unwrap();
+        let err = Cache::open_in(&root, &repo.join(".iamtrim/cache")).unwrap_err();
+        assert!(
+            matches!(err, CacheError::Refused(WriteError::OutsideRoot { .. })),
+            "{err}"
+        );
+        // A link to a folder inside the repository is followed.
+        fs::remove_file(repo.join(".iamtrim")).unwrap();
+        fs::create_dir_all(repo.join("kept")).unwrap();
+        std::os::unix::fs::symlink(repo.join("kept"), repo.join(".iamtrim")).unwrap();
+        let cache = Cache::open_in(&root, &repo.join(".iamtrim/cache")).unwrap();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let written = cache.put(&entry("sha256:a", at)).unwrap();
+        assert!(
+            written.starts_with(root.path().join("kept/cache")),
+            "{written:?}"
+        );
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_file_linked_out_of_the_cache_is_not_written_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        fs::create_dir_all(&dir).unwrap();
+        let victim = tmp.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let cache = Cache::open(&dir);
+        std::os::unix::fs::symlink(&victim, cache.path_of(&key())).unwrap();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(cache.put(&entry("sha256:a", at)).is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+    }
+
+    #[test]
+    fn put_removes_an_interrupted_runs_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path());
+        // Left by a run that was killed: its process (a pid above any pid_max) is gone.
+        let legacy = dir
+            .path()
+            .join(".w--cloudtrail--0123456789ab.json.4194999.0.12345.tmp");
+        let current = dir
+            .path()
+            .join(".w--cloudtrail--0123456789ab.json.iamtrim-4194999-0123456789abcdef.tmp");
+        fs::write(&legacy, "{\"format\":").unwrap();
+        fs::write(&current, "{\"format\":").unwrap();
+        let (entries, warnings) = cache.list().unwrap();
+        assert!(entries.is_empty() && warnings.is_empty(), "{warnings:?}");
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        cache.put(&entry("sha256:a", at)).unwrap();
+        assert!(!legacy.exists() && !current.exists());
+        let (entries, warnings) = cache.list().unwrap();
+        assert_eq!((entries.len(), warnings.len()), (1, 0));
+    }
+
+    #[test]
     fn corrupt_and_foreign_files_are_warnings() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path());

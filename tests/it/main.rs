@@ -23,5 +23,6 @@ mod cloudtrail_s3;
 mod corpus;
 mod discovery;
 mod emit_write;
+mod hardening_fs;
 mod iam_policies;
 mod plan_generated;
