@@ -440,6 +440,9 @@ pub fn write_suggestions_and_replacements(
     }
     if !opts.dry_run {
         // `--out` is the one other tree a run may write to: the user named it.
+        if let Some(out) = &opts.out_dir {
+            std::fs::create_dir_all(out).map_err(|e| EmitError::io(out, e))?;
+        }
         let boundary = RepoRoot::open(opts.out_dir.as_deref().unwrap_or(&root))?;
         let mut staged = boundary.stage();
         for file in &files {
