@@ -171,7 +171,8 @@ impl Config {
         let Ok(repo) = crate::repo_root::RepoRoot::open(repo_root) else {
             return Ok(root.join(rel));
         };
-        repo.resolve(&root.join(rel)).map_err(|e| ConfigError::Value {
+        let dir = lexical_normalize(&root.join(rel)).unwrap_or_else(|| root.join(rel));
+        repo.resolve(&dir).map_err(|e| ConfigError::Value {
             path: self.path.clone().unwrap_or_else(|| root.join(FILE_NAME)),
             place: "cache.dir".into(),
             message: match e {

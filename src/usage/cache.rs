@@ -574,15 +574,19 @@ impl JobLedger {
         }
     }
 
-    /// Writes the ledger atomically (never through a link leading out of its folder).
+    /// Writes the ledger atomically (never through a link leading out of its folder), and removes
+    /// what interrupted runs left next to it.
     pub fn save(&self, path: &Path) -> Result<(), CacheError> {
         let mut copy = self.clone();
         copy.format = LEDGER_FORMAT.to_string();
-        write_json(
+        let real = write_json(
             None,
             path,
             &serde_json::to_value(&copy).unwrap_or(Value::Null),
         )?;
+        if let Some(dir) = real.parent() {
+            remove_stale_temporaries(dir)?;
+        }
         Ok(())
     }
 
