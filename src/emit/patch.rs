@@ -119,6 +119,15 @@ fn patch_error(path: &Path, line: usize, message: impl Into<String>) -> EmitErro
     }
 }
 
+/// The targets (paths relative to the root) of a patch written by [`render_patch`], or the error
+/// naming the patch's line: the patch reader on its own, without touching any file.
+pub fn read_patch(path: &Path, text: &str) -> Result<Vec<String>, EmitError> {
+    Ok(parse_patch(path, text)?
+        .into_iter()
+        .map(|f| f.path)
+        .collect())
+}
+
 /// Parses a patch written by [`render_patch`].
 fn parse_patch(path: &Path, text: &str) -> Result<Vec<FilePatch>, EmitError> {
     let mut files: Vec<FilePatch> = Vec::new();
@@ -612,5 +621,11 @@ mod tests {
         );
         let files = parse_patch(Path::new("p"), &text).unwrap();
         assert_eq!(files[0].path, "modules/my app/main.tf");
+        assert_eq!(
+            read_patch(Path::new("p"), &text).unwrap(),
+            ["modules/my app/main.tf"]
+        );
+        let broken = text.replace(" \"modules/my app/main.tf\" ", " \"modules/my app ");
+        assert!(read_patch(Path::new("p"), &broken).is_err());
     }
 }
