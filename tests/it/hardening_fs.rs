@@ -66,30 +66,33 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
 
 #[cfg(unix)]
 #[test]
-fn suggest_writes_nothing_through_planted_temporary_symlinks() {
+fn suggest_and_apply_write_nothing_through_planted_temporary_symlinks() {
     let outside = tempfile::tempdir().unwrap();
     let repo = quickstart(|_| {});
     let root = repo.path();
     // The old writer named its temporaries `.<name>.iamtrim-<pid>.tmp`; pids come one after another,
     // so links under the next few thousand names caught the run's writes.
-    let mut probe = std::process::Command::new("true").spawn().unwrap();
-    let base = probe.id();
-    probe.wait().unwrap();
-    let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(32_768);
-    for dir in [root.to_path_buf(), root.join("modules/worker")] {
-        for name in ["iamtrim.patch", "iamtrim.suggested.tf"] {
-            for i in 0..3000 {
-                let pid = (base + i) % pid_max;
-                symlink(
-                    &outside.path().join(format!("{name}-{pid}")),
-                    &dir.join(format!(".{name}.iamtrim-{pid}.tmp")),
-                );
+    let plant = |names: &[&str]| {
+        let mut probe = std::process::Command::new("true").spawn().unwrap();
+        let base = probe.id();
+        probe.wait().unwrap();
+        let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(32_768);
+        for dir in [root.to_path_buf(), root.join("modules/worker")] {
+            for name in names {
+                for i in 0..3000 {
+                    let pid = (base + i) % pid_max;
+                    let link = dir.join(format!(".{name}.iamtrim-{pid}.tmp"));
+                    if link.symlink_metadata().is_err() {
+                        symlink(&outside.path().join(format!("{name}-{pid}")), &link);
+                    }
+                }
             }
         }
-    }
+    };
+    plant(&["iamtrim.patch", "iamtrim.suggested.tf"]);
     let (code, _, stderr) = suggest(root, PLAN, &[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(files(outside.path()).is_empty(), "written outside the root");
@@ -97,6 +100,14 @@ fn suggest_writes_nothing_through_planted_temporary_symlinks() {
         let path = root.join(patch);
         assert!(path.is_file() && !is_symlink(&path), "{patch}");
         git(root, &["apply", "--check", patch]);
+    }
+    // `apply` writes the patched `.tf` files the same way.
+    plant(&["main.tf"]);
+    let out = iamtrim(root).arg("apply").output().unwrap();
+    repo::assert_success(&out);
+    assert!(files(outside.path()).is_empty(), "written outside the root");
+    for tf in ["main.tf", "modules/worker/main.tf"] {
+        assert!(!is_symlink(&root.join(tf)), "{tf} is still a regular file");
     }
 }
 
