@@ -18,6 +18,7 @@ use crate::plan::model::{
 };
 use rayon::prelude::*;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -45,8 +46,11 @@ pub struct Instance<'p> {
     pub after: Option<Attributes<'p>>,
     /// `true` at unknown leaves of `after`.
     pub after_unknown: Option<Attributes<'p>>,
-    /// `true` at sensitive leaves of `after` (or of `before` when there is no after).
-    pub sensitive: Option<Attributes<'p>>,
+    /// What the plan marks sensitive, before and after (see [`Marks`]).
+    pub sensitive: Marks,
+    /// The parts of the change (`change.after`, `change.before`) that hold a value other than an
+    /// object or `null`: nothing in them is read, and documents are reported invalid.
+    pub malformed: Vec<(&'static str, &'static str)>,
     /// Plan action: `create`, `update`, `replace`, `delete`, `no-op`, `read`.
     pub action: Cow<'static, str>,
     /// The configuration block, when the plan has configuration.
@@ -70,6 +74,16 @@ impl Instance<'_> {
             .as_ref()
             .or(self.before.as_ref())
             .and_then(|v| v.get_str(attr))
+    }
+
+    /// A known string attribute (after, else before) that may be shown: `None` when the plan marks
+    /// it sensitive.
+    pub fn shown_string(&self, attr: &str) -> Option<String> {
+        if self.is_sensitive(attr) {
+            None
+        } else {
+            self.string(attr)
+        }
     }
 
     /// A known string attribute from `before` only.
@@ -97,12 +111,25 @@ impl Instance<'_> {
             .is_some_and(|v| any_true(&v))
     }
 
-    /// True when the attribute is marked sensitive.
-    pub fn is_sensitive(&self, attr: &str) -> bool {
-        self.sensitive
+    /// True when `after_unknown` marks the value at `path` (or any part of it) unknown.
+    pub fn is_unknown_at(&self, path: &[Step<'_>]) -> bool {
+        let Some((Step::Key(attr), rest)) = path.split_first() else {
+            return false;
+        };
+        self.after_unknown
             .as_ref()
             .and_then(|v| v.get(attr))
-            .is_some_and(|v| any_true(&v))
+            .is_some_and(|v| covers(&v, rest))
+    }
+
+    /// True when the attribute (or anything in it) is marked sensitive, before or after the plan.
+    pub fn is_sensitive(&self, attr: &str) -> bool {
+        self.sensitive.covers(&[Step::Key(attr)])
+    }
+
+    /// True when the value at `path` (or anything in it) is marked sensitive, before or after.
+    pub fn is_sensitive_at(&self, path: &[Step<'_>]) -> bool {
+        self.sensitive.covers(path)
     }
 
     /// The configuration expression of an attribute.
@@ -127,6 +154,66 @@ fn block_address(module: &str, mode: Mode, resource_type: &str, name: &str) -> S
     } else {
         format!("{module}.{local}")
     }
+}
+
+/// One step into a value: an object key or a list position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// An attribute or object key.
+    Key(&'a str),
+    /// A position in a list (or a set, in the plan's order).
+    Index(usize),
+}
+
+/// What the plan marks sensitive in one instance: each of `after_sensitive` and `before_sensitive`
+/// (or a values tree's `sensitive_values`), decoded.
+///
+/// A mark is a tree shaped like the value: `true` at a node makes everything under it sensitive,
+/// whatever the depth (`true` for the whole object, `{"inline_policy": true}`,
+/// `{"inline_policy": [true]}`, `{"inline_policy": [{"policy": true}]}` all cover an inline
+/// policy's document). One walk ([`Marks::covers`]) answers for every shape; a mark that does not
+/// line up with the path (a list where an object was expected, a position past its end) covers
+/// the whole node, so a misread shape hides a value rather than showing it.
+#[derive(Debug, Default, Clone)]
+pub struct Marks(Vec<Value>);
+
+impl Marks {
+    /// Marks from raw sensitivity values (`null`, `false` and absent ones mark nothing).
+    pub fn of<'a>(raws: impl IntoIterator<Item = &'a Option<Box<RawValue>>>) -> Self {
+        Marks(
+            raws.into_iter()
+                .filter_map(model::decode)
+                .filter(any_true)
+                .collect(),
+        )
+    }
+
+    /// True when the value at `path`, or anything under it, is marked sensitive.
+    pub fn covers(&self, path: &[Step<'_>]) -> bool {
+        self.0.iter().any(|mark| covers(mark, path))
+    }
+}
+
+fn covers(mark: &Value, path: &[Step<'_>]) -> bool {
+    let mut node = mark;
+    for step in path {
+        if node == &Value::Bool(true) {
+            return true;
+        }
+        node = match (step, node) {
+            (Step::Key(k), Value::Object(o)) => match o.get(*k) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Step::Index(i), Value::Array(a)) => match a.get(*i) {
+                Some(v) => v,
+                None => return any_true(node),
+            },
+            // `false`, `null`, `{}` mark nothing; any other mismatch is a shape not understood.
+            _ => return any_true(node),
+        };
+    }
+    any_true(node)
 }
 
 fn any_true(v: &Value) -> bool {
@@ -172,6 +259,22 @@ pub fn strip_instance_keys(address: &str) -> String {
     out
 }
 
+/// The raw values that are neither an object nor `null` (nor absent): (name, what it is instead).
+fn malformed(raws: &[(&'static str, &Option<Box<RawValue>>)]) -> Vec<(&'static str, &'static str)> {
+    raws.iter()
+        .filter_map(|(name, raw)| {
+            let found = match raw.as_ref()?.get().trim_start().bytes().next()? {
+                b'{' | b'n' => return None,
+                b'"' => "a string",
+                b'[' => "a list",
+                b't' | b'f' => "a boolean",
+                _ => "a number",
+            };
+            Some((*name, found))
+        })
+        .collect()
+}
+
 /// Every IAM resource instance of a plan, indexed.
 #[derive(Debug, Default)]
 pub struct PlanIndex<'p> {
@@ -209,20 +312,21 @@ impl<'p> PlanIndex<'p> {
                 iam_changes
                     .par_iter()
                     .map(|rc| {
-                        let after = Attributes::parse(&rc.change.after);
-                        let sensitive = if after.is_some() {
-                            Attributes::parse(&rc.change.after_sensitive)
-                        } else {
-                            Attributes::parse(&rc.change.before_sensitive)
-                        };
-                        [
+                        let values = [
                             Attributes::parse(&rc.change.before),
-                            after,
+                            Attributes::parse(&rc.change.after),
                             Attributes::parse(&rc.change.after_unknown),
-                            sensitive,
-                        ]
+                        ];
+                        // Both sides: a value marked on either is never shown.
+                        let marks =
+                            Marks::of([&rc.change.after_sensitive, &rc.change.before_sensitive]);
+                        let malformed = malformed(&[
+                            ("change.after", &rc.change.after),
+                            ("change.before", &rc.change.before),
+                        ]);
+                        (values, marks, malformed)
                     })
-                    .collect::<Vec<[Option<Attributes<'p>>; 4]>>()
+                    .collect::<Vec<_>>()
             },
             || list_instances(plan, &iam_changes),
         );
@@ -232,25 +336,32 @@ impl<'p> PlanIndex<'p> {
             fills,
             by_block,
         } = listed;
-        for (inst, [before, after, after_unknown, sensitive]) in
+        for (inst, ([before, after, after_unknown], sensitive, malformed)) in
             instances.iter_mut().zip(attributes)
         {
             inst.before = before;
             inst.after = after;
             inst.after_unknown = after_unknown;
             inst.sensitive = sensitive;
+            inst.malformed = malformed;
         }
         let first_new = iam_changes.len();
-        let split: Vec<(Option<Attributes<'p>>, Option<Attributes<'p>>)> = added
+        let split: Vec<(
+            Option<Attributes<'p>>,
+            Marks,
+            Vec<(&'static str, &'static str)>,
+        )> = added
             .par_iter()
             .map(|r| {
                 (
                     Attributes::parse(&r.values),
-                    Attributes::parse(&r.sensitive_values),
+                    Marks::of([&r.sensitive_values]),
+                    malformed(&[("values", &r.values)]),
                 )
             })
             .collect();
-        for (inst, (values, sensitive)) in instances[first_new..].iter_mut().zip(split) {
+        for (inst, (values, sensitive, malformed)) in instances[first_new..].iter_mut().zip(split) {
+            inst.malformed = malformed;
             // An instance first seen in prior_state is unchanged: before and after are its values.
             if inst.action == "no-op" {
                 inst.before = values.clone();
@@ -258,15 +369,22 @@ impl<'p> PlanIndex<'p> {
             inst.after = values;
             inst.sensitive = sensitive;
         }
-        let filled: Vec<Option<Attributes<'p>>> = fills
+        let filled: Vec<(Option<Attributes<'p>>, Marks)> = fills
             .par_iter()
-            .map(|(_, r)| Attributes::parse(&r.values))
+            .map(|(_, r)| {
+                (
+                    Attributes::parse(&r.values),
+                    Marks::of([&r.sensitive_values]),
+                )
+            })
             .collect();
-        for ((i, _), before) in fills.iter().zip(filled) {
+        for ((i, _), (before, marks)) in fills.iter().zip(filled) {
             let inst = &mut instances[*i];
             if inst.before.is_none() {
                 inst.before = before;
             }
+            // What the prior state marks stays marked, whatever the change says.
+            inst.sensitive.0.extend(marks.0);
         }
         PlanIndex {
             instances,
@@ -330,7 +448,8 @@ fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange])
             before: None,
             after: None,
             after_unknown: None,
-            sensitive: None,
+            sensitive: Marks::default(),
+            malformed: Vec::new(),
             action: action_name(&rc.change.actions),
             config: None,
         };
@@ -380,7 +499,8 @@ fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange])
                     before: None,
                     after: None,
                     after_unknown: None,
-                    sensitive: None,
+                    sensitive: Marks::default(),
+                    malformed: Vec::new(),
                     action: Cow::Borrowed(if planned { "read" } else { "no-op" }),
                     config: None,
                 };
@@ -533,12 +653,59 @@ pub struct InlineFact {
     pub principal: PrincipalRef,
     /// Address of the resource holding it.
     pub address: String,
-    /// Policy name.
+    /// Policy name, when it may be shown.
     pub name: Option<String>,
+    /// Policy name for matching (shown or not): what a role's refreshed `inline_policy` lists.
+    pub match_name: Option<String>,
     /// Its document.
     pub document: DocumentFact,
     /// Where it is written.
     pub origin: PolicyOrigin,
+}
+
+/// A policy an existing role has in AWS (its refreshed `inline_policy` / `managed_policy_arns`)
+/// that the configuration does not set on the role itself: attached outside this configuration,
+/// unless a resource of the configuration claims it (the join decides).
+#[derive(Debug, Clone)]
+pub struct OutsideFact {
+    /// The role.
+    pub principal: PrincipalRef,
+    /// The policy.
+    pub policy: OutsidePolicy,
+}
+
+/// A policy found on a role in AWS.
+#[derive(Debug, Clone)]
+pub enum OutsidePolicy {
+    /// An inline policy, by name, with its document.
+    Inline {
+        /// The name, for matching.
+        name: String,
+        /// The name when it may be shown.
+        shown_name: Option<String>,
+        /// Its document.
+        document: DocumentFact,
+    },
+    /// A managed policy, by ARN.
+    Arn(String),
+}
+
+/// A policy that a resource this plan deletes still puts on a principal.
+#[derive(Debug, Clone)]
+pub struct ClaimFact {
+    /// The principal.
+    pub principal: PrincipalRef,
+    /// The policy.
+    pub policy: Claim,
+}
+
+/// What a resource of the configuration puts on a principal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Claim {
+    /// An inline policy of this name.
+    InlineName(String),
+    /// The managed policy of this ARN.
+    Arn(String),
 }
 
 /// An attachment of a managed policy to a principal.
@@ -580,6 +747,8 @@ pub struct PrincipalFact {
     pub arn: Option<String>,
     /// Plan action.
     pub action: String,
+    /// AWS service principals its trust policy lets in (roles), sorted.
+    pub trusted_services: Vec<String>,
 }
 
 /// Everything the handlers learned, waiting to be joined.
@@ -598,6 +767,10 @@ pub struct Facts {
     pub attachments: Vec<AttachmentFact>,
     /// Group memberships.
     pub memberships: Vec<MembershipFact>,
+    /// Policies existing roles have in AWS that the configuration does not set on them.
+    pub outside: Vec<OutsideFact>,
+    /// Policies that resources this plan deletes still put on principals.
+    pub claims: Vec<ClaimFact>,
     /// Notes for the user (ambiguous links, unparseable documents).
     pub warnings: Vec<String>,
 }
@@ -666,6 +839,8 @@ impl Facts {
             inline,
             attachments,
             memberships,
+            outside,
+            claims,
             warnings,
         } = later;
         self.principals.extend(principals);
@@ -674,6 +849,8 @@ impl Facts {
         self.inline.extend(inline);
         self.attachments.extend(attachments);
         self.memberships.extend(memberships);
+        self.outside.extend(outside);
+        self.claims.extend(claims);
         self.warnings.extend(warnings);
         self
     }
@@ -687,6 +864,8 @@ pub fn resolve(facts: Facts) -> Discovery {
         inline,
         attachments,
         memberships,
+        outside,
+        claims,
         mut warnings,
         ..
     } = facts;
@@ -739,7 +918,56 @@ pub fn resolve(facts: Facts) -> Discovery {
         }
     }
 
+    // What the configuration's resources put on each principal, by inline name and by ARN: a
+    // policy a role has in AWS is attached outside this configuration only when none of them does.
+    let mut claimed: BTreeSet<(usize, Claim)> = BTreeSet::new();
+    let claims_needed = !outside.is_empty();
+    for f in inline.iter().filter(|_| claims_needed) {
+        if let Some(name) = &f.match_name {
+            for &i in lookup(&f.principal) {
+                claimed.insert((i, Claim::InlineName(name.clone())));
+            }
+        }
+    }
+    for a in attachments.iter().filter(|_| claims_needed) {
+        let arn = match &a.policy {
+            PolicyRef::Arn(arn) => Some(arn.clone()),
+            PolicyRef::Address(addr) => managed.get(addr).and_then(|m| m.arn.clone()),
+            PolicyRef::Unknown(_) => None,
+        };
+        if let Some(arn) = arn {
+            for &i in lookup(&a.principal) {
+                claimed.insert((i, Claim::Arn(arn.clone())));
+            }
+        }
+    }
+    for c in claims {
+        for &i in lookup(&c.principal) {
+            claimed.insert((i, c.policy.clone()));
+        }
+    }
+    let mut outside_sources: Vec<(usize, PolicySource)> = Vec::new();
+    for f in outside {
+        for &i in lookup(&f.principal) {
+            let claim = match &f.policy {
+                OutsidePolicy::Inline { name, .. } => Claim::InlineName(name.clone()),
+                OutsidePolicy::Arn(arn) => Claim::Arn(arn.clone()),
+            };
+            if !claimed.contains(&(i, claim)) {
+                let source = outside_source(
+                    &pfacts[i].address,
+                    f.policy.clone(),
+                    &managed_by_arn,
+                    &managed,
+                );
+                outside_sources.push((i, source));
+            }
+        }
+    }
     let mut sources: Vec<Vec<PolicySource>> = vec![Vec::new(); pfacts.len()];
+    for (i, s) in outside_sources {
+        sources[i].push(s);
+    }
     for f in inline {
         let targets = lookup(&f.principal);
         let Some((&last, rest)) = targets.split_last() else {
@@ -872,7 +1100,7 @@ pub fn resolve(facts: Facts) -> Discovery {
                 plan_action: p.action,
                 policies,
                 flags,
-                trusted_services: Vec::new(),
+                trusted_services: p.trusted_services,
             }
         })
         .collect();
@@ -948,6 +1176,63 @@ fn managed_source(m: ManagedUse<'_>, attachment: &str) -> PolicySource {
         document: after,
         before: document.before,
         unknown_reason,
+    }
+}
+
+/// The source of a policy attached to `principal` outside this configuration.
+fn outside_source(
+    principal: &str,
+    policy: OutsidePolicy,
+    managed_by_arn: &HashMap<String, String>,
+    managed: &BTreeMap<String, ManagedPolicyFact>,
+) -> PolicySource {
+    let (address, name, arn, document, before, unknown_reason) = match policy {
+        OutsidePolicy::Inline {
+            name,
+            shown_name,
+            document,
+        } => {
+            let (doc, reason) = match document.after {
+                Ok(d) => (Some(d), None),
+                Err(r) => (None, Some(r)),
+            };
+            // The name is part of the address only when it may be shown.
+            let address = match &shown_name {
+                Some(n) => format!("{principal} (inline policy {n})"),
+                None => format!("{principal} (inline policy)"),
+            };
+            drop(name);
+            (address, shown_name, None, doc, document.before, reason)
+        }
+        OutsidePolicy::Arn(arn) => {
+            let name = arn.rsplit('/').next().map(str::to_string);
+            // A policy this plan defines but attaches only outside it: its document is known.
+            let defined = managed_by_arn.get(&arn).and_then(|a| managed.get(a));
+            let (doc, before, reason) = match defined {
+                Some(m) => match &m.document.after {
+                    Ok(d) => (Some(Arc::clone(d)), m.document.before.clone(), None),
+                    Err(r) => (None, None, Some(r.clone())),
+                },
+                None if is_aws_managed(&arn) => {
+                    (None, None, Some(UnknownReason::AwsManagedNotResolved))
+                }
+                None => (None, None, Some(UnknownReason::NotInPlan)),
+            };
+            (arn.clone(), name, Some(arn), doc, before, reason)
+        }
+    };
+    PolicySource {
+        address,
+        kind: PolicyKind::OutsideConfiguration,
+        name,
+        arn,
+        attachment: None,
+        via_group: None,
+        document,
+        before,
+        unknown_reason,
+        // Never patched: nothing in the configuration writes it.
+        origin: None,
     }
 }
 
@@ -1095,6 +1380,49 @@ mod tests {
                 Value::String(plan_action_name(a).into())
             );
         }
+    }
+
+    #[test]
+    fn a_sensitive_mark_covers_everything_under_it_whatever_its_shape() {
+        let path = [
+            Step::Key("inline_policy"),
+            Step::Index(1),
+            Step::Key("policy"),
+        ];
+        let marks = |v: Value| Marks(vec![v]);
+        for (mark, covered) in [
+            (serde_json::json!(true), true),
+            (serde_json::json!({"inline_policy": true}), true),
+            (serde_json::json!({"inline_policy": [false, true]}), true),
+            (
+                serde_json::json!({"inline_policy": [{}, {"policy": true}]}),
+                true,
+            ),
+            // A mark that does not line up hides rather than shows.
+            (serde_json::json!({"inline_policy": [{}]}), false),
+            (serde_json::json!({"inline_policy": [true]}), true),
+            (serde_json::json!({"inline_policy": {"policy": true}}), true),
+            // Marks elsewhere cover nothing here.
+            (
+                serde_json::json!({"inline_policy": [true, {"name": true}]}),
+                false,
+            ),
+            (serde_json::json!({"tags": true}), false),
+            (serde_json::json!({}), false),
+        ] {
+            assert_eq!(marks(mark.clone()).covers(&path), covered, "{mark}");
+        }
+        // An attribute covers what is marked anywhere inside it.
+        assert!(
+            marks(serde_json::json!({"inline_policy": [{}, {"policy": true}]}))
+                .covers(&[Step::Key("inline_policy")])
+        );
+        // Either side's mark counts.
+        let both = Marks(vec![
+            serde_json::json!({}),
+            serde_json::json!({"policy": true}),
+        ]);
+        assert!(both.covers(&[Step::Key("policy")]));
     }
 
     #[test]

@@ -338,6 +338,11 @@ fn suggest(
                 .to_string();
         return unchanged(policy, doc, &block_address, note, expansions);
     }
+    if policy.kind == PolicyKind::OutsideConfiguration {
+        let note = "attached outside this configuration: not patched; detach it, or manage it in Terraform to trim it"
+            .to_string();
+        return unchanged(policy, doc, &block_address, note, expansions);
+    }
     let site = match sites.get(&key) {
         Some(Ok(site)) => site,
         Some(Err(why)) => return unchanged(policy, doc, &block_address, why.clone(), expansions),

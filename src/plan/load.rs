@@ -337,6 +337,15 @@ fn json_error(text: &[u8], err: serde_json::Error, shown: &str) -> PlanError {
     }
 }
 
+/// The words after which serde quotes an input value in backticks (its `Unexpected` kinds).
+const VALUE_WORDS: &[&str] = &[
+    "variant ",
+    "integer ",
+    "boolean ",
+    "floating point ",
+    "character ",
+];
+
 /// serde's messages quote the offending value (`invalid type: string "hunter2", expected ...`);
 /// plan values may be sensitive, so quoted literals, numbers and the trailing position are cut.
 fn redact_serde_message(msg: &str) -> String {
@@ -347,8 +356,9 @@ fn redact_serde_message(msg: &str) -> String {
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            // Double quotes hold input values; backticks hold schema names, except after "variant".
-            None if c == '"' || (c == '`' && out.ends_with("variant ")) => {
+            // Double quotes hold input values; backticks hold schema names, except after a word
+            // that says an input value follows (`invalid type: integer `42``, `unknown variant`).
+            None if c == '"' || (c == '`' && VALUE_WORDS.iter().any(|w| out.ends_with(w))) => {
                 quote = Some(c);
                 if out.ends_with(' ') {
                     out.pop();
@@ -431,6 +441,23 @@ mod tests {
         );
         let text = e.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
         assert!(!text.contains("hunter2"), "{text}");
+        // Numbers and booleans are values too (serde quotes them in backticks).
+        for (value, at) in [
+            ("true", "index"),
+            ("42.17", "index"),
+            ("4217", "address"),
+            ("-4217", "address"),
+            ("false", "address"),
+        ] {
+            let text = format!(
+                r#"{{"format_version":"1.2","resource_changes":[{{"address":"a","type":"t","name":"n","change":{{"actions":["create"]}},"{at}":{value}}}]}}"#
+            )
+            .replacen(r#""address":"a","#, "", usize::from(at == "address"));
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(!e.contains(value.trim_start_matches('-')), "{e}");
+            assert!(!e.contains('`') || e.contains("expected"), "{e}");
+            assert!(e.contains(&format!("resource_changes[0].{at}")), "{e}");
+        }
         let e = parse(r#"{"format_version":"1.2","resource_changes":[{"address":"a","type":"t","name":"n","change":{"actions":["create"]},"mode":"s3cr3t"}]}"#)
             .unwrap_err()
             .to_string();

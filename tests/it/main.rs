@@ -25,3 +25,4 @@ mod discovery;
 mod emit_write;
 mod iam_policies;
 mod plan_generated;
+mod sensitive;

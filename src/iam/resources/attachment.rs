@@ -2,8 +2,8 @@
 //! `aws_iam_policy_attachment` (roles, users and groups at once). Also the shared link readers.
 
 use crate::iam::discover::{
-    AttachmentFact, Facts, Instance, PlanIndex, PolicyRef, PrincipalRef, references_variable,
-    resolve_reference,
+    AttachmentFact, Claim, ClaimFact, Facts, Instance, PlanIndex, PolicyRef, PrincipalRef,
+    references_variable, resolve_reference,
 };
 use crate::iam::principal::{PrincipalKind, UnknownReason};
 
@@ -53,6 +53,15 @@ fn visit_single(
     attr: &str,
 ) {
     if inst.is_deleted() {
+        // Still listed in the role's refreshed `managed_policy_arns` until applied: claimed.
+        if let (Some(arn), Some(principal)) =
+            (inst.before_string("policy_arn"), inst.before_string(attr))
+        {
+            facts.claims.push(ClaimFact {
+                principal: PrincipalRef::Name(kind, principal),
+                policy: Claim::Arn(arn),
+            });
+        }
         return;
     }
     let policies = policy_refs(inst, index, "policy_arn");
