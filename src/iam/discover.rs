@@ -14,7 +14,8 @@ use super::resources;
 use super::risk;
 use crate::plan::model::Attributes;
 use crate::plan::model::{
-    self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule,
+    self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, ModuleCall, Plan, Values,
+    ValuesModule,
 };
 use rayon::prelude::*;
 use serde_json::Value;
@@ -68,12 +69,34 @@ impl Instance<'_> {
         )
     }
 
-    /// A known string attribute (after, else before).
+    /// A known string attribute (after, else before; the configuration's constant when the plan
+    /// leaves it unknown).
     pub fn string(&self, attr: &str) -> Option<String> {
+        if self.is_unknown(attr) {
+            return match self.constant(attr)? {
+                Value::String(s) => Some(s),
+                _ => None,
+            };
+        }
         self.after
             .as_ref()
             .or(self.before.as_ref())
             .and_then(|v| v.get_str(attr))
+    }
+
+    /// An attribute's value: after, else before; when the plan leaves it unknown, the constant the
+    /// configuration sets (`managed_policy_arns = []` can show as unknown after the change), else
+    /// `None`. `Value::Null` for a known null.
+    pub fn value(&self, attr: &str) -> Option<Value> {
+        if self.is_unknown(attr) {
+            return self.constant(attr);
+        }
+        self.after.as_ref().or(self.before.as_ref())?.get(attr)
+    }
+
+    /// The configuration's constant value of an attribute, when it is one.
+    pub fn constant(&self, attr: &str) -> Option<Value> {
+        self.expr(attr)?.leaf()?.constant_value.clone()
     }
 
     /// A known string attribute (after, else before) that may be shown: `None` when the plan marks
@@ -91,9 +114,9 @@ impl Instance<'_> {
         self.before.as_ref().and_then(|v| v.get_str(attr))
     }
 
-    /// A known list-of-strings attribute (after, else before); `None` when unknown or absent.
+    /// A known list-of-strings attribute (as [`Instance::value`]); `None` when unknown or absent.
     pub fn strings(&self, attr: &str) -> Option<Vec<String>> {
-        let v = self.after.as_ref().or(self.before.as_ref())?.get(attr)?;
+        let v = self.value(attr)?;
         let items = v.as_array()?;
         Some(
             items
@@ -283,6 +306,9 @@ pub struct PlanIndex<'p> {
     /// Positions in `instances` by block (module instance, type, name, data or not), in plan order, so
     /// resolving a reference does not scan every instance.
     by_block: HashMap<BlockKey<'p>, Vec<usize>>,
+    /// `module` blocks by module path without instance keys (`module.a.module.b`), to follow a
+    /// module variable to the expression its caller passes.
+    module_calls: HashMap<String, &'p ModuleCall>,
     /// Policy document data sources by instance address, once read (the first pass of [`discover`]);
     /// the other handlers look documents up here.
     pub documents: BTreeMap<String, DocumentFact>,
@@ -335,6 +361,7 @@ impl<'p> PlanIndex<'p> {
             added,
             fills,
             by_block,
+            module_calls,
         } = listed;
         for (inst, ([before, after, after_unknown], sensitive, malformed)) in
             instances.iter_mut().zip(attributes)
@@ -389,6 +416,7 @@ impl<'p> PlanIndex<'p> {
         PlanIndex {
             instances,
             by_block,
+            module_calls,
             documents: BTreeMap::new(),
         }
     }
@@ -426,13 +454,16 @@ struct Listed<'p> {
     fills: Vec<(usize, &'p model::ValuesResource)>,
     /// Positions in `instances` by block.
     by_block: HashMap<BlockKey<'p>, Vec<usize>>,
+    /// `module` blocks by module path without instance keys (`module.a.module.b`).
+    module_calls: HashMap<String, &'p ModuleCall>,
 }
 
 /// Lists the instances of `iam_changes` and of the values trees, with their configuration blocks.
 fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange]) -> Listed<'p> {
     let mut configs: HashMap<String, &'p ConfigResource> = HashMap::default();
+    let mut module_calls: HashMap<String, &'p ModuleCall> = HashMap::default();
     if let Some(cfg) = &plan.configuration {
-        collect_config(&cfg.root_module, "", &mut configs);
+        collect_config(&cfg.root_module, "", &mut configs, &mut module_calls);
     }
     let mut blocks = BlockAddresses::default();
     let mut instances = Vec::with_capacity(iam_changes.len());
@@ -529,6 +560,7 @@ fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange])
         added,
         fills,
         by_block,
+        module_calls,
     }
 }
 
@@ -554,6 +586,7 @@ fn collect_config<'p>(
     module: &'p ConfigModule,
     prefix: &str,
     out: &mut HashMap<String, &'p ConfigResource>,
+    calls: &mut HashMap<String, &'p ModuleCall>,
 ) {
     for r in &module.resources {
         let key = if prefix.is_empty() {
@@ -569,7 +602,8 @@ fn collect_config<'p>(
         } else {
             format!("{prefix}.module.{name}")
         };
-        collect_config(&call.module, &child, out);
+        collect_config(&call.module, &child, out, calls);
+        calls.insert(child, call);
     }
 }
 
@@ -1270,10 +1304,48 @@ pub fn resolve_reference(
     else {
         return Vec::new();
     };
+    let mut out = Vec::new();
+    resolve_in(
+        index,
+        from.module_address,
+        from.index,
+        refs,
+        target_types,
+        0,
+        &mut out,
+    );
+    out
+}
+
+/// Module nesting a variable is followed through at most (Terraform has no limit; plans seen in
+/// the wild stay under ten).
+const MAX_VARIABLE_DEPTH: usize = 64;
+
+/// [`resolve_reference`] for the references `refs` written in module instance `module_address`,
+/// from an instance (or a module instance) with key `key`. A module variable (`var.x`) is followed
+/// to the expression the calling module passes for it, resolved in the caller's module instance
+/// with the called module instance's key, through any number of levels.
+fn resolve_in(
+    index: &PlanIndex<'_>,
+    module_address: &str,
+    key: Option<&InstanceKey>,
+    refs: &[String],
+    target_types: &[&str],
+    depth: usize,
+    out: &mut Vec<String>,
+) {
     // Terraform lists each traversal and its prefixes (`aws_iam_role.r[0].name`, `aws_iam_role.r[0]`,
     // sometimes `aws_iam_role.r`): keep one target per block, the most specific index.
     let mut targets: Vec<(String, String, bool, Option<InstanceKey>)> = Vec::new();
+    let mut variables: Vec<&str> = Vec::new();
     for r in refs {
+        if let Some(var) = r.strip_prefix("var.") {
+            let name = var.split(['.', '[']).next().unwrap_or(var);
+            if !variables.contains(&name) {
+                variables.push(name);
+            }
+            continue;
+        }
         let Some((rtype, rname, rindex)) = parse_reference(r) else {
             continue;
         };
@@ -1293,10 +1365,9 @@ pub fn resolve_reference(
             None => targets.push((rtype, rname, is_data, rindex)),
         }
     }
-    let mut out = Vec::new();
     for (rtype, rname, is_data, rindex) in targets {
         let candidates: Vec<&Instance<'_>> =
-            index.live_block_instances(from.module_address, &rtype, &rname, is_data);
+            index.live_block_instances(module_address, &rtype, &rname, is_data);
         let chosen: Vec<&Instance<'_>> = match &rindex {
             Some(k) => candidates
                 .into_iter()
@@ -1307,7 +1378,7 @@ pub fn resolve_reference(
                 let same: Vec<&Instance<'_>> = candidates
                     .iter()
                     .copied()
-                    .filter(|i| i.index.is_some() && i.index == from.index)
+                    .filter(|i| i.index.is_some() && i.index == key)
                     .collect();
                 if same.len() == 1 { same } else { candidates }
             }
@@ -1318,7 +1389,79 @@ pub fn resolve_reference(
             }
         }
     }
-    out
+    if variables.is_empty() || depth >= MAX_VARIABLE_DEPTH {
+        return;
+    }
+    let Some((parent, call_key)) = split_module_instance(module_address) else {
+        return;
+    };
+    let Some(call) = index.module_calls.get(&strip_instance_keys(module_address)) else {
+        return;
+    };
+    for name in variables {
+        let Some(passed) = call
+            .expressions
+            .get(name)
+            .and_then(Expr::leaf)
+            .and_then(|e| e.references.as_ref())
+        else {
+            continue;
+        };
+        resolve_in(
+            index,
+            parent,
+            call_key.as_ref(),
+            passed,
+            target_types,
+            depth + 1,
+            out,
+        );
+    }
+}
+
+/// `module.a["x"].module.b[0]` -> (`module.a["x"]`, the key `0`); `None` at the root.
+fn split_module_instance(address: &str) -> Option<(&str, Option<InstanceKey>)> {
+    // The last `module.` that starts a step, outside brackets (a key may hold `.module.`).
+    let bytes = address.as_bytes();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut last = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' if depth > 0 => in_string = true,
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ if depth == 0
+                && (i == 0 || bytes[i - 1] == b'.')
+                && address[i..].starts_with("module.") =>
+            {
+                last = Some(i);
+            }
+            _ => {}
+        }
+    }
+    let start = last?;
+    let parent = address[..start].trim_end_matches('.');
+    let step = &address[start..];
+    let key = step.find('[').and_then(|open| {
+        let k = step[open + 1..].strip_suffix(']')?;
+        match k.parse::<i64>() {
+            Ok(n) => Some(InstanceKey::Int(n)),
+            Err(_) => serde_json::from_str::<String>(k).ok().map(InstanceKey::Str),
+        }
+    });
+    Some((parent, key))
 }
 
 /// `data.aws_iam_policy_document.x.json` -> (`aws_iam_policy_document`, `x`, None);
@@ -1423,6 +1566,23 @@ mod tests {
             serde_json::json!({"policy": true}),
         ]);
         assert!(both.covers(&[Step::Key("policy")]));
+    }
+
+    #[test]
+    fn splits_a_module_instance_from_its_caller() {
+        assert_eq!(
+            split_module_instance(r#"module.a["x.module.y]"].module.b[0]"#),
+            Some((r#"module.a["x.module.y]"]"#, Some(InstanceKey::Int(0))))
+        );
+        assert_eq!(
+            split_module_instance(r#"module.a["k"]"#),
+            Some(("", Some(InstanceKey::Str("k".into()))))
+        );
+        assert_eq!(
+            split_module_instance("module.a.module.submodule"),
+            Some(("module.a", None))
+        );
+        assert_eq!(split_module_instance(""), None);
     }
 
     #[test]
