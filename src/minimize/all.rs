@@ -264,6 +264,14 @@ pub fn minimize_all(
             let mut suggestions = Vec::new();
             if status.is_none() {
                 for policy in &p.policies {
+                    // Nothing in the configuration writes it: said in words, never edited.
+                    if policy.kind == PolicyKind::OutsideConfiguration {
+                        notes.push(format!(
+                            "{}: attached outside this configuration; not patched: detach it, or manage it in Terraform to trim it",
+                            policy.address
+                        ));
+                        continue;
+                    }
                     let Some(doc) = &policy.document else {
                         let why = policy
                             .unknown_reason
@@ -336,11 +344,6 @@ fn suggest(
         let note =
             "AWS-managed: cannot be edited; replace it with a customer-managed policy to trim it"
                 .to_string();
-        return unchanged(policy, doc, &block_address, note, expansions);
-    }
-    if policy.kind == PolicyKind::OutsideConfiguration {
-        let note = "attached outside this configuration: not patched; detach it, or manage it in Terraform to trim it"
-            .to_string();
         return unchanged(policy, doc, &block_address, note, expansions);
     }
     let site = match sites.get(&key) {

@@ -443,6 +443,16 @@ fn wrong_typed_values_are_invalid_not_computed_at_apply() {
         sources_with_reasons(principal(&d, "aws_iam_role.svc")),
         vec![
             (
+                "aws_iam_role_policy.from_bad".into(),
+                PolicyKind::Inline,
+                Some("invalid plan value: `json` is a number, not a JSON string".into())
+            ),
+            (
+                "aws_iam_role_policy.from_secret".into(),
+                PolicyKind::Inline,
+                Some("sensitive".into())
+            ),
+            (
                 "aws_iam_role_policy.number".into(),
                 PolicyKind::Inline,
                 Some("invalid plan value: `policy` is a number, not a JSON string".into())

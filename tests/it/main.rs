@@ -15,6 +15,7 @@ mod plan_gen;
 mod access_analyzer;
 mod cli_e2e;
 mod cli_generate;
+mod cli_outside;
 mod cli_scan;
 mod cli_suggest;
 mod cloudtrail_folder;

@@ -101,7 +101,7 @@ pub fn attribute_document(inst: &Instance<'_>, index: &PlanIndex<'_>, attr: &str
 }
 
 /// What a known document value is, when it is not a string (`null` is no value: unknown or unset).
-fn wrong_type(value: &Value) -> Option<&'static str> {
+pub fn wrong_type(value: &Value) -> Option<&'static str> {
     match value {
         Value::Null | Value::String(_) => None,
         Value::Bool(_) => Some("a boolean"),
