@@ -51,7 +51,7 @@ pub struct Instance<'p> {
     pub sensitive: Marks,
     /// The parts of the change (`change.after`, `change.before`) that hold a value other than an
     /// object or `null`: nothing in them is read, and documents are reported invalid.
-    pub malformed: Vec<(&'static str, &'static str)>,
+    pub malformed: Malformed,
     /// Plan action: `create`, `update`, `replace`, `delete`, `no-op`, `read`.
     pub action: Cow<'static, str>,
     /// The configuration block, when the plan has configuration.
@@ -282,8 +282,12 @@ pub fn strip_instance_keys(address: &str) -> String {
     out
 }
 
+/// Parts of a change that are not objects: (part, what it holds instead), e.g.
+/// (`change.after`, `a string`).
+pub type Malformed = Vec<(&'static str, &'static str)>;
+
 /// The raw values that are neither an object nor `null` (nor absent): (name, what it is instead).
-fn malformed(raws: &[(&'static str, &Option<Box<RawValue>>)]) -> Vec<(&'static str, &'static str)> {
+fn malformed(raws: &[(&'static str, &Option<Box<RawValue>>)]) -> Malformed {
     raws.iter()
         .filter_map(|(name, raw)| {
             let found = match raw.as_ref()?.get().trim_start().bytes().next()? {
@@ -373,11 +377,7 @@ impl<'p> PlanIndex<'p> {
             inst.malformed = malformed;
         }
         let first_new = iam_changes.len();
-        let split: Vec<(
-            Option<Attributes<'p>>,
-            Marks,
-            Vec<(&'static str, &'static str)>,
-        )> = added
+        let split: Vec<(Option<Attributes<'p>>, Marks, Malformed)> = added
             .par_iter()
             .map(|r| {
                 (

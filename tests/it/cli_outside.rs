@@ -1,7 +1,7 @@
 //! Policies attached outside the configuration (issue 15, case 4) end to end: `suggest` counts them
 //! and says what to do in words, and never writes them into a patch or `iamtrim.suggested.tf`.
 
-use crate::support::repo::{self, iamtrim};
+use crate::support::repo;
 use serde_json::{Value, json};
 use std::path::Path;
 
