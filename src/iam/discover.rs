@@ -717,8 +717,11 @@ pub enum OutsidePolicy {
         name: String,
         /// The name when it may be shown.
         shown_name: Option<String>,
-        /// Its document.
-        document: DocumentFact,
+        /// Its document's value as the plan holds it (unparsed: it is read only when no resource
+        /// claims the policy); `None` when sensitive.
+        document: Option<Value>,
+        /// True when the plan marks the document sensitive.
+        sensitive: bool,
     },
     /// A managed policy, by ARN.
     Arn(String),
@@ -1225,18 +1228,31 @@ fn outside_source(
             name,
             shown_name,
             document,
+            sensitive,
         } => {
-            let (doc, reason) = match document.after {
+            let parsed = match (&document, sensitive) {
+                (_, true) => Err(UnknownReason::Sensitive),
+                (Some(Value::String(text)), false) => PolicyDocument::parse_str(text)
+                    .map(Arc::new)
+                    .map_err(|e| UnknownReason::Invalid(e.to_string())),
+                (Some(Value::Null) | None, false) => Err(UnknownReason::ComputedAtApply),
+                (Some(_), false) => Err(UnknownReason::WrongType(
+                    "an `inline_policy` block's `policy` is not a JSON string".into(),
+                )),
+            };
+            let (doc, reason) = match parsed {
                 Ok(d) => (Some(d), None),
                 Err(r) => (None, Some(r)),
             };
+            // Unchanged by this plan: what it is now is what it was.
+            let before = doc.clone();
             // The name is part of the address only when it may be shown.
             let address = match &shown_name {
                 Some(n) => format!("{principal} (inline policy {n})"),
                 None => format!("{principal} (inline policy)"),
             };
             drop(name);
-            (address, shown_name, None, doc, document.before, reason)
+            (address, shown_name, None, doc, before, reason)
         }
         OutsidePolicy::Arn(arn) => {
             let name = arn.rsplit('/').next().map(str::to_string);

@@ -186,21 +186,18 @@ fn inline_blocks(
         let unchanged =
             after.is_some() && before_block.is_some_and(|b| b.get("policy") == block.get("policy"));
         if !configured && exists && unchanged && !policy_unknown {
-            let document = document_fact(
-                inst,
-                index,
-                block.get("policy"),
-                before_value,
-                None,
-                sensitive,
-                "inline_policy",
-            );
+            // Parsed only if no resource claims it (most mirror an aws_iam_role_policy).
             facts.outside.push(OutsideFact {
                 principal: me.clone(),
                 policy: OutsidePolicy::Inline {
                     name: name.unwrap_or_default(),
                     shown_name,
-                    document,
+                    document: if sensitive {
+                        None
+                    } else {
+                        block.get("policy").cloned()
+                    },
+                    sensitive,
                 },
             });
             continue;
