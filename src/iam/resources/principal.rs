@@ -141,16 +141,22 @@ fn inline_blocks(
     };
     // A role this plan creates has no policy yet in AWS: whatever it lists is configuration.
     let exists = inst.action != "create" && inst.action != "replace";
+    // Not configured and unknown after the change: what the plan lists is the old state only, the
+    // policies of a role that exists (outside, or mirrored from aws_iam_role_policy resources).
+    if !configured && after.is_none() && !exists {
+        return;
+    }
     for (i, block) in blocks.iter().enumerate() {
         let name = block
             .get("name")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let policy_unknown = inst.is_unknown_at(&[
-            Step::Key("inline_policy"),
-            Step::Index(i),
-            Step::Key("policy"),
-        ]);
+        let policy_unknown = after.is_some()
+            && inst.is_unknown_at(&[
+                Step::Key("inline_policy"),
+                Step::Index(i),
+                Step::Key("policy"),
+            ]);
         if name.as_deref().unwrap_or("").is_empty()
             && block
                 .get("policy")
@@ -184,7 +190,7 @@ fn inline_blocks(
         // `dynamic` block; one that is as it was in AWS is attached outside this configuration (or
         // by an aws_iam_role_policy, which the join recognises by name).
         let unchanged =
-            after.is_some() && before_block.is_some_and(|b| b.get("policy") == block.get("policy"));
+            after.is_none() || before_block.is_some_and(|b| b.get("policy") == block.get("policy"));
         if !configured && exists && unchanged && !policy_unknown {
             // Parsed only if no resource claims it (most mirror an aws_iam_role_policy).
             facts.outside.push(OutsideFact {
