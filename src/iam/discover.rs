@@ -14,10 +14,12 @@ use super::resources;
 use super::risk;
 use crate::plan::model::Attributes;
 use crate::plan::model::{
-    self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, Plan, Values, ValuesModule,
+    self, ConfigModule, ConfigResource, Expr, InstanceKey, Mode, ModuleCall, Plan, Values,
+    ValuesModule,
 };
 use rayon::prelude::*;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -45,8 +47,11 @@ pub struct Instance<'p> {
     pub after: Option<Attributes<'p>>,
     /// `true` at unknown leaves of `after`.
     pub after_unknown: Option<Attributes<'p>>,
-    /// `true` at sensitive leaves of `after` (or of `before` when there is no after).
-    pub sensitive: Option<Attributes<'p>>,
+    /// What the plan marks sensitive, before and after (see [`Marks`]).
+    pub sensitive: Marks,
+    /// The parts of the change (`change.after`, `change.before`) that hold a value other than an
+    /// object or `null`: nothing in them is read, and documents are reported invalid.
+    pub malformed: Malformed,
     /// Plan action: `create`, `update`, `replace`, `delete`, `no-op`, `read`.
     pub action: Cow<'static, str>,
     /// The configuration block, when the plan has configuration.
@@ -64,12 +69,44 @@ impl Instance<'_> {
         )
     }
 
-    /// A known string attribute (after, else before).
+    /// A known string attribute (after, else before; the configuration's constant when the plan
+    /// leaves it unknown).
     pub fn string(&self, attr: &str) -> Option<String> {
+        if self.is_unknown(attr) {
+            return match self.constant(attr)? {
+                Value::String(s) => Some(s),
+                _ => None,
+            };
+        }
         self.after
             .as_ref()
             .or(self.before.as_ref())
             .and_then(|v| v.get_str(attr))
+    }
+
+    /// An attribute's value: after, else before; when the plan leaves it unknown, the constant the
+    /// configuration sets (`managed_policy_arns = []` can show as unknown after the change), else
+    /// `None`. `Value::Null` for a known null.
+    pub fn value(&self, attr: &str) -> Option<Value> {
+        if self.is_unknown(attr) {
+            return self.constant(attr);
+        }
+        self.after.as_ref().or(self.before.as_ref())?.get(attr)
+    }
+
+    /// The configuration's constant value of an attribute, when it is one.
+    pub fn constant(&self, attr: &str) -> Option<Value> {
+        self.expr(attr)?.leaf()?.constant_value.clone()
+    }
+
+    /// A known string attribute (after, else before) that may be shown: `None` when the plan marks
+    /// it sensitive.
+    pub fn shown_string(&self, attr: &str) -> Option<String> {
+        if self.is_sensitive(attr) {
+            None
+        } else {
+            self.string(attr)
+        }
     }
 
     /// A known string attribute from `before` only.
@@ -77,9 +114,9 @@ impl Instance<'_> {
         self.before.as_ref().and_then(|v| v.get_str(attr))
     }
 
-    /// A known list-of-strings attribute (after, else before); `None` when unknown or absent.
+    /// A known list-of-strings attribute (as [`Instance::value`]); `None` when unknown or absent.
     pub fn strings(&self, attr: &str) -> Option<Vec<String>> {
-        let v = self.after.as_ref().or(self.before.as_ref())?.get(attr)?;
+        let v = self.value(attr)?;
         let items = v.as_array()?;
         Some(
             items
@@ -97,12 +134,25 @@ impl Instance<'_> {
             .is_some_and(|v| any_true(&v))
     }
 
-    /// True when the attribute is marked sensitive.
-    pub fn is_sensitive(&self, attr: &str) -> bool {
-        self.sensitive
+    /// True when `after_unknown` marks the value at `path` (or any part of it) unknown.
+    pub fn is_unknown_at(&self, path: &[Step<'_>]) -> bool {
+        let Some((Step::Key(attr), rest)) = path.split_first() else {
+            return false;
+        };
+        self.after_unknown
             .as_ref()
             .and_then(|v| v.get(attr))
-            .is_some_and(|v| any_true(&v))
+            .is_some_and(|v| covers(&v, rest))
+    }
+
+    /// True when the attribute (or anything in it) is marked sensitive, before or after the plan.
+    pub fn is_sensitive(&self, attr: &str) -> bool {
+        self.sensitive.covers(&[Step::Key(attr)])
+    }
+
+    /// True when the value at `path` (or anything in it) is marked sensitive, before or after.
+    pub fn is_sensitive_at(&self, path: &[Step<'_>]) -> bool {
+        self.sensitive.covers(path)
     }
 
     /// The configuration expression of an attribute.
@@ -127,6 +177,66 @@ fn block_address(module: &str, mode: Mode, resource_type: &str, name: &str) -> S
     } else {
         format!("{module}.{local}")
     }
+}
+
+/// One step into a value: an object key or a list position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// An attribute or object key.
+    Key(&'a str),
+    /// A position in a list (or a set, in the plan's order).
+    Index(usize),
+}
+
+/// What the plan marks sensitive in one instance: each of `after_sensitive` and `before_sensitive`
+/// (or a values tree's `sensitive_values`), decoded.
+///
+/// A mark is a tree shaped like the value: `true` at a node makes everything under it sensitive,
+/// whatever the depth (`true` for the whole object, `{"inline_policy": true}`,
+/// `{"inline_policy": [true]}`, `{"inline_policy": [{"policy": true}]}` all cover an inline
+/// policy's document). One walk ([`Marks::covers`]) answers for every shape; a mark that does not
+/// line up with the path (a list where an object was expected, a position past its end) covers
+/// the whole node, so a misread shape hides a value rather than showing it.
+#[derive(Debug, Default, Clone)]
+pub struct Marks(Vec<Value>);
+
+impl Marks {
+    /// Marks from raw sensitivity values (`null`, `false` and absent ones mark nothing).
+    pub fn of<'a>(raws: impl IntoIterator<Item = &'a Option<Box<RawValue>>>) -> Self {
+        Marks(
+            raws.into_iter()
+                .filter_map(model::decode)
+                .filter(any_true)
+                .collect(),
+        )
+    }
+
+    /// True when the value at `path`, or anything under it, is marked sensitive.
+    pub fn covers(&self, path: &[Step<'_>]) -> bool {
+        self.0.iter().any(|mark| covers(mark, path))
+    }
+}
+
+fn covers(mark: &Value, path: &[Step<'_>]) -> bool {
+    let mut node = mark;
+    for step in path {
+        if node == &Value::Bool(true) {
+            return true;
+        }
+        node = match (step, node) {
+            (Step::Key(k), Value::Object(o)) => match o.get(*k) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Step::Index(i), Value::Array(a)) => match a.get(*i) {
+                Some(v) => v,
+                None => return any_true(node),
+            },
+            // `false`, `null`, `{}` mark nothing; any other mismatch is a shape not understood.
+            _ => return any_true(node),
+        };
+    }
+    any_true(node)
 }
 
 fn any_true(v: &Value) -> bool {
@@ -172,6 +282,26 @@ pub fn strip_instance_keys(address: &str) -> String {
     out
 }
 
+/// Parts of a change that are not objects: (part, what it holds instead), e.g.
+/// (`change.after`, `a string`).
+pub type Malformed = Vec<(&'static str, &'static str)>;
+
+/// The raw values that are neither an object nor `null` (nor absent): (name, what it is instead).
+fn malformed(raws: &[(&'static str, &Option<Box<RawValue>>)]) -> Malformed {
+    raws.iter()
+        .filter_map(|(name, raw)| {
+            let found = match raw.as_ref()?.get().trim_start().bytes().next()? {
+                b'{' | b'n' => return None,
+                b'"' => "a string",
+                b'[' => "a list",
+                b't' | b'f' => "a boolean",
+                _ => "a number",
+            };
+            Some((*name, found))
+        })
+        .collect()
+}
+
 /// Every IAM resource instance of a plan, indexed.
 #[derive(Debug, Default)]
 pub struct PlanIndex<'p> {
@@ -180,6 +310,9 @@ pub struct PlanIndex<'p> {
     /// Positions in `instances` by block (module instance, type, name, data or not), in plan order, so
     /// resolving a reference does not scan every instance.
     by_block: HashMap<BlockKey<'p>, Vec<usize>>,
+    /// `module` blocks by module path without instance keys (`module.a.module.b`), to follow a
+    /// module variable to the expression its caller passes.
+    module_calls: HashMap<String, &'p ModuleCall>,
     /// Policy document data sources by instance address, once read (the first pass of [`discover`]);
     /// the other handlers look documents up here.
     pub documents: BTreeMap<String, DocumentFact>,
@@ -209,20 +342,21 @@ impl<'p> PlanIndex<'p> {
                 iam_changes
                     .par_iter()
                     .map(|rc| {
-                        let after = Attributes::parse(&rc.change.after);
-                        let sensitive = if after.is_some() {
-                            Attributes::parse(&rc.change.after_sensitive)
-                        } else {
-                            Attributes::parse(&rc.change.before_sensitive)
-                        };
-                        [
+                        let values = [
                             Attributes::parse(&rc.change.before),
-                            after,
+                            Attributes::parse(&rc.change.after),
                             Attributes::parse(&rc.change.after_unknown),
-                            sensitive,
-                        ]
+                        ];
+                        // Both sides: a value marked on either is never shown.
+                        let marks =
+                            Marks::of([&rc.change.after_sensitive, &rc.change.before_sensitive]);
+                        let malformed = malformed(&[
+                            ("change.after", &rc.change.after),
+                            ("change.before", &rc.change.before),
+                        ]);
+                        (values, marks, malformed)
                     })
-                    .collect::<Vec<[Option<Attributes<'p>>; 4]>>()
+                    .collect::<Vec<_>>()
             },
             || list_instances(plan, &iam_changes),
         );
@@ -231,26 +365,30 @@ impl<'p> PlanIndex<'p> {
             added,
             fills,
             by_block,
+            module_calls,
         } = listed;
-        for (inst, [before, after, after_unknown, sensitive]) in
+        for (inst, ([before, after, after_unknown], sensitive, malformed)) in
             instances.iter_mut().zip(attributes)
         {
             inst.before = before;
             inst.after = after;
             inst.after_unknown = after_unknown;
             inst.sensitive = sensitive;
+            inst.malformed = malformed;
         }
         let first_new = iam_changes.len();
-        let split: Vec<(Option<Attributes<'p>>, Option<Attributes<'p>>)> = added
+        let split: Vec<(Option<Attributes<'p>>, Marks, Malformed)> = added
             .par_iter()
             .map(|r| {
                 (
                     Attributes::parse(&r.values),
-                    Attributes::parse(&r.sensitive_values),
+                    Marks::of([&r.sensitive_values]),
+                    malformed(&[("values", &r.values)]),
                 )
             })
             .collect();
-        for (inst, (values, sensitive)) in instances[first_new..].iter_mut().zip(split) {
+        for (inst, (values, sensitive, malformed)) in instances[first_new..].iter_mut().zip(split) {
+            inst.malformed = malformed;
             // An instance first seen in prior_state is unchanged: before and after are its values.
             if inst.action == "no-op" {
                 inst.before = values.clone();
@@ -258,19 +396,27 @@ impl<'p> PlanIndex<'p> {
             inst.after = values;
             inst.sensitive = sensitive;
         }
-        let filled: Vec<Option<Attributes<'p>>> = fills
+        let filled: Vec<(Option<Attributes<'p>>, Marks)> = fills
             .par_iter()
-            .map(|(_, r)| Attributes::parse(&r.values))
+            .map(|(_, r)| {
+                (
+                    Attributes::parse(&r.values),
+                    Marks::of([&r.sensitive_values]),
+                )
+            })
             .collect();
-        for ((i, _), before) in fills.iter().zip(filled) {
+        for ((i, _), (before, marks)) in fills.iter().zip(filled) {
             let inst = &mut instances[*i];
             if inst.before.is_none() {
                 inst.before = before;
             }
+            // What the prior state marks stays marked, whatever the change says.
+            inst.sensitive.0.extend(marks.0);
         }
         PlanIndex {
             instances,
             by_block,
+            module_calls,
             documents: BTreeMap::new(),
         }
     }
@@ -308,13 +454,16 @@ struct Listed<'p> {
     fills: Vec<(usize, &'p model::ValuesResource)>,
     /// Positions in `instances` by block.
     by_block: HashMap<BlockKey<'p>, Vec<usize>>,
+    /// `module` blocks by module path without instance keys (`module.a.module.b`).
+    module_calls: HashMap<String, &'p ModuleCall>,
 }
 
 /// Lists the instances of `iam_changes` and of the values trees, with their configuration blocks.
 fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange]) -> Listed<'p> {
     let mut configs: HashMap<String, &'p ConfigResource> = HashMap::default();
+    let mut module_calls: HashMap<String, &'p ModuleCall> = HashMap::default();
     if let Some(cfg) = &plan.configuration {
-        collect_config(&cfg.root_module, "", &mut configs);
+        collect_config(&cfg.root_module, "", &mut configs, &mut module_calls);
     }
     let mut blocks = BlockAddresses::default();
     let mut instances = Vec::with_capacity(iam_changes.len());
@@ -330,7 +479,8 @@ fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange])
             before: None,
             after: None,
             after_unknown: None,
-            sensitive: None,
+            sensitive: Marks::default(),
+            malformed: Vec::new(),
             action: action_name(&rc.change.actions),
             config: None,
         };
@@ -380,7 +530,8 @@ fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange])
                     before: None,
                     after: None,
                     after_unknown: None,
-                    sensitive: None,
+                    sensitive: Marks::default(),
+                    malformed: Vec::new(),
                     action: Cow::Borrowed(if planned { "read" } else { "no-op" }),
                     config: None,
                 };
@@ -409,6 +560,7 @@ fn list_instances<'p>(plan: &'p Plan, iam_changes: &[&'p model::ResourceChange])
         added,
         fills,
         by_block,
+        module_calls,
     }
 }
 
@@ -434,6 +586,7 @@ fn collect_config<'p>(
     module: &'p ConfigModule,
     prefix: &str,
     out: &mut HashMap<String, &'p ConfigResource>,
+    calls: &mut HashMap<String, &'p ModuleCall>,
 ) {
     for r in &module.resources {
         let key = if prefix.is_empty() {
@@ -449,7 +602,8 @@ fn collect_config<'p>(
         } else {
             format!("{prefix}.module.{name}")
         };
-        collect_config(&call.module, &child, out);
+        collect_config(&call.module, &child, out, calls);
+        calls.insert(child, call);
     }
 }
 
@@ -533,12 +687,62 @@ pub struct InlineFact {
     pub principal: PrincipalRef,
     /// Address of the resource holding it.
     pub address: String,
-    /// Policy name.
+    /// Policy name, when it may be shown.
     pub name: Option<String>,
+    /// Policy name for matching (shown or not): what a role's refreshed `inline_policy` lists.
+    pub match_name: Option<String>,
     /// Its document.
     pub document: DocumentFact,
     /// Where it is written.
     pub origin: PolicyOrigin,
+}
+
+/// A policy an existing role has in AWS (its refreshed `inline_policy` / `managed_policy_arns`)
+/// that the configuration does not set on the role itself: attached outside this configuration,
+/// unless a resource of the configuration claims it (the join decides).
+#[derive(Debug, Clone)]
+pub struct OutsideFact {
+    /// The role.
+    pub principal: PrincipalRef,
+    /// The policy.
+    pub policy: OutsidePolicy,
+}
+
+/// A policy found on a role in AWS.
+#[derive(Debug, Clone)]
+pub enum OutsidePolicy {
+    /// An inline policy, by name, with its document.
+    Inline {
+        /// The name, for matching.
+        name: String,
+        /// The name when it may be shown.
+        shown_name: Option<String>,
+        /// Its document's value as the plan holds it (unparsed: it is read only when no resource
+        /// claims the policy); `None` when sensitive.
+        document: Option<Value>,
+        /// True when the plan marks the document sensitive.
+        sensitive: bool,
+    },
+    /// A managed policy, by ARN.
+    Arn(String),
+}
+
+/// A policy that a resource this plan deletes still puts on a principal.
+#[derive(Debug, Clone)]
+pub struct ClaimFact {
+    /// The principal.
+    pub principal: PrincipalRef,
+    /// The policy.
+    pub policy: Claim,
+}
+
+/// What a resource of the configuration puts on a principal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Claim {
+    /// An inline policy of this name.
+    InlineName(String),
+    /// The managed policy of this ARN.
+    Arn(String),
 }
 
 /// An attachment of a managed policy to a principal.
@@ -580,6 +784,8 @@ pub struct PrincipalFact {
     pub arn: Option<String>,
     /// Plan action.
     pub action: String,
+    /// AWS service principals its trust policy lets in (roles), sorted.
+    pub trusted_services: Vec<String>,
 }
 
 /// Everything the handlers learned, waiting to be joined.
@@ -598,6 +804,10 @@ pub struct Facts {
     pub attachments: Vec<AttachmentFact>,
     /// Group memberships.
     pub memberships: Vec<MembershipFact>,
+    /// Policies existing roles have in AWS that the configuration does not set on them.
+    pub outside: Vec<OutsideFact>,
+    /// Policies that resources this plan deletes still put on principals.
+    pub claims: Vec<ClaimFact>,
     /// Notes for the user (ambiguous links, unparseable documents).
     pub warnings: Vec<String>,
 }
@@ -666,6 +876,8 @@ impl Facts {
             inline,
             attachments,
             memberships,
+            outside,
+            claims,
             warnings,
         } = later;
         self.principals.extend(principals);
@@ -674,6 +886,8 @@ impl Facts {
         self.inline.extend(inline);
         self.attachments.extend(attachments);
         self.memberships.extend(memberships);
+        self.outside.extend(outside);
+        self.claims.extend(claims);
         self.warnings.extend(warnings);
         self
     }
@@ -687,6 +901,8 @@ pub fn resolve(facts: Facts) -> Discovery {
         inline,
         attachments,
         memberships,
+        outside,
+        claims,
         mut warnings,
         ..
     } = facts;
@@ -739,7 +955,56 @@ pub fn resolve(facts: Facts) -> Discovery {
         }
     }
 
+    // What the configuration's resources put on each principal, by inline name and by ARN: a
+    // policy a role has in AWS is attached outside this configuration only when none of them does.
+    let mut claimed: BTreeSet<(usize, Claim)> = BTreeSet::new();
+    let claims_needed = !outside.is_empty();
+    for f in inline.iter().filter(|_| claims_needed) {
+        if let Some(name) = &f.match_name {
+            for &i in lookup(&f.principal) {
+                claimed.insert((i, Claim::InlineName(name.clone())));
+            }
+        }
+    }
+    for a in attachments.iter().filter(|_| claims_needed) {
+        let arn = match &a.policy {
+            PolicyRef::Arn(arn) => Some(arn.clone()),
+            PolicyRef::Address(addr) => managed.get(addr).and_then(|m| m.arn.clone()),
+            PolicyRef::Unknown(_) => None,
+        };
+        if let Some(arn) = arn {
+            for &i in lookup(&a.principal) {
+                claimed.insert((i, Claim::Arn(arn.clone())));
+            }
+        }
+    }
+    for c in claims {
+        for &i in lookup(&c.principal) {
+            claimed.insert((i, c.policy.clone()));
+        }
+    }
+    let mut outside_sources: Vec<(usize, PolicySource)> = Vec::new();
+    for f in outside {
+        for &i in lookup(&f.principal) {
+            let claim = match &f.policy {
+                OutsidePolicy::Inline { name, .. } => Claim::InlineName(name.clone()),
+                OutsidePolicy::Arn(arn) => Claim::Arn(arn.clone()),
+            };
+            if !claimed.contains(&(i, claim)) {
+                let source = outside_source(
+                    &pfacts[i].address,
+                    f.policy.clone(),
+                    &managed_by_arn,
+                    &managed,
+                );
+                outside_sources.push((i, source));
+            }
+        }
+    }
     let mut sources: Vec<Vec<PolicySource>> = vec![Vec::new(); pfacts.len()];
+    for (i, s) in outside_sources {
+        sources[i].push(s);
+    }
     for f in inline {
         let targets = lookup(&f.principal);
         let Some((&last, rest)) = targets.split_last() else {
@@ -872,7 +1137,7 @@ pub fn resolve(facts: Facts) -> Discovery {
                 plan_action: p.action,
                 policies,
                 flags,
-                trusted_services: Vec::new(),
+                trusted_services: p.trusted_services,
             }
         })
         .collect();
@@ -951,6 +1216,76 @@ fn managed_source(m: ManagedUse<'_>, attachment: &str) -> PolicySource {
     }
 }
 
+/// The source of a policy attached to `principal` outside this configuration.
+fn outside_source(
+    principal: &str,
+    policy: OutsidePolicy,
+    managed_by_arn: &HashMap<String, String>,
+    managed: &BTreeMap<String, ManagedPolicyFact>,
+) -> PolicySource {
+    let (address, name, arn, document, before, unknown_reason) = match policy {
+        OutsidePolicy::Inline {
+            name,
+            shown_name,
+            document,
+            sensitive,
+        } => {
+            let parsed = match (&document, sensitive) {
+                (_, true) => Err(UnknownReason::Sensitive),
+                (Some(Value::String(text)), false) => PolicyDocument::parse_str(text)
+                    .map(Arc::new)
+                    .map_err(|e| UnknownReason::Invalid(e.to_string())),
+                (Some(Value::Null) | None, false) => Err(UnknownReason::ComputedAtApply),
+                (Some(_), false) => Err(UnknownReason::WrongType(
+                    "an `inline_policy` block's `policy` is not a JSON string".into(),
+                )),
+            };
+            let (doc, reason) = match parsed {
+                Ok(d) => (Some(d), None),
+                Err(r) => (None, Some(r)),
+            };
+            // Unchanged by this plan: what it is now is what it was.
+            let before = doc.clone();
+            // The name is part of the address only when it may be shown.
+            let address = match &shown_name {
+                Some(n) => format!("{principal} (inline policy {n})"),
+                None => format!("{principal} (inline policy)"),
+            };
+            drop(name);
+            (address, shown_name, None, doc, before, reason)
+        }
+        OutsidePolicy::Arn(arn) => {
+            let name = arn.rsplit('/').next().map(str::to_string);
+            // A policy this plan defines but attaches only outside it: its document is known.
+            let defined = managed_by_arn.get(&arn).and_then(|a| managed.get(a));
+            let (doc, before, reason) = match defined {
+                Some(m) => match &m.document.after {
+                    Ok(d) => (Some(Arc::clone(d)), m.document.before.clone(), None),
+                    Err(r) => (None, None, Some(r.clone())),
+                },
+                None if is_aws_managed(&arn) => {
+                    (None, None, Some(UnknownReason::AwsManagedNotResolved))
+                }
+                None => (None, None, Some(UnknownReason::NotInPlan)),
+            };
+            (arn.clone(), name, Some(arn), doc, before, reason)
+        }
+    };
+    PolicySource {
+        address,
+        kind: PolicyKind::OutsideConfiguration,
+        name,
+        arn,
+        attachment: None,
+        via_group: None,
+        document,
+        before,
+        unknown_reason,
+        // Never patched: nothing in the configuration writes it.
+        origin: None,
+    }
+}
+
 /// True for `arn:<partition>:iam::aws:policy/...`.
 pub fn is_aws_managed(arn: &str) -> bool {
     let mut parts = arn.splitn(6, ':');
@@ -985,10 +1320,48 @@ pub fn resolve_reference(
     else {
         return Vec::new();
     };
+    let mut out = Vec::new();
+    resolve_in(
+        index,
+        from.module_address,
+        from.index,
+        refs,
+        target_types,
+        0,
+        &mut out,
+    );
+    out
+}
+
+/// Module nesting a variable is followed through at most (Terraform has no limit; plans seen in
+/// the wild stay under ten).
+const MAX_VARIABLE_DEPTH: usize = 64;
+
+/// [`resolve_reference`] for the references `refs` written in module instance `module_address`,
+/// from an instance (or a module instance) with key `key`. A module variable (`var.x`) is followed
+/// to the expression the calling module passes for it, resolved in the caller's module instance
+/// with the called module instance's key, through any number of levels.
+fn resolve_in(
+    index: &PlanIndex<'_>,
+    module_address: &str,
+    key: Option<&InstanceKey>,
+    refs: &[String],
+    target_types: &[&str],
+    depth: usize,
+    out: &mut Vec<String>,
+) {
     // Terraform lists each traversal and its prefixes (`aws_iam_role.r[0].name`, `aws_iam_role.r[0]`,
     // sometimes `aws_iam_role.r`): keep one target per block, the most specific index.
     let mut targets: Vec<(String, String, bool, Option<InstanceKey>)> = Vec::new();
+    let mut variables: Vec<&str> = Vec::new();
     for r in refs {
+        if let Some(var) = r.strip_prefix("var.") {
+            let name = var.split(['.', '[']).next().unwrap_or(var);
+            if !variables.contains(&name) {
+                variables.push(name);
+            }
+            continue;
+        }
         let Some((rtype, rname, rindex)) = parse_reference(r) else {
             continue;
         };
@@ -1008,10 +1381,9 @@ pub fn resolve_reference(
             None => targets.push((rtype, rname, is_data, rindex)),
         }
     }
-    let mut out = Vec::new();
     for (rtype, rname, is_data, rindex) in targets {
         let candidates: Vec<&Instance<'_>> =
-            index.live_block_instances(from.module_address, &rtype, &rname, is_data);
+            index.live_block_instances(module_address, &rtype, &rname, is_data);
         let chosen: Vec<&Instance<'_>> = match &rindex {
             Some(k) => candidates
                 .into_iter()
@@ -1022,7 +1394,7 @@ pub fn resolve_reference(
                 let same: Vec<&Instance<'_>> = candidates
                     .iter()
                     .copied()
-                    .filter(|i| i.index.is_some() && i.index == from.index)
+                    .filter(|i| i.index.is_some() && i.index == key)
                     .collect();
                 if same.len() == 1 { same } else { candidates }
             }
@@ -1033,7 +1405,79 @@ pub fn resolve_reference(
             }
         }
     }
-    out
+    if variables.is_empty() || depth >= MAX_VARIABLE_DEPTH {
+        return;
+    }
+    let Some((parent, call_key)) = split_module_instance(module_address) else {
+        return;
+    };
+    let Some(call) = index.module_calls.get(&strip_instance_keys(module_address)) else {
+        return;
+    };
+    for name in variables {
+        let Some(passed) = call
+            .expressions
+            .get(name)
+            .and_then(Expr::leaf)
+            .and_then(|e| e.references.as_ref())
+        else {
+            continue;
+        };
+        resolve_in(
+            index,
+            parent,
+            call_key.as_ref(),
+            passed,
+            target_types,
+            depth + 1,
+            out,
+        );
+    }
+}
+
+/// `module.a["x"].module.b[0]` -> (`module.a["x"]`, the key `0`); `None` at the root.
+fn split_module_instance(address: &str) -> Option<(&str, Option<InstanceKey>)> {
+    // The last `module.` that starts a step, outside brackets (a key may hold `.module.`).
+    let bytes = address.as_bytes();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut last = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' if depth > 0 => in_string = true,
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ if depth == 0
+                && (i == 0 || bytes[i - 1] == b'.')
+                && address[i..].starts_with("module.") =>
+            {
+                last = Some(i);
+            }
+            _ => {}
+        }
+    }
+    let start = last?;
+    let parent = address[..start].trim_end_matches('.');
+    let step = &address[start..];
+    let key = step.find('[').and_then(|open| {
+        let k = step[open + 1..].strip_suffix(']')?;
+        match k.parse::<i64>() {
+            Ok(n) => Some(InstanceKey::Int(n)),
+            Err(_) => serde_json::from_str::<String>(k).ok().map(InstanceKey::Str),
+        }
+    });
+    Some((parent, key))
 }
 
 /// `data.aws_iam_policy_document.x.json` -> (`aws_iam_policy_document`, `x`, None);
@@ -1095,6 +1539,66 @@ mod tests {
                 Value::String(plan_action_name(a).into())
             );
         }
+    }
+
+    #[test]
+    fn a_sensitive_mark_covers_everything_under_it_whatever_its_shape() {
+        let path = [
+            Step::Key("inline_policy"),
+            Step::Index(1),
+            Step::Key("policy"),
+        ];
+        let marks = |v: Value| Marks(vec![v]);
+        for (mark, covered) in [
+            (serde_json::json!(true), true),
+            (serde_json::json!({"inline_policy": true}), true),
+            (serde_json::json!({"inline_policy": [false, true]}), true),
+            (
+                serde_json::json!({"inline_policy": [{}, {"policy": true}]}),
+                true,
+            ),
+            // A mark that does not line up hides rather than shows.
+            (serde_json::json!({"inline_policy": [{}]}), false),
+            (serde_json::json!({"inline_policy": [true]}), true),
+            (serde_json::json!({"inline_policy": {"policy": true}}), true),
+            // Marks elsewhere cover nothing here.
+            (
+                serde_json::json!({"inline_policy": [true, {"name": true}]}),
+                false,
+            ),
+            (serde_json::json!({"tags": true}), false),
+            (serde_json::json!({}), false),
+        ] {
+            assert_eq!(marks(mark.clone()).covers(&path), covered, "{mark}");
+        }
+        // An attribute covers what is marked anywhere inside it.
+        assert!(
+            marks(serde_json::json!({"inline_policy": [{}, {"policy": true}]}))
+                .covers(&[Step::Key("inline_policy")])
+        );
+        // Either side's mark counts.
+        let both = Marks(vec![
+            serde_json::json!({}),
+            serde_json::json!({"policy": true}),
+        ]);
+        assert!(both.covers(&[Step::Key("policy")]));
+    }
+
+    #[test]
+    fn splits_a_module_instance_from_its_caller() {
+        assert_eq!(
+            split_module_instance(r#"module.a["x.module.y]"].module.b[0]"#),
+            Some((r#"module.a["x.module.y]"]"#, Some(InstanceKey::Int(0))))
+        );
+        assert_eq!(
+            split_module_instance(r#"module.a["k"]"#),
+            Some(("", Some(InstanceKey::Str("k".into()))))
+        );
+        assert_eq!(
+            split_module_instance("module.a.module.submodule"),
+            Some(("module.a", None))
+        );
+        assert_eq!(split_module_instance(""), None);
     }
 
     #[test]

@@ -310,6 +310,11 @@ impl PolicyDocument {
         if let Ok(direct) = serde_json::from_str::<direct::DirectDocument>(text) {
             return Ok(direct.0);
         }
+        // `Value` keeps the last of a repeated key, so a statement with two `Action` keys would be
+        // read as its last one: IAM's own parser refuses it, and so does this one.
+        if let Some((path, key)) = repeated::first_repeated_key(text) {
+            return Err(PolicyError::new(path, format!("duplicate key `{key}`")));
+        }
         let value: Value = serde_json::from_str(text).map_err(|e| {
             PolicyError::new(
                 "$",
@@ -815,7 +820,7 @@ mod direct {
                         doc.single_statement = single;
                     }
                     _ => {
-                        let value: Value = map.next_value()?;
+                        let value: Value = map.next_value_seed(UniqueValue)?;
                         doc.extra.insert(key.to_string(), value);
                     }
                 }
@@ -897,7 +902,7 @@ mod direct {
                     "Sid" => st.sid = Some(map.next_value()?),
                     "Effect" => effect = Some(map.next_value_seed(EffectSeed)?),
                     "Principal" | "NotPrincipal" => {
-                        let value: Value = map.next_value()?;
+                        let value: Value = map.next_value_seed(UniqueValue)?;
                         if st.principal.is_some()
                             || !matches!(value, Value::String(_) | Value::Object(_))
                         {
@@ -928,14 +933,16 @@ mod direct {
                         });
                     }
                     "Condition" => {
-                        let ops: Map<String, Value> = map.next_value()?;
+                        let Value::Object(ops) = map.next_value_seed(UniqueValue)? else {
+                            return Err(refuse());
+                        };
                         if !condition_is_valid(&ops) {
                             return Err(refuse());
                         }
                         st.condition = Some(ops);
                     }
                     _ => {
-                        let value: Value = map.next_value()?;
+                        let value: Value = map.next_value_seed(UniqueValue)?;
                         st.extra.insert(key.to_string(), value);
                     }
                 }
@@ -946,6 +953,73 @@ mod direct {
                 return Err(refuse());
             }
             Ok(st)
+        }
+    }
+
+    /// Any JSON value, refused (for the `Value` route to word) when an object in it repeats a key,
+    /// which `Value` would read as its last.
+    struct UniqueValue;
+
+    impl<'de> DeserializeSeed<'de> for UniqueValue {
+        type Value = Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for UniqueValue {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(v) = seq.next_element_seed(UniqueValue)? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let value = map.next_value_seed(UniqueValue)?;
+                if out.insert(key, value).is_some() {
+                    return Err(refuse());
+                }
+            }
+            Ok(Value::Object(out))
         }
     }
 
@@ -1034,9 +1108,124 @@ mod direct {
     }
 }
 
+/// Finding a key that repeats in a JSON object, at any depth, with the JSON path of its object.
+mod repeated {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::collections::HashSet;
+    use std::fmt;
+
+    /// The first repeated key in `text` (path of its object, key); `None` when there is none or
+    /// the text is not JSON (the caller's parse words that).
+    pub(super) fn first_repeated_key(text: &str) -> Option<(String, String)> {
+        let mut found = None;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let _ = Walk {
+            path: "$".to_string(),
+            found: &mut found,
+        }
+        .deserialize(&mut de);
+        found
+    }
+
+    struct Walk<'f> {
+        path: String,
+        found: &'f mut Option<(String, String)>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("JSON")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            loop {
+                let path = format!("{}[{i}]", self.path);
+                let walk = Walk {
+                    path,
+                    found: &mut *self.found,
+                };
+                if seq.next_element_seed(walk)?.is_none() || self.found.is_some() {
+                    return Ok(());
+                }
+                i += 1;
+            }
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen: HashSet<String> = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    *self.found = Some((self.path, key));
+                    return Err(serde::de::Error::custom("repeated key"));
+                }
+                let walk = Walk {
+                    path: format!("{}.{key}", self.path),
+                    found: &mut *self.found,
+                };
+                map.next_value_seed(walk)?;
+                if self.found.is_some() {
+                    return Err(serde::de::Error::custom("repeated key"));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_with_two_action_keys_is_refused_not_read_as_the_last() {
+        let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Effect":"Allow","Action":"s3:GetObject","Action":"iam:*","Resource":"*"}]}"#;
+        let e = PolicyDocument::parse_str(text).unwrap_err();
+        assert_eq!(e.path, "$.Statement[1]");
+        assert_eq!(e.to_string(), "$.Statement[1]: duplicate key `Action`");
+        // At the top too, and in a nested object.
+        let e =
+            PolicyDocument::parse_str(r#"{"Statement":[],"Version":"2012-10-17","Statement":[]}"#)
+                .unwrap_err();
+        assert_eq!(e.to_string(), "$: duplicate key `Statement`");
+        let e = PolicyDocument::parse_str(
+            r#"{"Statement":{"Effect":"Allow","Action":"*","Condition":{"Bool":{"aws:SecureTransport":"true","aws:SecureTransport":"false"}}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "$.Statement.Condition.Bool: duplicate key `aws:SecureTransport`"
+        );
+    }
 
     fn round_trip(text: &str) {
         let doc = PolicyDocument::parse_str(text).unwrap();
@@ -1110,8 +1299,6 @@ mod tests {
         }
         // Refused by the direct route, so `parse_str` gives exactly the `Value` route's answer.
         let unusual = [
-            r#"{"Statement":[{"Effect":"Allow","Action":"a:b","Action":"c:d"}]}"#,
-            r#"{"Statement":[],"Statement":{"Effect":"Allow","Action":"a:b"}}"#,
             r#"{"Statement":[{"Effect":"Allow","Action":"a:b","NotAction":"c:d"}]}"#,
             r#"{"Statement":[{"Effect":"Allow","Principal":"*","NotPrincipal":"*","Action":"a:b"}]}"#,
             r#"{"Statement":[{"Effect":"Allow","Principal":1,"Action":"a:b"}]}"#,
@@ -1138,15 +1325,20 @@ mod tests {
                 (a, b) => panic!("{text}: {a:?} vs {b:?}"),
             }
         }
-        // A repeated key keeps its first place and its last value.
-        let doc = PolicyDocument::parse_str(
+        // A repeated key, which the `Value` route would read as its last, is refused by both.
+        for text in [
+            r#"{"Statement":[{"Effect":"Allow","Action":"a:b","Action":"c:d"}]}"#,
+            r#"{"Statement":[],"Statement":{"Effect":"Allow","Action":"a:b"}}"#,
             r#"{"Statement":[{"Action":"a:b","Effect":"Allow","Action":"c:d"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            doc.to_json(),
-            r#"{"Statement":[{"Action":"c:d","Effect":"Allow"}]}"#
-        );
+            r#"{"Statement":[{"Effect":"Allow","Action":"a:b","Principal":{"AWS":"x","AWS":"y"}}]}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<direct::DirectDocument>(text).is_err(),
+                "direct route accepted {text}"
+            );
+            let e = PolicyDocument::parse_str(text).unwrap_err();
+            assert!(e.message.starts_with("duplicate key"), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum PolicyKind {
     AwsManaged,
     /// A policy of a group the user belongs to.
     InheritedFromGroup,
+    /// A policy an existing role has in AWS that no resource of this configuration manages (seen
+    /// in the role's refreshed `inline_policy` / `managed_policy_arns`): counted, never patched.
+    OutsideConfiguration,
 }
 
 impl fmt::Display for PolicyKind {
@@ -48,6 +51,7 @@ impl fmt::Display for PolicyKind {
             PolicyKind::Managed => "managed",
             PolicyKind::AwsManaged => "aws-managed",
             PolicyKind::InheritedFromGroup => "inherited-from-group",
+            PolicyKind::OutsideConfiguration => "outside-configuration",
         })
     }
 }
@@ -68,6 +72,9 @@ pub enum UnknownReason {
     Sensitive,
     /// The JSON does not parse as a policy; the detail names where.
     Invalid(String),
+    /// The plan holds a value of the wrong type where the document should be (`policy = 42`, an
+    /// object, a change whose `after` is not an object); the detail names the attribute.
+    WrongType(String),
 }
 
 impl fmt::Display for UnknownReason {
@@ -79,6 +86,7 @@ impl fmt::Display for UnknownReason {
             UnknownReason::NotInPlan => f.write_str("managed outside this plan"),
             UnknownReason::Sensitive => f.write_str("sensitive"),
             UnknownReason::Invalid(d) => write!(f, "invalid policy: {d}"),
+            UnknownReason::WrongType(d) => write!(f, "invalid plan value: {d}"),
         }
     }
 }

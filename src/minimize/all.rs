@@ -264,6 +264,14 @@ pub fn minimize_all(
             let mut suggestions = Vec::new();
             if status.is_none() {
                 for policy in &p.policies {
+                    // Nothing in the configuration writes it: said in words, never edited.
+                    if policy.kind == PolicyKind::OutsideConfiguration {
+                        notes.push(format!(
+                            "{}: attached outside this configuration; not patched: detach it, or manage it in Terraform to trim it",
+                            policy.address
+                        ));
+                        continue;
+                    }
                     let Some(doc) = &policy.document else {
                         let why = policy
                             .unknown_reason

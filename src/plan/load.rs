@@ -67,6 +67,18 @@ pub enum PlanError {
         /// Column where it ended.
         column: usize,
     },
+    /// A second JSON document after the first (two plans joined into one file).
+    #[error(
+        "{path}:{line}:{column}: the file holds more than one JSON document; the second begins here (write one plan per file)"
+    )]
+    SeveralDocuments {
+        /// The plan path.
+        path: String,
+        /// Line where the second document begins.
+        line: usize,
+        /// Column where it begins.
+        column: usize,
+    },
     /// A state file or state JSON rather than a plan.
     #[error(
         "{path}: this is Terraform {what}, not a plan; run `terraform plan -out=tfplan && terraform show -json tfplan`"
@@ -312,6 +324,16 @@ fn json_error(text: &[u8], err: serde_json::Error, shown: &str) -> PlanError {
             column: err.column(),
         };
     }
+    if err.is_syntax() && err.to_string().starts_with("trailing characters") {
+        let second = byte_at(text, err.line(), err.column());
+        if matches!(second, Some(b'{' | b'[')) {
+            return PlanError::SeveralDocuments {
+                path: shown.to_string(),
+                line: err.line(),
+                column: err.column(),
+            };
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(text);
     let (json_path, err) = match serde_path_to_error::deserialize::<_, Plan>(&mut de) {
         Err(e) => (e.path().to_string(), e.into_inner()),
@@ -337,6 +359,30 @@ fn json_error(text: &[u8], err: serde_json::Error, shown: &str) -> PlanError {
     }
 }
 
+/// The byte at serde's 1-based `line` and `column` (a column counts bytes), if there is one.
+fn byte_at(text: &[u8], line: usize, column: usize) -> Option<u8> {
+    let start = if line <= 1 {
+        0
+    } else {
+        text.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)?
+            .0
+            + 1
+    };
+    text.get(start + column.checked_sub(1)?).copied()
+}
+
+/// The words after which serde quotes an input value in backticks (its `Unexpected` kinds).
+const VALUE_WORDS: &[&str] = &[
+    "variant ",
+    "integer ",
+    "boolean ",
+    "floating point ",
+    "character ",
+];
+
 /// serde's messages quote the offending value (`invalid type: string "hunter2", expected ...`);
 /// plan values may be sensitive, so quoted literals, numbers and the trailing position are cut.
 fn redact_serde_message(msg: &str) -> String {
@@ -347,8 +393,9 @@ fn redact_serde_message(msg: &str) -> String {
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            // Double quotes hold input values; backticks hold schema names, except after "variant".
-            None if c == '"' || (c == '`' && out.ends_with("variant ")) => {
+            // Double quotes hold input values; backticks hold schema names, except after a word
+            // that says an input value follows (`invalid type: integer `42``, `unknown variant`).
+            None if c == '"' || (c == '`' && VALUE_WORDS.iter().any(|w| out.ends_with(w))) => {
                 quote = Some(c);
                 if out.ends_with(' ') {
                     out.pop();
@@ -431,6 +478,23 @@ mod tests {
         );
         let text = e.map(|_| String::new()).unwrap_or_else(|e| e.to_string());
         assert!(!text.contains("hunter2"), "{text}");
+        // Numbers and booleans are values too (serde quotes them in backticks).
+        for (value, at) in [
+            ("true", "index"),
+            ("42.17", "index"),
+            ("4217", "address"),
+            ("-4217", "address"),
+            ("false", "address"),
+        ] {
+            let text = format!(
+                r#"{{"format_version":"1.2","resource_changes":[{{"address":"a","type":"t","name":"n","change":{{"actions":["create"]}},"{at}":{value}}}]}}"#
+            )
+            .replacen(r#""address":"a","#, "", usize::from(at == "address"));
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(!e.contains(value.trim_start_matches('-')), "{e}");
+            assert!(!e.contains('`') || e.contains("expected"), "{e}");
+            assert!(e.contains(&format!("resource_changes[0].{at}")), "{e}");
+        }
         let e = parse(r#"{"format_version":"1.2","resource_changes":[{"address":"a","type":"t","name":"n","change":{"actions":["create"]},"mode":"s3cr3t"}]}"#)
             .unwrap_err()
             .to_string();
@@ -475,6 +539,27 @@ mod tests {
         );
         let e = parse_plan_bytes(&bom, "p.json").unwrap_err().to_string();
         assert!(e.contains("invalid unicode code point"), "{e}");
+    }
+
+    #[test]
+    fn two_json_documents_in_one_file_say_so_and_where_the_second_begins() {
+        let one = r#"{"format_version":"1.2","resource_changes":[]}"#;
+        let e = parse(&format!("{one}\n{one}\n")).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "p.json:2:1: the file holds more than one JSON document; the second begins here (write one plan per file)"
+        );
+        let e = parse(&format!("{one}  {one}")).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "p.json:1:{}: the file holds more than one",
+                one.len() + 3
+            )),
+            "{e}"
+        );
+        // Other text after the document is not a second document.
+        let e = parse(&format!("{one} x")).unwrap_err().to_string();
+        assert!(e.contains("trailing characters"), "{e}");
     }
 
     #[test]

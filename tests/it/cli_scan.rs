@@ -106,6 +106,8 @@ fn bad_input_is_a_one_line_error_with_exit_2() {
         (br#"{"format_version":"1.2","resource_changes":{"a":1}}"#.to_vec(), "resource_changes"),
         (br#"{"format_version":"3.0","resource_changes":[]}"#.to_vec(), "format_version 3.0 is not supported"),
         (vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0xff, 0xfe, 0x80], "not a JSON plan"),
+        // Two plans joined (`terraform show -json a >> plan.json; ... b >> plan.json`).
+        ([&quickstart[..], b"\n", &quickstart[..]].concat(), "the file holds more than one JSON document; the second begins here"),
     ];
     for (bytes, want) in cases {
         let (code, stderr, path) = scan_bytes(&bytes);

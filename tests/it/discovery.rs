@@ -316,3 +316,193 @@ fn quickstart_has_its_three_principals() {
     // The riskiest comes first: the worker can write IAM.
     assert_eq!(d.principals[0].address, "module.worker.aws_iam_role.this");
 }
+
+/// (policy address, kind, unknown reason) triples of a principal, sorted.
+fn sources_with_reasons(p: &Principal) -> Vec<(String, PolicyKind, Option<String>)> {
+    let mut v: Vec<_> = p
+        .policies
+        .iter()
+        .map(|s| {
+            (
+                s.address.clone(),
+                s.kind,
+                s.unknown_reason.as_ref().map(ToString::to_string),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn a_policy_linked_only_through_module_variables_reaches_its_role() {
+    // issue 15, case 1: `role = var.iam_role_id` three modules down, the role passed by the root.
+    let d = scan("module_variables.json");
+    assert_eq!(
+        sources(principal(&d, "aws_iam_role.instance_role")),
+        vec![(
+            "module.cluster.module.iam.module.policies.aws_iam_role_policy.auto_discover_cluster[0]"
+                .into(),
+            PolicyKind::Inline,
+            None
+        )]
+    );
+    assert!(principal(&d, "aws_iam_role.bystander").policies.is_empty());
+    // A for_each module: each instance's policy reaches the role of the same key, and only it.
+    for key in ["a", "b"] {
+        assert_eq!(
+            sources(principal(&d, &format!("aws_iam_role.node[\"{key}\"]"))),
+            vec![(
+                format!("module.nodes[\"{key}\"].aws_iam_role_policy.node"),
+                PolicyKind::Inline,
+                None
+            )]
+        );
+    }
+    assert_eq!(d.warnings, Vec::<String>::new());
+}
+
+#[test]
+fn policies_in_change_values_are_found_and_outside_ones_are_their_own_kind() {
+    let d = scan("change_values.json");
+    // Case 2: a dynamic inline_policy block, absent from the configuration, document unknown.
+    assert_eq!(
+        sources_with_reasons(principal(&d, "module.eks.aws_iam_role.cluster")),
+        vec![(
+            "module.eks.aws_iam_role.cluster".into(),
+            PolicyKind::Inline,
+            Some("computed at apply".into())
+        )]
+    );
+    let cluster = &principal(&d, "module.eks.aws_iam_role.cluster").policies[0];
+    assert_eq!(cluster.name.as_deref(), Some("k8s-test-cluster"));
+    // ... and one on an existing role that this plan changes: the planned document.
+    let dyn_role = principal(&d, "aws_iam_role.dyn");
+    assert_eq!(dyn_role.policies.len(), 1);
+    assert_eq!(dyn_role.policies[0].kind, PolicyKind::Inline);
+    assert_eq!(
+        dyn_role.policies[0].document.as_ref().unwrap().to_json(),
+        r#"{"Statement":[{"Action":["s3:GetObject","s3:PutObject"],"Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}"#
+    );
+    // Case 3: `managed_policy_arns = []` unknown after the change is no policy at all.
+    assert!(
+        principal(&d, "aws_iam_role.fresh").policies.is_empty(),
+        "{:?}",
+        sources_with_reasons(principal(&d, "aws_iam_role.fresh"))
+    );
+    // Case 4: the worker's refreshed lists; what its resources manage is listed once, what this
+    // plan deletes not at all, the rest is attached outside this configuration.
+    let worker = principal(&d, "aws_iam_role.worker");
+    assert_eq!(
+        sources_with_reasons(worker),
+        vec![
+            (
+                "arn:aws:iam::123456789012:policy/attached-by-tf".into(),
+                PolicyKind::Managed,
+                Some("managed outside this plan".into())
+            ),
+            (
+                "arn:aws:iam::123456789012:policy/orphan".into(),
+                PolicyKind::OutsideConfiguration,
+                None
+            ),
+            (
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole".into(),
+                PolicyKind::OutsideConfiguration,
+                Some("AWS-managed, not resolved".into())
+            ),
+            (
+                "aws_iam_role.worker (inline policy s3-cache-access)".into(),
+                PolicyKind::OutsideConfiguration,
+                None
+            ),
+            ("aws_iam_role_policy.main".into(), PolicyKind::Inline, None),
+        ]
+    );
+    for s in worker
+        .policies
+        .iter()
+        .filter(|s| s.kind == PolicyKind::OutsideConfiguration)
+    {
+        assert!(s.origin.is_none(), "{} is never patched", s.address);
+    }
+    // Counted in risk: the outside inline policy passes any role.
+    assert!(
+        worker.flags.contains(&iamtrim::iam::RiskFlag::PassRoleAny),
+        "{:?}",
+        worker.flags
+    );
+    // A replaced role's old list (unknown after) is not read as configuration: listed once.
+    assert_eq!(
+        sources(principal(&d, "aws_iam_role.replaced")),
+        vec![("aws_iam_role_policy.mirror".into(), PolicyKind::Inline, None)]
+    );
+    // Case 5: `users = null` names no one, and nothing here is ambiguous.
+    assert_eq!(d.warnings, Vec::<String>::new());
+}
+
+#[test]
+fn wrong_typed_values_are_invalid_not_computed_at_apply() {
+    let d = scan("plan_values.json");
+    assert_eq!(
+        sources_with_reasons(principal(&d, "aws_iam_role.svc")),
+        vec![
+            (
+                "aws_iam_role_policy.from_bad".into(),
+                PolicyKind::Inline,
+                Some("invalid plan value: `json` is a number, not a JSON string".into())
+            ),
+            (
+                "aws_iam_role_policy.from_secret".into(),
+                PolicyKind::Inline,
+                Some("sensitive".into())
+            ),
+            (
+                "aws_iam_role_policy.number".into(),
+                PolicyKind::Inline,
+                Some("invalid plan value: `policy` is a number, not a JSON string".into())
+            ),
+            (
+                "aws_iam_role_policy.object".into(),
+                PolicyKind::Inline,
+                Some("invalid plan value: `policy` is an object, not a JSON string".into())
+            ),
+            (
+                "aws_iam_role_policy.oops".into(),
+                PolicyKind::Inline,
+                Some("invalid plan value: `change.after` is a string, not an object".into())
+            ),
+            (
+                "aws_iam_role_policy.twice".into(),
+                PolicyKind::Inline,
+                Some("invalid policy: $.Statement[0]: duplicate key `Action`".into())
+            ),
+        ]
+    );
+}
+
+#[test]
+fn trusted_services_come_from_the_trust_policy_or_its_document() {
+    let d = scan("plan_values.json");
+    // Allow statements only; a Deny or an account principal trusts no service.
+    assert_eq!(
+        principal(&d, "aws_iam_role.svc").trusted_services,
+        ["ecs-tasks.amazonaws.com", "s3.amazonaws.com"]
+    );
+    // Unknown JSON until apply: read from the policy document data source's statements.
+    assert_eq!(
+        principal(&d, "aws_iam_role.fn").trusted_services,
+        ["lambda.amazonaws.com"]
+    );
+    let known = scan("known_values.json");
+    assert!(
+        principal(&known, "aws_iam_role.app")
+            .trusted_services
+            .is_empty()
+    );
+    assert!(
+        principal(&known, "aws_iam_user.alice")
+            .trusted_services
+            .is_empty()
+    );
+}

@@ -42,6 +42,10 @@ fn found(spec: &PlanSpec) -> (Expected, Expected, Vec<String>) {
                 PolicyKind::Managed => got.managed += 1,
                 PolicyKind::AwsManaged => got.aws_managed += 1,
                 PolicyKind::InheritedFromGroup => got.inherited += 1,
+                // The generator attaches every policy through the configuration.
+                PolicyKind::OutsideConfiguration => {
+                    panic!("{}: {} read as attached outside", p.address, s.address)
+                }
             }
             // Inherited sources repeat the group's; the generator counts documents where they are defined.
             if s.document.is_some() && s.kind != PolicyKind::InheritedFromGroup {

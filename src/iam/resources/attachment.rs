@@ -2,10 +2,11 @@
 //! `aws_iam_policy_attachment` (roles, users and groups at once). Also the shared link readers.
 
 use crate::iam::discover::{
-    AttachmentFact, Facts, Instance, PlanIndex, PolicyRef, PrincipalRef, references_variable,
-    resolve_reference,
+    AttachmentFact, Claim, ClaimFact, Facts, Instance, PlanIndex, PolicyRef, PrincipalRef,
+    references_variable, resolve_reference,
 };
 use crate::iam::principal::{PrincipalKind, UnknownReason};
+use serde_json::Value;
 
 /// `aws_iam_role_policy_attachment`.
 pub fn visit_role_attachment(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
@@ -53,6 +54,15 @@ fn visit_single(
     attr: &str,
 ) {
     if inst.is_deleted() {
+        // Still listed in the role's refreshed `managed_policy_arns` until applied: claimed.
+        if let (Some(arn), Some(principal)) =
+            (inst.before_string("policy_arn"), inst.before_string(attr))
+        {
+            facts.claims.push(ClaimFact {
+                principal: PrincipalRef::Name(kind, principal),
+                policy: Claim::Arn(arn),
+            });
+        }
         return;
     }
     let policies = policy_refs(inst, index, "policy_arn");
@@ -103,13 +113,14 @@ pub fn principal_refs(
             out.push(PrincipalRef::Address(address));
         }
     }
-    let known_empty = inst
-        .after
-        .as_ref()
-        .or(inst.before.as_ref())
-        .and_then(|v| v.get(attr))
-        .is_some_and(|v| !v.is_null());
-    if out.is_empty() && !known_empty && (inst.is_unknown(attr) || inst.expr(attr).is_some()) {
+    // Settled: a known list (maybe empty, maybe the configuration's constant) or a known null,
+    // which names no one (`users = null` with `users = []` in the configuration).
+    let settled = match inst.value(attr) {
+        Some(Value::Null) => !inst.is_unknown(attr),
+        Some(_) => true,
+        None => false,
+    };
+    if out.is_empty() && !settled && (inst.is_unknown(attr) || inst.expr(attr).is_some()) {
         facts.warnings.push(format!(
             "{}: cannot tell which {kind} `{attr}` names (unknown until apply, and not a reference to a {kind} in the same module)",
             inst.address
@@ -129,13 +140,9 @@ pub fn policy_refs(inst: &Instance<'_>, index: &PlanIndex<'_>, attr: &str) -> Ve
             .map(PolicyRef::Arn)
             .collect(),
     };
-    let known = inst
-        .after
-        .as_ref()
-        .or(inst.before.as_ref())
-        .and_then(|v| v.get(attr))
-        .is_some_and(|v| !v.is_null());
-    if !known || inst.is_unknown(attr) {
+    // Known: a value the plan shows, or the configuration's constant for one it leaves unknown.
+    let known = inst.value(attr).is_some_and(|v| !v.is_null());
+    if !known || (inst.is_unknown(attr) && inst.constant(attr).is_none()) {
         let addrs = resolve_reference(index, inst, inst.expr(attr), &["aws_iam_policy"]);
         if addrs.is_empty() && out.is_empty() {
             let reason = if references_variable(inst.expr(attr)) {

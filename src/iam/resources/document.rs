@@ -18,12 +18,33 @@ pub fn document_fact(
     before_value: Option<&Value>,
     expr: Option<&Expr>,
     sensitive: bool,
+    attribute: &str,
 ) -> DocumentFact {
     let sources = resolve_reference(index, inst, expr, &["aws_iam_policy_document"]);
     let document_source = sources.first().cloned();
     if sensitive {
         return DocumentFact {
             after: Err(UnknownReason::Sensitive),
+            before: None,
+            document_source,
+        };
+    }
+    if let Some((part, found)) = inst.malformed.first() {
+        return DocumentFact {
+            after: Err(UnknownReason::WrongType(format!(
+                "`{part}` is {found}, not an object"
+            ))),
+            before: None,
+            document_source,
+        };
+    }
+    // A known value that is not a string (`policy = 42`, an object) is not "computed at apply":
+    // the plan is wrong, and says so.
+    if let Some(found) = after_value.and_then(wrong_type) {
+        return DocumentFact {
+            after: Err(UnknownReason::WrongType(format!(
+                "`{attribute}` is {found}, not a JSON string"
+            ))),
             before: None,
             document_source,
         };
@@ -75,5 +96,17 @@ pub fn attribute_document(inst: &Instance<'_>, index: &PlanIndex<'_>, attr: &str
         before.as_ref(),
         inst.expr(attr),
         inst.is_sensitive(attr),
+        attr,
     )
+}
+
+/// What a known document value is, when it is not a string (`null` is no value: unknown or unset).
+pub fn wrong_type(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::Null | Value::String(_) => None,
+        Value::Bool(_) => Some("a boolean"),
+        Value::Number(_) => Some("a number"),
+        Value::Array(_) => Some("a list"),
+        Value::Object(_) => Some("an object"),
+    }
 }

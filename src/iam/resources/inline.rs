@@ -2,7 +2,9 @@
 
 use super::attachment::principal_refs;
 use super::document::attribute_document;
-use crate::iam::discover::{Facts, InlineFact, Instance, PlanIndex};
+use crate::iam::discover::{
+    Claim, ClaimFact, Facts, InlineFact, Instance, PlanIndex, PrincipalRef,
+};
 use crate::iam::principal::{PolicyOrigin, PrincipalKind};
 
 /// `aws_iam_role_policy`.
@@ -28,6 +30,16 @@ fn visit(
     attr: &str,
 ) {
     if inst.is_deleted() {
+        // Still listed in the role's refreshed `inline_policy` until applied: claimed, so it is not
+        // taken for a policy attached outside this configuration.
+        if let (Some(name), Some(principal)) =
+            (inst.before_string("name"), inst.before_string(attr))
+        {
+            facts.claims.push(ClaimFact {
+                principal: PrincipalRef::Name(kind, principal),
+                policy: Claim::InlineName(name),
+            });
+        }
         return;
     }
     let document = attribute_document(inst, index, "policy");
@@ -38,7 +50,8 @@ fn visit(
         document_source: document.document_source.clone(),
     };
     let mut targets = principal_refs(inst, index, facts, kind, attr);
-    let name = inst.string("name");
+    let name = inst.shown_string("name");
+    let match_name = inst.string("name");
     // Moved into the last target rather than cloned for each (there is almost always one).
     let last = targets.pop();
     for principal in targets {
@@ -46,6 +59,7 @@ fn visit(
             principal,
             address: inst.address.to_string(),
             name: name.clone(),
+            match_name: match_name.clone(),
             document: document.clone(),
             origin: origin.clone(),
         });
@@ -55,6 +69,7 @@ fn visit(
             principal,
             address: inst.address.to_string(),
             name,
+            match_name,
             document,
             origin,
         });

@@ -16,7 +16,7 @@ pub fn visit(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
         inst.address.to_string(),
         ManagedPolicyFact {
             address: inst.address.to_string(),
-            name: inst.string("name"),
+            name: inst.shown_string("name"),
             arn,
             document,
         },

@@ -1,6 +1,7 @@
 //! `data "aws_iam_policy_document"`: the rendered `json` when known, else a document built from its
 //! `statement` blocks when every part of them is known.
 
+use super::document::wrong_type;
 use crate::iam::discover::{DocumentFact, Facts, Instance, PlanIndex};
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::UnknownReason;
@@ -42,10 +43,37 @@ fn document(
     values: Option<&Attributes<'_>>,
     is_after: bool,
 ) -> Result<PolicyDocument, UnknownReason> {
-    if is_after && inst.is_sensitive("json") {
+    // The rendered JSON holds what the statements and merged documents hold: a mark on any of
+    // them, before or after, hides the document.
+    let parts = [
+        "json",
+        "statement",
+        "source_json",
+        "override_json",
+        "source_policy_documents",
+        "override_policy_documents",
+    ];
+    if parts.iter().any(|p| inst.is_sensitive(p)) {
         return Err(UnknownReason::Sensitive);
     }
+    if let Some((part, found)) = inst.malformed.first() {
+        return Err(UnknownReason::WrongType(format!(
+            "`{part}` is {found}, not an object"
+        )));
+    }
     let values = values.ok_or(UnknownReason::ComputedAtApply)?;
+    // A rendered `json` that is not a string is a wrong value, not one computed at apply.
+    let json_kind = values
+        .raw("json")
+        .and_then(|r| match r.get().as_bytes().first() {
+            Some(b'"' | b'n') | None => None,
+            Some(_) => serde_json::from_str::<Value>(r.get()).ok(),
+        });
+    if let Some(found) = json_kind.as_ref().and_then(wrong_type) {
+        return Err(UnknownReason::WrongType(format!(
+            "`json` is {found}, not a JSON string"
+        )));
+    }
     // Attributes are decoded one at a time: the rendered `json` is usually all that is needed.
     if let Some(text) = values.get_str("json") {
         return PolicyDocument::parse_str(&text).map_err(|e| UnknownReason::Invalid(e.to_string()));
