@@ -447,14 +447,14 @@ fn small_catalog() -> &'static Catalog {
     static SMALL: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
     SMALL.get_or_init(|| {
         let text = [
-            "iamtrim-catalog 1",
+            "iamtrim-catalog 2",
             "source test",
             "S\tec2\tAmazon EC2\nR\nC",
-            "A\tDescribeInstances\tL\t-\t-\t-\nA\tTerminateInstances\tW\t-\t-\t-",
+            "A\tDescribeInstances\tL\t-\t-\t-\t-\t-\nA\tTerminateInstances\tW\t-\t-\t-\t-\t-",
             "S\tiam\tAWS IAM\nR\nC",
-            "A\tCreateRole\tW\tp\t-\t-\nA\tPassRole\tW\tu\t-\t-",
+            "A\tCreateRole\tW\tp\t-\t-\t-\t-\nA\tPassRole\tW\tu\t-\t-\t-\t-",
             "S\ts3\tAmazon S3\nR\nC",
-            "A\tGetObject\tR\td\t-\t-\nA\tListAllMyBuckets\tL\t-\t-\t-",
+            "A\tGetObject\tR\td\t-\t-\t-\t-\nA\tListAllMyBuckets\tL\t-\t-\t-\t-\t-",
         ]
         .join("\n");
         Catalog::from_text(&text).unwrap()

@@ -19,7 +19,7 @@ mod compact;
 mod info;
 
 pub use compact::CatalogError;
-pub use info::{AccessLevel, ActionInfo, ResourceType, RiskCategory};
+pub use info::{AccessLevel, ActionInfo, DataEventType, ResourceType, RiskCategory, Visibility};
 
 use super::action::{ActionPattern, Caseless};
 use std::cmp::Ordering;
