@@ -16,9 +16,11 @@
 //! keep such actions verbatim.
 
 mod compact;
+mod exercised;
 mod info;
 
 pub use compact::CatalogError;
+pub use exercised::{ExercisedAction, exercised_actions, exercised_by};
 pub use info::{AccessLevel, ActionInfo, DataEventType, ResourceType, RiskCategory, Visibility};
 
 use super::action::{ActionPattern, Caseless};
