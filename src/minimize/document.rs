@@ -567,12 +567,14 @@ impl<'a> Judge<'a> {
         if !self.all_action_level && !usage.has_action_level_data(&service()) {
             return keep(KeepReason::NoActionLevelData, Reason::NoActionLevelData);
         }
+        // A used call needs its dependent actions whatever their visibility: a tagged
+        // `ec2:RunInstances` is authorized for `ec2:CreateTags`, which is then never logged apart.
+        if let Some(&user) = self.index.needed_by.get(&id) {
+            return keep(KeepReason::NeededByUsedAction, Reason::NeededBy(user));
+        }
         match info.visibility() {
             Visibility::NeverLogged => return keep(KeepReason::NeverLogged, Reason::NeverLogged),
             Visibility::PermissionOnly => {
-                if let Some(&user) = self.index.needed_by.get(&id) {
-                    return keep(KeepReason::NeededByUsedAction, Reason::NeededBy(user));
-                }
                 if let Some(row) = self
                     .exercised
                     .iter()
@@ -641,7 +643,7 @@ impl<'a> Judge<'a> {
             Reason::NewInPlan => Arc::clone(&NEW_IN_PLAN),
             Reason::NeverLogged => Arc::clone(&NEVER_LOGGED),
             Reason::NeededBy(user) => format!(
-                "permission-only; needed by {}, which was used",
+                "a dependent action of {}, which was used",
                 self.catalog.actions()[user as usize].name()
             )
             .into(),

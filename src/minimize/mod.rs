@@ -50,7 +50,7 @@ pub enum KeepReason {
     Used,
     /// An API CloudTrail never records (`data/catalog/never-logged.tsv`): no log can show it used.
     NeverLogged,
-    /// Permission-only, and a used action lists it among its dependent actions.
+    /// A used action lists it among its dependent actions (Service Authorization Reference).
     NeededByUsedAction,
     /// Permission-only, and a service the trust policy lets in exercises it (S3 Replication).
     NeededByTrustedService,
