@@ -141,7 +141,12 @@ pub fn build_report(command: &str, analysis: &Analysis) -> Report {
             .filter(|s| s.changes_anything())
             .map(suggestion_report)
             .collect();
-        p.notes = outcome.notes.clone();
+        p.notes = outcome
+            .unchanged_reason
+            .iter()
+            .chain(&outcome.notes)
+            .cloned()
+            .collect();
     }
     report
 }

@@ -314,11 +314,12 @@ pub fn minimize_all(
                     suggestions.push(suggestion);
                 }
             }
+            let mut unchanged = None;
             let status = status.unwrap_or_else(|| {
                 if suggestions.iter().any(PolicySuggestion::changes_anything) {
                     PrincipalStatus::Minimized
                 } else {
-                    notes.push(unchanged_reason(&suggestions));
+                    unchanged = Some(unchanged_reason(&suggestions));
                     PrincipalStatus::Unchanged
                 }
             });
@@ -327,6 +328,7 @@ pub fn minimize_all(
                 status,
                 suggestions,
                 notes,
+                unchanged_reason: unchanged,
                 risk,
             }
         })

@@ -356,6 +356,11 @@ pub struct PrincipalOutcome {
     pub suggestions: Vec<PolicySuggestion>,
     /// Why, for statuses other than `Minimized`, and anything else worth saying.
     pub notes: Vec<String>,
+    /// For a principal whose usage was usable but nothing changed: why (what stays, and for which
+    /// reasons). Apart from `notes` so a later step that does change it (an AWS-managed
+    /// replacement) can drop it; report it before the notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_reason: Option<String>,
     /// Its risk from the catalog, which orders the outcomes (riskiest first).
     pub risk: RiskProfile,
 }

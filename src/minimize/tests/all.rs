@@ -409,8 +409,8 @@ fn unchanged_principal_says_why() {
     let o = outcome(&all, "aws_iam_role.busy");
     assert_eq!(o.status, PrincipalStatus::Unchanged);
     assert_eq!(
-        o.notes,
-        ["unchanged: nothing to remove, all 2 granted actions stay (never-logged 1, used 1)"]
+        o.unchanged_reason.as_deref(),
+        Some("unchanged: nothing to remove, all 2 granted actions stay (never-logged 1, used 1)")
     );
 }
 
