@@ -214,7 +214,10 @@ fn aws_managed_read_only_access_gets_a_trimmed_customer_managed_replacement() {
         "{tf}"
     );
     assert!(tf.contains(&format!(r#"resource "aws_iam_policy" "{name}""#)));
-    assert!(!tf.contains("auditor_readonly_ReadOnlyAccess_iamtrim_1"), "{tf}");
+    assert!(
+        !tf.contains("auditor_readonly_ReadOnlyAccess_iamtrim_1"),
+        "{tf}"
+    );
     assert!(
         tf.contains("set `policy_arn = aws_iam_policy.auditor_readonly_ReadOnlyAccess_iamtrim.arn` on aws_iam_user_policy_attachment.auditor_readonly"),
         "{tf}"
