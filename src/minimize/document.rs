@@ -322,7 +322,7 @@ pub(super) struct UsageIndex<'a> {
     used_unknown: Vec<&'a str>,
     used_unknown_set: HashSet<Caseless<'a>>,
     /// Dependent actions of the used actions: catalog position -> the first used action needing it.
-    needed_by: HashMap<u32, u32>,
+    needed_by: HashMap<u32, u32, foldhash::fast::RandomState>,
     /// Bits of the `DataEventType::ALL` indices the source saw data events of.
     data_event_types: u16,
     used_reason: Arc<str>,
@@ -343,7 +343,7 @@ impl<'a> UsageIndex<'a> {
             }
         }
         // Walked in name order, so the action named as the need is the same on every run.
-        let mut needed_by = HashMap::new();
+        let mut needed_by = HashMap::default();
         for name in usage.actions.keys() {
             let Some(user) = catalog.position(name) else {
                 continue;
@@ -569,7 +569,10 @@ impl<'a> Judge<'a> {
         }
         // A used call needs its dependent actions whatever their visibility: a tagged
         // `ec2:RunInstances` is authorized for `ec2:CreateTags`, which is then never logged apart.
-        if let Some(&user) = self.index.needed_by.get(&id) {
+        if let Some(&user) = (!self.index.needed_by.is_empty())
+            .then(|| self.index.needed_by.get(&id))
+            .flatten()
+        {
             return keep(KeepReason::NeededByUsedAction, Reason::NeededBy(user));
         }
         match info.visibility() {
