@@ -137,6 +137,7 @@ pub fn replacements(
             // The AWS-managed suggestion it replaces has the ARN as its address.
             outcome.suggestions.retain(|o| &o.policy_address != arn);
             outcome.status = PrincipalStatus::Minimized;
+            outcome.unchanged_reason = None;
             if seen.insert(s.policy_address.clone()) {
                 out.push(PolicyReplacement {
                     policy_address: s.policy_address.clone(),

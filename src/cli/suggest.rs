@@ -141,30 +141,18 @@ pub fn build_report(command: &str, analysis: &Analysis) -> Report {
             .filter(|s| s.changes_anything())
             .map(suggestion_report)
             .collect();
-        p.notes = outcome.notes.clone();
+        p.notes = outcome
+            .unchanged_reason
+            .iter()
+            .chain(&outcome.notes)
+            .cloned()
+            .collect();
     }
     report
 }
 
 fn suggestion_report(s: &PolicySuggestion) -> report::SuggestionReport {
-    report::SuggestionReport {
-        policy_address: s.policy_address.clone(),
-        applicability: s.applicability.to_string(),
-        current: s.current.to_value(),
-        suggested: s.suggested.as_ref().map(|d| d.to_value()),
-        granted: s.granted,
-        kept: s.kept,
-        actions: s
-            .actions
-            .iter()
-            .map(|a| report::ActionReport {
-                action: a.action.to_string(),
-                verdict: if a.keep { "keep" } else { "remove" }.to_string(),
-                reason: a.reason.to_string(),
-            })
-            .collect(),
-        notes: s.notes.clone(),
-    }
+    report::SuggestionReport::from_suggestion(s)
 }
 
 /// One edit per policy document that changes (a shared policy once), located in Terraform.

@@ -40,10 +40,20 @@ pub fn flags<'a>(docs: impl Iterator<Item = &'a PolicyDocument>) -> Vec<RiskFlag
                 Some(ResourceSpec::NotResource(_)) | None => true,
             };
             match &st.action {
-                Some(ActionSpec::NotAction(_)) => {
+                Some(ActionSpec::NotAction(list)) => {
                     out.insert(RiskFlag::NotActionAllow);
-                    out.insert(RiskFlag::IamWrite);
-                    if any_resource {
+                    let excluded: Vec<ActionPattern> =
+                        list.values.iter().map(|a| ActionPattern::new(a)).collect();
+                    // A NotAction grants IAM write unless its exclusions cover every IAM write
+                    // prefix (`iam:*` does), and PassRole unless one of them matches it.
+                    let grants_prefix = |prefix: &str| {
+                        let all = ActionPattern::new(&format!("{prefix}*"));
+                        !excluded.iter().any(|e| all.is_covered_by(e))
+                    };
+                    if IAM_WRITE_PREFIXES.iter().any(|w| grants_prefix(w)) {
+                        out.insert(RiskFlag::IamWrite);
+                    }
+                    if any_resource && !excluded.iter().any(|e| e.matches("iam:PassRole")) {
                         out.insert(RiskFlag::PassRoleAny);
                     }
                 }
@@ -167,5 +177,35 @@ mod tests {
         assert!(may_raise_flag("s3:Get*"));
         assert!(may_raise_flag("?am:CreateRole"));
         assert!(may_raise_flag("IAM:CreateRole"));
+    }
+
+    /// Regression: a `NotAction` that excludes `iam:*` was flagged `iam-write` and `passrole-any`.
+    #[test]
+    fn not_action_excluding_iam_grants_no_iam_write() {
+        assert_eq!(
+            f(r#"{"Statement":{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}}"#),
+            vec![RiskFlag::NotActionAllow]
+        );
+        assert_eq!(
+            f(r#"{"Statement":{"Effect":"Allow","NotAction":["IAM:*","s3:*"],"Resource":"*"}}"#),
+            vec![RiskFlag::NotActionAllow]
+        );
+        // Excluding only part of IAM still grants the rest.
+        assert_eq!(
+            f(r#"{"Statement":{"Effect":"Allow","NotAction":"iam:Create*","Resource":"*"}}"#),
+            vec![
+                RiskFlag::IamWrite,
+                RiskFlag::PassRoleAny,
+                RiskFlag::NotActionAllow
+            ]
+        );
+        assert_eq!(
+            f(r#"{"Statement":{"Effect":"Allow","NotAction":"iam:PassRole","Resource":"*"}}"#),
+            vec![RiskFlag::IamWrite, RiskFlag::NotActionAllow]
+        );
+        assert_eq!(
+            f(r#"{"Statement":{"Effect":"Allow","NotAction":"*","Resource":"*"}}"#),
+            vec![RiskFlag::NotActionAllow]
+        );
     }
 }

@@ -115,6 +115,23 @@ fn union_usage<'u>(parts: &[&'u ObservedUsage]) -> Option<Cow<'u, ObservedUsage>
             (None, None) => None,
         };
         out.data_events_seen &= other.data_events_seen;
+        // A data-event type counts as seen only when every part saw it (an empty set means "could
+        // not tell types apart", which leaves `data_events_seen` to decide).
+        out.data_event_types =
+            if out.data_event_types.is_empty() || other.data_event_types.is_empty() {
+                std::collections::BTreeSet::new()
+            } else {
+                out.data_event_types
+                    .intersection(&other.data_event_types)
+                    .cloned()
+                    .collect()
+            };
+        for (service, events) in &other.unmapped_events {
+            out.unmapped_events
+                .entry(service.clone())
+                .or_default()
+                .extend(events.iter().cloned());
+        }
         out.complete &= other.complete;
         for (action, n) in &other.denied {
             *out.denied.entry(action.clone()).or_default() += n;
@@ -219,6 +236,12 @@ pub fn minimize_all(
                 keep.allow.extend(rules[i].allow.iter().cloned());
                 keep.leave_alone
                     .extend(rules[i].leave_alone.iter().cloned());
+                keep.trusted_services.extend(
+                    principals[i]
+                        .trusted_services
+                        .iter()
+                        .map(|s| s.to_ascii_lowercase()),
+                );
             }
             union_usage(&usages)
                 .map(|usage| Site { usage, rules: keep })
@@ -299,18 +322,21 @@ pub fn minimize_all(
                     suggestions.push(suggestion);
                 }
             }
-            let status = status.unwrap_or(
+            let mut unchanged = None;
+            let status = status.unwrap_or_else(|| {
                 if suggestions.iter().any(PolicySuggestion::changes_anything) {
                     PrincipalStatus::Minimized
                 } else {
+                    unchanged = Some(unchanged_reason(&suggestions));
                     PrincipalStatus::Unchanged
-                },
-            );
+                }
+            });
             PrincipalOutcome {
                 address: p.address.clone(),
                 status,
                 suggestions,
                 notes,
+                unchanged_reason: unchanged,
                 risk,
             }
         })
@@ -322,6 +348,37 @@ pub fn minimize_all(
             .then_with(|| a.address.cmp(&b.address))
     });
     outcomes
+}
+
+/// Why a principal whose usage was usable ends up unchanged, in one sentence: how many granted
+/// actions stay and for which reasons, so `unchanged` never stands without a reason.
+fn unchanged_reason(suggestions: &[PolicySuggestion]) -> String {
+    if suggestions.is_empty() {
+        return "unchanged: no policy document of it is known".to_string();
+    }
+    let mut kinds: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut granted = 0;
+    for s in suggestions {
+        granted += s.granted;
+        for v in s.actions.iter() {
+            if let Some(kind) = v.kind {
+                *kinds.entry(kind.as_str()).or_default() += 1;
+            }
+        }
+    }
+    if kinds.is_empty() {
+        // Every suggestion was left unchanged as a whole; their notes say why.
+        let why: Vec<&str> = suggestions
+            .iter()
+            .flat_map(|s| s.notes.iter().map(String::as_str))
+            .collect();
+        return format!("unchanged: {}", why.join("; "));
+    }
+    let parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!(
+        "unchanged: nothing to remove, all {granted} granted actions stay ({})",
+        parts.join(", ")
+    )
 }
 
 /// What one edit site is minimized against: the (union) usage and the (union) keep rules.

@@ -6,7 +6,9 @@ use super::{
     Applicability, KeepReason, MinimizeError, PolicySuggestion, StatementChange, Verdicts,
 };
 use crate::iam::action::{ActionPattern, Caseless, has_wildcard, with_ascii_lowercase};
-use crate::iam::catalog::{ActionInfo, Catalog};
+use crate::iam::catalog::{
+    ActionInfo, Catalog, DataEventType, ExercisedAction, Visibility, exercised_by,
+};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
 use crate::usage::ObservedUsage;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -24,6 +26,9 @@ pub struct KeepRules {
     pub allow: Vec<ActionPattern>,
     /// Service prefixes (lower case) left alone: their actions all stay.
     pub leave_alone: BTreeSet<String>,
+    /// Service principals the trust policy lets in (`s3.amazonaws.com`): the permission-only
+    /// actions they exercise stay (`data/catalog/service-exercised.tsv`).
+    pub trusted_services: BTreeSet<String>,
 }
 
 impl KeepRules {
@@ -32,6 +37,7 @@ impl KeepRules {
         KeepRules {
             allow: rules.allow.clone(),
             leave_alone: rules.leave_alone.clone(),
+            trusted_services: BTreeSet::new(),
         }
     }
 }
@@ -315,6 +321,10 @@ pub(super) struct UsageIndex<'a> {
     /// Used actions the catalog does not know, in usage order and as a set.
     used_unknown: Vec<&'a str>,
     used_unknown_set: HashSet<Caseless<'a>>,
+    /// Dependent actions of the used actions: catalog position -> the first used action needing it.
+    needed_by: HashMap<u32, u32, foldhash::fast::RandomState>,
+    /// Bits of the `DataEventType::ALL` indices the source saw data events of.
+    data_event_types: u16,
     used_reason: Arc<str>,
     not_used_reason: Arc<str>,
     denied_reason: Arc<str>,
@@ -332,6 +342,23 @@ impl<'a> UsageIndex<'a> {
                 None => used_unknown.push(name.as_str()),
             }
         }
+        // Walked in name order, so the action named as the need is the same on every run.
+        let mut needed_by = HashMap::default();
+        for name in usage.actions.keys() {
+            let Some(user) = catalog.position(name) else {
+                continue;
+            };
+            for dep in catalog.actions()[user].dependent_actions() {
+                if let Some(d) = catalog.position(dep) {
+                    needed_by.entry(d as u32).or_insert(user as u32);
+                }
+            }
+        }
+        let data_event_types = usage
+            .data_event_types
+            .iter()
+            .filter_map(|t| DataEventType::from_name(t))
+            .fold(0u16, |bits, t| bits | data_event_bit(t));
         let mut denied = BitSet::new(catalog.len());
         for name in usage.denied.keys() {
             if let Some(i) = catalog.position(name) {
@@ -344,6 +371,8 @@ impl<'a> UsageIndex<'a> {
             denied,
             used_unknown_set: used_unknown.iter().map(|a| Caseless(a)).collect(),
             used_unknown,
+            needed_by,
+            data_event_types,
             used_reason: format!("used between {} and {}", window.start, window.end).into(),
             not_used_reason: format!("not used between {} and {}", window.start, window.end).into(),
             denied_reason: format!(
@@ -355,6 +384,12 @@ impl<'a> UsageIndex<'a> {
     }
 }
 
+/// The bit of `t` in `UsageIndex::data_event_types`.
+fn data_event_bit(t: DataEventType) -> u16 {
+    let i = DataEventType::ALL.iter().position(|x| *x == t).unwrap_or(0);
+    1 << i
+}
+
 /// Why a verdict is what it is, as data; the sentence is rendered once per action at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Reason {
@@ -363,8 +398,15 @@ enum Reason {
     Allowlisted(usize),
     ServiceLeftAlone,
     NewInPlan,
-    Unlogged,
+    NeverLogged,
+    /// Listed among the dependent actions of the used action at this catalog position.
+    NeededBy(u32),
+    /// Exercised by the trusted service of this row of `Judge::exercised`.
+    ExercisedBy(usize),
+    /// Removed: permission-only, and nothing the principal did needs it.
+    PermissionOnlyNotNeeded,
     DataEventNotSeen,
+    UnmappedEvents,
     NoActionLevelData,
     BlockedByDeny,
     OnlyDenied,
@@ -403,10 +445,13 @@ impl Verdict {
 /// The sentences that do not depend on the usage, shared by every verdict that gives them.
 static NEW_IN_PLAN: LazyLock<Arc<str>> =
     LazyLock::new(|| "granted by this plan, so it cannot have usage yet".into());
-static UNLOGGED: LazyLock<Arc<str>> =
-    LazyLock::new(|| "permission-only: no log ever shows it used".into());
-static DATA_EVENT_NOT_SEEN: LazyLock<Arc<str>> =
-    LazyLock::new(|| "logged only as a data event, and the source did not see data events".into());
+static NEVER_LOGGED: LazyLock<Arc<str>> = LazyLock::new(|| {
+    "an API CloudTrail never records (data/catalog/never-logged.tsv): no log can show it used"
+        .into()
+});
+static PERMISSION_ONLY_NOT_NEEDED: LazyLock<Arc<str>> = LazyLock::new(|| {
+    "permission-only; no used action needs it (no log can show it used: review)".into()
+});
 static BLOCKED_BY_DENY: LazyLock<Arc<str>> = LazyLock::new(|| {
     "used, but an unconditional Deny in this document blocks it, so this policy never granted it"
         .into()
@@ -431,6 +476,8 @@ struct Judge<'a> {
     before: Before,
     /// Whether every service has action-level data, so the per-action check can be skipped.
     all_action_level: bool,
+    /// The permission-only actions the trusted services exercise.
+    exercised: Vec<&'static ExercisedAction>,
 }
 
 impl<'a> Judge<'a> {
@@ -473,6 +520,11 @@ impl<'a> Judge<'a> {
             before,
             all_action_level: usage.service_level_only.is_empty()
                 && usage.action_level_services.is_none(),
+            exercised: rules
+                .trusted_services
+                .iter()
+                .flat_map(|s| exercised_by(s))
+                .collect(),
         }
     }
 
@@ -506,14 +558,52 @@ impl<'a> Judge<'a> {
         if new_in_plan {
             return keep(KeepReason::NewInPlan, Reason::NewInPlan);
         }
-        if info.is_unlogged() {
-            return keep(KeepReason::Unlogged, Reason::Unlogged);
+        let usage = self.index.usage;
+        if !usage.unmapped_events.is_empty() && usage.unmapped_events.contains_key(&service()) {
+            return keep(KeepReason::UnmappedEvents, Reason::UnmappedEvents);
         }
-        if info.is_data_event() && !self.index.usage.data_events_seen {
-            return keep(KeepReason::DataEventNotSeen, Reason::DataEventNotSeen);
-        }
-        if !self.all_action_level && !self.index.usage.has_action_level_data(&service()) {
+        // Without action-level data for the service, nothing is known of what it used, nor so of
+        // which permission-only actions its calls need.
+        if !self.all_action_level && !usage.has_action_level_data(&service()) {
             return keep(KeepReason::NoActionLevelData, Reason::NoActionLevelData);
+        }
+        // A used call needs its dependent actions whatever their visibility: a tagged
+        // `ec2:RunInstances` is authorized for `ec2:CreateTags`, which is then never logged apart.
+        if let Some(&user) = (!self.index.needed_by.is_empty())
+            .then(|| self.index.needed_by.get(&id))
+            .flatten()
+        {
+            return keep(KeepReason::NeededByUsedAction, Reason::NeededBy(user));
+        }
+        match info.visibility() {
+            Visibility::NeverLogged => return keep(KeepReason::NeverLogged, Reason::NeverLogged),
+            Visibility::PermissionOnly => {
+                if let Some(row) = self
+                    .exercised
+                    .iter()
+                    .position(|r| r.pattern.matches(info.name()))
+                {
+                    return keep(KeepReason::NeededByTrustedService, Reason::ExercisedBy(row));
+                }
+                return Verdict {
+                    keep: false,
+                    kind: None,
+                    reason: Reason::PermissionOnlyNotNeeded,
+                };
+            }
+            Visibility::DataEvent(t) => {
+                // The types seen when the source tells them apart, else whether it saw any.
+                let seen = match t {
+                    Some(t) if self.index.data_event_types != 0 => {
+                        self.index.data_event_types & data_event_bit(t) != 0
+                    }
+                    _ => usage.data_events_seen,
+                };
+                if !seen {
+                    return keep(KeepReason::DataEventNotSeen, Reason::DataEventNotSeen);
+                }
+            }
+            Visibility::Management => {}
         }
         let reason = if blocked {
             Reason::BlockedByDeny
@@ -554,8 +644,33 @@ impl<'a> Judge<'a> {
                 format!("service `{s}` is left alone in .iamtrim.toml")
             }),
             Reason::NewInPlan => Arc::clone(&NEW_IN_PLAN),
-            Reason::Unlogged => Arc::clone(&UNLOGGED),
-            Reason::DataEventNotSeen => Arc::clone(&DATA_EVENT_NOT_SEEN),
+            Reason::NeverLogged => Arc::clone(&NEVER_LOGGED),
+            Reason::NeededBy(user) => format!(
+                "a dependent action of {}, which was used",
+                self.catalog.actions()[user as usize].name()
+            )
+            .into(),
+            Reason::ExercisedBy(row) => {
+                let row = self.exercised[row];
+                format!(
+                    "permission-only; the trust policy lets in {} ({})",
+                    row.service, row.why
+                )
+                .into()
+            }
+            Reason::PermissionOnlyNotNeeded => Arc::clone(&PERMISSION_ONLY_NOT_NEEDED),
+            Reason::DataEventNotSeen => match info.data_event_type() {
+                Some(t) => format!(
+                    "logged only as a data event ({t}), and the source saw no data events of that type"
+                )
+                .into(),
+                None => "logged only as a data event, and the source did not see data events".into(),
+            },
+            Reason::UnmappedEvents => per_service(v.reason, |s| {
+                format!(
+                    "the source saw `{s}` events it could not map to an action, so every `{s}` action stays"
+                )
+            }),
             Reason::NoActionLevelData => per_service(v.reason, |s| {
                 format!("the usage source has no action-level data for `{s}`")
             }),
@@ -825,6 +940,8 @@ pub(super) fn minimize_indexed<'a>(
     let mut known: Vec<(u32, u32)> = doc_ids.iter().map(|&id| (ranks[id as usize], id)).collect();
     known.sort_unstable();
     let mut sentences = HashMap::new();
+    let mut review_actions: Vec<&str> = Vec::new();
+    let mut unmapped_services: BTreeSet<String> = BTreeSet::new();
     let mut actions = Verdicts::with_capacity(catalog, known.len() + unknown_verdicts.len());
     let mut kept = 0;
     let mut unknown = unknown_verdicts.into_values().peekable();
@@ -842,12 +959,41 @@ pub(super) fn minimize_indexed<'a>(
             v = v.kept_whole();
         }
         let reason = judge.sentence(info, v, &mut sentences);
-        actions.push_catalog(id, v.keep, &reason, v.kind);
+        let needs_review = !v.keep && v.reason == Reason::PermissionOnlyNotNeeded;
+        if needs_review {
+            review_actions.push(info.name());
+        }
+        if v.kind == Some(KeepReason::UnmappedEvents) {
+            unmapped_services.insert(info.service().to_ascii_lowercase());
+        }
+        actions.push_catalog(id, (v.keep, needs_review), &reason, v.kind);
         kept += usize::from(v.keep);
     }
     for u in unknown {
         push_unknown(&mut actions, u);
         kept += 1;
+    }
+    if !review_actions.is_empty() {
+        review = true;
+        // Named in full per action in the verdicts; the note names the first few.
+        const NAMED: usize = 10;
+        let more = review_actions.len().saturating_sub(NAMED);
+        notes.push(format!(
+            "review: removes {} permission-only action{} that no log can show used and no used action needs: {}{}",
+            review_actions.len(),
+            if review_actions.len() == 1 { "" } else { "s" },
+            review_actions[..review_actions.len().min(NAMED)].join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ));
+    }
+    for service in &unmapped_services {
+        if let Some(events) = usage.unmapped_events.get(service) {
+            review = true;
+            notes.push(format!(
+                "review: the source saw `{service}` events it could not map to an action ({}); every granted `{service}` action stays",
+                events.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+            ));
+        }
     }
     Ok(PolicySuggestion {
         policy_address: String::new(),

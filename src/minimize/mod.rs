@@ -48,10 +48,16 @@ pub enum StatementChange {
 pub enum KeepReason {
     /// The principal used it in the window.
     Used,
-    /// Permission-only: no API call carries it, so no log can show it used.
-    Unlogged,
-    /// Logged only as a data event, and the source did not see data events.
+    /// An API CloudTrail never records (`data/catalog/never-logged.tsv`): no log can show it used.
+    NeverLogged,
+    /// A used action lists it among its dependent actions (Service Authorization Reference).
+    NeededByUsedAction,
+    /// Permission-only, and a service the trust policy lets in exercises it (S3 Replication).
+    NeededByTrustedService,
+    /// Logged only as a data event, and the source did not see data events of its type.
     DataEventNotSeen,
+    /// The source saw events of its service that it could not map to an action.
+    UnmappedEvents,
     /// The source has no action-level data for its service.
     NoActionLevelData,
     /// Granted by this plan (not in the document before it), so it cannot have usage yet.
@@ -71,8 +77,11 @@ impl KeepReason {
     pub fn as_str(self) -> &'static str {
         match self {
             KeepReason::Used => "used",
-            KeepReason::Unlogged => "unlogged",
+            KeepReason::NeverLogged => "never-logged",
+            KeepReason::NeededByUsedAction => "needed-by-used-action",
+            KeepReason::NeededByTrustedService => "needed-by-trusted-service",
             KeepReason::DataEventNotSeen => "data-event-not-seen",
+            KeepReason::UnmappedEvents => "unmapped-events",
             KeepReason::NoActionLevelData => "no-action-level-data",
             KeepReason::NewInPlan => "new-in-plan",
             KeepReason::Allowlisted => "allowlisted",
@@ -96,6 +105,9 @@ pub struct ActionVerdict<'a> {
     pub action: &'a str,
     /// True when the suggestion still grants it.
     pub keep: bool,
+    /// True when it is removed although the usage source could not have seen it used (a
+    /// permission-only action): the reason a suggestion needs review, per action.
+    pub review: bool,
     /// Why, as a sentence for people.
     pub reason: &'a str,
     /// Why it stays, as data; `None` when removed.
@@ -124,12 +136,19 @@ struct Packed {
     /// A catalog position, or `UNKNOWN | index into names`.
     action: u32,
     reason: u16,
-    keep: bool,
+    /// `KEEP` and `REVIEW` bits.
+    bits: u8,
     kind: Option<KeepReason>,
 }
 
 impl Packed {
     const UNKNOWN: u32 = 1 << 31;
+    const KEEP: u8 = 1;
+    const REVIEW: u8 = 2;
+
+    fn bits(keep: bool, review: bool) -> u8 {
+        (if keep { Self::KEEP } else { 0 }) | (if review { Self::REVIEW } else { 0 })
+    }
 }
 
 impl Verdicts {
@@ -165,7 +184,7 @@ impl Verdicts {
     pub(crate) fn push_catalog(
         &mut self,
         id: u32,
-        keep: bool,
+        (keep, review): (bool, bool),
         reason: &Arc<str>,
         kind: Option<KeepReason>,
     ) {
@@ -174,7 +193,7 @@ impl Verdicts {
         self.items.push(Packed {
             action: id,
             reason,
-            keep,
+            bits: Packed::bits(keep, review),
             kind,
         });
     }
@@ -192,7 +211,7 @@ impl Verdicts {
         self.items.push(Packed {
             action: Packed::UNKNOWN | (self.names.len() - 1) as u32,
             reason,
-            keep,
+            bits: Packed::bits(keep, false),
             kind,
         });
     }
@@ -218,7 +237,8 @@ impl Verdicts {
                     .actions()[p.action as usize]
                     .name()
             },
-            keep: p.keep,
+            keep: p.bits & Packed::KEEP != 0,
+            review: p.bits & Packed::REVIEW != 0,
             reason: &self.reasons[usize::from(p.reason)],
             kind: p.kind,
         })
@@ -246,9 +266,11 @@ impl Serialize for Verdicts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Applicability {
-    /// Usage data is complete: apply it.
+    /// Every removed action would have been visible to the complete usage source: apply it.
     Safe,
-    /// Usage is partial or a statement could not be minimized: a person should look first.
+    /// A person should look first: a removed action the source could not have seen, events it
+    /// could not map, partial usage, or a statement that could not be minimized (the notes and
+    /// each verdict's `review` say which).
     ReviewNeeded,
 }
 
@@ -334,6 +356,11 @@ pub struct PrincipalOutcome {
     pub suggestions: Vec<PolicySuggestion>,
     /// Why, for statuses other than `Minimized`, and anything else worth saying.
     pub notes: Vec<String>,
+    /// For a principal whose usage was usable but nothing changed: why (what stays, and for which
+    /// reasons). Apart from `notes` so a later step that does change it (an AWS-managed
+    /// replacement) can drop it; report it before the notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_reason: Option<String>,
     /// Its risk from the catalog, which orders the outcomes (riskiest first).
     pub risk: RiskProfile,
 }

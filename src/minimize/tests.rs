@@ -89,15 +89,155 @@ fn keep_rule_used() {
     );
 }
 
+/// Regression (issue 14): `s3:*` on a report worker kept `s3:BypassGovernanceRetention` and the
+/// other permission-only actions although nothing it did needs them.
 #[test]
-fn keep_rule_unlogged() {
+fn permission_only_action_no_used_action_needs_is_removed_for_review() {
     let d = doc(
-        r#"{"Statement":[{"Effect":"Allow","Action":["iam:PassRole","iam:CreateRole"],"Resource":"*"}]}"#,
+        r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:BypassGovernanceRetention","s3:PutAccessPointPublicAccessBlock"],"Resource":"*"}]}"#,
     );
-    let s = run(&d, &usage(&[]), &KeepRules::default());
-    assert_eq!(verdict(&s, "iam:PassRole").kind, Some(KeepReason::Unlogged));
+    let s = run(
+        &d,
+        &usage(&["s3:GetObject", "s3:PutObject"]),
+        &KeepRules::default(),
+    );
+    assert_eq!(kept_actions(&s), ["s3:GetObject", "s3:PutObject"]);
+    let bypass = verdict(&s, "s3:BypassGovernanceRetention");
+    assert!(!bypass.keep && bypass.review, "{bypass:?}");
+    assert!(
+        bypass
+            .reason
+            .starts_with("permission-only; no used action needs it"),
+        "{}",
+        bypass.reason
+    );
+    assert!(!verdict(&s, "s3:GetObject").review);
+    assert_eq!(s.applicability, Applicability::ReviewNeeded);
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("s3:BypassGovernanceRetention")),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn keep_rule_needed_by_used_action() {
+    let d = doc(
+        r#"{"Statement":[{"Effect":"Allow","Action":["iam:PassRole","iam:CreateRole","ecs:RunTask"],"Resource":"*"}]}"#,
+    );
+    let s = run(&d, &usage(&["ecs:RunTask"]), &KeepRules::default());
+    let pass = verdict(&s, "iam:PassRole");
+    assert_eq!(pass.kind, Some(KeepReason::NeededByUsedAction));
+    assert!(pass.reason.contains("ecs:RunTask"), "{}", pass.reason);
     assert!(!verdict(&s, "iam:CreateRole").keep);
-    assert_eq!(kept_actions(&s), ["iam:PassRole"]);
+    assert_eq!(kept_actions(&s), ["iam:PassRole", "ecs:RunTask"]);
+    // Only a visible management event was removed: safe.
+    assert_eq!(s.applicability, Applicability::Safe);
+    // Without the used action nothing needs PassRole: it goes, for review.
+    let s = run(&d, &usage(&[]), &KeepRules::default());
+    assert!(!verdict(&s, "iam:PassRole").keep);
+    assert_eq!(s.applicability, Applicability::ReviewNeeded);
+}
+
+#[test]
+fn keep_rule_needed_by_trusted_service() {
+    let d = doc(
+        r#"{"Statement":[{"Effect":"Allow","Action":["s3:ReplicateObject","s3:ReplicateDelete","s3:GetObjectVersionForReplication","s3:BypassGovernanceRetention"],"Resource":"*"}]}"#,
+    );
+    let rules = KeepRules {
+        trusted_services: ["s3.amazonaws.com".to_string()].into(),
+        ..KeepRules::default()
+    };
+    let s = run(&d, &usage(&[]), &rules);
+    assert_eq!(
+        kept_actions(&s),
+        [
+            "s3:ReplicateObject",
+            "s3:ReplicateDelete",
+            "s3:GetObjectVersionForReplication"
+        ]
+    );
+    let v = verdict(&s, "s3:ReplicateObject");
+    assert_eq!(v.kind, Some(KeepReason::NeededByTrustedService));
+    assert!(v.reason.contains("s3.amazonaws.com"), "{}", v.reason);
+    assert!(!verdict(&s, "s3:BypassGovernanceRetention").keep);
+    // Another trusted service exercises none of them.
+    let rules = KeepRules {
+        trusted_services: ["lambda.amazonaws.com".to_string()].into(),
+        ..KeepRules::default()
+    };
+    assert_eq!(run(&d, &usage(&[]), &rules).suggested, None);
+}
+
+/// Regression (issue 14): a deploy role's `logs:PutLogEvents`, which CloudTrail never records,
+/// was removed and the suggestion labelled safe.
+#[test]
+fn never_logged_api_is_kept() {
+    let d = doc(
+        r#"{"Statement":[{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents","logs:DeleteLogGroup"],"Resource":"*"}]}"#,
+    );
+    let s = run(&d, &usage(&["logs:CreateLogStream"]), &KeepRules::default());
+    assert_eq!(
+        kept_actions(&s),
+        ["logs:CreateLogStream", "logs:PutLogEvents"]
+    );
+    let v = verdict(&s, "logs:PutLogEvents");
+    assert_eq!(v.kind, Some(KeepReason::NeverLogged));
+    assert!(v.reason.contains("never records"), "{}", v.reason);
+    assert_eq!(s.applicability, Applicability::Safe);
+}
+
+#[test]
+fn data_events_are_judged_per_resource_type_when_the_source_tells_them_apart() {
+    let d = doc(
+        r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","lambda:InvokeFunction","dynamodb:GetRecords"],"Resource":"*"}]}"#,
+    );
+    let mut u = usage(&[]);
+    u.data_events_seen = true;
+    u.data_event_types = ["AWS::S3::Object".to_string()].into();
+    let s = run(&d, &u, &KeepRules::default());
+    assert!(!verdict(&s, "s3:GetObject").keep);
+    let invoke = verdict(&s, "lambda:InvokeFunction");
+    assert_eq!(invoke.kind, Some(KeepReason::DataEventNotSeen));
+    assert!(
+        invoke.reason.contains("AWS::Lambda::Function"),
+        "{}",
+        invoke.reason
+    );
+    assert_eq!(
+        verdict(&s, "dynamodb:GetRecords").kind,
+        Some(KeepReason::DataEventNotSeen)
+    );
+    assert_eq!(s.applicability, Applicability::Safe);
+    // An empty set falls back to whether the source saw any data events.
+    u.data_event_types.clear();
+    let s = run(&d, &u, &KeepRules::default());
+    assert_eq!(s.suggested, None);
+}
+
+#[test]
+fn unmapped_events_keep_their_service_need_review_and_are_named() {
+    let d = doc(
+        r#"{"Statement":[{"Effect":"Allow","Action":["apigateway:GET","apigateway:POST","ec2:TerminateInstances"],"Resource":"*"}]}"#,
+    );
+    let mut u = usage(&[]);
+    u.unmapped_events
+        .insert("apigateway".into(), ["GetRestApis".to_string()].into());
+    let s = run(&d, &u, &KeepRules::default());
+    assert_eq!(kept_actions(&s), ["apigateway:GET", "apigateway:POST"]);
+    assert_eq!(
+        verdict(&s, "apigateway:GET").kind,
+        Some(KeepReason::UnmappedEvents)
+    );
+    assert!(!verdict(&s, "ec2:TerminateInstances").keep);
+    assert_eq!(s.applicability, Applicability::ReviewNeeded);
+    assert!(
+        s.notes.iter().any(|n| n.contains("GetRestApis")),
+        "{:?}",
+        s.notes
+    );
 }
 
 #[test]
@@ -335,16 +475,27 @@ fn tricky_documents() {
     let c = Catalog::embedded();
     let cases: &[TrickyCase] = &[
         (
-            "NotAction allow over the real catalog keeps its ~2,000 unlogged actions: kept whole, flagged",
+            // Regression (issue 14): a NotAction allow was kept whole because the ~2,000
+            // permission-only actions alone passed the explicit-action limit.
+            "NotAction allow over the real catalog becomes the used and never-logged actions",
             r#"{"Statement":[{"Effect":"Allow","NotAction":["iam:*"],"Resource":"*"}]}"#,
             &["ec2:DescribeInstances", "iam:CreateRole"],
             |s| {
-                assert_eq!(s.statements, vec![StatementChange::Keep]);
-                assert_eq!(s.applicability, Applicability::ReviewNeeded);
                 assert_eq!(
-                    verdict(s, "ec2:TerminateInstances").kind,
-                    Some(KeepReason::StatementKeptWhole)
+                    s.statements,
+                    vec![StatementChange::SetActions(
+                        [
+                            "ec2:DescribeInstances",
+                            "logs:FilterLogEvents",
+                            "logs:GetLogEvents",
+                            "logs:PutLogEvents"
+                        ]
+                        .map(String::from)
+                        .to_vec()
+                    )]
                 );
+                assert_eq!(s.applicability, Applicability::ReviewNeeded);
+                assert!(!verdict(s, "ec2:TerminateInstances").keep);
             },
         ),
         (
@@ -358,14 +509,9 @@ fn tricky_documents() {
                     kept.starts_with(&["s3:ListAllMyBuckets".to_string()])
                         && kept.ends_with(&["sqs:ListQueues".to_string()])
                 );
-                // Between them, only Describe actions no log can show (the catalog's unlogged list).
-                assert!(
-                    kept[1..kept.len() - 1]
-                        .iter()
-                        .all(|a| a.starts_with("ec2:Describe") && c.is_unlogged(a)),
-                    "{kept:?}"
-                );
-                assert!(!kept.contains(&"ec2:DescribeInstances".to_string()));
+                // Permission-only Describe actions nothing needs are gone too.
+                assert_eq!(kept.len(), 2, "{kept:?}");
+                assert!(c.lookup("ec2:DescribeInstances").is_some());
             },
         ),
         (
@@ -394,17 +540,23 @@ fn tricky_documents() {
             },
         ),
         (
-            "Action * over the real catalog: kept whole, flagged",
+            // Regression (issue 14): `"Action": "*"` was kept whole.
+            "Action * over the real catalog becomes the used and never-logged actions",
             r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
             &["s3:ListAllMyBuckets", "ec2:DescribeInstances"],
             |s| {
-                assert_eq!(s.statements, vec![StatementChange::Keep]);
-                assert_eq!(s.granted, Catalog::embedded().len());
-                assert!(
-                    s.notes[0].starts_with("statement 0: would need"),
-                    "{:?}",
-                    s.notes
+                assert_eq!(
+                    kept_actions(s),
+                    [
+                        "ec2:DescribeInstances",
+                        "logs:FilterLogEvents",
+                        "logs:GetLogEvents",
+                        "logs:PutLogEvents",
+                        "s3:ListAllMyBuckets"
+                    ]
                 );
+                assert_eq!(s.granted, Catalog::embedded().len());
+                assert_eq!(s.applicability, Applicability::ReviewNeeded);
             },
         ),
     ];
@@ -447,14 +599,14 @@ fn small_catalog() -> &'static Catalog {
     static SMALL: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
     SMALL.get_or_init(|| {
         let text = [
-            "iamtrim-catalog 1",
+            "iamtrim-catalog 2",
             "source test",
             "S\tec2\tAmazon EC2\nR\nC",
-            "A\tDescribeInstances\tL\t-\t-\t-\nA\tTerminateInstances\tW\t-\t-\t-",
+            "A\tDescribeInstances\tL\t-\t-\t-\t-\t-\nA\tTerminateInstances\tW\t-\t-\t-\t-\t-",
             "S\tiam\tAWS IAM\nR\nC",
-            "A\tCreateRole\tW\tp\t-\t-\nA\tPassRole\tW\tu\t-\t-",
+            "A\tCreateRole\tW\tp\t-\t-\t-\t-\nA\tPassRole\tW\tu\t-\t-\t-\t-",
             "S\ts3\tAmazon S3\nR\nC",
-            "A\tGetObject\tR\td\t-\t-\nA\tListAllMyBuckets\tL\t-\t-\t-",
+            "A\tGetObject\tR\td\t-\t-\t-\t-\nA\tListAllMyBuckets\tL\t-\t-\t-\t-\t-",
         ]
         .join("\n");
         Catalog::from_text(&text).unwrap()
@@ -469,15 +621,17 @@ fn not_action_is_expanded_then_minimized() {
     );
     let u = usage(&["ec2:DescribeInstances", "iam:CreateRole", "newsvc:Thing"]);
     let s = minimize_document(&d, Some(&d), &u, c, &KeepRules::default()).unwrap();
-    // PassRole is unlogged; the used action unknown to the catalog is listed by name.
-    let expected = ["ec2:DescribeInstances", "iam:PassRole", "newsvc:Thing"]
+    // PassRole is permission-only and nothing used needs it: removed. The used action unknown to
+    // the catalog is listed by name.
+    let expected = ["ec2:DescribeInstances", "newsvc:Thing"]
         .map(String::from)
         .to_vec();
     assert_eq!(s.statements, vec![StatementChange::SetActions(expected)]);
     let st = &s.suggested.as_ref().unwrap().statements[0];
     assert_eq!(st.to_value()["Action"][0], "ec2:DescribeInstances");
     assert!(st.to_value().get("NotAction").is_none());
-    assert_eq!((s.granted, s.kept), (6, 3));
+    assert_eq!((s.granted, s.kept), (6, 2));
+    assert_eq!(s.applicability, Applicability::ReviewNeeded);
 }
 
 #[test]
@@ -495,11 +649,11 @@ fn action_star_shrinks_to_explicit_actions() {
     assert_eq!(
         s.statements,
         vec![StatementChange::SetActions(vec![
-            "iam:PassRole".into(),
             "s3:ListAllMyBuckets".into()
         ])]
     );
-    assert_eq!(s.applicability, Applicability::Safe);
+    // iam:PassRole, permission-only, was removed: review.
+    assert_eq!(s.applicability, Applicability::ReviewNeeded);
 }
 
 #[test]

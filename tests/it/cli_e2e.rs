@@ -569,9 +569,21 @@ fn suggest_patches_every_form_and_apply_yields_the_suggested_documents() {
         set(&["sqs:ReceiveMessage", "sqs:SendMessage"])
     );
     assert!(actions(1, "Mail").is_empty());
-    // The unused Repo statement block is gone; NotAction stays (too many actions to list).
+    // The unused Repo statement block is gone. Regression (issue 14): the NotAction allow was
+    // kept whole; it becomes the explicit list of what was used plus what no log can show.
     assert!(actions(5, "Repo").is_empty());
-    assert_eq!(shape(&evaluate_place(root, &PLACES[5]))[1].2, "NotAction");
+    assert_eq!(shape(&evaluate_place(root, &PLACES[5]))[1].2, "Action");
+    assert_eq!(
+        actions(5, "Build"),
+        set(&[
+            "codebuild:BatchGetBuilds",
+            "codebuild:StartBuild",
+            "logs:CreateLogStream",
+            "logs:FilterLogEvents",
+            "logs:GetLogEvents",
+            "logs:PutLogEvents"
+        ])
+    );
 
     // Bytes outside the edited expressions survive: comments, odd layouts, escapes.
     let main = String::from_utf8(after["main.tf"].clone()).unwrap();

@@ -206,19 +206,20 @@ fn aws_managed_read_only_access_gets_a_trimmed_customer_managed_replacement() {
     assert_eq!(code, Some(0), "{stderr}");
     let tf = std::fs::read_to_string(repo.path().join("iamtrim.suggested.tf")).unwrap();
     hcl_edit::parser::parse_body(&tf).unwrap_or_else(|e| panic!("{e}\n{tf}"));
-    // Trimmed, ReadOnlyAccess is still over IAM's 6,144 characters: it is written in parts, each
-    // within the limit.
-    for part in 1..=3 {
-        let name = format!("auditor_readonly_ReadOnlyAccess_iamtrim_{part}");
-        assert!(
-            tf.contains(&format!(r#"data "aws_iam_policy_document" "{name}""#)),
-            "{tf}"
-        );
-        assert!(tf.contains(&format!(r#"resource "aws_iam_policy" "{name}""#)));
-    }
-    assert!(!tf.contains("auditor_readonly_ReadOnlyAccess_iamtrim_4"));
+    // Trimmed to what the auditor used (permission-only actions no longer ride along),
+    // ReadOnlyAccess fits in one policy within IAM's 6,144 characters.
+    let name = "auditor_readonly_ReadOnlyAccess_iamtrim";
     assert!(
-        tf.contains("split into 3 policies below: set `policy_arn = aws_iam_policy.auditor_readonly_ReadOnlyAccess_iamtrim_1.arn` on aws_iam_user_policy_attachment.auditor_readonly"),
+        tf.contains(&format!(r#"data "aws_iam_policy_document" "{name}""#)),
+        "{tf}"
+    );
+    assert!(tf.contains(&format!(r#"resource "aws_iam_policy" "{name}""#)));
+    assert!(
+        !tf.contains("auditor_readonly_ReadOnlyAccess_iamtrim_1"),
+        "{tf}"
+    );
+    assert!(
+        tf.contains("set `policy_arn = aws_iam_policy.auditor_readonly_ReadOnlyAccess_iamtrim.arn` on aws_iam_user_policy_attachment.auditor_readonly"),
         "{tf}"
     );
     assert!(stderr.contains("ReadOnlyAccess is AWS-managed"), "{stderr}");

@@ -114,6 +114,13 @@ pub fn render_suggest(report: &Report) -> String {
                 "`{}`: {} -> {} actions ({})\n",
                 s.policy_address, s.granted, s.kept, s.applicability
             );
+            // Why a suggestion needs review (and other notes) belong in the comment a reviewer reads.
+            for note in &s.notes {
+                let _ = writeln!(out, "- {}", note.replace('|', "\\|"));
+            }
+            if !s.notes.is_empty() {
+                let _ = writeln!(out);
+            }
             let diff = super::text::document_diff(&s.current, s.suggested.as_ref());
             let total = diff.lines().count();
             let head: Vec<&str> = diff.lines().take(MAX_DIFF_LINES).collect();

@@ -50,7 +50,8 @@ pub struct FileReport {
 pub struct SuggestionReport {
     /// Terraform address of the policy's source block.
     pub policy_address: String,
-    /// `safe` (complete usage data) or `review-needed`.
+    /// `safe` (every removed action would have been visible to the complete usage source) or
+    /// `review-needed` (the notes, and each action's `review`, say why).
     pub applicability: String,
     /// The document today.
     pub current: serde_json::Value,
@@ -75,6 +76,40 @@ pub struct ActionReport {
     pub verdict: String,
     /// Why.
     pub reason: String,
+    /// Why it stays, as data (`used`, `never-logged`, `needed-by-used-action`, ...; see
+    /// docs/report-schema.md); absent when removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// True when it is removed although the usage source could not have seen it used: the
+    /// reason, per action, that the suggestion needs review.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub review: bool,
+}
+
+impl SuggestionReport {
+    /// The report of one minimizer suggestion.
+    pub fn from_suggestion(s: &crate::minimize::PolicySuggestion) -> Self {
+        SuggestionReport {
+            policy_address: s.policy_address.clone(),
+            applicability: s.applicability.to_string(),
+            current: s.current.to_value(),
+            suggested: s.suggested.as_ref().map(|d| d.to_value()),
+            granted: s.granted,
+            kept: s.kept,
+            actions: s
+                .actions
+                .iter()
+                .map(|a| ActionReport {
+                    action: a.action.to_string(),
+                    verdict: if a.keep { "keep" } else { "remove" }.to_string(),
+                    reason: a.reason.to_string(),
+                    kind: a.kind.map(|k| k.as_str().to_string()),
+                    review: a.review,
+                })
+                .collect(),
+            notes: s.notes.clone(),
+        }
+    }
 }
 
 /// The plan a report is about.

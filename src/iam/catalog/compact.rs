@@ -5,14 +5,14 @@
 //! those tables by index. The generator's docstring is the format's specification. This module only
 //! parses; lookups and expansion live in the parent module.
 
-use super::info::{AccessLevel, ActionInfo, Flags, ResourceType};
+use super::info::{AccessLevel, ActionInfo, DataEventType, Flags, ResourceType};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::sync::Arc;
 
 /// The first line of every catalog this code can read.
-const HEADER: &str = "iamtrim-catalog 1";
+const HEADER: &str = "iamtrim-catalog 2";
 
 /// Why catalog data could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
     let mut conditions: Vec<Arc<str>> = Vec::new();
     let mut resource_lists: HashMap<&str, Arc<[ResourceType]>, ListHash> = HashMap::default();
     let mut condition_lists: HashMap<&str, Arc<[Arc<str>]>, ListHash> = HashMap::default();
+    let no_dependents: Arc<[Box<str>]> = Arc::from(Vec::new());
     for (n, line) in lines {
         let mut fields = line.split('\t');
         match fields.next() {
@@ -117,6 +118,8 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
                     Some(flags),
                     Some(res),
                     Some(cond),
+                    Some(deps),
+                    Some(event_type),
                     None,
                 ] = [
                     fields.next(),
@@ -125,9 +128,11 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
                     fields.next(),
                     fields.next(),
                     fields.next(),
+                    fields.next(),
+                    fields.next(),
                 ]
                 else {
-                    return Err(malformed(n, "action line needs exactly 5 fields".into()));
+                    return Err(malformed(n, "action line needs exactly 7 fields".into()));
                 };
                 if name.is_empty() || name.contains(':') {
                     return Err(malformed(n, format!("bad action name `{name}`")));
@@ -161,14 +166,33 @@ pub(super) fn parse(text: &str) -> Result<Parsed, CatalogError> {
                         list
                     }
                 };
-                service.actions.push(ActionInfo::new(
-                    &service.prefix,
-                    name,
-                    level,
-                    flags,
-                    resource_types,
-                    condition_keys,
-                ));
+                let data_event_type =
+                    match event_type {
+                        "-" => None,
+                        t => Some(DataEventType::from_name(t).ok_or_else(|| {
+                            malformed(n, format!("unknown data event type `{t}`"))
+                        })?),
+                    };
+                if refs(deps).any(|d| !d.contains(':')) {
+                    return Err(malformed(n, format!("bad dependent actions `{deps}`")));
+                }
+                // Most actions have none: share the one empty list.
+                let dependent_actions: Arc<[Box<str>]> = if deps == "-" {
+                    Arc::clone(&no_dependents)
+                } else {
+                    refs(deps).map(Box::from).collect()
+                };
+                service.actions.push(
+                    ActionInfo::new(
+                        &service.prefix,
+                        name,
+                        level,
+                        flags,
+                        resource_types,
+                        condition_keys,
+                    )
+                    .with_evidence(dependent_actions, data_event_type),
+                );
             }
             Some("") if line.is_empty() => {}
             _ => return Err(malformed(n, format!("unknown record `{line}`"))),
@@ -237,8 +261,9 @@ mod tests {
 
     #[test]
     fn parses_tables_and_references() {
-        let text = "iamtrim-catalog 1\nsource test 1\nS\ts3\tAmazon S3\nR\tbucket\tobject\nC\ts3:prefix\n\
-                    A\tGetObject\tR\tdx\t1!\t0\nA\tListAllMyBuckets\tL\t-\t-\t-\n";
+        let text = "iamtrim-catalog 2\nsource test 1\nS\ts3\tAmazon S3\nR\tbucket\tobject\nC\ts3:prefix\n\
+                    A\tGetObject\tR\tdx\t1!\t0\tkms:Decrypt\tAWS::S3::Object\n\
+                    A\tListAllMyBuckets\tL\tn\t-\t-\t-\t-\n";
         let parsed = parse(text).expect("valid catalog text");
         assert_eq!(parsed.source, "test 1");
         let actions = &parsed.services[0].actions;
@@ -248,11 +273,14 @@ mod tests {
         assert_eq!(actions[0].condition_keys()[0].as_ref(), "s3:prefix");
         assert!(actions[0].is_data_event() && !actions[0].is_unlogged());
         assert!(actions[1].resource_types().is_empty());
+        assert_eq!(&*actions[0].dependent_actions()[0], "kms:Decrypt");
+        assert_eq!(actions[0].data_event_type(), Some(DataEventType::S3Object));
+        assert!(actions[1].is_never_logged() && actions[1].dependent_actions().is_empty());
     }
 
     #[test]
     fn reports_the_line_of_a_bad_reference() {
-        let text = "iamtrim-catalog 1\nsource test 1\nS\ts3\tAmazon S3\nR\tbucket\nC\nA\tGetObject\tR\t-\t3\t-\n";
+        let text = "iamtrim-catalog 2\nsource test 1\nS\ts3\tAmazon S3\nR\tbucket\nC\nA\tGetObject\tR\t-\t3\t-\t-\t-\n";
         match parse(text) {
             Err(CatalogError::Malformed { line, .. }) => assert_eq!(line, 6),
             other => panic!("expected a malformed-line error, got {:?}", other.err()),
@@ -262,7 +290,7 @@ mod tests {
     #[test]
     fn rejects_an_unknown_header() {
         assert!(matches!(
-            parse("iamtrim-catalog 2\n"),
+            parse("iamtrim-catalog 1\n"),
             Err(CatalogError::Malformed { line: 1, .. })
         ));
     }

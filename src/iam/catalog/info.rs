@@ -1,5 +1,6 @@
-//! What the catalog knows about one action: access level, resource types, condition keys, and the
-//! flags the minimizer and the risk ranking read (unlogged, data event, risk categories).
+//! What the catalog knows about one action: access level, resource types, condition keys, dependent
+//! actions, and the flags the minimizer and the risk ranking read (how CloudTrail can see it:
+//! [`Visibility`]; risk categories).
 
 use std::fmt;
 use std::str::FromStr;
@@ -128,6 +129,7 @@ impl Flags {
     const CREDENTIALS_EXPOSURE: u8 = 1 << 4;
     const DATA_EXFILTRATION: u8 = 1 << 5;
     const PERMISSIONS_MANAGEMENT: u8 = 1 << 6;
+    const NEVER_LOGGED: u8 = 1 << 7;
 
     /// Decodes the flag letters of the compact format (`-` for none); `None` on an unknown letter.
     pub(super) fn from_code(code: &str) -> Option<Self> {
@@ -143,11 +145,88 @@ impl Flags {
                 b'r' => Self::RESOURCE_EXPOSURE,
                 b'c' => Self::CREDENTIALS_EXPOSURE,
                 b'x' => Self::DATA_EXFILTRATION,
+                b'n' => Self::NEVER_LOGGED,
                 _ => return None,
             };
         }
         Some(Flags(bits))
     }
+}
+
+/// The CloudTrail resource type of a data event (an advanced event selector's `resources.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataEventType {
+    /// `AWS::S3::Object`: S3 object-level calls (and ListObjects on a bucket).
+    S3Object,
+    /// `AWS::S3ObjectLambda::AccessPoint`.
+    S3ObjectLambdaAccessPoint,
+    /// `AWS::Lambda::Function`: Invoke.
+    LambdaFunction,
+    /// `AWS::DynamoDB::Table`: item calls.
+    DynamoDbTable,
+    /// `AWS::DynamoDB::Stream`: stream-record reads.
+    DynamoDbStream,
+    /// `AWS::SNS::Topic`: Publish.
+    SnsTopic,
+    /// `AWS::Kinesis::Stream`: record calls.
+    KinesisStream,
+    /// `AWS::EC2::Snapshot`: the EBS direct APIs.
+    Ec2Snapshot,
+}
+
+impl DataEventType {
+    /// Every type, in a stable order.
+    pub const ALL: [DataEventType; 8] = [
+        DataEventType::S3Object,
+        DataEventType::S3ObjectLambdaAccessPoint,
+        DataEventType::LambdaFunction,
+        DataEventType::DynamoDbTable,
+        DataEventType::DynamoDbStream,
+        DataEventType::SnsTopic,
+        DataEventType::KinesisStream,
+        DataEventType::Ec2Snapshot,
+    ];
+
+    /// The name CloudTrail writes, e.g. `AWS::S3::Object`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataEventType::S3Object => "AWS::S3::Object",
+            DataEventType::S3ObjectLambdaAccessPoint => "AWS::S3ObjectLambda::AccessPoint",
+            DataEventType::LambdaFunction => "AWS::Lambda::Function",
+            DataEventType::DynamoDbTable => "AWS::DynamoDB::Table",
+            DataEventType::DynamoDbStream => "AWS::DynamoDB::Stream",
+            DataEventType::SnsTopic => "AWS::SNS::Topic",
+            DataEventType::KinesisStream => "AWS::Kinesis::Stream",
+            DataEventType::Ec2Snapshot => "AWS::EC2::Snapshot",
+        }
+    }
+
+    /// The type named `name` (as CloudTrail writes it, any case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for DataEventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a usage source can see of an action: the evidence model's first question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Visibility {
+    /// An API call CloudTrail records as a management event, always on.
+    Management,
+    /// An API call CloudTrail records only as a data event of this resource type (`None` when the
+    /// catalog does not name it), when data events are enabled.
+    DataEvent(Option<DataEventType>),
+    /// An API call CloudTrail never records (`logs:PutLogEvents`); `data/catalog/never-logged.tsv`.
+    NeverLogged,
+    /// No API of its own: a permission checked during other calls (`iam:PassRole`).
+    PermissionOnly,
 }
 
 /// A resource type an action can act on, e.g. `object` for `s3:GetObject`.
@@ -169,7 +248,10 @@ pub struct ActionInfo {
     access_level: AccessLevel,
     resource_types: Arc<[ResourceType]>,
     condition_keys: Arc<[Arc<str>]>,
+    /// Actions a call of this one also needs (the Service Authorization Reference's column).
+    dependent_actions: Arc<[Box<str>]>,
     flags: Flags,
+    data_event_type: Option<DataEventType>,
 }
 
 impl ActionInfo {
@@ -195,7 +277,50 @@ impl ActionInfo {
             access_level,
             resource_types,
             condition_keys,
+            dependent_actions: Arc::from(Vec::new()),
             flags,
+            data_event_type: None,
+        }
+    }
+
+    /// The same action with its dependent actions and data-event type.
+    pub(super) fn with_evidence(
+        mut self,
+        dependent_actions: Arc<[Box<str>]>,
+        data_event_type: Option<DataEventType>,
+    ) -> Self {
+        self.dependent_actions = dependent_actions;
+        self.data_event_type = data_event_type;
+        self
+    }
+
+    /// Actions a call of this one also needs, as `service:Name` (e.g. `iam:PassRole` for
+    /// `ecs:RunTask`); empty for most.
+    pub fn dependent_actions(&self) -> &[Box<str>] {
+        &self.dependent_actions
+    }
+
+    /// The CloudTrail data-event resource type, for an action logged only as a data event.
+    pub fn data_event_type(&self) -> Option<DataEventType> {
+        self.data_event_type
+    }
+
+    /// True for an API that CloudTrail never records (the curated never-logged table).
+    pub fn is_never_logged(&self) -> bool {
+        self.flags.0 & Flags::NEVER_LOGGED != 0
+    }
+
+    /// What a usage source can see of the action. A curated never-logged row wins over the
+    /// permission-only rule: such an action has an API, the logs just never show it.
+    pub fn visibility(&self) -> Visibility {
+        if self.is_never_logged() {
+            Visibility::NeverLogged
+        } else if self.is_unlogged() {
+            Visibility::PermissionOnly
+        } else if self.is_data_event() {
+            Visibility::DataEvent(self.data_event_type)
+        } else {
+            Visibility::Management
         }
     }
 
@@ -236,7 +361,7 @@ impl ActionInfo {
 
     /// True when CloudTrail logs the action only as a data event (when data events are enabled).
     pub fn is_data_event(&self) -> bool {
-        self.flags.0 & Flags::DATA_EVENT != 0
+        self.flags.0 & Flags::DATA_EVENT != 0 || self.data_event_type.is_some()
     }
 
     /// True when the action is in `category`.

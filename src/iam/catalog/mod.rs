@@ -16,10 +16,12 @@
 //! keep such actions verbatim.
 
 mod compact;
+mod exercised;
 mod info;
 
 pub use compact::CatalogError;
-pub use info::{AccessLevel, ActionInfo, ResourceType, RiskCategory};
+pub use exercised::{ExercisedAction, exercised_actions, exercised_by};
+pub use info::{AccessLevel, ActionInfo, DataEventType, ResourceType, RiskCategory, Visibility};
 
 use super::action::{ActionPattern, Caseless};
 use std::cmp::Ordering;

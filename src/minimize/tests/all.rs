@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::Config;
 use crate::iam::principal::{PolicyKind, PolicyOrigin, PolicySource, Principal, PrincipalKind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 fn arn(name: &str) -> String {
@@ -386,4 +386,212 @@ fn outcomes_are_ordered_by_risk() {
     assert!(out[0].risk.full_admin);
     assert!(out[1].risk.privilege_escalation > 0 && out[1].risk.permissions_management_on_any > 0);
     assert_eq!(out[2].risk.labels(), ["data-exfiltration"]);
+}
+
+/// Regression (issue 14): a principal left untouched said `unchanged` with no reason.
+#[test]
+fn unchanged_principal_says_why() {
+    let p = principal(
+        "aws_iam_role.busy",
+        PrincipalKind::Role,
+        Some(arn("busy")),
+        vec![policy(
+            "aws_iam_role_policy.busy",
+            PolicyKind::Inline,
+            r#"{"Statement":[{"Effect":"Allow","Action":["ec2:DescribeInstances","logs:PutLogEvents"],"Resource":"*"}]}"#,
+        )],
+    );
+    let all = run_all(
+        &[p],
+        &usages(&[("busy", &["ec2:DescribeInstances"])]),
+        &Config::default(),
+    );
+    let o = outcome(&all, "aws_iam_role.busy");
+    assert_eq!(o.status, PrincipalStatus::Unchanged);
+    assert_eq!(
+        o.unchanged_reason.as_deref(),
+        Some("unchanged: nothing to remove, all 2 granted actions stay (never-logged 1, used 1)")
+    );
+}
+
+/// One independent scenario of issue 14's "done when": a principal's policy, what it used, and the
+/// truth decided before running: `needed` is what the evidence requires (used, never logged,
+/// dependent actions of used ones, actions a trusted service exercises).
+struct Scenario {
+    name: &'static str,
+    policy: &'static str,
+    used: &'static [&'static str],
+    trusted: &'static [&'static str],
+    needed: &'static [&'static str],
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "deploy",
+        policy: r#"{"Statement":[{"Effect":"Allow","Action":["ecs:*","logs:*","iam:PassRole","ecr:*"],"Resource":"*"}]}"#,
+        used: &[
+            "ecs:RegisterTaskDefinition",
+            "ecs:UpdateService",
+            "ecs:DescribeServices",
+            "ecr:GetAuthorizationToken",
+            "logs:CreateLogStream",
+        ],
+        trusted: &[],
+        needed: &[
+            "ecs:RegisterTaskDefinition",
+            "ecs:UpdateService",
+            "ecs:DescribeServices",
+            "ecr:GetAuthorizationToken",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "logs:GetLogEvents",
+            "logs:FilterLogEvents",
+            // RegisterTaskDefinition passes the task's roles.
+            "iam:PassRole",
+        ],
+    },
+    Scenario {
+        name: "worker",
+        policy: r#"{"Statement":[{"Effect":"Allow","Action":["s3:*","sqs:*","dynamodb:*"],"Resource":"*"}]}"#,
+        used: &[
+            "s3:GetObject",
+            "s3:PutObject",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "dynamodb:PutItem",
+        ],
+        trusted: &[],
+        needed: &[
+            "s3:GetObject",
+            "s3:PutObject",
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "dynamodb:PutItem",
+        ],
+    },
+    Scenario {
+        name: "admin",
+        policy: r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        used: &[
+            "iam:CreateRole",
+            "ec2:RunInstances",
+            "s3:CreateBucket",
+            "cloudformation:CreateStack",
+        ],
+        trusted: &[],
+        needed: &[
+            "iam:CreateRole",
+            "ec2:RunInstances",
+            "s3:CreateBucket",
+            "cloudformation:CreateStack",
+            // Dependent actions of RunInstances (and CreateStack's role).
+            "iam:PassRole",
+            "ec2:CreateTags",
+            "ssm:GetParameters",
+            "logs:PutLogEvents",
+            "logs:GetLogEvents",
+            "logs:FilterLogEvents",
+        ],
+    },
+    Scenario {
+        name: "not-action",
+        policy: r#"{"Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*"],"Resource":"*"}]}"#,
+        used: &[
+            "ec2:DescribeInstances",
+            "s3:ListAllMyBuckets",
+            "sts:GetCallerIdentity",
+        ],
+        trusted: &[],
+        needed: &[
+            "ec2:DescribeInstances",
+            "s3:ListAllMyBuckets",
+            "sts:GetCallerIdentity",
+            "logs:PutLogEvents",
+            "logs:GetLogEvents",
+            "logs:FilterLogEvents",
+        ],
+    },
+    Scenario {
+        name: "replication",
+        policy: r#"{"Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}"#,
+        used: &["s3:GetReplicationConfiguration", "s3:ListBucket"],
+        trusted: &["s3.amazonaws.com"],
+        needed: &[
+            "s3:GetReplicationConfiguration",
+            "s3:ListBucket",
+            "s3:GetObjectVersionForReplication",
+            "s3:ObjectOwnerOverrideToBucketOwner",
+            "s3:ReplicateDelete",
+            "s3:ReplicateObject",
+            "s3:ReplicateObjectAnnotation",
+            "s3:ReplicateTags",
+        ],
+    },
+];
+
+/// Issue 14, done when: on each scenario no used action is removed, never-logged ones stay, every
+/// unused action that nothing needs is removed, and actions kept beyond used plus needed stay under
+/// 10% of what is needed.
+#[test]
+fn scenarios_keep_what_the_evidence_needs_and_nothing_else() {
+    let catalog = Catalog::embedded();
+    for sc in SCENARIOS {
+        let mut p = principal(
+            &format!("aws_iam_role.{}", sc.name),
+            PrincipalKind::Role,
+            Some(arn(sc.name)),
+            vec![policy(
+                &format!("aws_iam_role_policy.{}", sc.name),
+                PolicyKind::Inline,
+                sc.policy,
+            )],
+        );
+        p.trusted_services = sc.trusted.iter().map(|s| s.to_string()).collect();
+        let all = run_all(&[p], &usages(&[(sc.name, sc.used)]), &Config::default());
+        let o = outcome(&all, &format!("aws_iam_role.{}", sc.name));
+        assert_eq!(
+            o.status,
+            PrincipalStatus::Minimized,
+            "{}: {:?}",
+            sc.name,
+            o.notes
+        );
+        let s = &o.suggestions[0];
+        let kept: Vec<&str> = s
+            .actions
+            .iter()
+            .filter(|v| v.keep)
+            .map(|v| v.action)
+            .collect();
+        let needed: BTreeSet<String> = sc.needed.iter().map(|a| a.to_ascii_lowercase()).collect();
+        for a in sc.needed {
+            assert!(
+                s.actions.get(a).is_some_and(|v| v.keep),
+                "{}: needed {a} removed",
+                sc.name
+            );
+            // Kept in the suggested document itself, not only in the verdicts.
+            let allowed = s.suggested.as_ref().is_some_and(|d| {
+                d.statements.iter().any(|st| match &st.action {
+                    Some(ActionSpec::Action(l)) => {
+                        l.values.iter().any(|p| ActionPattern::new(p).matches(a))
+                    }
+                    _ => false,
+                })
+            });
+            assert!(allowed, "{}: {a} not in the suggested document", sc.name);
+        }
+        let beyond: Vec<&str> = kept
+            .iter()
+            .copied()
+            .filter(|a| !needed.contains(&a.to_ascii_lowercase()))
+            .collect();
+        assert!(
+            beyond.len() * 10 < needed.len(),
+            "{}: kept beyond what is needed: {beyond:?}",
+            sc.name
+        );
+        // Every unused action that nothing needs is removed (the kept list is the needed one).
+        assert!(kept.len() >= needed.len() && catalog.len() > kept.len());
+    }
 }

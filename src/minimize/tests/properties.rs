@@ -188,3 +188,121 @@ proptest! {
         prop_assert!(suggested.next().is_none());
     }
 }
+
+/// The actions of the random catalogs below: two services of six actions each.
+const SMALL: &[&str] = &[
+    "a:A0", "a:A1", "a:A2", "a:A3", "a:A4", "a:A5", "b:B0", "b:B1", "b:B2", "b:B3", "b:B4", "b:B5",
+];
+
+/// A catalog of [`SMALL`] with random visibility flags (`-` management, `u` permission-only,
+/// `n` never logged, `d` data event) and random dependent actions, leaked for `&'static`.
+fn random_catalog() -> impl Strategy<Value = &'static Catalog> {
+    (
+        prop::collection::vec(
+            prop::sample::select(vec!["-", "u", "u", "n", "d"]),
+            SMALL.len(),
+        ),
+        prop::collection::vec(
+            prop::collection::btree_set(prop::sample::select(SMALL), 0..3),
+            SMALL.len(),
+        ),
+    )
+        .prop_map(|(flags, deps)| {
+            let mut text = String::from("iamtrim-catalog 2\nsource random 1\n");
+            for (svc, name) in [("a", "A"), ("b", "B")] {
+                text.push_str(&format!("S\t{svc}\tService {name}\nR\nC\n"));
+                for (i, action) in SMALL.iter().enumerate().filter(|(_, a)| a.starts_with(svc)) {
+                    let deps: Vec<&str> = deps[i].iter().copied().collect();
+                    let deps = if deps.is_empty() {
+                        "-".to_string()
+                    } else {
+                        deps.join(",")
+                    };
+                    let short = &action[svc.len() + 1..];
+                    text.push_str(&format!("A\t{short}\tW\t{}\t-\t-\t{deps}\t-\n", flags[i]));
+                }
+            }
+            let catalog = Catalog::from_text(&text).expect("generated catalog text is valid");
+            &*Box::leak(Box::new(catalog))
+        })
+}
+
+fn small_document() -> impl Strategy<Value = PolicyDocument> {
+    let pattern = prop_oneof![
+        3 => prop::sample::select(SMALL).prop_map(str::to_string),
+        1 => prop::sample::select(vec!["a:*", "b:B*", "*", "*:A1"]).prop_map(str::to_string),
+    ];
+    prop::collection::vec(
+        (
+            prop::bool::weighted(0.2),
+            prop::collection::vec(pattern, 1..5),
+        ),
+        1..4,
+    )
+    .prop_map(|sts| {
+        let sts: Vec<serde_json::Value> = sts
+            .into_iter()
+            .map(|(not_action, actions)| {
+                let mut st = serde_json::json!({"Effect": "Allow", "Resource": "*"});
+                st[if not_action { "NotAction" } else { "Action" }] = serde_json::json!(actions);
+                st
+            })
+            .collect();
+        PolicyDocument::from_value(&serde_json::json!({"Statement": sts})).unwrap()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Under random usage and random dependency data: no used action is removed, never-logged and
+    /// needed permission-only actions stay, and removing a permission-only action needs review.
+    #[test]
+    fn no_used_action_is_removed_under_random_dependency_data(
+        catalog in random_catalog(),
+        current in small_document(),
+        used in prop::collection::btree_set(prop::sample::select(SMALL), 0..5),
+        data_events_seen in any::<bool>(),
+    ) {
+        let mut u = usage(&used.iter().copied().collect::<Vec<_>>());
+        u.data_events_seen = data_events_seen;
+        let s = minimize_document(&current, Some(&current), &u, catalog, &KeepRules::default());
+        prop_assert!(s.is_ok(), "proof refused: {:?}", s.err());
+        let s = s.unwrap();
+        let allowed = |doc: Option<&PolicyDocument>, action: &str| {
+            doc.is_some_and(|d| d.statements.iter().any(|st| statement_allows(st, action)))
+        };
+        let needed: BTreeSet<String> = used
+            .iter()
+            .filter_map(|a| catalog.lookup(a))
+            .flat_map(|a| a.dependent_actions().iter().map(|d| d.to_string()))
+            .collect();
+        for action in SMALL {
+            if !allowed(Some(&current), action) {
+                continue;
+            }
+            let info = catalog.lookup(action).unwrap();
+            let kept = allowed(s.suggested.as_ref(), action);
+            if used.contains(action) {
+                prop_assert!(kept, "used {} removed", action);
+            }
+            if info.is_never_logged() {
+                prop_assert!(kept, "never-logged {} removed", action);
+            }
+            if info.is_unlogged() && needed.contains(*action) {
+                prop_assert!(kept, "{} needed by a used action, removed", action);
+            }
+            if !kept && info.is_unlogged() && !info.is_never_logged() {
+                prop_assert_eq!(s.applicability, Applicability::ReviewNeeded, "{} removed unseen", action);
+                prop_assert!(s.actions.get(action).is_some_and(|v| v.review));
+            }
+            if !kept && !info.is_unlogged() && !info.is_never_logged() {
+                // A removed management or data event was visible: it was not used.
+                prop_assert!(!used.contains(action));
+                if info.is_data_event() {
+                    prop_assert!(data_events_seen, "data event {} removed unseen", action);
+                }
+            }
+        }
+    }
+}
