@@ -5,6 +5,7 @@
 //! Every source produces the same [`ObservedUsage`]; the minimizer reads nothing else.
 
 pub mod access_analyzer;
+pub mod athena;
 pub mod aws;
 pub mod cache;
 pub mod cloudtrail;
@@ -100,6 +101,10 @@ pub struct ObservedUsage {
     /// Calls that were denied (`AccessDenied`), action -> count; never counted as used.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub denied: BTreeMap<String, u64>,
+    /// The aggregate query (Athena, CloudTrail Lake) this usage came from: its ID, bytes scanned
+    /// and cost. Absent for the other sources, whose cache files stay as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<athena::QueryRecord>,
 }
 
 impl ObservedUsage {
@@ -117,6 +122,7 @@ impl ObservedUsage {
             unmapped_events: BTreeMap::new(),
             complete: true,
             denied: BTreeMap::new(),
+            query: None,
         }
     }
 
