@@ -78,7 +78,10 @@ fn from_message(table: &AthenaTable, message: &str) -> Option<AggregateError> {
         return Some(AggregateError::OutputLocation { message });
     }
     if lower.contains("workgroup")
-        && (lower.contains("disabled") || lower.contains("not found") || lower.contains("enforce"))
+        && (lower.contains("disabled")
+            || lower.contains("not found")
+            || lower.contains("does not exist")
+            || lower.contains("enforce"))
         || lower.contains("bytes scanned limit")
     {
         return Some(AggregateError::Workgroup {
@@ -89,11 +92,18 @@ fn from_message(table: &AthenaTable, message: &str) -> Option<AggregateError> {
     if lower.contains("not authorized to perform")
         || lower.contains("insufficient permissions")
         || lower.contains("access denied")
+        || lower.contains("not allowed")
         || lower.contains("permission_denied")
     {
+        // A refused Athena action is the call's own permission; anything else is reading the table.
+        let (operation, needs) = if lower.contains("athena:") {
+            ("running the query", QUERY_PERMISSIONS)
+        } else {
+            ("reading the CloudTrail table", DATA_PERMISSIONS)
+        };
         return Some(AggregateError::AccessDenied {
-            operation: "reading the CloudTrail table".into(),
-            needs: DATA_PERMISSIONS,
+            operation: operation.into(),
+            needs,
             message,
         });
     }
