@@ -221,7 +221,13 @@ fn duckdb_usage_equals_local_reader_on_org_layout_logs() {
         &dir.path().join("AWSLogs"),
     );
     let principals = all_principals(dir.path(), &[]);
-    assert_same_usage(dir.path(), &principals, ("2024-01-01", "2024-12-31"), true, 3);
+    assert_same_usage(
+        dir.path(),
+        &principals,
+        ("2024-01-01", "2024-12-31"),
+        true,
+        3,
+    );
 }
 
 #[test]
@@ -774,4 +780,242 @@ fn athena_on_moto_returns_the_rows_it_was_given() {
     assert_eq!(got.query.bytes_scanned, 0);
     // Athena's 10 MB minimum.
     assert_eq!(got.query.cost_usd, "0.000050");
+}
+
+// --- the command line ---------------------------------------------------------------------
+
+/// A JSON report without what differs between sources by design: the notes (the query's cost).
+fn report_without_notes(stdout: &str) -> serde_json::Value {
+    let mut report: serde_json::Value = serde_json::from_str(stdout).expect("JSON report");
+    if let Some(obj) = report.as_object_mut() {
+        obj.remove("warnings");
+        obj.remove("notes");
+    }
+    report
+}
+
+#[test]
+fn suggest_with_athena_rows_matches_suggest_with_local_logs_and_caches_the_query() {
+    use crate::support::repo;
+    let quickstart = manifest().join("examples/quickstart");
+    // The local reader, on the quickstart's logs.
+    let local_repo = tempfile::tempdir().unwrap();
+    repo::copy_dir(&quickstart, local_repo.path());
+    let local = repo::iamtrim(local_repo.path())
+        .args([
+            "suggest",
+            "plan.json",
+            "--cloudtrail",
+            "cloudtrail",
+            "--window-days",
+            "36500",
+            "--format",
+            "json",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    repo::assert_success(&local);
+
+    // The same logs through DuckDB, served as Athena's answer.
+    let principals = vec![
+        "arn:aws:iam::111122223333:role/ci-deploy".to_string(),
+        "arn:aws:iam::111122223333:role/report-worker".to_string(),
+        "arn:aws:iam::111122223333:user/auditor".to_string(),
+    ];
+    let rows = duckdb_rows(
+        &quickstart.join("cloudtrail"),
+        &principals,
+        ("2000-01-01", "2100-01-01"),
+        Partitions::Projection,
+        false,
+    );
+    assert!(!rows.is_empty());
+    let emu = QueryEmulator::start();
+    emu.set_result(
+        COLUMNS,
+        rows.iter()
+            .map(|r| {
+                let flag = |b: bool| Some(b.to_string());
+                vec![
+                    r.principal.clone(),
+                    Some(r.event_source.clone()),
+                    Some(r.event_name.clone()),
+                    r.denial.clone(),
+                    flag(r.request_facts.tags),
+                    flag(r.request_facts.version_id),
+                    flag(r.request_facts.copy_source),
+                    r.data_account.clone(),
+                    r.data_type.clone(),
+                    Some(r.calls.to_string()),
+                    Some(r.first_seen.clone()),
+                    Some(r.last_seen.clone()),
+                ]
+            })
+            .collect(),
+    );
+    emu.set_bytes_scanned(3_000_000_000);
+    let remote_repo = tempfile::tempdir().unwrap();
+    repo::copy_dir(&quickstart, remote_repo.path());
+    std::fs::remove_dir_all(remote_repo.path().join("cloudtrail")).unwrap();
+    let remote = repo::iamtrim(remote_repo.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .args([
+            "suggest",
+            "plan.json",
+            "--athena",
+            "cloudtrail.logs",
+            "--athena-output",
+            "s3://results/x/",
+        ])
+        .args([
+            "--athena-partitions",
+            "org-projection",
+            "--window-days",
+            "36500",
+        ])
+        .args([
+            "--format",
+            "json",
+            "--dry-run",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            emu.url(),
+        ])
+        .output()
+        .unwrap();
+    repo::assert_success(&remote);
+    let stdout = String::from_utf8(remote.stdout).unwrap();
+    assert_eq!(
+        report_without_notes(&stdout),
+        report_without_notes(&String::from_utf8(local.stdout).unwrap())
+    );
+    assert!(
+        stdout.contains("athena:cloudtrail.logs: query q-0001 scanned 3000000000 bytes")
+            && stdout.contains("$0.015000 at $5.00 per TB"),
+        "{stdout}"
+    );
+    let sql = emu.calls()[0].body["QueryString"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(sql.contains("\"account\" IN ('111122223333')"), "{sql}");
+    // The cache holds the usage with the query that produced it.
+    let mut cached = String::new();
+    for entry in walk(&remote_repo.path().join(".iamtrim/cache")) {
+        cached.push_str(&std::fs::read_to_string(entry).unwrap());
+    }
+    assert!(
+        cached.contains("\"query_id\": \"q-0001\"") || cached.contains("\"query_id\":\"q-0001\""),
+        "{cached}"
+    );
+    assert!(cached.contains("athena:cloudtrail.logs"), "{cached}");
+
+    // `check` then reads that cache without the network, and finds the same.
+    let check = repo::iamtrim(remote_repo.path())
+        .args(["check", "plan.json", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn generate_with_cloudtrail_lake_caches_each_principal_and_ctrl_c_free_flags_are_checked() {
+    use crate::support::repo;
+    let emu = QueryEmulator::start();
+    emu.set_result(
+        COLUMNS,
+        vec![row(
+            Some("arn:aws:iam::111122223333:role/report-worker"),
+            "s3.amazonaws.com",
+            "GetObject",
+            3,
+        )],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    repo::copy_dir(&manifest().join("examples/quickstart"), dir.path());
+    let out = repo::iamtrim(dir.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .args([
+            "generate",
+            "plan.json",
+            "--cloudtrail-lake",
+            "eds-1",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            emu.url(),
+        ])
+        .output()
+        .unwrap();
+    repo::assert_success(&out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("cached: 1 action used"), "{stdout}");
+    assert!(stdout.contains("no calls in the window"), "{stdout}");
+    assert!(
+        stdout.contains("cloudtrail-lake:eds-1: query q-0001"),
+        "{stdout}"
+    );
+    assert_eq!(emu.ops().first().map(String::as_str), Some("StartQuery"));
+
+    // Neither Access Analyzer's flags nor a source: a one-line usage error.
+    let out = repo::iamtrim(dir.path())
+        .args(["generate", "plan.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // --athena with --cloudtrail: refused.
+    let out = repo::iamtrim(dir.path())
+        .args([
+            "suggest",
+            "plan.json",
+            "--cloudtrail",
+            "cloudtrail",
+            "--athena",
+            "db.t",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // A table name that is not one: refused before any call, naming the flag's value.
+    let out = repo::iamtrim(dir.path())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args([
+            "suggest",
+            "plan.json",
+            "--athena",
+            "db.t'--",
+            "--dry-run",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            emu.url(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid Athena table \"db.t'--\""));
 }

@@ -459,3 +459,68 @@ pub fn cache_usage(
     }
     (usage, notes)
 }
+
+/// The last `days` whole UTC days up to the end of today, `[start, end)`: the same days a
+/// `--window-days` scan of local logs reads, on day boundaries so date partitions prune cleanly.
+pub fn window_of_days(now: SystemTime, days: u32) -> Window {
+    let today = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0);
+    let at = |day: u64| {
+        crate::usage::cache::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(day * 86_400))
+    };
+    Window {
+        start: at(today.saturating_sub(u64::from(days))),
+        end: at(today + 1),
+    }
+}
+
+/// `5`, `5.00`, `6.25` (US dollars) -> cents; `None` for anything else.
+pub fn parse_price_cents(usd: &str) -> Option<u64> {
+    let (whole, frac) = usd.trim().split_once('.').unwrap_or((usd.trim(), ""));
+    if whole.is_empty()
+        || frac.len() > 2
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents = format!("{frac:0<2}");
+    whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents.parse().ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_is_bytes_times_price_with_athenas_minimum() {
+        let q = |engine, bytes| QueryRecord::new(engine, "q".into(), bytes, 500).cost_usd;
+        assert_eq!(q(Dialect::Athena, 1_000_000_000_000), "5.000000");
+        assert_eq!(q(Dialect::Athena, 0), "0.000050");
+        assert_eq!(q(Dialect::Lake, 0), "0.000000");
+        assert_eq!(q(Dialect::Lake, 123_456_789_012_345), "617.283946");
+    }
+
+    #[test]
+    fn prices_and_windows() {
+        assert_eq!(parse_price_cents("5"), Some(500));
+        assert_eq!(parse_price_cents("6.25"), Some(625));
+        assert_eq!(parse_price_cents("6.2"), Some(620));
+        assert_eq!(parse_price_cents("-1"), None);
+        assert_eq!(parse_price_cents("1.234"), None);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(20_422 * 86_400 + 3_600);
+        let w = window_of_days(now, 30);
+        assert_eq!(
+            (w.start.as_str(), w.end.as_str()),
+            ("2025-10-31T00:00:00Z", "2025-12-01T00:00:00Z")
+        );
+    }
+}
