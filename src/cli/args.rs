@@ -136,12 +136,12 @@ pub struct SuggestArgs {
     /// Where AWS-managed policy documents come from, for their customer-managed replacements.
     #[arg(long, value_enum, default_value_t = AwsManagedMode::Snapshot, value_name = "SOURCE")]
     pub aws_managed: AwsManagedMode,
-    /// Usage from an aggregate query (Athena, CloudTrail Lake).
-    #[command(flatten)]
-    pub aggregate: AggregateFlags,
     /// AWS connection (for s3:// logs, Athena, CloudTrail Lake and `--aws-managed online`).
     #[command(flatten)]
     pub aws: AwsFlags,
+    /// Usage from an aggregate query (Athena, CloudTrail Lake); last, as its help heading is.
+    #[command(flatten)]
+    pub aggregate: AggregateFlags,
 }
 
 /// `--athena` and `--cloudtrail-lake`: usage from one aggregate query over the organization's
@@ -271,12 +271,13 @@ pub struct GenerateArgs {
     /// First wait between polls, in milliseconds (doubles up to 60 s).
     #[arg(long, default_value_t = 5000, value_name = "MS", hide = true)]
     pub poll_ms: u64,
-    /// Usage from an aggregate query (Athena, CloudTrail Lake) instead of Access Analyzer.
-    #[command(flatten)]
-    pub aggregate: AggregateFlags,
     /// AWS connection.
     #[command(flatten)]
     pub aws: AwsFlags,
+    /// Usage from an aggregate query (Athena, CloudTrail Lake) instead of Access Analyzer; last,
+    /// as its help heading is.
+    #[command(flatten)]
+    pub aggregate: AggregateFlags,
 }
 
 /// `iamtrim scan`.

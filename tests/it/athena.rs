@@ -1019,3 +1019,17 @@ fn generate_with_cloudtrail_lake_caches_each_principal_and_ctrl_c_free_flags_are
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid Athena table \"db.t'--\""));
 }
+
+#[test]
+fn suggest_help_lists_the_aggregate_sources() {
+    let out = crate::support::repo::iamtrim(&manifest())
+        .args(["suggest", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let section = &help[help
+        .find("Athena and CloudTrail Lake:")
+        .expect("the section")..];
+    let section = &section[..section.find("\n\nExamples:").unwrap_or(section.len())];
+    insta::assert_snapshot!(section);
+}
