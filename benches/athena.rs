@@ -12,8 +12,8 @@ mod ct_corpus;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use iamtrim::iam::catalog::Catalog;
 use iamtrim::usage::Window;
-use iamtrim::usage::athena::rows::{RowReader, usage_from_rows};
-use iamtrim::usage::athena::sql::{self, COLUMNS, Dialect, Partitions, QuerySpec};
+use iamtrim::usage::aggregate::rows::{RowReader, usage_from_rows};
+use iamtrim::usage::aggregate::sql::{self, COLUMNS, Dialect, Partitions, QuerySpec};
 use iamtrim::usage::cloudtrail::{PrincipalFilter, ScanOptions, scan_path};
 use std::hint::black_box;
 

@@ -13,8 +13,8 @@ use crate::usage::access_analyzer::{
     GenerateSettings, GenerationTarget, PollSettings, Progress, ProgressEvent, TargetStatus,
     generate,
 };
-use crate::usage::athena::sql::Partitions;
-use crate::usage::athena::{
+use crate::usage::aggregate::sql::Partitions;
+use crate::usage::aggregate::{
     AggregateSource, AthenaTable, PollSettings as QueryPoll, QueryProgress, UsageQuery,
     cache_usage, parse_price_cents, query_usage, window_of_days,
 };

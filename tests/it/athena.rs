@@ -8,9 +8,9 @@ use aws_sdk_athena::config::retry::RetryConfig;
 use aws_sdk_athena::config::{Credentials, SharedCredentialsProvider};
 use iamtrim::iam::catalog::Catalog;
 use iamtrim::usage::ObservedUsage;
-use iamtrim::usage::athena::rows::{AggregateRow, RowReader, usage_from_rows};
-use iamtrim::usage::athena::sql::{self, COLUMNS, Dialect, Partitions};
-use iamtrim::usage::athena::{
+use iamtrim::usage::aggregate::rows::{AggregateRow, RowReader, usage_from_rows};
+use iamtrim::usage::aggregate::sql::{self, COLUMNS, Dialect, Partitions};
+use iamtrim::usage::aggregate::{
     AggregateError, AggregateSource, AthenaTable, PollSettings, QueryProgress, UsageQuery,
     query_usage,
 };
@@ -449,7 +449,7 @@ fn run_query(
     config: &SdkConfig,
     source: &AggregateSource,
     cancel_after_polls: Option<usize>,
-) -> Result<iamtrim::usage::athena::Aggregated, AggregateError> {
+) -> Result<iamtrim::usage::aggregate::Aggregated, AggregateError> {
     let polls = std::sync::atomic::AtomicUsize::new(0);
     let notify = tokio::sync::Notify::new();
     let hook = |_: &QueryProgress| {
