@@ -711,6 +711,27 @@ mod tests {
     }
 
     #[test]
+    fn every_denied_code_reaches_the_row() {
+        // The codes `mapping::is_denied` knows: a row keeps its code only when a pattern matches,
+        // so a denial the patterns missed would count as use.
+        for code in [
+            "AccessDenied",
+            "AccessDeniedException",
+            "UnauthorizedOperation",
+            "Client.UnauthorizedOperation",
+            "Client.AccessDenied",
+            "UnauthorizedAccess",
+            "UnauthorizedException",
+        ] {
+            assert!(crate::usage::cloudtrail::mapping::is_denied(code), "{code}");
+            let matched = DENIAL_PATTERNS
+                .iter()
+                .any(|p| code.contains(p.trim_matches('%')));
+            assert!(matched, "{code} escapes the SQL's denial patterns");
+        }
+    }
+
+    #[test]
     fn bad_bounds_and_no_principals_are_errors() {
         let mut s = spec(&["arn:aws:iam::1:role/a"]);
         s.start = "2024-03-01' OR '1".into();
