@@ -32,6 +32,8 @@ pub struct UsageInputs {
     pub aws: crate::usage::aws::AwsArgs,
     /// Where AWS-managed policy documents come from (`Off`: no replacements).
     pub aws_managed: AwsManagedMode,
+    /// `--athena` / `--cloudtrail-lake`: one aggregate query instead of reading logs.
+    pub aggregate: Option<super::generate::AggregateInputs>,
 }
 
 /// Everything a run learned.
@@ -79,7 +81,19 @@ pub fn analyze(
         .collect();
     let mut usage: BTreeMap<String, ObservedUsage> = BTreeMap::new();
 
-    if let Some(source) = &inputs.cloudtrail {
+    if let Some(aggregate) = inputs.aggregate.as_ref().filter(|_| network) {
+        // Athena / CloudTrail Lake: one query, cached the way --cloudtrail usage is.
+        let (found, query_notes) = super::generate::aggregate_usage(
+            settings,
+            aggregate,
+            &inputs.aws,
+            &existing,
+            inputs.window_days,
+            &cache,
+        )?;
+        notes.extend(query_notes);
+        usage.extend(found);
+    } else if let Some(source) = &inputs.cloudtrail {
         let window = inputs.window_days.map(|days| window_ending(now, days));
         let window_ref = window.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
         let known = |action: &str| catalog.lookup(action).map(|a| a.name().to_string());

@@ -77,21 +77,23 @@ pub enum Command {
         after_help = "Examples:\n  iamtrim scan plan.json\n  terraform show -json tfplan | iamtrim scan - --format json\n  iamtrim scan plan.json -v   # list each policy source"
     )]
     Scan(ScanArgs),
-    /// Ask IAM Access Analyzer what each existing principal used, and cache it (.iamtrim/cache/).
+    /// Ask IAM Access Analyzer (or Athena, or CloudTrail Lake) what each existing principal used, and
+    /// cache it (.iamtrim/cache/).
     ///
     /// One job at a time per account and region, within the daily quota; jobs are recorded in
     /// .iamtrim/jobs.json, so an interrupted run (Ctrl-C) resumes them instead of starting new ones.
     #[command(
-        after_help = "Examples:\n  iamtrim generate plan.json --trail-arn arn:aws:cloudtrail:eu-west-1:111122223333:trail/main \\\n      --access-role-arn arn:aws:iam::111122223333:role/AccessAnalyzerMonitorServiceRole\n  iamtrim generate --principal arn:aws:iam::111122223333:role/app --trail-arn ... --access-role-arn ...\n  iamtrim generate plan.json --trail-arn ... --access-role-arn ... --cancel"
+        after_help = "Examples:\n  iamtrim generate plan.json --trail-arn arn:aws:cloudtrail:eu-west-1:111122223333:trail/main \\\n      --access-role-arn arn:aws:iam::111122223333:role/AccessAnalyzerMonitorServiceRole\n  iamtrim generate --principal arn:aws:iam::111122223333:role/app --trail-arn ... --access-role-arn ...\n  iamtrim generate plan.json --trail-arn ... --access-role-arn ... --cancel\n  iamtrim generate plan.json --athena cloudtrail.logs --athena-output s3://athena-results/iamtrim/\n  iamtrim generate plan.json --cloudtrail-lake arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/EXAMPLE"
     )]
     Generate(GenerateArgs),
     /// Suggest smaller policies from real usage, as patches to your own .tf files.
     ///
     /// Usage comes from the cache (.iamtrim/cache/), or from CloudTrail logs with --cloudtrail (a folder
-    /// or s3://bucket/prefix; what is read is cached). Writes <module dir>/iamtrim.patch (apply it with
+    /// or s3://bucket/prefix), or from one aggregate query with --athena DB.TABLE or --cloudtrail-lake
+    /// EVENT_DATA_STORE; what is read is cached. Writes <module dir>/iamtrim.patch (apply it with
     /// `iamtrim apply` or `git apply`) and iamtrim.suggested.tf where a policy cannot be edited in place.
     #[command(
-        after_help = "Examples:\n  iamtrim suggest plan.json --cloudtrail ./cloudtrail-logs\n  iamtrim suggest plan.json --cloudtrail s3://trail-bucket/AWSLogs/ --window-days 90\n  iamtrim suggest plan.json --dry-run --format markdown > comment.md"
+        after_help = "Examples:\n  iamtrim suggest plan.json --cloudtrail ./cloudtrail-logs\n  iamtrim suggest plan.json --cloudtrail s3://trail-bucket/AWSLogs/ --window-days 90\n  iamtrim suggest plan.json --athena cloudtrail.logs --athena-partitions org-projection --window-days 90\n  iamtrim suggest plan.json --dry-run --format markdown > comment.md"
     )]
     Suggest(SuggestArgs),
     /// Fail when principals grant actions their cached usage says are unused (pre-commit, CI).
@@ -117,7 +119,7 @@ pub struct SuggestArgs {
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
     /// CloudTrail logs: a folder, or s3://bucket/prefix (the S3 delivery layout).
-    #[arg(long, value_name = "PATH|S3-URL")]
+    #[arg(long, value_name = "PATH|S3-URL", conflicts_with_all = ["athena", "cloudtrail_lake"])]
     pub cloudtrail: Option<String>,
     /// Read only the last N days of CloudTrail logs.
     #[arg(long, value_name = "DAYS")]
@@ -134,9 +136,59 @@ pub struct SuggestArgs {
     /// Where AWS-managed policy documents come from, for their customer-managed replacements.
     #[arg(long, value_enum, default_value_t = AwsManagedMode::Snapshot, value_name = "SOURCE")]
     pub aws_managed: AwsManagedMode,
-    /// AWS connection (for s3:// logs and `--aws-managed online`).
+    /// AWS connection (for s3:// logs, Athena, CloudTrail Lake and `--aws-managed online`).
     #[command(flatten)]
     pub aws: AwsFlags,
+    /// Usage from an aggregate query (Athena, CloudTrail Lake); last, as its help heading is.
+    #[command(flatten)]
+    pub aggregate: AggregateFlags,
+}
+
+/// `--athena` and `--cloudtrail-lake`: usage from one aggregate query over the organization's
+/// trail instead of reading its logs (see docs/athena.md).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Athena and CloudTrail Lake")]
+pub struct AggregateFlags {
+    /// Usage from the CloudTrail table in Athena (db.table): one aggregate query, no log download.
+    #[arg(long, value_name = "DB.TABLE", conflicts_with = "cloudtrail_lake")]
+    pub athena: Option<String>,
+    /// Athena workgroup (default: primary).
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub athena_workgroup: Option<String>,
+    /// Where Athena writes query results (s3://bucket/prefix/), when the workgroup sets none.
+    #[arg(long, value_name = "S3-URL", requires = "athena")]
+    pub athena_output: Option<String>,
+    /// Athena data catalog (default: AwsDataCatalog).
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub athena_catalog: Option<String>,
+    /// How the CloudTrail table is partitioned.
+    #[arg(long, value_enum, default_value_t = AthenaPartitions::Projection, value_name = "LAYOUT", requires = "athena")]
+    pub athena_partitions: AthenaPartitions,
+    /// Only events of this region (repeatable; prunes the region partition). Default: all.
+    #[arg(long = "athena-region", value_name = "REGION", requires = "athena")]
+    pub athena_regions: Vec<String>,
+    /// Usage from a CloudTrail Lake event data store (ID or ARN): one aggregate query.
+    #[arg(long, value_name = "EVENT_DATA_STORE")]
+    pub cloudtrail_lake: Option<String>,
+    /// Price per TB scanned in US dollars, for the cost the report and cache record.
+    #[arg(long, value_name = "USD", default_value = "5.00")]
+    pub price_per_tb: String,
+}
+
+/// `--athena-partitions`: the table layouts the CloudTrail console and the AWS docs create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum AthenaPartitions {
+    /// Partition projection on `timestamp` (yyyy/MM/dd).
+    #[default]
+    Projection,
+    /// Partition projection on `account`, `region` and `timestamp` (an organization trail).
+    OrgProjection,
+    /// Hive-style `region`, `year`, `month`, `day` partitions.
+    Hive,
+    /// Hive-style `account`, `region`, `year`, `month`, `day` partitions (an organization trail).
+    OrgHive,
+    /// No partitions: only the event time prunes, every file is read.
+    None,
 }
 
 /// `iamtrim check`.
@@ -199,14 +251,14 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "ARN")]
     pub principal: Vec<String>,
     /// The CloudTrail trail Access Analyzer reads.
-    #[arg(long, value_name = "ARN")]
-    pub trail_arn: String,
+    #[arg(long, value_name = "ARN", required_unless_present_any = ["athena", "cloudtrail_lake"])]
+    pub trail_arn: Option<String>,
     /// A region of the trail to read (repeatable; default: all).
     #[arg(long = "trail-region", value_name = "REGION")]
     pub trail_regions: Vec<String>,
     /// The role Access Analyzer assumes to read the trail.
-    #[arg(long, value_name = "ARN")]
-    pub access_role_arn: String,
+    #[arg(long, value_name = "ARN", required_unless_present_any = ["athena", "cloudtrail_lake"])]
+    pub access_role_arn: Option<String>,
     /// Days of history to read (at most 90).
     #[arg(long, default_value_t = 90, value_name = "DAYS")]
     pub window_days: u32,
@@ -222,6 +274,10 @@ pub struct GenerateArgs {
     /// AWS connection.
     #[command(flatten)]
     pub aws: AwsFlags,
+    /// Usage from an aggregate query (Athena, CloudTrail Lake) instead of Access Analyzer; last,
+    /// as its help heading is.
+    #[command(flatten)]
+    pub aggregate: AggregateFlags,
 }
 
 /// `iamtrim scan`.

@@ -1,10 +1,12 @@
-//! Where usage comes from: the cache, IAM Access Analyzer policy generation, and CloudTrail logs;
+//! Where usage comes from: the cache, IAM Access Analyzer policy generation, CloudTrail logs, and
+//! aggregate queries over a whole trail (Athena, CloudTrail Lake: `aggregate`);
 //! and, since this is where the network lives, managed policy documents from the IAM API
 //! (`iam_policies`).
 //!
 //! Every source produces the same [`ObservedUsage`]; the minimizer reads nothing else.
 
 pub mod access_analyzer;
+pub mod aggregate;
 pub mod aws;
 pub mod cache;
 pub mod cloudtrail;
@@ -100,6 +102,10 @@ pub struct ObservedUsage {
     /// Calls that were denied (`AccessDenied`), action -> count; never counted as used.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub denied: BTreeMap<String, u64>,
+    /// The aggregate query (Athena, CloudTrail Lake) this usage came from: its ID, bytes scanned
+    /// and cost. Absent for the other sources, whose cache files stay as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<aggregate::QueryRecord>,
 }
 
 impl ObservedUsage {
@@ -117,6 +123,7 @@ impl ObservedUsage {
             unmapped_events: BTreeMap::new(),
             complete: true,
             denied: BTreeMap::new(),
+            query: None,
         }
     }
 

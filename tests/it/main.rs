@@ -13,6 +13,7 @@ mod ct_corpus;
 mod plan_gen;
 
 mod access_analyzer;
+mod athena;
 mod cli_e2e;
 mod cli_generate;
 mod cli_outside;

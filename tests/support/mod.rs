@@ -2,5 +2,6 @@
 
 pub mod aa_emulator;
 pub mod moto;
+pub mod query_emulator;
 pub mod repo;
 pub mod s3_emulator;
