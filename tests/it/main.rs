@@ -18,6 +18,7 @@ mod cli_generate;
 mod cli_scan;
 mod cli_suggest;
 mod cloudtrail_folder;
+mod cloudtrail_mapping;
 mod cloudtrail_parsers;
 mod cloudtrail_s3;
 mod corpus;

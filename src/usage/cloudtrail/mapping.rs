@@ -150,7 +150,11 @@ const EVENT_RENAMES: &[(&str, &str, &str)] = &[
     ),
     // Bucket configuration calls: a Delete is authorized by the Put permission, a List of
     // configurations by the Get permission.
-    ("s3", "DeleteBucketPublicAccessBlock", "PutBucketPublicAccessBlock"),
+    (
+        "s3",
+        "DeleteBucketPublicAccessBlock",
+        "PutBucketPublicAccessBlock",
+    ),
     (
         "s3",
         "PutBucketNotificationConfiguration",
@@ -181,8 +185,16 @@ const EVENT_RENAMES: &[(&str, &str, &str)] = &[
         "ListBucketAnalyticsConfigurations",
         "GetAnalyticsConfiguration",
     ),
-    ("s3", "DeleteBucketMetricsConfiguration", "PutMetricsConfiguration"),
-    ("s3", "ListBucketMetricsConfigurations", "GetMetricsConfiguration"),
+    (
+        "s3",
+        "DeleteBucketMetricsConfiguration",
+        "PutMetricsConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketMetricsConfigurations",
+        "GetMetricsConfiguration",
+    ),
     (
         "s3",
         "DeleteBucketIntelligentTieringConfiguration",
@@ -193,7 +205,11 @@ const EVENT_RENAMES: &[(&str, &str, &str)] = &[
         "ListBucketIntelligentTieringConfigurations",
         "GetIntelligentTieringConfiguration",
     ),
-    ("s3", "DeleteBucketOwnershipControls", "PutBucketOwnershipControls"),
+    (
+        "s3",
+        "DeleteBucketOwnershipControls",
+        "PutBucketOwnershipControls",
+    ),
     ("lambda", "Invoke", "InvokeFunction"),
     ("lambda", "InvokeWithResponseStream", "InvokeFunction"),
     ("lambda", "GetLayerVersionByArn", "GetLayerVersion"),
@@ -220,9 +236,17 @@ const EVENT_RENAMES: &[(&str, &str, &str)] = &[
     ("budgets", "DescribeBudget", "ViewBudget"),
     ("budgets", "DescribeBudgets", "ViewBudget"),
     ("budgets", "DescribeNotificationsForBudget", "ViewBudget"),
-    ("budgets", "DescribeSubscribersForNotification", "ViewBudget"),
+    (
+        "budgets",
+        "DescribeSubscribersForNotification",
+        "ViewBudget",
+    ),
     ("budgets", "DescribeBudgetPerformanceHistory", "ViewBudget"),
-    ("budgets", "DescribeBudgetNotificationsForAccount", "ViewBudget"),
+    (
+        "budgets",
+        "DescribeBudgetNotificationsForAccount",
+        "ViewBudget",
+    ),
 ];
 
 /// `(IAM prefix, eventName)` pairs that need several actions. Where the request decides which of
@@ -239,20 +263,39 @@ const EVENT_EXPANSIONS: &[(&str, &str, &[&str])] = &[
     (
         "dynamodb",
         "ExecuteStatement",
-        &["PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"],
+        &[
+            "PartiQLSelect",
+            "PartiQLInsert",
+            "PartiQLUpdate",
+            "PartiQLDelete",
+        ],
     ),
     (
         "dynamodb",
         "BatchExecuteStatement",
-        &["PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"],
+        &[
+            "PartiQLSelect",
+            "PartiQLInsert",
+            "PartiQLUpdate",
+            "PartiQLDelete",
+        ],
     ),
     (
         "dynamodb",
         "ExecuteTransaction",
-        &["PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"],
+        &[
+            "PartiQLSelect",
+            "PartiQLInsert",
+            "PartiQLUpdate",
+            "PartiQLDelete",
+        ],
     ),
     // GetObjectAttributes needs both (S3 API reference, GetObjectAttributes, "Permissions").
-    ("s3", "GetObjectAttributes", &["GetObject", "GetObjectAttributes"]),
+    (
+        "s3",
+        "GetObjectAttributes",
+        &["GetObject", "GetObjectAttributes"],
+    ),
 ];
 
 /// S3 object calls that name a `versionId`: the permission of the versioned form replaces the
@@ -344,7 +387,9 @@ pub fn is_console_event(event_source: &str, event_name: &str, event_type: Option
 /// The candidate IAM action (`prefix:Name`) for an event, before catalog validation; `None` when
 /// the event cannot be an IAM action. For an event that needs several actions, the first.
 pub fn action_for_event(event_source: &str, event_name: &str) -> Option<String> {
-    actions_for_event(event_source, event_name)?.into_iter().next()
+    actions_for_event(event_source, event_name)?
+        .into_iter()
+        .next()
 }
 
 /// The IAM actions (`prefix:Name`) an event needs whatever its request, before catalog
@@ -437,7 +482,9 @@ pub struct RequestFacts {
 impl RequestFacts {
     /// The facts as a number below 8, for tables indexed by them.
     pub fn index(self) -> usize {
-        usize::from(self.tags) | usize::from(self.version_id) << 1 | usize::from(self.copy_source) << 2
+        usize::from(self.tags)
+            | usize::from(self.version_id) << 1
+            | usize::from(self.copy_source) << 2
     }
 
     /// True for a `requestParameters` member name that carries tags.
@@ -486,6 +533,11 @@ pub fn request_actions(event_source: &str, event_name: &str, facts: RequestFacts
         return extra;
     };
     let prefix = prefix.as_ref();
+    let event_name = if VERSIONED_NAME_SERVICES.contains(&prefix) {
+        strip_api_version(event_name)
+    } else {
+        event_name
+    };
     if facts.copy_source && prefix == "s3" && matches!(event_name, "CopyObject" | "UploadPartCopy")
     {
         // The copy reads its source: `x-amz-copy-source` names a version as `?versionId=`.

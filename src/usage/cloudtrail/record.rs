@@ -83,7 +83,11 @@ impl Record<'_> {
             ("eventCategory", &self.event_category, MAX_FIELD_LEN),
             ("eventTime", &self.event_time, MAX_FIELD_LEN),
             ("errorCode", &self.error_code, MAX_FIELD_LEN),
-            ("recipientAccountId", &self.recipient_account_id, MAX_FIELD_LEN),
+            (
+                "recipientAccountId",
+                &self.recipient_account_id,
+                MAX_FIELD_LEN,
+            ),
         ];
         if let Some((name, _, _)) = fields.iter().find(|(_, v, limit)| long(v, *limit)) {
             return Some(name);

@@ -675,6 +675,92 @@ mod tests {
         }
     }
 
+    #[test]
+    fn request_facts_are_read_alike_by_both_readers() {
+        for (text, facts) in [
+            (
+                r#"{"versionId":"v1","key":"k"}"#,
+                "tags: false, version_id: true, copy_source: false",
+            ),
+            (
+                r#"{"versionId":""}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"versionId":null}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"x-amz-copy-source":"b/k?versionId=3"}"#,
+                "tags: false, version_id: true, copy_source: true",
+            ),
+            (
+                r#"{"x-amz-copy-source":"b/k"}"#,
+                "tags: false, version_id: false, copy_source: true",
+            ),
+            (
+                r#"{"copySource":"b/k"}"#,
+                "tags: false, version_id: false, copy_source: true",
+            ),
+            (
+                r#"{"tagSpecificationSet":{"items":[{"tags":[]}]}}"#,
+                "tags: true, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"tagSpecificationSet":{ }}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"Tags":[ ]}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"tags":[{"key":"a"}]}"#,
+                "tags: true, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"TagList":{"k":"v"}}"#,
+                "tags: true, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"tags":7}"#,
+                "tags: true, version_id: false, copy_source: false",
+            ),
+            // Facts come from top-level members only, and from objects only.
+            (
+                r#"{"x":{"versionId":"v"}}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"["versionId"]"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#""versionId""#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"null"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            // An escaped member name is read by serde.
+            (
+                r#"{"version\u0049d":"v"}"#,
+                "tags: false, version_id: true, copy_source: false",
+            ),
+        ] {
+            let record =
+                format!(r#"{{"Records":[{{"eventName":"A","requestParameters":{text}}}]}}"#);
+            let records = same_as_serde(&record);
+            assert_eq!(records.len(), 1);
+            assert!(
+                records[0].contains(&format!("RequestFacts {{ {facts} }}")),
+                "{text}: {}",
+                records[0]
+            );
+        }
+    }
+
     /// Builds CloudTrail-like files from a stream of random numbers: the fields the scanner reads
     /// (with escapes, nulls and values of other types), nested keys named like the record's,
     /// strings full of brackets, quotes and backslash runs, whitespace, repeated fields, and a

@@ -103,8 +103,13 @@ impl ActionTally {
 /// cached per thread.
 #[derive(Debug, Clone)]
 enum Mapping {
-    /// The actions the call needs (usually one).
-    Actions(Box<[ActionId]>),
+    /// The actions the call needs (usually one); the first `with_resources` of them are
+    /// authorized on the resources the record names, the others (a copy's read of its source, the
+    /// tagging of what a call creates) are counted without them.
+    Actions {
+        ids: Box<[ActionId]>,
+        with_resources: usize,
+    },
     /// No known action; the event's IAM prefix when it has one.
     Unmapped { prefix: Option<String> },
     /// A console or sign-in event, which no permission of the principal authorizes.
@@ -279,12 +284,16 @@ impl Tally {
             Some(mapped) => mapped,
             None => {
                 let mapped = match map_event(source, name, rec.request, ctx.known_action) {
-                    MappedEvent::Actions(actions) => Mapping::Actions(
-                        actions
+                    MappedEvent::Actions {
+                        actions,
+                        with_resources,
+                    } => Mapping::Actions {
+                        ids: actions
                             .into_iter()
                             .map(|a| intern(&mut self.actions, &mut self.action_ids, a))
                             .collect(),
-                    ),
+                        with_resources,
+                    },
                     MappedEvent::Unmapped { prefix } => Mapping::Unmapped { prefix },
                     MappedEvent::Console => Mapping::Console,
                 };
@@ -324,16 +333,22 @@ impl Tally {
                 }
             }
             Mapping::Console => {}
-            Mapping::Actions(actions) if denied => {
+            Mapping::Actions { ids, .. } if denied => {
                 self.stats.denied_events += 1;
-                for action in actions.iter() {
+                for action in ids.iter() {
                     *entry.denied.entry(*action).or_default() += 1;
                 }
             }
-            Mapping::Actions(actions) => {
-                for action in actions.iter() {
+            Mapping::Actions {
+                ids,
+                with_resources,
+            } => {
+                for (i, action) in ids.iter().enumerate() {
                     let used = entry.actions.entry(*action).or_default();
                     used.count += 1;
+                    if i >= *with_resources {
+                        continue;
+                    }
                     for arn in rec
                         .resources
                         .iter()
@@ -544,8 +559,14 @@ fn intern(
 
 /// An event mapped to action names, before the actions are given ids.
 enum MappedEvent {
-    Actions(Vec<String>),
-    Unmapped { prefix: Option<String> },
+    /// The actions, the first `with_resources` of them on the record's resources.
+    Actions {
+        actions: Vec<String>,
+        with_resources: usize,
+    },
+    Unmapped {
+        prefix: Option<String>,
+    },
     Console,
 }
 
@@ -584,6 +605,7 @@ fn map_event(
             _ => MappedEvent::Unmapped { prefix },
         };
     };
+    let with_resources = actions.len();
     for extra in mapping::request_actions(source, name, facts) {
         if let Some(extra) = known(extra)
             && !actions.contains(&extra)
@@ -591,12 +613,13 @@ fn map_event(
             actions.push(extra);
         }
     }
-    MappedEvent::Actions(
-        actions
+    MappedEvent::Actions {
+        actions: actions
             .iter()
             .map(|a| crate::usage::normalize_action(a))
             .collect(),
-    )
+        with_resources,
+    }
 }
 
 /// The principal behind a record: IAM user, or the role (not the session) of an assumed role.
