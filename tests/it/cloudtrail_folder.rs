@@ -80,7 +80,7 @@ fn assumed_role_usage_is_keyed_by_the_role_and_mapped_to_actions() {
 }
 
 #[test]
-fn iam_user_usage_with_denied_and_unmapped_events() {
+fn iam_user_usage_with_denied_and_console_events() {
     let scan = scan("layout", &MARCH);
     let user = usage(&scan, USER);
     assert_eq!(
@@ -92,16 +92,20 @@ fn iam_user_usage_with_denied_and_unmapped_events() {
         ]
     );
     assert_eq!(user.denied.get("ec2:RunInstances"), Some(&1));
+    // Issue 14 item 7: a console sign-in is no permission of the user and keeps nothing.
     assert!(
-        user.service_level_only.contains("signin"),
-        "an unmapped success keeps its whole service"
+        user.service_level_only.is_empty(),
+        "{:?}",
+        user.service_level_only
     );
+    assert!(user.unmapped_events.is_empty());
     assert_eq!(
         scan.stats
             .unmapped
             .get(&("signin.amazonaws.com".into(), "ConsoleLogin".into())),
-        Some(&1)
+        None
     );
+    assert_eq!(scan.stats.console_events, 1);
 }
 
 #[test]
@@ -271,7 +275,9 @@ fn public_samples_envelope_gzip_and_event_history_lines() {
         [("autoscaling:DescribeLaunchConfigurations", 3)]
     );
     let root = usage(&scan, "arn:aws:iam::123456789012:root");
-    assert_eq!(counts(root), [("apigateway:GetResource", 1)]);
+    // API Gateway's `GetResource` is authorized by `apigateway:GET` (there is no
+    // `apigateway:GetResource` permission).
+    assert_eq!(counts(root), [("apigateway:GET", 1)]);
     let user = usage(&scan, "arn:aws:iam::012345678901:user/fakeusername");
     assert_eq!(
         counts(user),
@@ -497,4 +503,175 @@ fn a_filtered_scan_gives_a_role_with_a_path_its_records_without_session_issuer()
         counts(usage(&full, "arn:aws:iam::444455556666:role/app-runner")),
         [("sqs:DeleteQueue", 1)]
     );
+}
+
+/// The mapping case's role (`testdata/cloudtrail/mapping/README.md` has the truth).
+const WORKER: &str = "arn:aws:iam::111122223333:role/worker";
+
+/// The real catalog as the scan's hook, as `suggest` uses it.
+fn catalog_hook(action: &str) -> Option<String> {
+    iamtrim::iam::catalog::Catalog::embedded()
+        .lookup(action)
+        .map(|a| a.name().to_string())
+}
+
+#[test]
+fn mapping_case_gives_each_call_the_actions_it_needs() {
+    let scan = scan(
+        "mapping",
+        &ScanOptions {
+            known_action: Some(&catalog_hook),
+            ..ScanOptions::default()
+        },
+    );
+    let worker = usage(&scan, WORKER);
+    assert_eq!(
+        counts(worker),
+        [
+            ("apigateway:GET", 1),
+            ("dynamodb:ConditionCheckItem", 1),
+            ("dynamodb:DeleteItem", 1),
+            ("dynamodb:PutItem", 1),
+            ("dynamodb:UpdateItem", 1),
+            ("ec2:CreateSecurityGroup", 1),
+            ("ec2:CreateTags", 1),
+            ("ec2:RunInstances", 1),
+            ("kms:ReEncryptFrom", 1),
+            ("kms:ReEncryptTo", 1),
+            ("lambda:InvokeFunction", 1),
+            ("mobiletargeting:GetApps", 1),
+            ("rds:AddTagsToResource", 1),
+            ("rds:CreateDBInstance", 1),
+            ("s3:GetObject", 1),
+            ("s3:GetObjectVersion", 1),
+            ("s3:PutObject", 1),
+            ("sqs:SendMessage", 1),
+        ]
+    );
+    // The GetObject above is the copy's read of its source; the versioned read is not a GetObject.
+    assert_eq!(
+        worker.actions["s3:GetObjectVersion"]
+            .resources
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["arn:aws:s3:::reports", "arn:aws:s3:::reports/2024/q1.csv"]
+    );
+    // The unmapped event keeps its real IAM service, by name.
+    assert_eq!(
+        worker.service_level_only.iter().collect::<Vec<_>>(),
+        ["mobiletargeting"]
+    );
+    assert_eq!(
+        worker
+            .unmapped_events
+            .iter()
+            .map(|(s, names)| (s.as_str(), names.iter().map(String::as_str).collect()))
+            .collect::<Vec<(&str, Vec<&str>)>>(),
+        [("mobiletargeting", vec!["FrobnicateWidgets"])]
+    );
+    assert_eq!(
+        scan.stats.unmapped.keys().collect::<Vec<_>>(),
+        [&(
+            "pinpoint.amazonaws.com".to_string(),
+            "FrobnicateWidgets".to_string()
+        )]
+    );
+    // The console event keeps nothing.
+    assert_eq!(scan.stats.console_events, 1);
+    assert!(!worker.service_level_only.contains("signin"));
+    assert!(worker.actions.keys().all(|a| !a.starts_with("signin:")));
+    // Data events were visible, of these types.
+    assert!(worker.data_events_seen);
+    assert_eq!(
+        worker.data_event_types.iter().collect::<Vec<_>>(),
+        [
+            "AWS::DynamoDB::Table",
+            "AWS::Lambda::Function",
+            "AWS::S3::Object"
+        ]
+    );
+    assert!(worker.complete);
+}
+
+#[test]
+fn mapping_case_reads_the_same_with_the_serde_reader() {
+    let opts = ScanOptions {
+        known_action: Some(&catalog_hook),
+        ..ScanOptions::default()
+    };
+    let fast = iamtrim::usage::cloudtrail::scan_path_with_parser(
+        &testdata("mapping"),
+        &opts,
+        iamtrim::usage::cloudtrail::RecordParser::Skim,
+    )
+    .expect("scan");
+    let serde = iamtrim::usage::cloudtrail::scan_path_with_parser(
+        &testdata("mapping"),
+        &opts,
+        iamtrim::usage::cloudtrail::RecordParser::Serde,
+    )
+    .expect("scan");
+    assert_eq!(fast, serde);
+}
+
+/// Issue 13 item 16: a record whose `eventName` is megabytes long was copied into the report, the
+/// warnings and the cache. It is refused, its file named, and its value copied nowhere.
+#[test]
+fn an_oversized_event_name_is_refused_naming_the_file_and_copied_nowhere() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let huge = "A".repeat(1 << 20);
+    let record = |name: &str| {
+        format!(
+            r#"{{"eventTime":"2024-03-02T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"{name}","eventType":"AwsApiCall","userIdentity":{{"type":"IAMUser","arn":"{USER}","accountId":"111122223333"}},"recipientAccountId":"111122223333"}}"#
+        )
+    };
+    let text = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        record(&huge),
+        record("ListBuckets")
+    );
+    let file = dir.path().join("big.json");
+    std::fs::write(&file, text).expect("write");
+    for parser in [
+        iamtrim::usage::cloudtrail::RecordParser::Skim,
+        iamtrim::usage::cloudtrail::RecordParser::Serde,
+    ] {
+        let scan = iamtrim::usage::cloudtrail::scan_path_with_parser(
+            dir.path(),
+            &ScanOptions::default(),
+            parser,
+        )
+        .expect("scan");
+        assert_eq!(scan.stats.records_oversized, 1);
+        // The good record still counts; the usage is marked incomplete.
+        let user = usage(&scan, USER);
+        assert_eq!(counts(user), [("s3:ListAllMyBuckets", 1)]);
+        assert!(!user.complete);
+        // The file is named, the value is not copied.
+        assert_eq!(scan.stats.file_errors.len(), 1);
+        let error = &scan.stats.file_errors[0];
+        assert!(error.file.ends_with("big.json"), "{}", error.file);
+        assert!(error.message.contains("eventName"), "{}", error.message);
+        assert!(error.message.len() < 200, "{}", error.message);
+        assert!(!error.message.contains("AAAA"));
+        assert!(scan.stats.unmapped.is_empty());
+        let cached = serde_json::to_string(&scan.usage).expect("serializes");
+        assert!(!cached.contains("AAAA"));
+        assert!(cached.len() < 2000, "{} bytes", cached.len());
+    }
+}
+
+#[test]
+fn a_field_at_its_limit_is_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = "A".repeat(iamtrim::usage::cloudtrail::record::MAX_FIELD_LEN);
+    let text = format!(
+        r#"{{"Records":[{{"eventTime":"2024-03-02T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"{name}","userIdentity":{{"type":"IAMUser","arn":"{USER}","accountId":"111122223333"}}}}]}}"#
+    );
+    std::fs::write(dir.path().join("limit.json"), text).expect("write");
+    let scan = scan_path(dir.path(), &ScanOptions::default()).expect("scan");
+    assert_eq!(scan.stats.records_oversized, 0);
+    assert!(scan.stats.file_errors.is_empty());
+    assert!(usage(&scan, USER).used(&format!("s3:{name}")));
 }

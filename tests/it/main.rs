@@ -20,6 +20,7 @@ mod cli_outside;
 mod cli_scan;
 mod cli_suggest;
 mod cloudtrail_folder;
+mod cloudtrail_mapping;
 mod cloudtrail_parsers;
 mod cloudtrail_s3;
 mod corpus;

@@ -1,40 +1,46 @@
 //! CloudTrail event -> IAM action: every table that differs from "`eventSource` host = IAM prefix,
 //! `eventName` = action name" lives here, in one place.
 //!
-//! Owns [`service_prefix`], [`action_for_event`] and [`is_data_event`]. It does not validate against
-//! the action catalog: the caller's `known_action` hook does that, and whatever it rejects is
-//! reported as unmapped.
+//! Owns [`service_prefix`] (with the host table `data/mapping/event-sources.tsv`, each row citing
+//! the AWS pages it comes from), [`actions_for_event`] (renames, events that need several actions,
+//! API Gateway's HTTP-method actions), the request-aware rules ([`RequestFacts`],
+//! [`actions_for_request`], [`request_actions`], with the tag-on-create table
+//! `data/mapping/tag-on-create.tsv`), [`is_console_event`], [`data_event_type`] and
+//! [`is_data_event`]. It does not validate against the action catalog: the caller's `known_action`
+//! hook does that, and whatever it rejects is reported as unmapped.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
-/// `eventSource` hosts (without `.amazonaws.com`) whose IAM service prefix is different.
-const SOURCE_PREFIX_EXCEPTIONS: &[(&str, &str)] = &[
-    ("monitoring", "cloudwatch"),
-    ("email", "ses"),
-    ("tagging", "tag"),
-    ("models.lex", "lex"),
-    ("runtime.lex", "lex"),
-    ("runtime-v2-lex", "lex"),
-    ("runtime.sagemaker", "sagemaker"),
-    ("metering-marketplace", "aws-marketplace"),
-    (
-        "marketplacecommerceanalytics",
-        "marketplacecommerceanalytics",
-    ),
-    ("api.pricing", "pricing"),
-    ("api.ecr", "ecr"),
-    ("ecr-public", "ecr-public"),
-    ("data.iot", "iot"),
-    ("iotdata", "iot"),
-    ("elasticloadbalancingv2", "elasticloadbalancing"),
-    ("api.mediatailor", "mediatailor"),
-    ("sso-directory", "sso-directory"),
-    ("identitystore", "identitystore"),
-    ("access-analyzer", "access-analyzer"),
-    ("bedrock-runtime", "bedrock"),
-    ("bedrock-agent-runtime", "bedrock"),
-    ("s3-outposts", "s3-outposts"),
-];
+/// `data/mapping/event-sources.tsv`: host -> IAM prefix, with the pages that say so.
+const EVENT_SOURCES_TSV: &str = include_str!("../../../data/mapping/event-sources.tsv");
+
+/// `data/mapping/tag-on-create.tsv`: which create calls carrying tags need which tagging action.
+const TAG_ON_CREATE_TSV: &str = include_str!("../../../data/mapping/tag-on-create.tsv");
+
+/// The rows of a tab-separated table, comments and blank lines left out.
+fn tsv_rows(text: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| line.split('\t').collect())
+}
+
+/// Host (without `.amazonaws.com`) -> IAM prefix, for hosts that are not their prefix.
+static SOURCE_PREFIX_EXCEPTIONS: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| {
+        tsv_rows(EVENT_SOURCES_TSV)
+            .filter_map(|row| Some((*row.first()?, *row.get(1)?)))
+            .collect()
+    });
+
+/// One tag-on-create rule: `(prefix, event name or `Prefix*` or `*`, tagging action)`.
+static TAG_ON_CREATE: LazyLock<Vec<(&'static str, &'static str, &'static str)>> =
+    LazyLock::new(|| {
+        tsv_rows(TAG_ON_CREATE_TSV)
+            .filter_map(|row| Some((*row.first()?, *row.get(1)?, *row.get(2)?)))
+            .collect()
+    });
 
 /// `(IAM prefix, eventName)` pairs whose IAM action has another name.
 ///
@@ -142,11 +148,183 @@ const EVENT_RENAMES: &[(&str, &str, &str)] = &[
         "PutObjectLockConfiguration",
         "PutBucketObjectLockConfiguration",
     ),
+    // Bucket configuration calls: a Delete is authorized by the Put permission, a List of
+    // configurations by the Get permission.
+    (
+        "s3",
+        "DeleteBucketPublicAccessBlock",
+        "PutBucketPublicAccessBlock",
+    ),
+    (
+        "s3",
+        "PutBucketNotificationConfiguration",
+        "PutBucketNotification",
+    ),
+    (
+        "s3",
+        "GetBucketNotificationConfiguration",
+        "GetBucketNotification",
+    ),
+    (
+        "s3",
+        "DeleteBucketInventoryConfiguration",
+        "PutInventoryConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketInventoryConfigurations",
+        "GetInventoryConfiguration",
+    ),
+    (
+        "s3",
+        "DeleteBucketAnalyticsConfiguration",
+        "PutAnalyticsConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketAnalyticsConfigurations",
+        "GetAnalyticsConfiguration",
+    ),
+    (
+        "s3",
+        "DeleteBucketMetricsConfiguration",
+        "PutMetricsConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketMetricsConfigurations",
+        "GetMetricsConfiguration",
+    ),
+    (
+        "s3",
+        "DeleteBucketIntelligentTieringConfiguration",
+        "PutIntelligentTieringConfiguration",
+    ),
+    (
+        "s3",
+        "ListBucketIntelligentTieringConfigurations",
+        "GetIntelligentTieringConfiguration",
+    ),
+    (
+        "s3",
+        "DeleteBucketOwnershipControls",
+        "PutBucketOwnershipControls",
+    ),
     ("lambda", "Invoke", "InvokeFunction"),
+    ("lambda", "InvokeWithResponseStream", "InvokeFunction"),
+    ("lambda", "GetLayerVersionByArn", "GetLayerVersion"),
+    // SQS batch calls are authorized by the single-message permission.
+    ("sqs", "SendMessageBatch", "SendMessage"),
+    ("sqs", "DeleteMessageBatch", "DeleteMessage"),
+    (
+        "sqs",
+        "ChangeMessageVisibilityBatch",
+        "ChangeMessageVisibility",
+    ),
+    // Timestream's query API is authorized by `timestream:Select`.
+    ("timestream", "Query", "Select"),
+    // Budgets: `ModifyBudget` covers budgets, notifications and subscribers; `ViewBudget` reads them.
+    ("budgets", "CreateBudget", "ModifyBudget"),
+    ("budgets", "UpdateBudget", "ModifyBudget"),
+    ("budgets", "DeleteBudget", "ModifyBudget"),
+    ("budgets", "CreateNotification", "ModifyBudget"),
+    ("budgets", "UpdateNotification", "ModifyBudget"),
+    ("budgets", "DeleteNotification", "ModifyBudget"),
+    ("budgets", "CreateSubscriber", "ModifyBudget"),
+    ("budgets", "UpdateSubscriber", "ModifyBudget"),
+    ("budgets", "DeleteSubscriber", "ModifyBudget"),
+    ("budgets", "DescribeBudget", "ViewBudget"),
+    ("budgets", "DescribeBudgets", "ViewBudget"),
+    ("budgets", "DescribeNotificationsForBudget", "ViewBudget"),
+    (
+        "budgets",
+        "DescribeSubscribersForNotification",
+        "ViewBudget",
+    ),
+    ("budgets", "DescribeBudgetPerformanceHistory", "ViewBudget"),
+    (
+        "budgets",
+        "DescribeBudgetNotificationsForAccount",
+        "ViewBudget",
+    ),
 ];
 
-/// Events that no IAM action authorizes (console sign-in and the like): always reported as unmapped.
-const NOT_IAM_ACTIONS: &[(&str, &str)] = &[
+/// `(IAM prefix, eventName)` pairs that need several actions. Where the request decides which of
+/// them (a PartiQL statement's verb, the items of a transaction), all are listed: keeping one
+/// that the call did not need is safe, removing one it did is not.
+const EVENT_EXPANSIONS: &[(&str, &str, &[&str])] = &[
+    ("kms", "ReEncrypt", &["ReEncryptFrom", "ReEncryptTo"]),
+    (
+        "dynamodb",
+        "TransactWriteItems",
+        &["PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"],
+    ),
+    ("dynamodb", "TransactGetItems", &["GetItem"]),
+    (
+        "dynamodb",
+        "ExecuteStatement",
+        &[
+            "PartiQLSelect",
+            "PartiQLInsert",
+            "PartiQLUpdate",
+            "PartiQLDelete",
+        ],
+    ),
+    (
+        "dynamodb",
+        "BatchExecuteStatement",
+        &[
+            "PartiQLSelect",
+            "PartiQLInsert",
+            "PartiQLUpdate",
+            "PartiQLDelete",
+        ],
+    ),
+    (
+        "dynamodb",
+        "ExecuteTransaction",
+        &[
+            "PartiQLSelect",
+            "PartiQLInsert",
+            "PartiQLUpdate",
+            "PartiQLDelete",
+        ],
+    ),
+    // GetObjectAttributes needs both (S3 API reference, GetObjectAttributes, "Permissions").
+    (
+        "s3",
+        "GetObjectAttributes",
+        &["GetObject", "GetObjectAttributes"],
+    ),
+];
+
+/// S3 object calls that name a `versionId`: the permission of the versioned form replaces the
+/// plain one (S3 API reference, "Permissions" of each call). `GetObjectAttributes` needs both
+/// versioned permissions.
+const VERSIONED_S3: &[(&str, &[&str])] = &[
+    ("GetObject", &["GetObjectVersion"]),
+    ("HeadObject", &["GetObjectVersion"]),
+    ("DeleteObject", &["DeleteObjectVersion"]),
+    ("GetObjectAcl", &["GetObjectVersionAcl"]),
+    ("PutObjectAcl", &["PutObjectVersionAcl"]),
+    ("GetObjectTagging", &["GetObjectVersionTagging"]),
+    ("PutObjectTagging", &["PutObjectVersionTagging"]),
+    ("DeleteObjectTagging", &["DeleteObjectVersionTagging"]),
+    ("GetObjectTorrent", &["GetObjectVersionTorrent"]),
+    (
+        "GetObjectAttributes",
+        &["GetObjectVersion", "GetObjectVersionAttributes"],
+    ),
+];
+
+/// Services where an event name that is itself an action of the catalog wins over the table
+/// here: API Gateway's portal and domain calls are named actions, its REST resource calls are
+/// authorized by their HTTP method.
+pub const NAMED_ACTIONS_FIRST: &[&str] = &["apigateway"];
+
+/// Events of the console and of signing in: no IAM permission of the principal authorizes them,
+/// so they are neither used actions nor unmapped events.
+const CONSOLE_EVENTS: &[(&str, &str)] = &[
     ("signin", "ConsoleLogin"),
     ("signin", "CheckMfa"),
     ("signin", "SwitchRole"),
@@ -154,7 +332,18 @@ const NOT_IAM_ACTIONS: &[(&str, &str)] = &[
     ("signin", "RenewRole"),
     ("signin", "CredentialChallenge"),
     ("signin", "CredentialVerification"),
+    ("signin", "GetSigninToken"),
+    ("signin", "UserAuthentication"),
+    ("signin", "PasswordUpdated"),
 ];
+
+/// `eventType` values of console sign-ins and console actions that are no API call.
+const CONSOLE_EVENT_TYPES: &[&str] = &["AwsConsoleSignIn", "AwsConsoleAction"];
+
+/// Services whose events the catalog does not know are all console or sign-in events: the
+/// `signin` service's few IAM actions (OAuth2 tokens for the console) are mapped when the catalog
+/// knows them, and nothing else of it is a permission of the principal.
+pub const CONSOLE_ONLY_SERVICES: &[&str] = &["signin"];
 
 /// Services whose event names carry an API version suffix (`GetFunction20150331v2`,
 /// `ListDistributions2019_03_26`) that the IAM action does not.
@@ -167,7 +356,7 @@ pub fn service_prefix(event_source: &str) -> Option<Cow<'_, str>> {
     if host.is_empty() {
         return None;
     }
-    if let Some((_, prefix)) = SOURCE_PREFIX_EXCEPTIONS.iter().find(|(h, _)| *h == host) {
+    if let Some(prefix) = SOURCE_PREFIX_EXCEPTIONS.get(host) {
         return Some(Cow::Borrowed(prefix));
     }
     // An unknown dotted host (`runtime.foo`) has no evident prefix; guessing would invent actions.
@@ -180,12 +369,35 @@ pub fn service_prefix(event_source: &str) -> Option<Cow<'_, str>> {
     Some(Cow::Borrowed(host))
 }
 
+/// True for the `eventType` of a console sign-in or of a console action that is no API call.
+pub fn is_console_event_type(event_type: &str) -> bool {
+    CONSOLE_EVENT_TYPES.contains(&event_type)
+}
+
+/// True for console and sign-in events (`ConsoleLogin`, `SwitchRole`...), which no permission of
+/// the principal authorizes.
+pub fn is_console_event(event_source: &str, event_name: &str, event_type: Option<&str>) -> bool {
+    if event_type.is_some_and(|t| CONSOLE_EVENT_TYPES.contains(&t)) {
+        return true;
+    }
+    service_prefix(event_source)
+        .is_some_and(|prefix| CONSOLE_EVENTS.contains(&(prefix.as_ref(), event_name)))
+}
+
 /// The candidate IAM action (`prefix:Name`) for an event, before catalog validation; `None` when
-/// the event cannot be an IAM action.
+/// the event cannot be an IAM action. For an event that needs several actions, the first.
 pub fn action_for_event(event_source: &str, event_name: &str) -> Option<String> {
+    actions_for_event(event_source, event_name)?
+        .into_iter()
+        .next()
+}
+
+/// The IAM actions (`prefix:Name`) an event needs whatever its request, before catalog
+/// validation; `None` when the event cannot be an IAM action.
+pub fn actions_for_event(event_source: &str, event_name: &str) -> Option<Vec<String>> {
     let prefix = service_prefix(event_source)?;
     let prefix = prefix.as_ref();
-    if event_name.is_empty() || NOT_IAM_ACTIONS.contains(&(prefix, event_name)) {
+    if event_name.is_empty() || CONSOLE_EVENTS.contains(&(prefix, event_name)) {
         return None;
     }
     let name = if VERSIONED_NAME_SERVICES.contains(&prefix) {
@@ -193,11 +405,180 @@ pub fn action_for_event(event_source: &str, event_name: &str) -> Option<String> 
     } else {
         event_name
     };
+    if prefix == "apigateway" {
+        return apigateway_methods(name)
+            .map(|methods| methods.iter().map(|m| format!("apigateway:{m}")).collect());
+    }
+    if let Some((_, _, actions)) = EVENT_EXPANSIONS
+        .iter()
+        .find(|(p, n, _)| *p == prefix && *n == name)
+    {
+        return Some(actions.iter().map(|a| format!("{prefix}:{a}")).collect());
+    }
     let name = EVENT_RENAMES
         .iter()
         .find(|(p, n, _)| *p == prefix && *n == name)
         .map_or(name, |(_, _, action)| action);
-    Some(format!("{prefix}:{name}"))
+    Some(vec![format!("{prefix}:{name}")])
+}
+
+/// The HTTP methods that authorize an API Gateway management call (REST and HTTP/WebSocket APIs):
+/// IAM knows them as `apigateway:GET`, `POST`, `PUT`, `PATCH` and `DELETE`, the method the call
+/// is sent with (Service Authorization Reference, "Amazon API Gateway Management"). `None` for a
+/// call whose method is not known here.
+fn apigateway_methods(name: &str) -> Option<&'static [&'static str]> {
+    const EXACT: &[(&str, &[&str])] = &[
+        // PUT /v2/apis (import), PUT /v2/apis/{id} (reimport), PUT /restapis/{id}/documentation/parts.
+        ("ImportApi", &["PUT"]),
+        ("ReimportApi", &["PUT"]),
+        ("ImportDocumentationParts", &["PUT"]),
+        // POST /restapis?mode=import, POST /apikeys?mode=import.
+        ("ImportRestApi", &["POST"]),
+        ("ImportApiKeys", &["POST"]),
+        // REST APIs tag with PUT /tags/{arn}, HTTP APIs with POST /v2/tags/{arn}.
+        ("TagResource", &["PUT", "POST"]),
+        ("UntagResource", &["DELETE"]),
+        ("ExportApi", &["GET"]),
+        ("ResetAuthorizersCache", &["DELETE"]),
+    ];
+    if let Some((_, methods)) = EXACT.iter().find(|(n, _)| *n == name) {
+        return Some(methods);
+    }
+    const BY_VERB: &[(&str, &[&str])] = &[
+        ("Get", &["GET"]),
+        ("Create", &["POST"]),
+        ("Generate", &["POST"]),
+        ("TestInvoke", &["POST"]),
+        ("Put", &["PUT"]),
+        ("Update", &["PATCH"]),
+        ("Delete", &["DELETE"]),
+        ("Flush", &["DELETE"]),
+    ];
+    BY_VERB
+        .iter()
+        .find(|(verb, _)| {
+            name.strip_prefix(verb)
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+        })
+        .map(|(_, methods)| *methods)
+}
+
+/// What a call's `requestParameters` show that changes the actions it needs.
+///
+/// The CloudTrail reader takes these from the top-level members of `requestParameters`; the
+/// Athena reader groups its rows by the same three facts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RequestFacts {
+    /// A non-empty `tags`, `tagSpecificationSet`, `tagSpecifications`, `tagSpecification`,
+    /// `tagList` or `resourceTags` member (any case): the call tags what it creates.
+    pub tags: bool,
+    /// A `versionId` member, or a copy source naming `versionId=`: the call reads (or changes)
+    /// one version of an object.
+    pub version_id: bool,
+    /// An `x-amz-copy-source` (or `copySource`) member: the call reads another object.
+    pub copy_source: bool,
+}
+
+impl RequestFacts {
+    /// The facts as a number below 8, for tables indexed by them.
+    pub fn index(self) -> usize {
+        usize::from(self.tags)
+            | usize::from(self.version_id) << 1
+            | usize::from(self.copy_source) << 2
+    }
+
+    /// True for a `requestParameters` member name that carries tags.
+    pub fn is_tags_member(name: &str) -> bool {
+        [
+            "tags",
+            "tagSpecificationSet",
+            "tagSpecifications",
+            "tagSpecification",
+            "tagList",
+            "resourceTags",
+        ]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(name))
+    }
+
+    /// True for a `requestParameters` member name that names a copy source.
+    pub fn is_copy_source_member(name: &str) -> bool {
+        name.eq_ignore_ascii_case("x-amz-copy-source") || name.eq_ignore_ascii_case("copySource")
+    }
+}
+
+/// The actions an event needs given what its request shows, before catalog validation: those of
+/// [`actions_for_event`], with the versioned S3 permission in place of the plain one when the
+/// call names a `versionId`. The extra actions of [`request_actions`] are not included.
+pub fn actions_for_request(
+    event_source: &str,
+    event_name: &str,
+    facts: RequestFacts,
+) -> Option<Vec<String>> {
+    if facts.version_id
+        && event_source == "s3.amazonaws.com"
+        && let Some((_, actions)) = VERSIONED_S3.iter().find(|(n, _)| *n == event_name)
+    {
+        return Some(actions.iter().map(|a| format!("s3:{a}")).collect());
+    }
+    actions_for_event(event_source, event_name)
+}
+
+/// The extra actions a call needs because of what its request carries, before catalog
+/// validation: `s3:GetObject` (or `s3:GetObjectVersion`) on the source of a copy, and the tagging
+/// action of a create call that carries tags (`data/mapping/tag-on-create.tsv`).
+pub fn request_actions(event_source: &str, event_name: &str, facts: RequestFacts) -> Vec<String> {
+    let mut extra = Vec::new();
+    let Some(prefix) = service_prefix(event_source) else {
+        return extra;
+    };
+    let prefix = prefix.as_ref();
+    let event_name = if VERSIONED_NAME_SERVICES.contains(&prefix) {
+        strip_api_version(event_name)
+    } else {
+        event_name
+    };
+    if facts.copy_source && prefix == "s3" && matches!(event_name, "CopyObject" | "UploadPartCopy")
+    {
+        // The copy reads its source: `x-amz-copy-source` names a version as `?versionId=`.
+        extra.push(
+            if facts.version_id {
+                "s3:GetObjectVersion"
+            } else {
+                "s3:GetObject"
+            }
+            .to_string(),
+        );
+    }
+    if facts.tags {
+        for (p, pattern, action) in TAG_ON_CREATE.iter() {
+            let matches = match pattern.strip_suffix('*') {
+                Some(head) => event_name.starts_with(head),
+                None => event_name == *pattern,
+            };
+            if *p == prefix && matches && !extra.iter().any(|a| a == action) {
+                extra.push((*action).to_string());
+            }
+        }
+    }
+    extra
+}
+
+/// The data-event resource type of a data event, from its source when that says it
+/// (`AWS::S3::Object` for S3, `AWS::Lambda::Function`, `AWS::DynamoDB::Table`); `None` when only
+/// the record's `resources[].type` can tell.
+pub fn data_event_type(event_source: &str) -> Option<&'static str> {
+    const BY_SOURCE: &[(&str, &str)] = &[
+        ("s3.amazonaws.com", "AWS::S3::Object"),
+        ("lambda.amazonaws.com", "AWS::Lambda::Function"),
+        ("dynamodb.amazonaws.com", "AWS::DynamoDB::Table"),
+        ("s3-outposts.amazonaws.com", "AWS::S3Outposts::Object"),
+        ("s3express.amazonaws.com", "AWS::S3Express::Object"),
+    ];
+    BY_SOURCE
+        .iter()
+        .find(|(s, _)| *s == event_source)
+        .map(|(_, t)| *t)
 }
 
 /// `GetFunction20150331v2` -> `GetFunction`, `ListDistributions2019_03_26` -> `ListDistributions`.

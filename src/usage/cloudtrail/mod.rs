@@ -227,7 +227,15 @@ pub struct ScanStats {
     pub denied_events: u64,
     /// Events of principals left out by [`ScanOptions::principals`]: not mapped, not counted.
     pub records_other_principals: u64,
-    /// `(eventSource, eventName)` -> count for events that map to no known action.
+    /// Console and sign-in events (`ConsoleLogin`, `SwitchRole`...): no permission of the
+    /// principal authorizes them, so they keep nothing.
+    pub console_events: u64,
+    /// Records refused because a field is longer than the limits of [`record::MAX_FIELD_LEN`] and
+    /// [`record::MAX_ARN_LEN`]; their files are named in [`ScanStats::file_errors`].
+    pub records_oversized: u64,
+    /// `(eventSource, eventName)` -> count for events that map to no known action (successful or
+    /// not, of counted principals). Each principal's successful ones are also in its
+    /// [`ObservedUsage::unmapped_events`], under the event's real IAM prefix.
     pub unmapped: BTreeMap<(String, String), u64>,
     /// Files that could not be read, decompressed or parsed.
     pub file_errors: Vec<FileError>,
@@ -249,6 +257,8 @@ impl ScanStats {
         self.unattributed_events += other.unattributed_events;
         self.denied_events += other.denied_events;
         self.records_other_principals += other.records_other_principals;
+        self.console_events += other.console_events;
+        self.records_oversized += other.records_oversized;
         for (key, n) in other.unmapped {
             *self.unmapped.entry(key).or_default() += n;
         }

@@ -15,7 +15,10 @@
 //! What it does not do: validate the JSON inside values it skips (a skipped value only has to have
 //! balanced brackets and closed strings), or handle JSON lines; those go to serde.
 
-use super::record::{self, Record, ResourceRef, SessionContext, SessionIssuer, UserIdentity};
+use super::mapping::RequestFacts;
+use super::record::{
+    self, MemberValue, Record, ResourceRef, SessionContext, SessionIssuer, UserIdentity,
+};
 use super::structure::{Quotes, Structure};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -220,6 +223,10 @@ impl<'t> Skimmer<'t, '_> {
                         }
                     };
                 }
+                b"requestParameters" => {
+                    seen.first(1 << 10)?;
+                    rec.request = s.request_facts()?;
+                }
                 // The event-history form: serde unwraps the embedded record.
                 b"CloudTrailEvent" => return Err(Stop::Record),
                 _ => s.skip_value()?,
@@ -303,6 +310,7 @@ impl<'t> Skimmer<'t, '_> {
             self.fields(|s, key| {
                 match key {
                     b"ARN" => s.field_str(&mut seen, 1, &mut resource.arn)?,
+                    b"type" => s.field_str(&mut seen, 1 << 1, &mut resource.kind)?,
                     _ => s.skip_value()?,
                 }
                 Ok(())
@@ -313,6 +321,78 @@ impl<'t> Skimmer<'t, '_> {
                 b',' => continue,
                 b']' => return Ok(()),
                 _ => return Err(Stop::Record),
+            }
+        }
+    }
+
+    /// `requestParameters`: the facts from its top-level members, whose values are skipped
+    /// unless a fact needs to look at them. Anything but an object gives no facts.
+    #[inline(always)]
+    fn request_facts(&mut self) -> Step<RequestFacts> {
+        let mut facts = RequestFacts::default();
+        if self.peek() != Some(b'{') {
+            self.skip_value()?;
+            return Ok(facts);
+        }
+        self.pos += 1;
+        self.fields(|s, key| {
+            // Most members are none of the few that matter: their values are skipped unread.
+            let name = match std::str::from_utf8(key) {
+                Ok(name)
+                    if name == "versionId"
+                        || RequestFacts::is_copy_source_member(name)
+                        || RequestFacts::is_tags_member(name) =>
+                {
+                    name
+                }
+                _ => return s.skip_value(),
+            };
+            s.member_value()?.note(name, &mut facts);
+            Ok(())
+        })?;
+        Ok(facts)
+    }
+
+    /// Reads what [`MemberValue`] needs of the value at the cursor, and moves past it.
+    #[inline(always)]
+    fn member_value(&mut self) -> Step<MemberValue> {
+        match self.peek() {
+            Some(b'"') => {
+                let text = self.key()?;
+                Ok(MemberValue {
+                    non_empty: !text.is_empty(),
+                    names_version: memchr::memmem::find(text, b"versionId=").is_some(),
+                })
+            }
+            Some(b'{' | b'[') => {
+                let start = self.pos;
+                self.skip_value()?;
+                // Empty when only whitespace lies between the brackets.
+                let inner = self.text.get(start + 1..self.pos - 1).ok_or(Stop::File)?;
+                Ok(MemberValue {
+                    non_empty: !inner.trim_ascii().is_empty(),
+                    names_version: false,
+                })
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Ok(MemberValue::default())
+            }
+            _ => {
+                // A number or `true`/`false`; serde refuses anything else.
+                let start = self.pos;
+                self.skip_scalar()?;
+                let scalar = self.text.get(start..self.pos).ok_or(Stop::File)?;
+                if !(scalar == b"true"
+                    || scalar == b"false"
+                    || serde_json::from_slice::<serde_json::Number>(scalar).is_ok())
+                {
+                    return Err(Stop::Record);
+                }
+                Ok(MemberValue {
+                    non_empty: true,
+                    names_version: false,
+                })
             }
         }
     }
@@ -595,6 +675,92 @@ mod tests {
         }
     }
 
+    #[test]
+    fn request_facts_are_read_alike_by_both_readers() {
+        for (text, facts) in [
+            (
+                r#"{"versionId":"v1","key":"k"}"#,
+                "tags: false, version_id: true, copy_source: false",
+            ),
+            (
+                r#"{"versionId":""}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"versionId":null}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"x-amz-copy-source":"b/k?versionId=3"}"#,
+                "tags: false, version_id: true, copy_source: true",
+            ),
+            (
+                r#"{"x-amz-copy-source":"b/k"}"#,
+                "tags: false, version_id: false, copy_source: true",
+            ),
+            (
+                r#"{"copySource":"b/k"}"#,
+                "tags: false, version_id: false, copy_source: true",
+            ),
+            (
+                r#"{"tagSpecificationSet":{"items":[{"tags":[]}]}}"#,
+                "tags: true, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"tagSpecificationSet":{ }}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"Tags":[ ]}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"tags":[{"key":"a"}]}"#,
+                "tags: true, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"TagList":{"k":"v"}}"#,
+                "tags: true, version_id: false, copy_source: false",
+            ),
+            (
+                r#"{"tags":7}"#,
+                "tags: true, version_id: false, copy_source: false",
+            ),
+            // Facts come from top-level members only, and from objects only.
+            (
+                r#"{"x":{"versionId":"v"}}"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"["versionId"]"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#""versionId""#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            (
+                r#"null"#,
+                "tags: false, version_id: false, copy_source: false",
+            ),
+            // An escaped member name is read by serde.
+            (
+                r#"{"version\u0049d":"v"}"#,
+                "tags: false, version_id: true, copy_source: false",
+            ),
+        ] {
+            let record =
+                format!(r#"{{"Records":[{{"eventName":"A","requestParameters":{text}}}]}}"#);
+            let records = same_as_serde(&record);
+            assert_eq!(records.len(), 1);
+            assert!(
+                records[0].contains(&format!("RequestFacts {{ {facts} }}")),
+                "{text}: {}",
+                records[0]
+            );
+        }
+    }
+
     /// Builds CloudTrail-like files from a stream of random numbers: the fields the scanner reads
     /// (with escapes, nulls and values of other types), nested keys named like the record's,
     /// strings full of brackets, quotes and backslash runs, whitespace, repeated fields, and a
@@ -616,6 +782,10 @@ mod tests {
     ];
     const OTHER_KEYS: &[&str] = &[
         "requestParameters",
+        "versionId",
+        "x-amz-copy-source",
+        "tagSpecificationSet",
+        "Tags",
         "userAgent",
         "eventNam",
         "eventNamee",

@@ -6,7 +6,7 @@
 
 use super::gunzip::Gunzip;
 use super::layout::ScanWindow;
-use super::mapping;
+use super::mapping::{self, RequestFacts};
 use super::record::{self, Record, RecordParser};
 use super::{CloudTrailScan, FileError, KnownAction, PrincipalFilter, ScanStats};
 use crate::usage::{ActionUse, ObservedUsage, UsageSourceKind, Window};
@@ -34,9 +34,16 @@ pub(crate) struct ScanContext<'a> {
 struct PrincipalTally {
     actions: HashMap<ActionId, ActionTally>,
     denied: HashMap<ActionId, u64>,
-    /// IAM prefixes of events that could not be mapped to an action.
-    unmapped_services: BTreeSet<String>,
+    /// IAM prefix -> names of successful events that could not be mapped to an action.
+    unmapped_events: BTreeMap<String, BTreeSet<String>>,
 }
+
+/// Most distinct unmapped event names kept per principal and service: the service is kept whole
+/// anyway, and made-up names must not make memory grow with the logs.
+const MAX_UNMAPPED_NAMES: usize = 100;
+
+/// Most data-event resource types kept per account (AWS has a few dozen).
+const MAX_DATA_EVENT_TYPES: usize = 256;
 
 /// An action's index in one thread's [`Tally::actions`]: a record hashes a small integer, not the
 /// action's name.
@@ -92,12 +99,25 @@ impl ActionTally {
     }
 }
 
-/// The outcome of mapping one `(eventSource, eventName)`, cached per thread.
+/// The outcome of mapping one `(eventSource, eventName)` with one set of [`RequestFacts`],
+/// cached per thread.
 #[derive(Debug, Clone)]
 enum Mapping {
-    Action(ActionId),
+    /// The actions the call needs (usually one); the first `with_resources` of them are
+    /// authorized on the resources the record names, the others (a copy's read of its source, the
+    /// tagging of what a call creates) are counted without them.
+    Actions {
+        ids: Box<[ActionId]>,
+        with_resources: usize,
+    },
+    /// No known action; the event's IAM prefix when it has one.
     Unmapped { prefix: Option<String> },
+    /// A console or sign-in event, which no permission of the principal authorizes.
+    Console,
 }
+
+/// The mappings of one `(eventSource, eventName)`, by [`RequestFacts::index`].
+type ByFacts = [Option<Mapping>; 8];
 
 /// Who made a call.
 enum Caller<'r> {
@@ -114,13 +134,15 @@ pub(crate) struct Tally {
     stats: ScanStats,
     /// `eventSource\neventName` -> count, for events with no action.
     unmapped: HashMap<String, u64>,
-    /// Accounts for which some data event was seen.
-    data_accounts: HashSet<String>,
+    /// Accounts for which some data event was seen -> the data-event resource types seen.
+    data_accounts: HashMap<String, BTreeSet<String>>,
+    /// Records of the current file refused for an oversized field, and the first such field.
+    oversized_in_file: (u64, Option<&'static str>),
     first_event: Option<String>,
     last_event: Option<String>,
     /// `eventSource` -> `eventName` -> mapping: two short keys hash faster than one long one,
     /// and no key is built per record.
-    mappings: HashMap<String, HashMap<String, Mapping>>,
+    mappings: HashMap<String, HashMap<String, ByFacts>>,
     /// Action names by [`ActionId`], and back.
     actions: Vec<String>,
     action_ids: HashMap<String, ActionId>,
@@ -146,6 +168,17 @@ impl Tally {
             self.stats.file_errors.push(FileError {
                 file: name.to_string(),
                 message,
+            });
+        }
+        if let (n @ 1.., Some(field)) = std::mem::take(&mut self.oversized_in_file) {
+            // The value is never quoted: it may be megabytes.
+            self.stats.file_errors.push(FileError {
+                file: name.to_string(),
+                message: format!(
+                    "{n} record(s) skipped: a field ({field}) is longer than the limit of {} bytes ({} for ARNs)",
+                    record::MAX_FIELD_LEN,
+                    record::MAX_ARN_LEN
+                ),
             });
         }
     }
@@ -174,6 +207,12 @@ impl Tally {
     /// Counts one record.
     fn observe(&mut self, rec: &Record<'_>, ctx: &ScanContext<'_>) {
         self.stats.records += 1;
+        if let Some(field) = rec.oversized_field() {
+            self.stats.records_oversized += 1;
+            self.oversized_in_file.0 += 1;
+            self.oversized_in_file.1.get_or_insert(field);
+            return;
+        }
         let time = rec.event_time.as_deref().unwrap_or("");
         if let Some(window) = &ctx.window
             && !window.contains_time(time)
@@ -203,9 +242,7 @@ impl Tally {
                 .as_deref()
                 .or_else(|| arn_account(&principal))
                 .unwrap_or("");
-            if !self.data_accounts.contains(account) {
-                self.data_accounts.insert(account.to_string());
-            }
+            self.note_data_event(account, rec);
         }
         // After the data-event check: whether the trail logs data events in an account is learnt
         // from every principal's records.
@@ -224,23 +261,49 @@ impl Tally {
         let source = rec.event_source.as_deref().unwrap_or("");
         let name = rec.event_name.as_deref().unwrap_or("");
         let denied = rec.error_code.as_deref().is_some_and(mapping::is_denied);
+        // The type is per record; console event names are found once per name by `map_event`.
+        if rec
+            .event_type
+            .as_deref()
+            .is_some_and(mapping::is_console_event_type)
+        {
+            self.stats.console_events += 1;
+            return;
+        }
 
         let by_name = match self.mappings.get_mut(source) {
             Some(by_name) => by_name,
             None => self.mappings.entry(source.to_string()).or_default(),
         };
-        let mapped = match by_name.get(name) {
+        let by_facts = match by_name.get_mut(name) {
+            Some(by_facts) => by_facts,
+            None => by_name.entry(name.to_string()).or_default(),
+        };
+        let slot = &mut by_facts[rec.request.index()];
+        let mapped = match slot {
             Some(mapped) => mapped,
             None => {
-                let mapped = match map_event(source, name, ctx.known_action) {
-                    MappedEvent::Action(action) => {
-                        Mapping::Action(intern(&mut self.actions, &mut self.action_ids, action))
-                    }
+                let mapped = match map_event(source, name, rec.request, ctx.known_action) {
+                    MappedEvent::Actions {
+                        actions,
+                        with_resources,
+                    } => Mapping::Actions {
+                        ids: actions
+                            .into_iter()
+                            .map(|a| intern(&mut self.actions, &mut self.action_ids, a))
+                            .collect(),
+                        with_resources,
+                    },
                     MappedEvent::Unmapped { prefix } => Mapping::Unmapped { prefix },
+                    MappedEvent::Console => Mapping::Console,
                 };
-                by_name.entry(name.to_string()).or_insert(mapped)
+                slot.insert(mapped)
             }
         };
+        if let Mapping::Console = mapped {
+            self.stats.console_events += 1;
+            return;
+        }
         let entry = match self.principals.get_mut(principal.as_ref()) {
             Some(entry) => entry,
             None => self.principals.entry(principal.into_owned()).or_default(),
@@ -260,24 +323,66 @@ impl Tally {
                 // An attempt proves nothing; a successful call to an unknown action means the
                 // whole service must be kept for this principal.
                 if let (false, Some(prefix)) = (denied, prefix) {
-                    entry.unmapped_services.insert(prefix.clone());
+                    let names = match entry.unmapped_events.get_mut(prefix.as_str()) {
+                        Some(names) => names,
+                        None => entry.unmapped_events.entry(prefix.clone()).or_default(),
+                    };
+                    if names.len() < MAX_UNMAPPED_NAMES && !names.contains(name) {
+                        names.insert(name.to_string());
+                    }
                 }
             }
-            Mapping::Action(action) if denied => {
+            Mapping::Console => {}
+            Mapping::Actions { ids, .. } if denied => {
                 self.stats.denied_events += 1;
-                *entry.denied.entry(*action).or_default() += 1;
-            }
-            Mapping::Action(action) => {
-                let used = entry.actions.entry(*action).or_default();
-                used.count += 1;
-                for arn in rec
-                    .resources
-                    .iter()
-                    .flatten()
-                    .filter_map(|r| r.arn.as_deref())
-                {
-                    used.note_resource(arn);
+                for action in ids.iter() {
+                    *entry.denied.entry(*action).or_default() += 1;
                 }
+            }
+            Mapping::Actions {
+                ids,
+                with_resources,
+            } => {
+                for (i, action) in ids.iter().enumerate() {
+                    let used = entry.actions.entry(*action).or_default();
+                    used.count += 1;
+                    if i >= *with_resources {
+                        continue;
+                    }
+                    for arn in rec
+                        .resources
+                        .iter()
+                        .flatten()
+                        .filter_map(|r| r.arn.as_deref())
+                    {
+                        used.note_resource(arn);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Notes that the trail logs data events in `account`, and of which resource type.
+    fn note_data_event(&mut self, account: &str, rec: &Record<'_>) {
+        let types = match self.data_accounts.get_mut(account) {
+            Some(types) => types,
+            None => self.data_accounts.entry(account.to_string()).or_default(),
+        };
+        let source = rec.event_source.as_deref().unwrap_or("");
+        if let Some(kind) = mapping::data_event_type(source) {
+            if !types.contains(kind) && types.len() < MAX_DATA_EVENT_TYPES {
+                types.insert(kind.to_string());
+            }
+            return;
+        }
+        for kind in rec
+            .resources
+            .iter()
+            .flatten()
+            .filter_map(|r| r.kind.as_deref())
+        {
+            if !types.contains(kind) && types.len() < MAX_DATA_EVENT_TYPES {
+                types.insert(kind.to_string());
             }
         }
     }
@@ -320,13 +425,29 @@ impl Tally {
             for (action, n) in theirs.denied {
                 *ours.denied.entry(ours_of(action)).or_default() += n;
             }
-            ours.unmapped_services.extend(theirs.unmapped_services);
+            for (prefix, names) in theirs.unmapped_events {
+                let kept = ours.unmapped_events.entry(prefix).or_default();
+                for name in names {
+                    if kept.len() >= MAX_UNMAPPED_NAMES {
+                        break;
+                    }
+                    kept.insert(name);
+                }
+            }
         }
         self.stats.add(other.stats);
         for (key, n) in other.unmapped {
             *self.unmapped.entry(key).or_default() += n;
         }
-        self.data_accounts.extend(other.data_accounts);
+        for (account, types) in other.data_accounts {
+            let kept = self.data_accounts.entry(account).or_default();
+            for kind in types {
+                if kept.len() >= MAX_DATA_EVENT_TYPES {
+                    break;
+                }
+                kept.insert(kind);
+            }
+        }
         for time in [other.first_event, other.last_event].into_iter().flatten() {
             self.note_time(&time);
         }
@@ -391,9 +512,11 @@ impl Tally {
                     .into_iter()
                     .map(|(id, n)| (name(id), n))
                     .collect();
-                usage.service_level_only = tally.unmapped_services;
-                usage.data_events_seen =
-                    arn_account(&arn).is_some_and(|a| data_accounts.contains(a));
+                usage.service_level_only = tally.unmapped_events.keys().cloned().collect();
+                usage.unmapped_events = tally.unmapped_events;
+                let data_types = arn_account(&arn).and_then(|a| data_accounts.get(a));
+                usage.data_events_seen = data_types.is_some();
+                usage.data_event_types = data_types.cloned().unwrap_or_default();
                 usage.complete = complete;
                 (arn, usage)
             })
@@ -434,24 +557,68 @@ fn intern(
     id
 }
 
-/// An event mapped to an action name, before the action is given an id.
+/// An event mapped to action names, before the actions are given ids.
 enum MappedEvent {
-    Action(String),
-    Unmapped { prefix: Option<String> },
+    /// The actions, the first `with_resources` of them on the record's resources.
+    Actions {
+        actions: Vec<String>,
+        with_resources: usize,
+    },
+    Unmapped {
+        prefix: Option<String>,
+    },
+    Console,
 }
 
-/// Maps an event to an action, validated by the catalog hook when there is one.
-fn map_event(source: &str, name: &str, known_action: Option<&KnownAction>) -> MappedEvent {
+/// Maps an event to the actions it needs, validated by the catalog hook when there is one.
+///
+/// The event is unmapped when one of the actions it always needs is unknown; an unknown extra
+/// action of [`mapping::request_actions`] is left out (the catalog has no such permission to
+/// keep).
+fn map_event(
+    source: &str,
+    name: &str,
+    facts: RequestFacts,
+    known_action: Option<&KnownAction>,
+) -> MappedEvent {
     let prefix = mapping::service_prefix(source).map(Cow::into_owned);
-    let candidate = mapping::action_for_event(source, name);
-    let action = match (candidate, known_action) {
-        (Some(candidate), Some(known)) => known(&candidate),
-        (candidate, None) => candidate,
-        (None, Some(_)) => None,
+    let known = |action: String| match known_action {
+        Some(known) => known(&action),
+        None => Some(action),
     };
-    match action {
-        Some(action) => MappedEvent::Action(crate::usage::normalize_action(&action)),
-        None => MappedEvent::Unmapped { prefix },
+    // API Gateway's named actions (portals, domains) win over its HTTP-method actions.
+    let named = match (&prefix, known_action) {
+        (Some(p), Some(known)) if mapping::NAMED_ACTIONS_FIRST.contains(&p.as_str()) => {
+            known(&format!("{p}:{name}")).map(|a| vec![a])
+        }
+        _ => None,
+    };
+    let base = named.or_else(|| {
+        mapping::actions_for_request(source, name, facts)?
+            .into_iter()
+            .map(known)
+            .collect::<Option<Vec<String>>>()
+    });
+    let Some(mut actions) = base else {
+        return match &prefix {
+            Some(p) if mapping::CONSOLE_ONLY_SERVICES.contains(&p.as_str()) => MappedEvent::Console,
+            _ => MappedEvent::Unmapped { prefix },
+        };
+    };
+    let with_resources = actions.len();
+    for extra in mapping::request_actions(source, name, facts) {
+        if let Some(extra) = known(extra)
+            && !actions.contains(&extra)
+        {
+            actions.push(extra);
+        }
+    }
+    MappedEvent::Actions {
+        actions: actions
+            .iter()
+            .map(|a| crate::usage::normalize_action(a))
+            .collect(),
+        with_resources,
     }
 }
 
