@@ -21,6 +21,7 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
         window_days: args.window_days,
         aws: args.aws.to_aws_args(),
         aws_managed: args.aws_managed,
+        write_cache: !args.dry_run,
     };
     let analysis = analyze(settings, &args.plan, &inputs, true)?;
     let edits = policy_edits(&analysis);

@@ -66,16 +66,19 @@ pub async fn check_credentials_within(config: &SdkConfig, limit: Duration) -> Re
     };
     match tokio::time::timeout(limit, provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(()),
+        // The chain's own words first, what to do last: one line, read left to right.
         Ok(Err(e)) => Err(AwsError::Credentials {
             operation: "resolve credentials".into(),
-            message: "no AWS credentials found (set AWS_PROFILE/--profile, AWS_ACCESS_KEY_ID, or run `aws sso login`)"
-                .into(),
+            message: format!(
+                "no AWS credentials found ({}); set AWS_PROFILE/--profile or AWS_ACCESS_KEY_ID, or run `aws sso login`",
+                describe(&e)
+            ),
             source: Some(Box::new(e)),
         }),
         Err(_) => Err(AwsError::Credentials {
             operation: "resolve credentials".into(),
             message: format!(
-                "no AWS credentials found within {} ms (set AWS_PROFILE/--profile or AWS_ACCESS_KEY_ID)",
+                "no AWS credentials found within {} ms; set AWS_PROFILE/--profile or AWS_ACCESS_KEY_ID",
                 limit.as_millis()
             ),
             source: None,

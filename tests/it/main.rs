@@ -23,5 +23,8 @@ mod cloudtrail_s3;
 mod corpus;
 mod discovery;
 mod emit_write;
+mod errors;
+mod fuzz;
+mod hardening;
 mod iam_policies;
 mod plan_generated;
