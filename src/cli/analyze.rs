@@ -14,7 +14,6 @@ use crate::plan::{LoadedPlan, load_plan};
 use crate::usage::cache::{Cache, CacheEntry, CacheError, CacheKey, Lookup, StaleReason};
 use crate::usage::cloudtrail::{self, PrincipalFilter, ProgressHook, ScanOptions, ScanProgress};
 use crate::usage::{ObservedUsage, UsageSourceKind, principal_fingerprint};
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -179,14 +178,7 @@ pub fn analyze(
                 );
             }
             // Two workers: while one waits for the parsing threads, the other keeps downloading.
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(async {
-                let config = crate::usage::aws::sdk_config(&inputs.aws).await;
-                crate::usage::aws::check_credentials(&config).await?;
+            crate::usage::aws::run_with_aws(&inputs.aws, 2, |config| async move {
                 let s3 = cloudtrail::s3_client(&config);
                 anyhow::Ok(cloudtrail::scan_s3(&s3, source, &opts).await?)
             })

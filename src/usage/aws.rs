@@ -5,7 +5,8 @@
 //! `AWS_ENDPOINT_URL*` variables are all honoured by `aws-config`. [`check_credentials`] makes a missing
 //! credential fail in well under a second instead of after the SDK's metadata-service timeouts.
 //! [`classify`] sorts any `SdkError` into an [`AwsError`] a user can act on, keeping the SDK error as the
-//! source. It does not call any service itself.
+//! source. [`run_with_aws`] is the one way the commands reach AWS: an async runtime of its own, the
+//! configuration, the credential check, then the work. It does not call any service itself.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_accessanalyzer::config::ProvideCredentials;
@@ -46,6 +47,34 @@ pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
         loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts.max(1)));
     }
     loader.load().await
+}
+
+/// Runs `work` on an async runtime of its own (`workers` threads; 0 runs it on the calling thread)
+/// with the SDK configuration of `args`, once its credentials are checked: a machine without any
+/// fails here, fast, before any call.
+pub fn run_with_aws<T, E, F, Fut>(args: &AwsArgs, workers: usize, work: F) -> Result<T, E>
+where
+    F: FnOnce(SdkConfig) -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: From<AwsError> + From<std::io::Error>,
+{
+    let mut builder = if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if workers > 0 {
+        builder.worker_threads(workers);
+    }
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(|e| std::io::Error::other(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let config = sdk_config(args).await;
+        check_credentials(&config).await?;
+        work(config).await
+    })
 }
 
 /// Resolves credentials once, within [`CREDENTIALS_TIMEOUT`], so a machine without any fails fast.
