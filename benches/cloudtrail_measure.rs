@@ -7,7 +7,9 @@
 //! - peak resident memory of the scan (budget <= 256 MB), from `VmHWM`;
 //! - where the one-core time over decompression goes: decompression plus a UTF-8 check of every
 //!   byte, plus reading every record without counting, and the whole scan;
-//! - a scan that counts two principals only, as `suggest` counts a plan's.
+//! - a scan that counts two principals only, as `suggest` counts a plan's;
+//! - peak memory of a two-thread scan of two gzip bombs (1 GiB of JSON whitespace each, about
+//!   1 MB compressed), which must stay within the same 256 MB budget (each is refused).
 //!
 //! Run: `IAMTRIM_BENCH_CT_MB=1100 cargo bench --bench cloudtrail_measure`.
 
@@ -117,6 +119,43 @@ fn main() {
         "peak memory: {} MB (budget <= 256 MB)",
         rss1.max(rss2) / 1024
     );
+    let bombs = bomb_dir();
+    let (t_bombs, rss_bombs) = run_child("scan-bombs", &bombs.to_string_lossy(), 2);
+    println!(
+        "two 1 GiB gzip bombs, 2 threads: refused in {t_bombs:.2}s, peak memory {} MB (budget <= 256 MB)",
+        rss_bombs / 1024
+    );
+}
+
+/// `target/bench-data/cloudtrail-bombs/`: two files of 1 GiB of spaces inside `{"Records":[...]}`,
+/// made of one compressed 64 MiB member repeated (a multi-member gzip file).
+fn bomb_dir() -> std::path::PathBuf {
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/cloudtrail-bombs");
+    if dir.join("b.json.gz").is_file() {
+        return dir;
+    }
+    std::fs::create_dir_all(&dir).expect("bench-data folder");
+    let gzip = |data: &[u8], times: usize| {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::new(6));
+        for _ in 0..times {
+            enc.write_all(data).expect("gzip in memory");
+        }
+        enc.finish().expect("gzip in memory")
+    };
+    let member = gzip(&vec![b' '; 1 << 20], 64);
+    let bomb = [
+        gzip(b"{\"Records\":[", 1),
+        member.repeat(16),
+        gzip(b"]}", 1),
+    ]
+    .concat();
+    for name in ["a.json.gz", "b.json.gz"] {
+        std::fs::write(dir.join(name), &bomb).expect("write bomb");
+    }
+    dir
 }
 
 /// Runs one measurement in a fresh process; returns (seconds, peak RSS in kB).
@@ -185,6 +224,17 @@ fn child(mode: &str, root: &str, threads: usize) {
                 }
             }
             std::hint::black_box((total, records));
+        }
+        "scan-bombs" => {
+            let scan = scan_path(
+                Path::new(root),
+                &ScanOptions {
+                    threads,
+                    ..ScanOptions::default()
+                },
+            )
+            .expect("scan");
+            std::hint::black_box((scan.stats.file_errors.len(), scan.usage.len()));
         }
         _ => {
             let plan: PrincipalFilter = [

@@ -20,7 +20,7 @@ pub const FILE_NAME: &str = ".iamtrim.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file exists but could not be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read ({source}); make it a readable file or remove it")]
     Read {
         /// The file.
         path: PathBuf,
@@ -28,12 +28,16 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The TOML is malformed or has an unknown key (the message names it and its line).
-    #[error("{path}: {message}")]
+    /// The TOML is malformed or has an unknown key (the message names it).
+    #[error("{path}:{line}:{column}: {message}; fix it (see docs/configuration.md)")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// What is wrong, from the TOML parser.
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column (in characters) of the problem.
+        column: usize,
+        /// What is wrong, from the TOML parser, on one line (without its source snippet).
         message: String,
     },
     /// A `match` glob does not compile.
@@ -234,9 +238,14 @@ impl Config {
 
     /// Parses configuration text; `path` only names the file in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = line_column(text, e.span().map_or(0, |span| span.start));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: one_line(e.message()),
+            }
         })?;
         let value_error = |place: String, message: String| ConfigError::Value {
             path: path.to_path_buf(),
@@ -335,6 +344,30 @@ impl Config {
 }
 
 /// Compiles a match glob: `*` crosses `/` and `.` so ARN and address globs read naturally.
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
+
+/// The parser's message without line breaks (one error, one line).
+fn one_line(message: &str) -> String {
+    message
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn compile(glob: &str) -> Result<GlobMatcher, globset::Error> {
     let built: Glob = GlobBuilder::new(glob)
         .literal_separator(false)
@@ -449,6 +482,32 @@ min_usage_days = 90
         assert!(err.to_string().contains("alow"), "{err}");
         let err = parse("bogus = 1\n").unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn a_toml_error_is_one_line_with_line_and_column() {
+        // The parser's own text is a five-line snippet of the file.
+        let err = parse("[defaults]\nleave_alone = [\"kms\"\n\n[cache]\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/root/.iamtrim.toml:4:1: missing comma between array elements, expected `,`; fix it (see docs/configuration.md)"
+        );
+        let err = parse("# é\n[cache]\n  ttl = 3\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/root/.iamtrim.toml:3:3: unknown field `ttl`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn line_and_column_count_characters_and_survive_any_offset() {
+        assert_eq!(line_column("ab\ncé\nd", 0), (1, 1));
+        assert_eq!(line_column("ab\ncé\nd", 3), (2, 1));
+        assert_eq!(line_column("ab\ncé\nd", 7), (3, 1));
+        // Inside the two bytes of `é`, and past the end.
+        assert_eq!(line_column("ab\ncé\nd", 5), (2, 2));
+        assert_eq!(line_column("ab", 99), (1, 3));
     }
 
     #[test]

@@ -12,15 +12,29 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            let mut stderr = std::io::stderr().lock();
-            let _ = write!(stderr, "error: {err}");
-            for cause in err.chain().skip(1) {
-                let _ = write!(stderr, "\n  caused by: {cause}");
-            }
-            let _ = writeln!(stderr);
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", one_line(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, as the README promises: a cause whose text the message
+/// already quotes (most wrap an I/O error and print it) is not repeated, and any line break inside
+/// a message (a parser's source snippet) is folded.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

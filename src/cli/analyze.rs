@@ -11,14 +11,14 @@ use crate::iam::catalog::Catalog;
 use crate::iam::{Discovery, Principal};
 use crate::minimize::{PrincipalOutcome, minimize_all};
 use crate::plan::{LoadedPlan, load_plan};
-use crate::usage::cache::{Cache, CacheEntry, CacheKey, Lookup, StaleReason};
+use crate::usage::cache::{Cache, CacheEntry, CacheError, CacheKey, Lookup, StaleReason};
 use crate::usage::cloudtrail::{self, PrincipalFilter, ProgressHook, ScanOptions, ScanProgress};
 use crate::usage::{ObservedUsage, UsageSourceKind, principal_fingerprint};
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// Where usage comes from besides the cache.
@@ -34,6 +34,56 @@ pub struct UsageInputs {
     pub aws_managed: AwsManagedMode,
     /// `--athena` / `--cloudtrail-lake`: one aggregate query instead of reading logs.
     pub aggregate: Option<super::generate::AggregateInputs>,
+    /// Whether usage read from CloudTrail is stored in the cache (`suggest` without `--dry-run`).
+    pub write_cache: bool,
+}
+
+/// Why `analyze` could not run, beyond the errors of the stages it calls.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// The cache folder exists but cannot be listed (not a folder, no permission): going on would
+    /// pass a check on no usage at all.
+    #[error(
+        "{}: cannot read the usage cache ({source}); make it a readable folder or set `[cache] dir` in .iamtrim.toml",
+        path.display()
+    )]
+    CacheUnreadable {
+        /// The cache folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A principal's cached usage that is not fresh, and why; the report words it with `Display`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleUsage(pub StaleReason);
+
+impl StaleUsage {
+    /// Whether the principal's cached usage is left out of minimizing: after a policy change,
+    /// actions granted since may be in use without showing in the old usage, so minimizing against
+    /// it could remove them. Expired usage still holds (it is only marked incomplete).
+    pub fn withholds_usage(&self) -> bool {
+        match self.0 {
+            StaleReason::PoliciesChanged => true,
+            StaleReason::Expired { .. } | StaleReason::FromTheFuture { .. } => false,
+        }
+    }
+}
+
+impl fmt::Display for StaleUsage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            StaleReason::PoliciesChanged => f.write_str(
+                "policies changed since its usage was cached; refresh with --cloudtrail or `iamtrim generate`",
+            ),
+            StaleReason::Expired { age_secs } => {
+                write!(f, "cached usage is {} days old", age_secs / 86_400)
+            }
+            StaleReason::FromTheFuture { .. } => write!(f, "{}", self.0),
+        }
+    }
 }
 
 /// Everything a run learned.
@@ -46,8 +96,8 @@ pub struct Analysis {
     pub outcomes: Vec<PrincipalOutcome>,
     /// Notes about usage (stale cache entries, unreadable log files, unmapped events).
     pub notes: Vec<String>,
-    /// Principals whose cached usage is stale, with why.
-    pub stale: Vec<(String, String)>,
+    /// Principals (addresses) whose cached usage is stale, with why.
+    pub stale: Vec<(String, StaleUsage)>,
     /// Customer-managed replacements of AWS-managed attachments whose suggestion removes actions.
     pub replacements: Vec<PolicyReplacement>,
 }
@@ -130,7 +180,12 @@ pub fn analyze(
         };
         let scan = (|| {
             if !source.starts_with("s3://") {
-                return Ok(cloudtrail::scan_path(Path::new(source), &opts)?);
+                return cloudtrail::scan_path(Path::new(source), &opts).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}; give --cloudtrail a folder of CloudTrail logs or s3://bucket/prefix",
+                        with_causes(&e)
+                    )
+                });
             }
             if !network {
                 anyhow::bail!(
@@ -138,14 +193,7 @@ pub fn analyze(
                 );
             }
             // Two workers: while one waits for the parsing threads, the other keeps downloading.
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(async {
-                let config = crate::usage::aws::sdk_config(&inputs.aws).await;
-                crate::usage::aws::check_credentials(&config).await?;
+            crate::usage::aws::run_with_aws(&inputs.aws, 2, |config| async move {
                 let s3 = cloudtrail::s3_client(&config);
                 anyhow::Ok(cloudtrail::scan_s3(&s3, source, &opts).await?)
             })
@@ -200,16 +248,25 @@ pub fn analyze(
             let Some(u) = scan.usage.get(arn) else {
                 continue;
             };
-            let key = CacheKey::new(arn, UsageSourceKind::Cloudtrail, params.clone());
-            let entry = CacheEntry::new(key, u.clone(), &principal_fingerprint(p), now);
-            // Only the usage source of this run is written; a read-only repository still gets its suggestions.
-            if let Err(e) = cache.put(&entry) {
-                notes.push(format!("usage cache not written: {e}"));
+            // `--dry-run` writes no file at all, the cache included.
+            if inputs.write_cache {
+                let key = CacheKey::new(arn, UsageSourceKind::Cloudtrail, params.clone());
+                let entry = CacheEntry::new(key, u.clone(), &principal_fingerprint(p), now);
+                // Only the usage source of this run is written; a read-only repository still gets its suggestions.
+                if let Err(e) = cache.put(&entry) {
+                    notes.push(format!("usage cache not written: {e}"));
+                }
             }
             usage.insert(arn.clone(), u.clone());
         }
     } else {
-        let (entries, warnings) = cache.list().unwrap_or_default();
+        let (entries, warnings) = match cache.list() {
+            Ok(listed) => listed,
+            Err(CacheError::Read { path, source }) => {
+                return Err(AnalyzeError::CacheUnreadable { path, source }.into());
+            }
+            Err(other) => return Err(other.into()),
+        };
         notes.extend(warnings.iter().map(ToString::to_string));
         for p in &existing {
             let Some(arn) = &p.arn else { continue };
@@ -217,56 +274,29 @@ pub fn analyze(
             for entry in entries.iter().filter(|e| &e.key.principal_arn == arn) {
                 match cache.get(&entry.key, &fingerprint, now) {
                     Lookup::Fresh(e) => merge_into(&mut usage, arn, e.usage),
-                    Lookup::Stale {
-                        entry: e,
-                        why: StaleReason::Expired { age_secs },
-                    } => {
-                        // Old usage still holds, but newer behaviour may be missing: review before applying.
-                        let mut u = e.usage;
-                        u.complete = false;
-                        merge_into(&mut usage, arn, u);
-                        stale.push((
-                            p.address.clone(),
-                            format!("cached usage is {} days old", age_secs / 86_400),
-                        ));
-                    }
-                    Lookup::Stale {
-                        entry: e,
-                        why: why @ StaleReason::FromTheFuture { .. },
-                    } => {
-                        // Its age cannot be known: used like an expired entry, for review.
-                        let mut u = e.usage;
-                        u.complete = false;
-                        merge_into(&mut usage, arn, u);
-                        stale.push((p.address.clone(), why.to_string()));
-                    }
-                    Lookup::Stale {
-                        why: StaleReason::PoliciesChanged,
-                        ..
-                    } => {
-                        // Actions granted since then may be in use without showing in the old usage:
-                        // minimizing against it could remove them, so this principal waits for fresh data.
-                        stale.push((
-                            p.address.clone(),
-                            "policies changed since its usage was cached; refresh with --cloudtrail or `iamtrim generate`"
-                                .to_string(),
-                        ));
+                    Lookup::Stale { entry: e, why } => {
+                        let why = StaleUsage(why);
+                        if !why.withholds_usage() {
+                            // Old usage still holds, but newer behaviour may be missing: review before applying.
+                            let mut u = e.usage;
+                            u.complete = false;
+                            merge_into(&mut usage, arn, u);
+                        }
+                        stale.push((p.address.clone(), why));
                     }
                     Lookup::Miss(Some(w)) => notes.push(w.to_string()),
                     Lookup::Miss(None) => {}
                 }
             }
         }
-        let stale_principals: Vec<&String> = stale
-            .iter()
-            .filter(|(_, why)| why.starts_with("policies changed"))
-            .map(|(a, _)| a)
-            .collect();
+        // A principal waits for fresh data when any of its entries withholds usage, whatever its
+        // other entries say.
         for p in &existing {
-            if stale_principals.contains(&&p.address) {
-                if let Some(arn) = &p.arn {
-                    usage.remove(arn);
-                }
+            let withheld = stale
+                .iter()
+                .any(|(address, why)| *address == p.address && why.withholds_usage());
+            if let (true, Some(arn)) = (withheld, &p.arn) {
+                usage.remove(arn);
             }
         }
     }
@@ -290,6 +320,21 @@ pub fn analyze(
         stale,
         replacements,
     })
+}
+
+/// An error and the causes its message does not already quote, on one line.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 fn merge_into(usage: &mut BTreeMap<String, ObservedUsage>, arn: &str, u: ObservedUsage) {
@@ -334,6 +379,25 @@ const FILE_ERRORS_NAMED: usize = 10;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_policy_change_withholds_cached_usage() {
+        // The decision is made on the type; rewording the message cannot change it.
+        assert!(StaleUsage(StaleReason::PoliciesChanged).withholds_usage());
+        assert!(
+            !StaleUsage(StaleReason::Expired {
+                age_secs: 9 * 86_400
+            })
+            .withholds_usage()
+        );
+        assert_eq!(
+            StaleUsage(StaleReason::Expired {
+                age_secs: 9 * 86_400
+            })
+            .to_string(),
+            "cached usage is 9 days old"
+        );
+    }
 
     #[test]
     fn civil_dates() {

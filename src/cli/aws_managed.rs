@@ -18,7 +18,6 @@ use crate::plan::model::Plan;
 use crate::usage::ObservedUsage;
 use crate::usage::aws::AwsArgs;
 use crate::usage::iam_policies::fetch_policy_documents;
-use anyhow::Context;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Fills AWS-managed documents of `principals` as `mode` says; returns notes for the report.
@@ -41,16 +40,11 @@ pub fn resolve(
             }
             let arns = aws_managed::unresolved_arns(principals);
             if !arns.is_empty() {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .context("starting the async runtime")?;
-                let (found, failed) = runtime.block_on(async {
-                    let config = crate::usage::aws::sdk_config(aws).await;
-                    crate::usage::aws::check_credentials(&config).await?;
-                    let client = aws_sdk_iam::Client::new(&config);
-                    anyhow::Ok(fetch_policy_documents(&client, &arns).await)
-                })?;
+                let (found, failed) =
+                    crate::usage::aws::run_with_aws(aws, 0, |config| async move {
+                        let client = aws_sdk_iam::Client::new(&config);
+                        anyhow::Ok(fetch_policy_documents(&client, &arns).await)
+                    })?;
                 for e in failed {
                     notes.push(format!(
                         "AWS-managed policy not fetched, using the bundled snapshot: {e}"

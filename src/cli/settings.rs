@@ -26,7 +26,10 @@ impl Settings {
     pub fn resolve(cli: &Cli) -> anyhow::Result<Self> {
         let dir = &cli.chdir;
         if !dir.is_dir() {
-            bail!("--chdir {}: not a directory", dir.display());
+            bail!(
+                "--chdir {}: not a directory; give the Terraform root module's folder",
+                dir.display()
+            );
         }
         let root_module = dir
             .canonicalize()

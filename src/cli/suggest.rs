@@ -22,6 +22,7 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
         aws: args.aws.to_aws_args(),
         aws_managed: args.aws_managed,
         aggregate: super::generate::aggregate_inputs(&args.aggregate)?,
+        write_cache: !args.dry_run,
     };
     let analysis = analyze(settings, &args.plan, &inputs, true)?;
     let edits = policy_edits(&analysis);

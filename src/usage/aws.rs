@@ -5,7 +5,8 @@
 //! `AWS_ENDPOINT_URL*` variables are all honoured by `aws-config`. [`check_credentials`] makes a missing
 //! credential fail in well under a second instead of after the SDK's metadata-service timeouts.
 //! [`classify`] sorts any `SdkError` into an [`AwsError`] a user can act on, keeping the SDK error as the
-//! source. It does not call any service itself.
+//! source. [`run_with_aws`] is the one way the commands reach AWS: an async runtime of its own, the
+//! configuration, the credential check, then the work. It does not call any service itself.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_accessanalyzer::config::ProvideCredentials;
@@ -48,6 +49,34 @@ pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
     loader.load().await
 }
 
+/// Runs `work` on an async runtime of its own (`workers` threads; 0 runs it on the calling thread)
+/// with the SDK configuration of `args`, once its credentials are checked: a machine without any
+/// fails here, fast, before any call.
+pub fn run_with_aws<T, E, F, Fut>(args: &AwsArgs, workers: usize, work: F) -> Result<T, E>
+where
+    F: FnOnce(SdkConfig) -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: From<AwsError> + From<std::io::Error>,
+{
+    let mut builder = if workers == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if workers > 0 {
+        builder.worker_threads(workers);
+    }
+    let runtime = builder
+        .enable_all()
+        .build()
+        .map_err(|e| std::io::Error::other(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let config = sdk_config(args).await;
+        check_credentials(&config).await?;
+        work(config).await
+    })
+}
+
 /// Resolves credentials once, within [`CREDENTIALS_TIMEOUT`], so a machine without any fails fast.
 ///
 /// Without this the first API call would wait for the EC2 metadata service to time out.
@@ -66,16 +95,19 @@ pub async fn check_credentials_within(config: &SdkConfig, limit: Duration) -> Re
     };
     match tokio::time::timeout(limit, provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(()),
+        // The chain's own words first, what to do last: one line, read left to right.
         Ok(Err(e)) => Err(AwsError::Credentials {
             operation: "resolve credentials".into(),
-            message: "no AWS credentials found (set AWS_PROFILE/--profile, AWS_ACCESS_KEY_ID, or run `aws sso login`)"
-                .into(),
+            message: format!(
+                "no AWS credentials found ({}); set AWS_PROFILE/--profile or AWS_ACCESS_KEY_ID, or run `aws sso login`",
+                describe(&e)
+            ),
             source: Some(Box::new(e)),
         }),
         Err(_) => Err(AwsError::Credentials {
             operation: "resolve credentials".into(),
             message: format!(
-                "no AWS credentials found within {} ms (set AWS_PROFILE/--profile or AWS_ACCESS_KEY_ID)",
+                "no AWS credentials found within {} ms; set AWS_PROFILE/--profile or AWS_ACCESS_KEY_ID",
                 limit.as_millis()
             ),
             source: None,

@@ -13,6 +13,7 @@ pub mod cloudtrail;
 pub mod iam_policies;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Which source observed the usage.
@@ -186,11 +187,45 @@ pub fn normalize_action(action: &str) -> String {
 /// The fingerprint of a principal's deployed policies (the documents before this plan where they
 /// exist), which cache entries are checked against: a plan that only adds actions does not make the
 /// usage stale, since the minimizer keeps what the plan adds.
+///
+/// AWS-managed policies count by their ARN, not their document: whether a run resolved their
+/// documents (online, from the bundled snapshot, or not at all as in `check`) must not change the
+/// fingerprint, or `check` right after `suggest` would call every such principal stale.
 pub fn principal_fingerprint(principal: &crate::iam::Principal) -> String {
-    cache::fingerprint(
+    let aws_managed = |s: &&crate::iam::PolicySource| {
+        s.kind == crate::iam::PolicyKind::AwsManaged
+            || s.arn
+                .as_deref()
+                .is_some_and(crate::iam::discover::is_aws_managed)
+    };
+    let documents = cache::fingerprint(
         principal
             .policies
             .iter()
+            .filter(|s| !aws_managed(s))
             .filter_map(|s| s.before.as_deref().or(s.document.as_deref())),
-    )
+    );
+    let mut arns: Vec<&str> = principal
+        .policies
+        .iter()
+        .filter(aws_managed)
+        .filter_map(|s| s.arn.as_deref())
+        .collect();
+    if arns.is_empty() {
+        // The same value as before AWS-managed ARNs were counted: existing cache entries stay fresh.
+        return documents;
+    }
+    arns.sort_unstable();
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(documents.as_bytes());
+    for arn in arns {
+        hasher.update([0u8]);
+        hasher.update(arn.as_bytes());
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{digest}")
 }

@@ -296,8 +296,9 @@ fn check_reads_only_the_cache_and_exits_1_on_unused_permissions() {
         .output()
         .unwrap();
     crate::support::repo::assert_success(&out);
-    // suggest --cloudtrail fills the cache; check then finds the unused permissions without the logs.
-    let (code, _, stderr) = suggest(repo.path(), &["--dry-run"]);
+    // suggest --cloudtrail fills the cache (not with --dry-run, which writes nothing); check then
+    // finds the unused permissions without the logs.
+    let (code, _, stderr) = suggest(repo.path(), &["--out", "suggested"]);
     assert_eq!(code, Some(0), "{stderr}");
     std::fs::remove_dir_all(repo.path().join("cloudtrail")).unwrap();
     let out = iamtrim(repo.path())

@@ -435,7 +435,11 @@ fn policies_in_change_values_are_found_and_outside_ones_are_their_own_kind() {
     // A replaced role's old list (unknown after) is not read as configuration: listed once.
     assert_eq!(
         sources(principal(&d, "aws_iam_role.replaced")),
-        vec![("aws_iam_role_policy.mirror".into(), PolicyKind::Inline, None)]
+        vec![(
+            "aws_iam_role_policy.mirror".into(),
+            PolicyKind::Inline,
+            None
+        )]
     );
     // Case 5: `users = null` names no one, and nothing here is ambiguous.
     assert_eq!(d.warnings, Vec::<String>::new());
