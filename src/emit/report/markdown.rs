@@ -102,19 +102,24 @@ pub fn render_suggest(report: &Report) -> String {
             if review { "review needed" } else { "" }
         );
     }
-    for p in &with {
+    let diffs = super::text::suggestion_diffs(report);
+    let with_diffs = report
+        .principals
+        .iter()
+        .zip(&diffs)
+        .filter(|(p, _)| !p.suggestions.is_empty());
+    for (p, diffs) in with_diffs {
         let _ = writeln!(
             out,
             "\n<details><summary><code>{}</code></summary>\n",
             p.address
         );
-        for s in &p.suggestions {
+        for (s, diff) in p.suggestions.iter().zip(diffs) {
             let _ = writeln!(
                 out,
                 "`{}`: {} -> {} actions ({})\n",
                 s.policy_address, s.granted, s.kept, s.applicability
             );
-            let diff = super::text::document_diff(&s.current, s.suggested.as_ref());
             let total = diff.lines().count();
             let head: Vec<&str> = diff.lines().take(MAX_DIFF_LINES).collect();
             let _ = writeln!(out, "```diff\n{}\n```\n", head.join("\n"));
