@@ -109,6 +109,9 @@ pub fn analyze(
     inputs: &UsageInputs,
     network: bool,
 ) -> anyhow::Result<Analysis> {
+    // The catalog decodes on its own thread while the plan is read and parsed; the first use
+    // below waits for it (it is a `OnceLock`).
+    std::thread::spawn(Catalog::embedded);
     let loaded = load_plan(plan)?;
     let mut discovery = crate::iam::discover(&loaded.plan);
     let config = Config::load(&settings.root_module)?;

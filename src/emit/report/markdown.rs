@@ -102,13 +102,19 @@ pub fn render_suggest(report: &Report) -> String {
             if review { "review needed" } else { "" }
         );
     }
-    for p in &with {
+    let diffs = super::text::suggestion_diffs(report);
+    let with_diffs = report
+        .principals
+        .iter()
+        .zip(&diffs)
+        .filter(|(p, _)| !p.suggestions.is_empty());
+    for (p, diffs) in with_diffs {
         let _ = writeln!(
             out,
             "\n<details><summary><code>{}</code></summary>\n",
             p.address
         );
-        for s in &p.suggestions {
+        for (s, diff) in p.suggestions.iter().zip(diffs) {
             let _ = writeln!(
                 out,
                 "`{}`: {} -> {} actions ({})\n",
@@ -121,7 +127,6 @@ pub fn render_suggest(report: &Report) -> String {
             if !s.notes.is_empty() {
                 let _ = writeln!(out);
             }
-            let diff = super::text::document_diff(&s.current, s.suggested.as_ref());
             let total = diff.lines().count();
             let head: Vec<&str> = diff.lines().take(MAX_DIFF_LINES).collect();
             let _ = writeln!(out, "```diff\n{}\n```\n", head.join("\n"));

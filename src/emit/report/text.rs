@@ -132,6 +132,22 @@ pub fn document_diff(current: &serde_json::Value, suggested: Option<&serde_json:
         .to_string()
 }
 
+/// [`document_diff`] of every suggestion, per principal, in report order. Diffing is most of the
+/// rendering time of a large report, and each diff stands alone: they are computed in parallel.
+pub(super) fn suggestion_diffs(report: &Report) -> Vec<Vec<String>> {
+    use rayon::prelude::*;
+    report
+        .principals
+        .par_iter()
+        .map(|p| {
+            p.suggestions
+                .iter()
+                .map(|s| document_diff(&s.current, s.suggested.as_ref()))
+                .collect()
+        })
+        .collect()
+}
+
 fn percent_removed(granted: usize, kept: usize) -> usize {
     (granted.saturating_sub(kept) * 100)
         .checked_div(granted)
@@ -143,7 +159,8 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
     let mut out = String::new();
     let mut total_granted = 0;
     let mut total_kept = 0;
-    for p in &report.principals {
+    let diffs = suggestion_diffs(report);
+    for (p, diffs) in report.principals.iter().zip(&diffs) {
         let status = p.status.as_deref().unwrap_or("-");
         let arn = p.arn.as_deref().unwrap_or("new");
         let _ = writeln!(
@@ -157,7 +174,7 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
         for note in &p.notes {
             let _ = writeln!(out, "  {note}");
         }
-        for s in &p.suggestions {
+        for (s, diff) in p.suggestions.iter().zip(diffs) {
             total_granted += s.granted;
             total_kept += s.kept;
             let after = if s.suggested.is_some() {
@@ -190,7 +207,6 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
             for note in &s.notes {
                 let _ = writeln!(out, "    note: {note}");
             }
-            let diff = document_diff(&s.current, s.suggested.as_ref());
             let total = diff.lines().count();
             // A whole AWS-managed policy diff runs to thousands of lines: show the head, -v shows all.
             let shown = if style.verbose {
