@@ -6,24 +6,15 @@
 
 use super::sql::COLUMNS;
 use crate::usage::cloudtrail::mapping;
-use crate::usage::cloudtrail::{KnownAction, PrincipalFilter};
-use crate::usage::{ObservedUsage, UsageSourceKind, Window, normalize_action};
+use crate::usage::cloudtrail::{
+    KnownAction, MAX_UNMAPPED_NAMES, MappedEvent, PrincipalFilter, map_event,
+};
+use crate::usage::{ObservedUsage, UsageSourceKind, Window};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a request's parameters said, as far as the mapping needs: these three facts select extra
-/// actions (tagging on create, object versions, the source of a copy).
-///
-/// Mirrors `mapping::RequestFacts`; the lead's merge makes [`AggregateRow::request_facts`] feed
-/// `mapping::request_actions` in [`row_actions`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct RowFacts {
-    /// The request set tags.
-    pub tags: bool,
-    /// The request named an object version (`versionId`).
-    pub version_id: bool,
-    /// The request copied from a source object (`x-amz-copy-source`).
-    pub copy_source: bool,
-}
+/// actions (tagging on create, object versions, the source of a copy). The query groups by them.
+pub type RowFacts = mapping::RequestFacts;
 
 /// One result row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,15 +156,15 @@ pub struct RowsUsage {
     pub span: Option<(String, String)>,
 }
 
-/// The actions one row's calls need, before catalog validation.
-///
-/// The one place a row becomes actions. At the merge with the mapping helper's work this becomes
-/// `mapping::request_actions(&row.event_source, &row.event_name, facts)` with `facts` built from
-/// `row.request_facts`; until then only the event's own action.
-pub fn row_actions(row: &AggregateRow) -> Vec<String> {
-    mapping::action_for_event(&row.event_source, &row.event_name)
-        .into_iter()
-        .collect()
+/// What one row's calls need: the same decision the local reader makes for a record of that
+/// event with those request facts ([`crate::usage::cloudtrail::map_event`]).
+pub(crate) fn row_actions(row: &AggregateRow, known_action: Option<&KnownAction>) -> MappedEvent {
+    map_event(
+        &row.event_source,
+        &row.event_name,
+        row.request_facts,
+        known_action,
+    )
 }
 
 /// `arn:aws:sts::1:assumed-role/Name/session` -> `arn:aws:iam::1:role/Name`; any other ARN as is.
@@ -240,24 +231,25 @@ pub fn usage_from_rows(
             ObservedUsage::empty(arn, UsageSourceKind::Cloudtrail, window.clone())
         });
         let denied = row.denial.as_deref().is_some_and(mapping::is_denied);
-        let actions: Vec<String> = row_actions(row)
-            .into_iter()
-            .filter_map(|candidate| match known_action {
-                Some(known) => known(&candidate),
-                None => Some(candidate),
-            })
-            .map(|a| normalize_action(&a))
-            .collect();
-        if actions.is_empty() {
-            *out.unmapped
-                .entry((row.event_source.clone(), row.event_name.clone()))
-                .or_default() += row.calls;
-            // An attempt proves nothing; a successful call to an unknown action keeps the service.
-            if !denied && let Some(prefix) = mapping::service_prefix(&row.event_source) {
-                usage.service_level_only.insert(prefix.into_owned());
+        let actions = match row_actions(row, known_action) {
+            MappedEvent::Actions { actions, .. } => actions,
+            MappedEvent::Console => continue,
+            MappedEvent::Unmapped { prefix } => {
+                *out.unmapped
+                    .entry((row.event_source.clone(), row.event_name.clone()))
+                    .or_default() += row.calls;
+                // An attempt proves nothing; a successful call to an unknown action keeps the
+                // service, and names the event, as the local reader does.
+                if let (false, Some(prefix)) = (denied, prefix) {
+                    let names = usage.unmapped_events.entry(prefix.clone()).or_default();
+                    if names.len() < MAX_UNMAPPED_NAMES {
+                        names.insert(row.event_name.clone());
+                    }
+                    usage.service_level_only.insert(prefix);
+                }
+                continue;
             }
-            continue;
-        }
+        };
         for action in actions {
             if denied {
                 *usage.denied.entry(action).or_default() += row.calls;

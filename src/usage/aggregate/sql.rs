@@ -72,6 +72,8 @@ pub struct DialectSpec {
     pub error_code: &'static str,
     /// `eventCategory`.
     pub event_category: &'static str,
+    /// `eventType`.
+    pub event_type: &'static str,
     /// `recipientAccountId`.
     pub recipient_account: &'static str,
     /// `awsRegion`.
@@ -98,6 +100,7 @@ impl Dialect {
                 event_time: "eventtime",
                 error_code: "errorcode",
                 event_category: "eventcategory",
+                event_type: "eventtype",
                 recipient_account: "recipientaccountid",
                 aws_region: "awsregion",
                 request_parameters: "requestparameters",
@@ -112,6 +115,7 @@ impl Dialect {
                 event_time: "eventTime",
                 error_code: "errorCode",
                 event_category: "eventCategory",
+                event_type: "eventType",
                 recipient_account: "recipientAccountId",
                 aws_region: "awsRegion",
                 request_parameters: "requestParameters",
@@ -449,7 +453,18 @@ pub fn build(dialect: Dialect, spec: &QuerySpec) -> Result<String, SqlError> {
         .collect();
     accounts.sort();
     accounts.dedup();
-    let conds = prune(dialect, spec, &accounts)?;
+    let mut conds = prune(dialect, spec, &accounts)?;
+    // Console sign-ins and console actions are no permission of the principal (the local reader
+    // skips them by the same `eventType` values).
+    conds.push(format!(
+        "coalesce({}, '') NOT IN ({})",
+        d.event_type,
+        crate::usage::cloudtrail::mapping::CONSOLE_EVENT_TYPES
+            .iter()
+            .map(|t| literal(t))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     let ui = d.user_identity;
     let issuer_arn = format!("{ui}.{}.arn", d.issuer);
     let denial: Vec<String> = DENIAL_PATTERNS

@@ -338,7 +338,7 @@ const CONSOLE_EVENTS: &[(&str, &str)] = &[
 ];
 
 /// `eventType` values of console sign-ins and console actions that are no API call.
-const CONSOLE_EVENT_TYPES: &[&str] = &["AwsConsoleSignIn", "AwsConsoleAction"];
+pub const CONSOLE_EVENT_TYPES: &[&str] = &["AwsConsoleSignIn", "AwsConsoleAction"];
 
 /// Services whose events the catalog does not know are all console or sign-in events: the
 /// `signin` service's few IAM actions (OAuth2 tokens for the console) are mapped when the catalog

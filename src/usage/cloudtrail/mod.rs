@@ -19,6 +19,8 @@ mod skim;
 mod structure;
 mod tally;
 
+pub(crate) use tally::{MAX_UNMAPPED_NAMES, MappedEvent, map_event};
+
 pub use s3::{s3_client, scan_s3};
 
 use crate::usage::ObservedUsage;

@@ -40,7 +40,7 @@ struct PrincipalTally {
 
 /// Most distinct unmapped event names kept per principal and service: the service is kept whole
 /// anyway, and made-up names must not make memory grow with the logs.
-const MAX_UNMAPPED_NAMES: usize = 100;
+pub(crate) const MAX_UNMAPPED_NAMES: usize = 100;
 
 /// Most data-event resource types kept per account (AWS has a few dozen).
 const MAX_DATA_EVENT_TYPES: usize = 256;
@@ -558,15 +558,20 @@ fn intern(
 }
 
 /// An event mapped to action names, before the actions are given ids.
-enum MappedEvent {
+pub(crate) enum MappedEvent {
     /// The actions, the first `with_resources` of them on the record's resources.
     Actions {
+        /// Normalized `service:Action` names.
         actions: Vec<String>,
+        /// How many of `actions` (from the front) act on the call's own resources.
         with_resources: usize,
     },
+    /// No known action: the event's IAM service, when the event source names one.
     Unmapped {
+        /// The IAM prefix of the event source.
         prefix: Option<String>,
     },
+    /// A console or sign-in event, which no permission of the principal authorizes.
     Console,
 }
 
@@ -575,7 +580,7 @@ enum MappedEvent {
 /// The event is unmapped when one of the actions it always needs is unknown; an unknown extra
 /// action of [`mapping::request_actions`] is left out (the catalog has no such permission to
 /// keep).
-fn map_event(
+pub(crate) fn map_event(
     source: &str,
     name: &str,
     facts: RequestFacts,
