@@ -325,6 +325,8 @@ pub(super) struct UsageIndex<'a> {
     needed_by: HashMap<u32, u32, foldhash::fast::RandomState>,
     /// Bits of the `DataEventType::ALL` indices the source saw data events of.
     data_event_types: u16,
+    /// Services (lower-case prefixes) the principal called, successfully or denied.
+    used_services: HashSet<String>,
     used_reason: Arc<str>,
     not_used_reason: Arc<str>,
     denied_reason: Arc<str>,
@@ -365,10 +367,18 @@ impl<'a> UsageIndex<'a> {
                 denied.insert(i);
             }
         }
+        let used_services = usage
+            .actions
+            .keys()
+            .chain(usage.denied.keys())
+            .filter_map(|a| a.split_once(':'))
+            .map(|(service, _)| service.to_ascii_lowercase())
+            .collect();
         UsageIndex {
             usage,
             used,
             denied,
+            used_services,
             used_unknown_set: used_unknown.iter().map(|a| Caseless(a)).collect(),
             used_unknown,
             needed_by,
@@ -382,6 +392,23 @@ impl<'a> UsageIndex<'a> {
             .into(),
         }
     }
+}
+
+/// The services the Allow statements of `doc` name in an `Action` pattern without a wildcard in
+/// the service part (`s3:*` names `s3`; `*`, `s3*:Get*` and `NotAction` name none).
+fn named_services(doc: &PolicyDocument) -> HashSet<String> {
+    doc.statements
+        .iter()
+        .filter(|st| st.effect == Effect::Allow)
+        .filter_map(|st| match &st.action {
+            Some(ActionSpec::Action(list)) => Some(list.values.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|p| p.split_once(':'))
+        .filter(|(service, _)| !service.contains(['*', '?']))
+        .map(|(service, _)| service.to_ascii_lowercase())
+        .collect()
 }
 
 /// The bit of `t` in `UsageIndex::data_event_types`.
@@ -406,6 +433,9 @@ enum Reason {
     /// Removed: permission-only, and nothing the principal did needs it.
     PermissionOnlyNotNeeded,
     DataEventNotSeen,
+    /// Removed for review: a data event of a type the source did not log, granted only through a
+    /// pattern over every service (`*`, `NotAction`), in a service the principal never called.
+    DataEventNotSeenServiceUnused,
     UnmappedEvents,
     NoActionLevelData,
     BlockedByDeny,
@@ -478,6 +508,9 @@ struct Judge<'a> {
     all_action_level: bool,
     /// The permission-only actions the trusted services exercise.
     exercised: Vec<&'static ExercisedAction>,
+    /// Services an Allow statement of the current document names (`kinesis:PutRecord`, `s3:*`),
+    /// as opposed to reaching them only through `*` or `NotAction`.
+    named_services: HashSet<String>,
 }
 
 impl<'a> Judge<'a> {
@@ -525,6 +558,7 @@ impl<'a> Judge<'a> {
                 .iter()
                 .flat_map(|s| exercised_by(s))
                 .collect(),
+            named_services: named_services(current),
         }
     }
 
@@ -600,7 +634,20 @@ impl<'a> Judge<'a> {
                     _ => usage.data_events_seen,
                 };
                 if !seen {
-                    return keep(KeepReason::DataEventNotSeen, Reason::DataEventNotSeen);
+                    // A service someone granted by name, or one the principal called, may well be
+                    // used through calls this source could not see: keep. A service reached only
+                    // through `*` or `NotAction` and never called is removed, for review.
+                    let service = service();
+                    if self.named_services.contains(&service)
+                        || self.index.used_services.contains(&service)
+                    {
+                        return keep(KeepReason::DataEventNotSeen, Reason::DataEventNotSeen);
+                    }
+                    return Verdict {
+                        keep: false,
+                        kind: None,
+                        reason: Reason::DataEventNotSeenServiceUnused,
+                    };
                 }
             }
             Visibility::Management => {}
@@ -666,6 +713,11 @@ impl<'a> Judge<'a> {
                 .into(),
                 None => "logged only as a data event, and the source did not see data events".into(),
             },
+            Reason::DataEventNotSeenServiceUnused => per_service(v.reason, |s| {
+                format!(
+                    "logged only as a data event of a type the source did not log; granted only through a pattern over every service, and the principal called no `{s}` action (review)"
+                )
+            }),
             Reason::UnmappedEvents => per_service(v.reason, |s| {
                 format!(
                     "the source saw `{s}` events it could not map to an action, so every `{s}` action stays"
@@ -941,6 +993,7 @@ pub(super) fn minimize_indexed<'a>(
     known.sort_unstable();
     let mut sentences = HashMap::new();
     let mut review_actions: Vec<&str> = Vec::new();
+    let mut unseen_data_actions: Vec<&str> = Vec::new();
     let mut unmapped_services: BTreeSet<String> = BTreeSet::new();
     let mut actions = Verdicts::with_capacity(catalog, known.len() + unknown_verdicts.len());
     let mut kept = 0;
@@ -959,9 +1012,16 @@ pub(super) fn minimize_indexed<'a>(
             v = v.kept_whole();
         }
         let reason = judge.sentence(info, v, &mut sentences);
-        let needs_review = !v.keep && v.reason == Reason::PermissionOnlyNotNeeded;
-        if needs_review {
+        let needs_review = !v.keep
+            && matches!(
+                v.reason,
+                Reason::PermissionOnlyNotNeeded | Reason::DataEventNotSeenServiceUnused
+            );
+        if !v.keep && v.reason == Reason::PermissionOnlyNotNeeded {
             review_actions.push(info.name());
+        }
+        if !v.keep && v.reason == Reason::DataEventNotSeenServiceUnused {
+            unseen_data_actions.push(info.name());
         }
         if v.kind == Some(KeepReason::UnmappedEvents) {
             unmapped_services.insert(info.service().to_ascii_lowercase());
@@ -983,6 +1043,18 @@ pub(super) fn minimize_indexed<'a>(
             review_actions.len(),
             if review_actions.len() == 1 { "" } else { "s" },
             review_actions[..review_actions.len().min(NAMED)].join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ));
+    }
+    if !unseen_data_actions.is_empty() {
+        review = true;
+        const NAMED: usize = 10;
+        let more = unseen_data_actions.len().saturating_sub(NAMED);
+        notes.push(format!(
+            "review: removes {} data-event action{} of types the source did not log, granted only through `*` or `NotAction`, in services the principal never called: {}{}",
+            unseen_data_actions.len(),
+            if unseen_data_actions.len() == 1 { "" } else { "s" },
+            unseen_data_actions[..unseen_data_actions.len().min(NAMED)].join(", "),
             if more > 0 { format!(" and {more} more") } else { String::new() }
         ));
     }

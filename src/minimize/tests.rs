@@ -696,3 +696,39 @@ fn granted_actions_counts_distinct_expanded_actions_over_documents() {
 
 mod all;
 mod properties;
+
+#[test]
+fn unseen_data_events_reached_only_through_star_go_for_review_unless_the_service_is_called() {
+    // Truth decided first: the trail logged S3 object events only. The role called CodeBuild and
+    // DynamoDB's control plane. Through `*` it is granted Kinesis and DynamoDB data events too.
+    let d = doc(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#);
+    let mut u = usage(&["codebuild:StartBuild", "dynamodb:DescribeTable"]);
+    u.data_events_seen = true;
+    u.data_event_types = ["AWS::S3::Object".to_string()].into();
+    let s = run(&d, &u, &KeepRules::default());
+    // Kinesis: never called, reached only through `*`, its data events unlogged: removed, review.
+    let put = verdict(&s, "kinesis:PutRecord");
+    assert!(!put.keep && put.review, "{put:?}");
+    assert!(put.reason.contains("called no `kinesis`"), "{}", put.reason);
+    // DynamoDB: the principal called it, so its unlogged data events may be in use: kept.
+    assert_eq!(
+        verdict(&s, "dynamodb:GetItem").kind,
+        Some(KeepReason::DataEventNotSeen)
+    );
+    // S3 object events were logged: an unused one is visible, so removed without review.
+    let get = verdict(&s, "s3:GetObject");
+    assert!(!get.keep && !get.review, "{get:?}");
+    assert_eq!(s.applicability, Applicability::ReviewNeeded);
+    assert!(
+        s.notes.iter().any(|n| n.contains("kinesis:PutRecord")),
+        "{:?}",
+        s.notes
+    );
+    // Granted by name, the same unlogged Kinesis data event stays.
+    let named = doc(r#"{"Statement":[{"Effect":"Allow","Action":"kinesis:*","Resource":"*"}]}"#);
+    let s = run(&named, &u, &KeepRules::default());
+    assert_eq!(
+        verdict(&s, "kinesis:PutRecord").kind,
+        Some(KeepReason::DataEventNotSeen)
+    );
+}

@@ -368,9 +368,15 @@ fn duckdb_injection_principal_and_quoted_arns_stay_data() {
     let actions = |arn: &str| -> Vec<String> { remote[arn].actions.keys().cloned().collect() };
     assert_eq!(actions(quoted), ["s3:GetObject"]);
     assert_eq!(remote[quoted].denied.get("s3:PutObject"), Some(&1));
+    // The tagged CreateRole also needs iam:TagRole (IAM refuses a create with tags without it).
     assert_eq!(
         actions(pathed),
-        ["iam:CreateRole", "lambda:GetFunction", "sqs:SendMessage"]
+        [
+            "iam:CreateRole",
+            "iam:TagRole",
+            "lambda:GetFunction",
+            "sqs:SendMessage"
+        ]
     );
     assert!(remote[pathed].service_level_only.contains("sqs"));
     assert!(!remote.contains_key(evil));
