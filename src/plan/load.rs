@@ -13,7 +13,9 @@ const KNOWN_VERSIONS: &[(u64, u64)] = &[(0, 1), (0, 2), (1, 0), (1, 1), (1, 2)];
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// The file could not be opened or read.
-    #[error("{path}: cannot read plan: {source}")]
+    #[error(
+        "{path}: cannot read plan: {source}; check the path, or write the plan with `terraform show -json PLANFILE > plan.json`"
+    )]
     Io {
         /// The plan path.
         path: String,
@@ -44,7 +46,10 @@ pub enum PlanError {
         detail: String,
     },
     /// JSON syntax error or a field of the wrong type.
-    #[error("{path}:{line}:{column}: {json_path}: {message}")]
+    #[error(
+        "{path}:{line}:{column}: {}{message}; pass the unedited output of `terraform show -json PLANFILE`",
+        json_path_prefix(json_path)
+    )]
     Json {
         /// The plan path.
         path: String,
@@ -105,6 +110,16 @@ pub enum PlanError {
         /// The version found.
         version: String,
     },
+}
+
+/// `json_path` followed by `: `, or nothing when the error has no place in the document (a syntax
+/// error before the first key: serde_path_to_error then says `?`).
+fn json_path_prefix(json_path: &str) -> String {
+    if json_path.is_empty() || json_path == "?" {
+        String::new()
+    } else {
+        format!("{json_path}: ")
+    }
 }
 
 /// A parsed plan with where it came from and any warnings raised while reading it.
