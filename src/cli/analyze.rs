@@ -222,21 +222,7 @@ pub fn analyze(
                 "{unnamed} more CloudTrail files could not be read (usage from this trail is marked incomplete)"
             ));
         }
-        let unmapped: u64 = scan.stats.unmapped.values().sum();
-        if unmapped > 0 {
-            let mut top: Vec<_> = scan.stats.unmapped.iter().collect();
-            top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            let names: Vec<String> = top
-                .iter()
-                .take(5)
-                .map(|((src, name), n)| format!("{src} {name} ({n})"))
-                .collect();
-            notes.push(format!(
-                "{unmapped} CloudTrail events map to no IAM action in the catalog: {}{}",
-                names.join(", "),
-                if top.len() > 5 { ", ..." } else { "" }
-            ));
-        }
+        notes.extend(cloudtrail::unmapped_events_note(&scan.stats.unmapped));
         let params = BTreeMap::from([
             ("source".to_string(), source.clone()),
             (

@@ -400,21 +400,9 @@ pub async fn query_usage(
         query.price_per_tb_cents,
     );
     let mut notes = vec![record.note(&query.source.label())];
-    let unmapped: u64 = found.unmapped.values().sum();
-    if unmapped > 0 {
-        let mut top: Vec<_> = found.unmapped.iter().collect();
-        top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let names: Vec<String> = top
-            .iter()
-            .take(5)
-            .map(|((src, name), n)| format!("{src} {name} ({n})"))
-            .collect();
-        notes.push(format!(
-            "{unmapped} CloudTrail events map to no IAM action in the catalog: {}{}",
-            names.join(", "),
-            if top.len() > 5 { ", ..." } else { "" }
-        ));
-    }
+    notes.extend(crate::usage::cloudtrail::unmapped_events_note(
+        &found.unmapped,
+    ));
     let mut usage = found.usage;
     for u in usage.values_mut() {
         u.query = Some(record.clone());

@@ -21,6 +21,27 @@ mod tally;
 
 pub(crate) use tally::{MAX_UNMAPPED_NAMES, MappedEvent, map_event};
 
+/// The run's note on events that map to no IAM action (`(eventSource, eventName)` -> calls), the
+/// most frequent named first; `None` when there are none. Each principal's suggestion names its own.
+pub fn unmapped_events_note(unmapped: &BTreeMap<(String, String), u64>) -> Option<String> {
+    let total: u64 = unmapped.values().sum();
+    if total == 0 {
+        return None;
+    }
+    let mut top: Vec<_> = unmapped.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let names: Vec<String> = top
+        .iter()
+        .take(5)
+        .map(|((src, name), n)| format!("{src} {name} ({n})"))
+        .collect();
+    Some(format!(
+        "{total} CloudTrail events map to no IAM action in the catalog: {}{}",
+        names.join(", "),
+        if top.len() > 5 { ", ..." } else { "" }
+    ))
+}
+
 pub use s3::{s3_client, scan_s3};
 
 use crate::usage::ObservedUsage;
