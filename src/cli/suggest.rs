@@ -27,6 +27,10 @@ pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus
     let analysis = analyze(settings, &args.plan, &inputs, true)?;
     let edits = policy_edits(&analysis);
     let out_dir = match &args.out {
+        // A dry run writes nothing, so the folder is neither created nor required to exist.
+        Some(dir) if args.dry_run => {
+            Some(std::path::absolute(dir).with_context(|| format!("--out {}", dir.display()))?)
+        }
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
             Some(

@@ -68,6 +68,22 @@ fn suggest_dry_run_with_cloudtrail_writes_no_file_not_even_the_cache() {
 }
 
 #[test]
+fn suggest_dry_run_with_out_creates_no_out_folder() {
+    let repo = quickstart_repo();
+    let (code, _, stderr) = repo::suggest(
+        repo.path(),
+        "plan.json",
+        &["--dry-run", "--out", "suggested"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !repo.path().join("suggested").exists(),
+        "--dry-run created the --out folder"
+    );
+    assert_eq!(changed_files(repo.path()), "", "--dry-run wrote files");
+}
+
+#[test]
 fn check_right_after_suggest_finds_no_principal_stale_aws_managed_ones_included() {
     let repo = quickstart_repo();
     let (code, _, stderr) = repo::suggest(repo.path(), "plan.json", &["--out", "suggested"]);
