@@ -31,5 +31,6 @@ mod fuzz;
 mod hardening;
 mod hardening_fs;
 mod iam_policies;
+mod layering;
 mod plan_generated;
 mod sensitive;

@@ -1,10 +1,11 @@
 //! Attachments of managed policies: `aws_iam_{role,user,group}_policy_attachment` and
 //! `aws_iam_policy_attachment` (roles, users and groups at once). Also the shared link readers.
 
-use crate::iam::discover::{
-    AttachmentFact, Claim, ClaimFact, Facts, Instance, PlanIndex, PolicyRef, PrincipalRef,
-    references_variable, resolve_reference,
+use crate::iam::discover::facts::{
+    AttachmentFact, Claim, ClaimFact, Facts, PolicyRef, PrincipalRef,
 };
+use crate::iam::discover::index::{Instance, PlanIndex};
+use crate::iam::discover::reference::{references_variable, resolve_reference};
 use crate::iam::principal::{PrincipalKind, UnknownReason};
 use serde_json::Value;
 

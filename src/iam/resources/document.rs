@@ -1,9 +1,9 @@
 //! Reading a policy document held in a resource attribute: known JSON, a policy document data source
 //! referenced through configuration, or the reason it is unknown.
 
-use crate::iam::discover::{
-    DocumentFact, Instance, PlanIndex, references_variable, resolve_reference,
-};
+use crate::iam::discover::facts::DocumentFact;
+use crate::iam::discover::index::{Instance, PlanIndex};
+use crate::iam::discover::reference::{references_variable, resolve_reference};
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::UnknownReason;
 use crate::plan::Expr;

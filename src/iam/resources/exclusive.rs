@@ -5,7 +5,8 @@
 //! attaches each listed ARN.
 
 use super::attachment::{policy_refs, principal_refs};
-use crate::iam::discover::{AttachmentFact, Facts, Instance, PlanIndex};
+use crate::iam::discover::facts::{AttachmentFact, Facts};
+use crate::iam::discover::index::{Instance, PlanIndex};
 use crate::iam::principal::PrincipalKind;
 
 /// `aws_iam_role_policies_exclusive`.

@@ -2,9 +2,8 @@
 
 use super::attachment::principal_refs;
 use super::document::attribute_document;
-use crate::iam::discover::{
-    Claim, ClaimFact, Facts, InlineFact, Instance, PlanIndex, PrincipalRef,
-};
+use crate::iam::discover::facts::{Claim, ClaimFact, Facts, InlineFact, PrincipalRef};
+use crate::iam::discover::index::{Instance, PlanIndex};
 use crate::iam::principal::{PolicyOrigin, PrincipalKind};
 
 /// `aws_iam_role_policy`.

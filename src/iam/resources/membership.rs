@@ -1,7 +1,8 @@
 //! `aws_iam_group_membership` and `aws_iam_user_group_membership`: users inherit their groups' policies.
 
 use super::attachment::principal_refs;
-use crate::iam::discover::{Facts, Instance, MembershipFact, PlanIndex};
+use crate::iam::discover::facts::{Facts, MembershipFact};
+use crate::iam::discover::index::{Instance, PlanIndex};
 use crate::iam::principal::PrincipalKind;
 
 /// `aws_iam_group_membership`: one group, many users.

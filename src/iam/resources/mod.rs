@@ -1,7 +1,7 @@
 //! One handler per IAM resource type, collected in one registry ([`handler_for`]).
 //!
 //! A handler reads one resource instance and records facts (principals, documents, links); it never
-//! joins them, which is [`crate::iam::discover::resolve`]'s job. Adding a resource type is one file
+//! joins them, which is [`crate::iam::discover::resolve()`]'s job. Adding a resource type is one file
 //! here and one line in [`REGISTRY`].
 
 mod attachment;
@@ -13,7 +13,8 @@ mod policy;
 mod policy_document;
 mod principal;
 
-use super::discover::{Facts, Instance, PlanIndex};
+use crate::iam::discover::facts::Facts;
+use crate::iam::discover::index::{Instance, PlanIndex};
 use crate::plan::Mode;
 
 /// A resource handler.

@@ -1,7 +1,8 @@
 //! `aws_iam_policy`: a customer-managed policy.
 
 use super::document::attribute_document;
-use crate::iam::discover::{Facts, Instance, ManagedPolicyFact, PlanIndex};
+use crate::iam::discover::facts::{Facts, ManagedPolicyFact};
+use crate::iam::discover::index::{Instance, PlanIndex};
 
 /// Records the managed policy and its document.
 pub fn visit(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {

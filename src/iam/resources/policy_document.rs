@@ -2,7 +2,8 @@
 //! `statement` blocks when every part of them is known.
 
 use super::document::wrong_type;
-use crate::iam::discover::{DocumentFact, Facts, Instance, PlanIndex};
+use crate::iam::discover::facts::{DocumentFact, Facts};
+use crate::iam::discover::index::{Instance, PlanIndex};
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::UnknownReason;
 use crate::plan::model::Attributes;

@@ -3,10 +3,11 @@
 
 use super::attachment::policy_refs;
 use super::document::{attribute_document, document_fact};
-use crate::iam::discover::{
-    AttachmentFact, Facts, InlineFact, Instance, OutsideFact, OutsidePolicy, PlanIndex,
-    PrincipalFact, PrincipalRef, Step,
+use crate::iam::discover::facts::{
+    AttachmentFact, Facts, InlineFact, OutsideFact, OutsidePolicy, PrincipalFact, PrincipalRef,
 };
+use crate::iam::discover::index::{Instance, PlanIndex};
+use crate::iam::discover::marks::Step;
 use crate::iam::policy::Effect;
 use crate::iam::principal::{PolicyOrigin, PrincipalKind};
 use crate::plan::Expr;
