@@ -7,7 +7,7 @@
 //!
 //! `cargo bench --bench check` (the binary must be built with the same profile: cargo does it).
 
-#[path = "plan_gen/mod.rs"]
+#[path = "../tests/support/plan_gen/mod.rs"]
 mod plan_gen;
 
 use iamtrim::iam::discover;

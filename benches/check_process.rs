@@ -13,7 +13,7 @@
 //!
 //! `cargo bench --bench check_process`. `cargo test --all-targets` runs it once on a 1 MB plan.
 
-#[path = "plan_gen/mod.rs"]
+#[path = "../tests/support/plan_gen/mod.rs"]
 mod plan_gen;
 
 use iamtrim::iam::discover;

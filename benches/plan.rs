@@ -1,13 +1,13 @@
 //! Plan parsing + discovery against the floor of merely validating the JSON.
 //!
 //! Measures (a) `serde_json::from_slice::<IgnoredAny>` and (b) `parse_plan_bytes` + `discover` over the
-//! same bytes of a generated plan (see `plan_gen.rs`; size from `IAMTRIM_BENCH_PLAN_MB`), with
+//! same bytes of a generated plan (see `tests/support/plan_gen`; size from `IAMTRIM_BENCH_PLAN_MB`), with
 //! criterion, then prints the ratio b / a from interleaved runs (the budget is 1.5), and beside it
 //! the ratio with freeing the plan and the discovery afterwards (which the binary skips).
 //!
 //! `cargo bench --bench plan`; `IAMTRIM_BENCH_PLAN_MB=100 cargo bench --bench plan` for the real figure.
 
-#[path = "plan_gen/mod.rs"]
+#[path = "../tests/support/plan_gen/mod.rs"]
 mod plan_gen;
 
 use criterion::{Criterion, Throughput};

@@ -1,13 +1,13 @@
 //! Peak memory of reading + parsing + discovering a generated plan, as a multiple of its size.
 //!
-//! The parent generates the plan (see `plan_gen.rs`; size from `IAMTRIM_BENCH_PLAN_MB`) and runs itself
+//! The parent generates the plan (see `tests/support/plan_gen`; size from `IAMTRIM_BENCH_PLAN_MB`) and runs itself
 //! again with `--measure PATH`, so the generator's memory is not counted. The child reads the file
 //! (which alone costs 1x), runs `parse_plan_bytes` + `discover` and reports `VmHWM` from
 //! `/proc/self/status`, the peak resident set of the whole process. The budget is 3x.
 //!
 //! `IAMTRIM_BENCH_PLAN_MB=100 cargo bench --bench plan_mem`.
 
-#[path = "plan_gen/mod.rs"]
+#[path = "../tests/support/plan_gen/mod.rs"]
 mod plan_gen;
 
 use iamtrim::iam::discover;

@@ -9,8 +9,6 @@ mod support;
 
 #[path = "../../benches/support/ct_corpus.rs"]
 mod ct_corpus;
-#[path = "../../benches/plan_gen/mod.rs"]
-mod plan_gen;
 
 mod access_analyzer;
 mod athena;

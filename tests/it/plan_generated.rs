@@ -1,6 +1,6 @@
-//! Discovery over generated plans (`benches/plan_gen`) finds exactly what the generator put there.
+//! Discovery over generated plans (`tests/support/plan_gen`) finds exactly what the generator put there.
 
-use crate::plan_gen;
+use crate::support::plan_gen;
 
 use iamtrim::iam::{PolicyKind, PrincipalKind, discover};
 use iamtrim::plan::parse_plan_bytes;

@@ -2,6 +2,7 @@
 
 pub mod aa_emulator;
 pub mod moto;
+pub mod plan_gen;
 pub mod query_emulator;
 pub mod repo;
 pub mod s3_emulator;

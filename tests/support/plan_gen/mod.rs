@@ -1,6 +1,7 @@
 //! A deterministic generator of large `terraform show -json` plans (format 1.2, minified, as
-//! terraform writes them), shared by the plan benchmarks (`benches/plan.rs`, `benches/plan_mem.rs`)
-//! and the discovery regression test (`tests/it/plan_generated.rs`).
+//! terraform writes them), for the discovery regression test (`tests/it/plan_generated.rs`) and the
+//! benchmarks that include it by path (`benches/plan.rs`, `benches/plan_mem.rs`, `benches/check*.rs`):
+//! tests hold the generators, benches borrow them, never the reverse.
 //!
 //! The plan models a root module calling a `service` module with `for_each`; each service instance
 //! holds non-IAM resources with bulky attribute values (tags, nested blocks, long strings), a nested
