@@ -320,6 +320,66 @@ fn position_finds_every_action_in_any_case_and_nothing_else() {
 }
 
 #[test]
+fn word_lowering_matches_ascii_lowercase_for_every_byte_in_every_lane() {
+    for b in 0..=255u8 {
+        for lane in 0..8 {
+            // The byte in one lane, neighbours that would carry or borrow into it around it.
+            let mut word = [b'Z', 0xff, b'@', b'[', 0x80, b'A', 0x7f, b'a'];
+            word[lane] = b;
+            let mut want = word;
+            want.make_ascii_lowercase();
+            assert_eq!(
+                ascii_lower_word(u64::from_le_bytes(word)).to_le_bytes(),
+                want,
+                "byte {b:#04x} in lane {lane}"
+            );
+        }
+    }
+}
+
+#[test]
+fn caseless_hash_ignores_ascii_case_only() {
+    for name in [
+        "s3:GetObject",
+        "a",
+        "",
+        "ec2:DescribeInstanceAttribute",
+        "x:\u{e9}T",
+    ] {
+        assert_eq!(
+            caseless_hash(name),
+            caseless_hash(&name.to_ascii_uppercase()),
+            "{name}"
+        );
+        assert_eq!(
+            caseless_hash(name),
+            caseless_hash(&name.to_ascii_lowercase())
+        );
+    }
+    // Length and every byte count, also past a multiple of eight.
+    assert_ne!(
+        caseless_hash("s3:GetObject"),
+        caseless_hash("s3:GetObjectX")
+    );
+    assert_ne!(caseless_hash("s3:GetObject"), caseless_hash("s3:GetObjecu"));
+    assert_ne!(caseless_hash("abcdefgh"), caseless_hash("abcdefgh\0"));
+    // Non-ASCII letters are not folded (neither does `eq_ignore_ascii_case`).
+    assert_ne!(caseless_hash("x:\u{e9}"), caseless_hash("x:\u{c9}"));
+    // Few collisions over the catalog: each costs a binary search.
+    let c = catalog();
+    let distinct: std::collections::HashSet<u64> = c
+        .actions()
+        .iter()
+        .map(|a| caseless_hash(a.name()))
+        .collect();
+    assert!(
+        c.len() - distinct.len() < 4,
+        "{} collisions",
+        c.len() - distinct.len()
+    );
+}
+
+#[test]
 fn ranks_are_the_case_insensitive_order_of_full_names() {
     let c = catalog();
     let ranks = c.ranks();
