@@ -215,6 +215,9 @@ impl Report {
         let principals: Vec<PrincipalReport> = discovery
             .principals
             .par_iter()
+            // Each piece gets its own expansion cache, which AWS-managed policies' hundreds of
+            // wildcards fill: a few large pieces, rather than rayon's many small ones.
+            .with_min_len((discovery.principals.len() / (4 * rayon::current_num_threads())).max(1))
             .map_init(
                 || crate::minimize::GrantCounter::new(catalog),
                 |grants, p| principal_report(grants, &shared, p),

@@ -28,6 +28,7 @@ pub use marks::{Marks, Step};
 pub use reference::{references_variable, resolve_reference};
 pub use resolve::{Discovery, resolve};
 
+use crate::iam::catalog::Catalog;
 use crate::iam::resources;
 use crate::plan::model::{Mode, Plan};
 use rayon::prelude::*;
@@ -41,7 +42,16 @@ pub fn discover(plan: &Plan) -> Discovery {
     let mut facts = run_handlers(&index, false);
     facts.warnings.splice(0..0, documents.warnings);
     // The facts own what they need: the index (thousands of small allocations) is freed meanwhile.
-    rayon::join(|| resolve(facts), move || drop(index)).0
+    // The join runs mostly on one thread, so the other also decodes the action catalog, which every
+    // command needs next (granted counts, minimizing) and would otherwise decode alone.
+    rayon::join(
+        || resolve(facts),
+        move || {
+            drop(index);
+            let _ = Catalog::try_embedded();
+        },
+    )
+    .0
 }
 
 /// Runs the handlers of the data sources (`data`) or of the managed resources, in parallel: a handler
