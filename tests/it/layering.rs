@@ -369,8 +369,8 @@ fn resource_handlers_never_import_the_join_or_discovery_as_a_whole() {
             assert!(
                 !targets.contains(f),
                 "{} imports {}",
-                show(&[file.clone()]),
-                show(&[f.clone()])
+                show(std::slice::from_ref(&file)),
+                show(std::slice::from_ref(f))
             );
         }
     }
