@@ -1,6 +1,6 @@
 //! What handlers record: principals as declared, policy documents, managed policies, and the links
 //! between them (attachments, inline policies, memberships, policies found on roles in AWS), all in
-//! [`Facts`], waiting for [`super::resolve`] to join them.
+//! [`Facts`], waiting for [`super::resolve()`] to join them.
 
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::{PolicyOrigin, PrincipalKind, UnknownReason};
@@ -168,7 +168,7 @@ pub struct Facts {
     pub principals: Vec<PrincipalFact>,
     /// Managed policies by instance address.
     pub managed: BTreeMap<String, ManagedPolicyFact>,
-    /// Policy document data sources by instance address (moved to [`PlanIndex::documents`] before
+    /// Policy document data sources by instance address (moved to [`super::index::PlanIndex::documents`] before
     /// the other handlers run).
     pub documents: BTreeMap<String, DocumentFact>,
     /// Inline policies.

@@ -191,7 +191,7 @@ pub struct PlanIndex<'p> {
     /// `module` blocks by module path without instance keys (`module.a.module.b`), to follow a
     /// module variable to the expression its caller passes.
     module_calls: HashMap<String, &'p ModuleCall>,
-    /// Policy document data sources by instance address, once read (the first pass of [`discover`]);
+    /// Policy document data sources by instance address, once read (the first pass of [`super::discover()`]);
     /// the other handlers look documents up here.
     pub documents: BTreeMap<String, DocumentFact>,
 }

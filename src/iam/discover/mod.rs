@@ -3,7 +3,7 @@
 //! Three steps, one module each. [`index`] gathers each IAM resource instance once with its
 //! configuration block ([`PlanIndex`]). Each resource type's handler (see
 //! [`crate::iam::resources`]) turns instances into [`facts`]: principals, policy documents, managed
-//! policies and links, following configuration references with [`reference`]. [`resolve`] then
+//! policies and links, following configuration references with [`mod@reference`]. [`mod@resolve`] then
 //! joins the links, by value where the plan knows it and through configuration references where it
 //! does not.
 //!
