@@ -1,24 +1,13 @@
 //! AWS-managed policies in the pipeline: resolving their documents after discovery (online through
-//! the IAM API, else the bundled snapshot), and turning minimizer output into customer-managed
-//! replacements after minimizing.
-//!
-//! The minimizer leaves AWS-managed policies unchanged (they cannot be edited), so the replacements
-//! come from a second [`minimize_all`] over `crate::iam::aws_managed::replacement_view`, whose
-//! suggestions take the place of the unchanged ones in the outcomes.
+//! the IAM API, else the bundled snapshot), as `--aws-managed` says. Their customer-managed
+//! replacements are the minimizer's (`crate::minimize::aws_managed`).
 
 use super::args::AwsManagedMode;
-use crate::config::Config;
-use crate::emit::PolicyReplacement;
-use crate::emit::replacement::{MANAGED_POLICY_MAX_CHARS, policy_size, split_for_size};
 use crate::iam::aws_managed::{self, AwsManagedPolicies};
-use crate::iam::catalog::Catalog;
 use crate::iam::{PolicyDocument, Principal};
-use crate::minimize::{PrincipalOutcome, PrincipalStatus, minimize_all};
-use crate::plan::model::Plan;
-use crate::usage::ObservedUsage;
 use crate::usage::aws::AwsArgs;
 use crate::usage::iam_policies::fetch_policy_documents;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Fills AWS-managed documents of `principals` as `mode` says; returns notes for the report.
 pub fn resolve(
@@ -63,101 +52,4 @@ pub fn resolve(
         ));
     }
     Ok(notes)
-}
-
-/// Minimizes the customer-managed copies of resolved AWS-managed attachments, puts the ones that
-/// change anything into `outcomes` (in place of the unchanged AWS-managed suggestion) and returns
-/// them as replacements for the Terraform writer.
-pub fn replacements(
-    plan: &Plan,
-    principals: &[Principal],
-    usage: &BTreeMap<String, ObservedUsage>,
-    catalog: &'static Catalog,
-    config: &Config,
-    outcomes: &mut [PrincipalOutcome],
-) -> Vec<PolicyReplacement> {
-    let view = aws_managed::replacement_view(principals, |attachment, arn| {
-        attached_before(plan, attachment, arn)
-    });
-    if view.iter().all(|p| p.policies.is_empty()) {
-        return Vec::new();
-    }
-    let copies = minimize_all(&view, usage, catalog, config);
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    for copy in copies {
-        let Some(principal) = view.iter().find(|p| p.address == copy.address) else {
-            continue;
-        };
-        let Some(outcome) = outcomes.iter_mut().find(|o| o.address == copy.address) else {
-            continue;
-        };
-        for mut s in copy
-            .suggestions
-            .into_iter()
-            .filter(|s| s.changes_anything())
-        {
-            let Some(source) = principal
-                .policies
-                .iter()
-                .find(|p| p.address == s.policy_address)
-            else {
-                continue;
-            };
-            let (Some(arn), Some(attachment)) = (&source.arn, &source.attachment) else {
-                continue;
-            };
-            // The copy was split by service to be trimmed; the report shows the policy as attached.
-            if let Some(original) = principals
-                .iter()
-                .find(|p| p.address == copy.address)
-                .and_then(|p| p.policies.iter().find(|o| o.arn.as_ref() == Some(arn)))
-                .and_then(|o| o.document.as_deref())
-            {
-                s.current = original.clone();
-            }
-            s.suggested = s.suggested.as_ref().map(aws_managed::join_by_scope);
-            if let Some(doc) = s
-                .suggested
-                .as_ref()
-                .filter(|d| policy_size(d) > MANAGED_POLICY_MAX_CHARS)
-            {
-                s.notes.push(format!(
-                    "the replacement is {} characters, over IAM's {MANAGED_POLICY_MAX_CHARS} for a managed policy: written as {} policies within the limit, to attach together",
-                    policy_size(doc),
-                    split_for_size(doc).len()
-                ));
-            }
-            // The AWS-managed suggestion it replaces has the ARN as its address.
-            outcome.suggestions.retain(|o| &o.policy_address != arn);
-            outcome.status = PrincipalStatus::Minimized;
-            outcome.unchanged_reason = None;
-            if seen.insert(s.policy_address.clone()) {
-                out.push(PolicyReplacement {
-                    policy_address: s.policy_address.clone(),
-                    arn: arn.clone(),
-                    attachment: attachment.clone(),
-                    role_attribute: attachment == &principal.address,
-                    suggested: s.suggested.clone(),
-                });
-            }
-            outcome.suggestions.push(s);
-        }
-    }
-    out
-}
-
-/// Whether the plan shows `attachment` attaching `arn` before it: an attachment resource that is
-/// not created by this plan, or a role whose prior `managed_policy_arns` lists it. Unknown means no,
-/// which keeps the whole policy (nothing can be removed for lack of usage that cannot exist yet).
-fn attached_before(plan: &Plan, attachment: &str, arn: &str) -> bool {
-    plan.resource_changes
-        .kept
-        .iter()
-        .find(|c| c.address == attachment && c.deposed.is_none())
-        .and_then(|c| c.change.before.as_ref())
-        .is_some_and(|before| {
-            let text = before.get();
-            text != "null" && text.contains(&format!("\"{arn}\""))
-        })
 }

@@ -4,7 +4,7 @@ use super::ExitStatus;
 use super::analyze::{UsageInputs, analyze};
 use super::args::CheckArgs;
 use super::settings::Settings;
-use super::suggest::{build_report, render};
+use crate::emit::report::{Report, ReportCommand};
 
 /// Runs `check`.
 pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
@@ -18,8 +18,7 @@ pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> 
         },
         false,
     )?;
-    let mut report = build_report("check", &analysis);
-    report.command = "check".to_string();
+    let mut report = Report::from_analysis(ReportCommand::Check, &analysis);
     let over: Vec<(String, usize)> = report
         .principals
         .iter()
@@ -38,7 +37,7 @@ pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> 
     report
         .principals
         .retain(|p| over.iter().any(|(a, _)| *a == p.address));
-    render(settings, args.format, &report)?;
+    super::output::print_report(settings, args.format, &report)?;
     super::release((analysis, report));
     Ok(if over.is_empty() {
         ExitStatus::Clean

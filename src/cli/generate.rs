@@ -4,6 +4,7 @@
 
 use super::ExitStatus;
 use super::args::{AggregateFlags, AthenaPartitions, GenerateArgs};
+use super::progress::StatusLine;
 use super::settings::Settings;
 use crate::iam::Principal;
 use crate::iam::catalog::Catalog;
@@ -14,34 +15,23 @@ use crate::usage::access_analyzer::{
     generate,
 };
 use crate::usage::aggregate::sql::Partitions;
-use crate::usage::aggregate::{
-    AggregateSource, AthenaTable, PollSettings as QueryPoll, QueryProgress, UsageQuery,
-    cache_usage, parse_price_cents, query_usage, window_of_days,
-};
-use crate::usage::aws::{AwsArgs, check_credentials, sdk_config};
+use crate::usage::aggregate::{AggregateSource, AthenaTable, parse_price_cents};
+use crate::usage::aws::{AwsArgs, run_with_aws};
 use crate::usage::cache::{Cache, fingerprint};
-use crate::usage::{ObservedUsage, principal_fingerprint};
+use crate::usage::gather::{
+    AggregateRequest, GatherRequest, Progress as GatherProgress, ProgressSink, UsageSource,
+    aggregate,
+};
+use crate::usage::principal_fingerprint;
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Days an aggregate query reads when `--window-days` is not given.
-pub const AGGREGATE_WINDOW_DAYS: u32 = 90;
-
-/// An aggregate usage source, resolved from `--athena` / `--cloudtrail-lake` and their options.
-#[derive(Debug, Clone)]
-pub struct AggregateInputs {
-    /// Where the query runs.
-    pub source: AggregateSource,
-    /// Price per TB scanned, in US cents.
-    pub price_per_tb_cents: u64,
-}
-
 /// Resolves the aggregate flags; `None` when neither `--athena` nor `--cloudtrail-lake` is given.
-pub fn aggregate_inputs(flags: &AggregateFlags) -> anyhow::Result<Option<AggregateInputs>> {
+pub fn aggregate_inputs(flags: &AggregateFlags) -> anyhow::Result<Option<AggregateRequest>> {
     let price_per_tb_cents = parse_price_cents(&flags.price_per_tb).with_context(|| {
         format!(
             "--price-per-tb {:?}: expected US dollars such as 5 or 6.25",
@@ -72,91 +62,17 @@ pub fn aggregate_inputs(flags: &AggregateFlags) -> anyhow::Result<Option<Aggrega
         },
         (None, None) => return Ok(None),
     };
-    Ok(Some(AggregateInputs {
+    Ok(Some(AggregateRequest {
         source,
         price_per_tb_cents,
     }))
-}
-
-/// Runs the aggregate query for the principals over the last `window_days` days, with a
-/// progress line on a terminal and `StopQueryExecution` / `CancelQuery` on Ctrl-C; caches each
-/// principal's usage as `--cloudtrail` does. Returns the usage per principal ARN and notes (the
-/// query's ID, bytes scanned and cost first).
-pub fn aggregate_usage(
-    settings: &Settings,
-    inputs: &AggregateInputs,
-    aws: &AwsArgs,
-    principals: &[&Principal],
-    window_days: Option<u32>,
-    cache: &Cache,
-) -> anyhow::Result<(BTreeMap<String, ObservedUsage>, Vec<String>)> {
-    // An organization's trail is large: an unbounded query would read all of it.
-    let window_days = window_days.unwrap_or(AGGREGATE_WINDOW_DAYS);
-    let now = std::time::SystemTime::now();
-    let label = inputs.source.label();
-    let catalog = Catalog::embedded();
-    let known = |action: &str| catalog.lookup(action).map(|a| a.name().to_string());
-    let bar = (std::io::stderr().is_terminal() && !settings.quiet).then(|| {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_message(format!("{label}: starting the query"));
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    });
-    let show = |p: &QueryProgress| {
-        if let Some(bar) = &bar {
-            bar.set_message(format!(
-                "{label}: query {} {} [{}s], {:.2} GB scanned",
-                p.query_id,
-                p.state,
-                p.elapsed.as_secs(),
-                p.bytes_scanned as f64 / 1e9
-            ));
-        }
-    };
-    let query = UsageQuery {
-        source: &inputs.source,
-        principals: principals.iter().filter_map(|p| p.arn.clone()).collect(),
-        window: window_of_days(now, window_days),
-        known_action: Some(&known),
-        poll: QueryPoll::default(),
-        price_per_tb_cents: inputs.price_per_tb_cents,
-        progress: Some(&show),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let found = runtime.block_on(async {
-        let config = sdk_config(aws).await;
-        check_credentials(&config).await?;
-        let interrupted = async {
-            // No signal handler means no Ctrl-C to wait for: the query runs to its end.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        anyhow::Ok(query_usage(&config, &query, interrupted).await?)
-    });
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    let found = found?;
-    let (usage, cache_notes) =
-        cache_usage(cache, principals, &found, &inputs.source, window_days, now);
-    let mut notes = found.notes;
-    notes.extend(cache_notes);
-    Ok((usage, notes))
 }
 
 /// `generate --athena` / `--cloudtrail-lake`: one query for every target, into the cache.
 fn run_aggregate(
     settings: &Settings,
     args: &GenerateArgs,
-    inputs: &AggregateInputs,
+    inputs: &AggregateRequest,
     principals: &[Principal],
 ) -> anyhow::Result<ExitStatus> {
     let mut targets: Vec<&Principal> = principals.iter().filter(|p| p.arn.is_some()).collect();
@@ -174,13 +90,24 @@ fn run_aggregate(
     let config = crate::config::Config::load(&settings.root_module)?;
     let cache = Cache::open(config.cache_dir(&settings.root_module, &settings.repo_root)?)
         .with_ttl(config.cache_ttl());
-    let (usage, notes) = aggregate_usage(
-        settings,
+    let request = GatherRequest {
+        source: UsageSource::Aggregate(inputs.clone()),
+        window_days: Some(args.window_days),
+        aws: args.aws.to_aws_args(),
+        network: true,
+        write_cache: true,
+        now: std::time::SystemTime::now(),
+    };
+    let status = StatusLine::default();
+    let show = |p: GatherProgress<'_>| status.show(p);
+    let draw = std::io::stderr().is_terminal() && !settings.quiet;
+    let (usage, notes) = aggregate(
         inputs,
-        &args.aws.to_aws_args(),
+        &request,
         &targets,
-        Some(args.window_days),
         &cache,
+        Catalog::embedded(),
+        draw.then_some(&show as &ProgressSink<'_>),
     )?;
     let mut out = std::io::stdout().lock();
     for p in &targets {
@@ -291,13 +218,7 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
         max_attempts: None,
     };
     let show_bars = std::io::stderr().is_terminal() && !settings.quiet;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let report = runtime.block_on(async {
-        let config = sdk_config(&aws).await;
-        check_credentials(&config).await?;
+    let report = run_with_aws(&aws, 0, |config| async move {
         let client = aws_sdk_accessanalyzer::Client::new(&config);
         let progress = Bars::new(show_bars);
         tokio::select! {

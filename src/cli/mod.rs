@@ -7,6 +7,8 @@ pub mod args;
 mod aws_managed;
 mod check;
 mod generate;
+mod output;
+mod progress;
 mod scan;
 pub mod settings;
 mod suggest;

@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod aws;
 pub mod cache;
 pub mod cloudtrail;
+pub mod gather;
 pub mod iam_policies;
 
 use serde::{Deserialize, Serialize};
