@@ -1,23 +1,13 @@
 //! `iamtrim check PLAN`: cache only, no network, no writes; exit 1 when unused permissions are pending.
 
 use super::ExitStatus;
-use super::analyze::{UsageInputs, analyze};
-use super::args::CheckArgs;
-use super::settings::Settings;
+use super::analyze::analyze;
+use super::settings::{CheckSettings, Settings, check_usage};
 use crate::emit::report::{Report, ReportCommand};
 
 /// Runs `check`.
-pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
-    let analysis = analyze(
-        settings,
-        &args.plan,
-        // Replacing AWS-managed policies is `suggest`'s advice; `check` gates on editable policies.
-        &UsageInputs {
-            aws_managed: super::args::AwsManagedMode::Off,
-            ..UsageInputs::default()
-        },
-        false,
-    )?;
+pub fn run(settings: &Settings, args: &CheckSettings) -> anyhow::Result<ExitStatus> {
+    let analysis = analyze(settings, &args.plan, &check_usage(), false)?;
     let mut report = Report::from_analysis(ReportCommand::Check, &analysis);
     let over: Vec<(String, usize)> = report
         .principals

@@ -1,83 +1,41 @@
 //! `iamtrim generate`: IAM Access Analyzer policy generation for existing principals, into the cache;
-//! or, with `--athena` / `--cloudtrail-lake`, one aggregate query for all of them (also used by
-//! `suggest` through [`aggregate_usage`]).
+//! or, with `--athena` / `--cloudtrail-lake`, one aggregate query for all of them
+//! (`crate::usage::gather::aggregate`, which `suggest` also reaches through its usage step).
 
 use super::ExitStatus;
-use super::args::{AggregateFlags, AthenaPartitions, GenerateArgs};
 use super::progress::StatusLine;
-use super::settings::Settings;
+use super::settings::{GenerateSettings, GenerateSource, Settings};
 use crate::iam::Principal;
 use crate::iam::catalog::Catalog;
 use crate::minimize::RiskProfile;
 use crate::plan::load_plan;
 use crate::usage::access_analyzer::{
-    GenerateSettings, GenerationTarget, PollSettings, Progress, ProgressEvent, TargetStatus,
-    generate,
+    GenerateSettings as AnalyzerSettings, GenerationTarget, PollSettings, Progress, ProgressEvent,
+    TargetStatus, generate,
 };
-use crate::usage::aggregate::sql::Partitions;
-use crate::usage::aggregate::{AggregateSource, AthenaTable, parse_price_cents};
-use crate::usage::aws::{AwsArgs, run_with_aws};
+use crate::usage::aws::run_with_aws;
 use crate::usage::cache::{Cache, fingerprint};
 use crate::usage::gather::{
     AggregateRequest, GatherRequest, Progress as GatherProgress, ProgressSink, UsageSource,
     aggregate,
 };
 use crate::usage::principal_fingerprint;
-use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Resolves the aggregate flags; `None` when neither `--athena` nor `--cloudtrail-lake` is given.
-pub fn aggregate_inputs(flags: &AggregateFlags) -> anyhow::Result<Option<AggregateRequest>> {
-    let price_per_tb_cents = parse_price_cents(&flags.price_per_tb).with_context(|| {
-        format!(
-            "--price-per-tb {:?}: expected US dollars such as 5 or 6.25",
-            flags.price_per_tb
-        )
-    })?;
-    let source = match (&flags.athena, &flags.cloudtrail_lake) {
-        (Some(table), _) => {
-            let (partitions, account_partition) = match flags.athena_partitions {
-                AthenaPartitions::Projection => (Partitions::Projection, false),
-                AthenaPartitions::OrgProjection => (Partitions::Projection, true),
-                AthenaPartitions::Hive => (Partitions::Hive, false),
-                AthenaPartitions::OrgHive => (Partitions::Hive, true),
-                AthenaPartitions::None => (Partitions::None, false),
-            };
-            AggregateSource::Athena(AthenaTable {
-                table: table.clone(),
-                workgroup: flags.athena_workgroup.clone(),
-                output: flags.athena_output.clone(),
-                catalog: flags.athena_catalog.clone(),
-                partitions,
-                account_partition,
-                regions: flags.athena_regions.clone(),
-            })
-        }
-        (None, Some(store)) => AggregateSource::Lake {
-            event_data_store: store.clone(),
-        },
-        (None, None) => return Ok(None),
-    };
-    Ok(Some(AggregateRequest {
-        source,
-        price_per_tb_cents,
-    }))
-}
-
 /// `generate --athena` / `--cloudtrail-lake`: one query for every target, into the cache.
 fn run_aggregate(
     settings: &Settings,
-    args: &GenerateArgs,
-    inputs: &AggregateRequest,
+    args: &GenerateSettings,
+    query: &AggregateRequest,
     principals: &[Principal],
 ) -> anyhow::Result<ExitStatus> {
     let mut targets: Vec<&Principal> = principals.iter().filter(|p| p.arn.is_some()).collect();
     let extra: Vec<Principal> = args
-        .principal
+        .principals
         .iter()
         .filter(|arn| {
             !targets
@@ -91,9 +49,9 @@ fn run_aggregate(
     let cache = Cache::open(config.cache_dir(&settings.root_module, &settings.repo_root)?)
         .with_ttl(config.cache_ttl());
     let request = GatherRequest {
-        source: UsageSource::Aggregate(inputs.clone()),
+        source: UsageSource::Aggregate(query.clone()),
         window_days: Some(args.window_days),
-        aws: args.aws.to_aws_args(),
+        aws: args.aws.clone(),
         network: true,
         write_cache: true,
         now: std::time::SystemTime::now(),
@@ -102,7 +60,7 @@ fn run_aggregate(
     let show = |p: GatherProgress<'_>| status.show(p);
     let draw = std::io::stderr().is_terminal() && !settings.quiet;
     let (usage, notes) = aggregate(
-        inputs,
+        query,
         &request,
         &targets,
         &cache,
@@ -157,22 +115,35 @@ fn principal_of_arn(arn: &str) -> Principal {
 }
 
 /// Runs `generate`.
-pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatus> {
-    if let Some(inputs) = aggregate_inputs(&args.aggregate)? {
-        let principals = match &args.plan {
-            Some(plan) => {
-                let mut discovery = crate::iam::discover(&load_plan(plan)?.plan);
-                std::mem::take(&mut discovery.principals)
+pub fn run(settings: &Settings, args: &GenerateSettings) -> anyhow::Result<ExitStatus> {
+    let (trail_arn, access_role_arn, trail_regions, daily_quota, cancel, first_poll) =
+        match &args.source {
+            GenerateSource::Aggregate(query) => {
+                let principals = match &args.plan {
+                    Some(plan) => {
+                        let mut discovery = crate::iam::discover(&load_plan(plan)?.plan);
+                        std::mem::take(&mut discovery.principals)
+                    }
+                    None => Vec::new(),
+                };
+                return run_aggregate(settings, args, query, &principals);
             }
-            None => Vec::new(),
+            GenerateSource::AccessAnalyzer {
+                trail_arn,
+                access_role_arn,
+                trail_regions,
+                daily_quota,
+                cancel,
+                first_poll,
+            } => (
+                trail_arn,
+                access_role_arn,
+                trail_regions,
+                *daily_quota,
+                *cancel,
+                *first_poll,
+            ),
         };
-        return run_aggregate(settings, args, &inputs, &principals);
-    }
-    let (Some(trail_arn), Some(access_role_arn)) = (&args.trail_arn, &args.access_role_arn) else {
-        anyhow::bail!(
-            "generate needs --trail-arn and --access-role-arn (Access Analyzer), or --athena / --cloudtrail-lake"
-        );
-    };
     let mut targets = Vec::new();
     if let Some(plan) = &args.plan {
         let loaded = load_plan(plan)?;
@@ -184,7 +155,7 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
                 .filter_map(target_of),
         );
     }
-    for arn in &args.principal {
+    for arn in &args.principals {
         if !targets
             .iter()
             .any(|t: &GenerationTarget| &t.principal_arn == arn)
@@ -197,28 +168,23 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
         }
     }
     let config = crate::config::Config::load(&settings.root_module)?;
-    let mut gen_settings = GenerateSettings::new(
+    let mut gen_settings = AnalyzerSettings::new(
         trail_arn,
         access_role_arn,
         config.cache_dir(&settings.root_module, &settings.repo_root)?,
     );
     gen_settings.ttl = config.cache_ttl();
-    gen_settings.regions = args.trail_regions.clone();
+    gen_settings.regions = trail_regions.clone();
     gen_settings.window_days = args.window_days;
-    gen_settings.daily_quota = args.daily_quota;
-    gen_settings.cancel = args.cancel;
+    gen_settings.daily_quota = daily_quota;
+    gen_settings.cancel = cancel;
     gen_settings.poll = PollSettings {
-        initial: Duration::from_millis(args.poll_ms.max(1)),
+        initial: first_poll,
         ..PollSettings::default()
     };
-    let aws = AwsArgs {
-        profile: args.aws.profile.clone(),
-        region: args.aws.region.clone(),
-        endpoint_url: args.aws.endpoint_url.clone(),
-        max_attempts: None,
-    };
+    let aws = &args.aws;
     let show_bars = std::io::stderr().is_terminal() && !settings.quiet;
-    let report = run_with_aws(&aws, 0, |config| async move {
+    let report = run_with_aws(aws, 0, |config| async move {
         let client = aws_sdk_accessanalyzer::Client::new(&config);
         let progress = Bars::new(show_bars);
         tokio::select! {

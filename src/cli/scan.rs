@@ -1,13 +1,12 @@
 //! `iamtrim scan PLAN`: every principal with the policies that reach it.
 
 use super::ExitStatus;
-use super::args::ScanArgs;
-use super::settings::Settings;
+use super::settings::{ScanSettings, Settings};
 use crate::emit::report::{PlanInfo, Report, ReportCommand};
 use crate::plan::load_plan;
 
 /// Runs `scan`.
-pub fn run(settings: &Settings, args: &ScanArgs) -> anyhow::Result<ExitStatus> {
+pub fn run(settings: &Settings, args: &ScanSettings) -> anyhow::Result<ExitStatus> {
     let loaded = load_plan(&args.plan)?;
     let mut discovery = crate::iam::discover(&loaded.plan);
     // The snapshot's documents count towards granted actions and risk flags like any other.

@@ -1,43 +1,20 @@
 //! `iamtrim suggest PLAN`: the whole pipeline, written back as Terraform patches and reported.
 
 use super::ExitStatus;
-use super::analyze::{UsageInputs, analyze};
-use super::args::SuggestArgs;
-use super::settings::Settings;
+use super::analyze::analyze;
+use super::settings::{Settings, SuggestSettings};
 use crate::emit::report::{Report, ReportCommand};
 use crate::emit::{PolicyEdit, PolicyLocation, WriteOptions, write_suggestions_and_replacements};
 use crate::iam::discover::strip_instance_keys;
 use crate::iam::{PolicySource, Principal};
 use crate::minimize::Analysis;
-use anyhow::Context;
 use std::collections::BTreeSet;
 
 /// Runs `suggest`.
-pub fn run(settings: &Settings, args: &SuggestArgs) -> anyhow::Result<ExitStatus> {
-    let inputs = UsageInputs {
-        cloudtrail: args.cloudtrail.clone(),
-        window_days: args.window_days,
-        aws: args.aws.to_aws_args(),
-        aws_managed: args.aws_managed,
-        aggregate: super::generate::aggregate_inputs(&args.aggregate)?,
-        write_cache: !args.dry_run,
-    };
-    let analysis = analyze(settings, &args.plan, &inputs, true)?;
+pub fn run(settings: &Settings, args: &SuggestSettings) -> anyhow::Result<ExitStatus> {
+    let analysis = analyze(settings, &args.plan, &args.usage, true)?;
     let edits = policy_edits(&analysis);
-    let out_dir = match &args.out {
-        // A dry run writes nothing, so the folder is neither created nor required to exist.
-        Some(dir) if args.dry_run => {
-            Some(std::path::absolute(dir).with_context(|| format!("--out {}", dir.display()))?)
-        }
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
-            Some(
-                dir.canonicalize()
-                    .with_context(|| format!("--out {}", dir.display()))?,
-            )
-        }
-        None => None,
-    };
+    let out_dir = args.out.prepare(args.dry_run)?;
     let written = write_suggestions_and_replacements(
         &settings.repo_root,
         &analysis.loaded.plan,
