@@ -18,6 +18,7 @@ use crate::usage::cache::{Cache, CacheEntry, CacheError, CacheKey, Lookup, Stale
 use crate::usage::cloudtrail::{
     self, CloudTrailError, PrincipalFilter, ProgressHook, ScanOptions, ScanProgress,
 };
+use crate::usage::date::Date;
 use crate::usage::{ObservedUsage, UsageSourceKind, principal_fingerprint};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -483,29 +484,10 @@ fn merge_into(usage: &mut BTreeMap<String, ObservedUsage>, arn: &str, u: Observe
 
 /// `(start, end)` dates of the last `days` days, ending tomorrow (end exclusive).
 fn window_ending(now: SystemTime, days: u32) -> (String, String) {
-    let secs = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let today = secs / 86_400;
-    (
-        civil_date(today.saturating_sub(u64::from(days))),
-        civil_date(today + 1),
-    )
-}
-
-/// Days since 1970-01-01 -> `YYYY-MM-DD` (Howard Hinnant's civil-from-days).
-fn civil_date(days: u64) -> String {
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let today = Date::of(now);
+    // Day numbers never go before 1970: a window longer than that starts there.
+    let start = Date::from_day_number(today.plus_days(-i64::from(days)).day_number().max(0));
+    (start.to_string(), today.plus_days(1).to_string())
 }
 
 #[cfg(test)]
@@ -559,9 +541,14 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(20_422), "2025-11-30");
-        assert_eq!(civil_date(11_016), "2000-02-29");
+    fn a_log_window_is_the_last_days_through_today() {
+        // 2025-11-30T16:53:17Z.
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_521_597);
+        assert_eq!(
+            window_ending(now, 30),
+            ("2025-10-31".to_string(), "2025-12-01".to_string())
+        );
+        // Longer than the epoch: it starts there.
+        assert_eq!(window_ending(now, 30_000).0, "1970-01-01");
     }
 }

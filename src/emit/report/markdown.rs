@@ -27,7 +27,7 @@ pub fn render_scan(report: &Report, out: &mut impl Write) -> io::Result<()> {
             out,
             "| `{}` | {} | {} | {} | {} | {} |",
             p.address.replace('|', "\\|"),
-            p.kind.to_string(),
+            p.kind,
             p.arn
                 .as_deref()
                 .map_or("new".to_string(), |a| format!("`{a}`")),
