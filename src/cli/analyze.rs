@@ -3,8 +3,6 @@
 //! replacements of AWS-managed policies, `crate::minimize::aws_managed`). Commands render and
 //! write; this only calls the stages in order and draws the status line.
 
-use super::args::AwsManagedMode;
-use super::aws_managed;
 use super::progress::StatusLine;
 use super::settings::Settings;
 use crate::config::Config;
@@ -13,6 +11,7 @@ use crate::minimize::{Analysis, Minimized, PriorAttachments, minimize_with_repla
 use crate::plan::load_plan;
 use crate::usage::cache::Cache;
 use crate::usage::gather::{AggregateRequest, GatherRequest, Progress, UsageSource, gather};
+use crate::usage::iam_policies::{AwsManagedSource, resolve_aws_managed};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::SystemTime;
@@ -27,7 +26,7 @@ pub struct UsageInputs {
     /// AWS connection for S3-hosted logs and online AWS-managed policy documents.
     pub aws: crate::usage::aws::AwsArgs,
     /// Where AWS-managed policy documents come from (`Off`: no replacements).
-    pub aws_managed: AwsManagedMode,
+    pub aws_managed: AwsManagedSource,
     /// `--athena` / `--cloudtrail-lake`: one aggregate query instead of reading logs.
     pub aggregate: Option<AggregateRequest>,
     /// Whether usage read from CloudTrail is stored in the cache (`suggest` without `--dry-run`).
@@ -50,7 +49,7 @@ pub fn analyze(
     let catalog = Catalog::embedded();
     let cache = Cache::open(config.cache_dir(&settings.root_module, &settings.repo_root)?)
         .with_ttl(config.cache_ttl());
-    let mut notes = aws_managed::resolve(
+    let mut notes = resolve_aws_managed(
         &mut discovery.principals,
         inputs.aws_managed,
         &inputs.aws,
@@ -68,8 +67,8 @@ pub fn analyze(
     notes.extend(gathered.notes);
     let prior = match inputs.aws_managed {
         // No replacement is made, so no attachment needs looking up.
-        AwsManagedMode::Off => None,
-        AwsManagedMode::Online | AwsManagedMode::Snapshot => {
+        AwsManagedSource::Off => None,
+        AwsManagedSource::Online | AwsManagedSource::Snapshot => {
             Some(PriorAttachments::from_plan(&loaded.plan))
         }
     };

@@ -4,7 +4,6 @@
 mod analyze;
 mod apply;
 pub mod args;
-mod aws_managed;
 mod check;
 mod generate;
 mod output;

@@ -11,6 +11,7 @@ use crate::usage::aggregate::sql::Partitions;
 use crate::usage::aggregate::{AggregateSource, AthenaTable, parse_price_cents};
 use crate::usage::aws::AwsArgs;
 use crate::usage::gather::AggregateRequest;
+use crate::usage::iam_policies::AwsManagedSource;
 use anyhow::{Context, bail};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -209,7 +210,11 @@ impl CommandSettings {
                         cloudtrail: a.cloudtrail,
                         window_days: a.window_days,
                         aws: a.aws.to_aws_args(),
-                        aws_managed: a.aws_managed,
+                        aws_managed: match a.aws_managed {
+                            AwsManagedMode::Online => AwsManagedSource::Online,
+                            AwsManagedMode::Snapshot => AwsManagedSource::Snapshot,
+                            AwsManagedMode::Off => AwsManagedSource::Off,
+                        },
                         aggregate,
                         write_cache: !a.dry_run,
                     },
@@ -267,7 +272,7 @@ impl CommandSettings {
 /// `suggest`'s advice; `check` gates on editable policies).
 pub fn check_usage() -> UsageInputs {
     UsageInputs {
-        aws_managed: AwsManagedMode::Off,
+        aws_managed: AwsManagedSource::Off,
         ..UsageInputs::default()
     }
 }
