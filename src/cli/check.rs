@@ -1,25 +1,14 @@
 //! `iamtrim check PLAN`: cache only, no network, no writes; exit 1 when unused permissions are pending.
 
 use super::ExitStatus;
-use super::analyze::{UsageInputs, analyze};
-use super::args::CheckArgs;
-use super::settings::Settings;
-use super::suggest::{build_report, render};
+use super::analyze::analyze;
+use super::settings::{CheckSettings, Settings, check_usage};
+use crate::emit::report::{Report, ReportCommand};
 
 /// Runs `check`.
-pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
-    let analysis = analyze(
-        settings,
-        &args.plan,
-        // Replacing AWS-managed policies is `suggest`'s advice; `check` gates on editable policies.
-        &UsageInputs {
-            aws_managed: super::args::AwsManagedMode::Off,
-            ..UsageInputs::default()
-        },
-        false,
-    )?;
-    let mut report = build_report("check", &analysis);
-    report.command = "check".to_string();
+pub fn run(settings: &Settings, args: &CheckSettings) -> anyhow::Result<ExitStatus> {
+    let analysis = analyze(settings, &args.plan, &check_usage(), false)?;
+    let mut report = Report::from_analysis(ReportCommand::Check, &analysis);
     let over: Vec<(String, usize)> = report
         .principals
         .iter()
@@ -38,7 +27,7 @@ pub fn run(settings: &Settings, args: &CheckArgs) -> anyhow::Result<ExitStatus> 
     report
         .principals
         .retain(|p| over.iter().any(|(a, _)| *a == p.address));
-    render(settings, args.format, &report)?;
+    super::output::print_report(settings, args.format, &report)?;
     super::release((analysis, report));
     Ok(if over.is_empty() {
         ExitStatus::Clean

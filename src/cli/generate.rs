@@ -1,167 +1,41 @@
 //! `iamtrim generate`: IAM Access Analyzer policy generation for existing principals, into the cache;
-//! or, with `--athena` / `--cloudtrail-lake`, one aggregate query for all of them (also used by
-//! `suggest` through [`aggregate_usage`]).
+//! or, with `--athena` / `--cloudtrail-lake`, one aggregate query for all of them
+//! (`crate::usage::gather::aggregate`, which `suggest` also reaches through its usage step).
 
 use super::ExitStatus;
-use super::args::{AggregateFlags, AthenaPartitions, GenerateArgs};
-use super::settings::Settings;
+use super::progress::StatusLine;
+use super::settings::{GenerateSettings, GenerateSource, Settings};
 use crate::iam::Principal;
 use crate::iam::catalog::Catalog;
 use crate::minimize::RiskProfile;
 use crate::plan::load_plan;
 use crate::usage::access_analyzer::{
-    GenerateSettings, GenerationTarget, PollSettings, Progress, ProgressEvent, TargetStatus,
-    generate,
+    GenerateSettings as AnalyzerSettings, GenerationTarget, PollSettings, Progress, ProgressEvent,
+    TargetStatus, generate,
 };
-use crate::usage::aggregate::sql::Partitions;
-use crate::usage::aggregate::{
-    AggregateSource, AthenaTable, PollSettings as QueryPoll, QueryProgress, UsageQuery,
-    cache_usage, parse_price_cents, query_usage, window_of_days,
-};
-use crate::usage::aws::{AwsArgs, check_credentials, sdk_config};
+use crate::usage::aws::run_with_aws;
 use crate::usage::cache::{Cache, fingerprint};
-use crate::usage::{ObservedUsage, principal_fingerprint};
-use anyhow::Context;
+use crate::usage::gather::{
+    AggregateRequest, GatherRequest, Progress as GatherProgress, ProgressSink, UsageSource,
+    aggregate,
+};
+use crate::usage::principal_fingerprint;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Days an aggregate query reads when `--window-days` is not given.
-pub const AGGREGATE_WINDOW_DAYS: u32 = 90;
-
-/// An aggregate usage source, resolved from `--athena` / `--cloudtrail-lake` and their options.
-#[derive(Debug, Clone)]
-pub struct AggregateInputs {
-    /// Where the query runs.
-    pub source: AggregateSource,
-    /// Price per TB scanned, in US cents.
-    pub price_per_tb_cents: u64,
-}
-
-/// Resolves the aggregate flags; `None` when neither `--athena` nor `--cloudtrail-lake` is given.
-pub fn aggregate_inputs(flags: &AggregateFlags) -> anyhow::Result<Option<AggregateInputs>> {
-    let price_per_tb_cents = parse_price_cents(&flags.price_per_tb).with_context(|| {
-        format!(
-            "--price-per-tb {:?}: expected US dollars such as 5 or 6.25",
-            flags.price_per_tb
-        )
-    })?;
-    let source = match (&flags.athena, &flags.cloudtrail_lake) {
-        (Some(table), _) => {
-            let (partitions, account_partition) = match flags.athena_partitions {
-                AthenaPartitions::Projection => (Partitions::Projection, false),
-                AthenaPartitions::OrgProjection => (Partitions::Projection, true),
-                AthenaPartitions::Hive => (Partitions::Hive, false),
-                AthenaPartitions::OrgHive => (Partitions::Hive, true),
-                AthenaPartitions::None => (Partitions::None, false),
-            };
-            AggregateSource::Athena(AthenaTable {
-                table: table.clone(),
-                workgroup: flags.athena_workgroup.clone(),
-                output: flags.athena_output.clone(),
-                catalog: flags.athena_catalog.clone(),
-                partitions,
-                account_partition,
-                regions: flags.athena_regions.clone(),
-            })
-        }
-        (None, Some(store)) => AggregateSource::Lake {
-            event_data_store: store.clone(),
-        },
-        (None, None) => return Ok(None),
-    };
-    Ok(Some(AggregateInputs {
-        source,
-        price_per_tb_cents,
-    }))
-}
-
-/// Runs the aggregate query for the principals over the last `window_days` days, with a
-/// progress line on a terminal and `StopQueryExecution` / `CancelQuery` on Ctrl-C; caches each
-/// principal's usage as `--cloudtrail` does. Returns the usage per principal ARN and notes (the
-/// query's ID, bytes scanned and cost first).
-pub fn aggregate_usage(
-    settings: &Settings,
-    inputs: &AggregateInputs,
-    aws: &AwsArgs,
-    principals: &[&Principal],
-    window_days: Option<u32>,
-    cache: &Cache,
-) -> anyhow::Result<(BTreeMap<String, ObservedUsage>, Vec<String>)> {
-    // An organization's trail is large: an unbounded query would read all of it.
-    let window_days = window_days.unwrap_or(AGGREGATE_WINDOW_DAYS);
-    let now = std::time::SystemTime::now();
-    let label = inputs.source.label();
-    let catalog = Catalog::embedded();
-    let known = |action: &str| catalog.lookup(action).map(|a| a.name().to_string());
-    let bar = (std::io::stderr().is_terminal() && !settings.quiet).then(|| {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_message(format!("{label}: starting the query"));
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    });
-    let show = |p: &QueryProgress| {
-        if let Some(bar) = &bar {
-            bar.set_message(format!(
-                "{label}: query {} {} [{}s], {:.2} GB scanned",
-                p.query_id,
-                p.state,
-                p.elapsed.as_secs(),
-                p.bytes_scanned as f64 / 1e9
-            ));
-        }
-    };
-    let query = UsageQuery {
-        source: &inputs.source,
-        principals: principals.iter().filter_map(|p| p.arn.clone()).collect(),
-        window: window_of_days(now, window_days),
-        known_action: Some(&known),
-        poll: QueryPoll::default(),
-        price_per_tb_cents: inputs.price_per_tb_cents,
-        progress: Some(&show),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let found = runtime.block_on(async {
-        let config = sdk_config(aws).await;
-        check_credentials(&config).await?;
-        let interrupted = async {
-            // No signal handler means no Ctrl-C to wait for: the query runs to its end.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        anyhow::Ok(query_usage(&config, &query, interrupted).await?)
-    });
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    let found = found?;
-    let (usage, cache_notes) =
-        cache_usage(cache, principals, &found, &inputs.source, window_days, now);
-    let mut notes = found.notes;
-    notes.extend(cache_notes);
-    Ok((usage, notes))
-}
-
 /// `generate --athena` / `--cloudtrail-lake`: one query for every target, into the cache.
 fn run_aggregate(
     settings: &Settings,
-    args: &GenerateArgs,
-    inputs: &AggregateInputs,
+    args: &GenerateSettings,
+    query: &AggregateRequest,
     principals: &[Principal],
 ) -> anyhow::Result<ExitStatus> {
     let mut targets: Vec<&Principal> = principals.iter().filter(|p| p.arn.is_some()).collect();
     let extra: Vec<Principal> = args
-        .principal
+        .principals
         .iter()
         .filter(|arn| {
             !targets
@@ -174,13 +48,24 @@ fn run_aggregate(
     let config = crate::config::Config::load(&settings.root_module)?;
     let cache = Cache::open(config.cache_dir(&settings.root_module, &settings.repo_root)?)
         .with_ttl(config.cache_ttl());
-    let (usage, notes) = aggregate_usage(
-        settings,
-        inputs,
-        &args.aws.to_aws_args(),
+    let request = GatherRequest {
+        source: UsageSource::Aggregate(query.clone()),
+        window_days: Some(args.window_days),
+        aws: args.aws.clone(),
+        network: true,
+        write_cache: true,
+        now: std::time::SystemTime::now(),
+    };
+    let status = StatusLine::default();
+    let show = |p: GatherProgress<'_>| status.show(p);
+    let draw = std::io::stderr().is_terminal() && !settings.quiet;
+    let (usage, notes) = aggregate(
+        query,
+        &request,
         &targets,
-        Some(args.window_days),
         &cache,
+        Catalog::embedded(),
+        draw.then_some(&show as &ProgressSink<'_>),
     )?;
     let mut out = std::io::stdout().lock();
     for p in &targets {
@@ -230,22 +115,35 @@ fn principal_of_arn(arn: &str) -> Principal {
 }
 
 /// Runs `generate`.
-pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatus> {
-    if let Some(inputs) = aggregate_inputs(&args.aggregate)? {
-        let principals = match &args.plan {
-            Some(plan) => {
-                let mut discovery = crate::iam::discover(&load_plan(plan)?.plan);
-                std::mem::take(&mut discovery.principals)
+pub fn run(settings: &Settings, args: &GenerateSettings) -> anyhow::Result<ExitStatus> {
+    let (trail_arn, access_role_arn, trail_regions, daily_quota, cancel, first_poll) =
+        match &args.source {
+            GenerateSource::Aggregate(query) => {
+                let principals = match &args.plan {
+                    Some(plan) => {
+                        let mut discovery = crate::iam::discover(&load_plan(plan)?.plan);
+                        std::mem::take(&mut discovery.principals)
+                    }
+                    None => Vec::new(),
+                };
+                return run_aggregate(settings, args, query, &principals);
             }
-            None => Vec::new(),
+            GenerateSource::AccessAnalyzer {
+                trail_arn,
+                access_role_arn,
+                trail_regions,
+                daily_quota,
+                cancel,
+                first_poll,
+            } => (
+                trail_arn,
+                access_role_arn,
+                trail_regions,
+                *daily_quota,
+                *cancel,
+                *first_poll,
+            ),
         };
-        return run_aggregate(settings, args, &inputs, &principals);
-    }
-    let (Some(trail_arn), Some(access_role_arn)) = (&args.trail_arn, &args.access_role_arn) else {
-        anyhow::bail!(
-            "generate needs --trail-arn and --access-role-arn (Access Analyzer), or --athena / --cloudtrail-lake"
-        );
-    };
     let mut targets = Vec::new();
     if let Some(plan) = &args.plan {
         let loaded = load_plan(plan)?;
@@ -257,7 +155,7 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
                 .filter_map(target_of),
         );
     }
-    for arn in &args.principal {
+    for arn in &args.principals {
         if !targets
             .iter()
             .any(|t: &GenerationTarget| &t.principal_arn == arn)
@@ -270,34 +168,23 @@ pub fn run(settings: &Settings, args: &GenerateArgs) -> anyhow::Result<ExitStatu
         }
     }
     let config = crate::config::Config::load(&settings.root_module)?;
-    let mut gen_settings = GenerateSettings::new(
+    let mut gen_settings = AnalyzerSettings::new(
         trail_arn,
         access_role_arn,
         config.cache_dir(&settings.root_module, &settings.repo_root)?,
     );
     gen_settings.ttl = config.cache_ttl();
-    gen_settings.regions = args.trail_regions.clone();
+    gen_settings.regions = trail_regions.clone();
     gen_settings.window_days = args.window_days;
-    gen_settings.daily_quota = args.daily_quota;
-    gen_settings.cancel = args.cancel;
+    gen_settings.daily_quota = daily_quota;
+    gen_settings.cancel = cancel;
     gen_settings.poll = PollSettings {
-        initial: Duration::from_millis(args.poll_ms.max(1)),
+        initial: first_poll,
         ..PollSettings::default()
     };
-    let aws = AwsArgs {
-        profile: args.aws.profile.clone(),
-        region: args.aws.region.clone(),
-        endpoint_url: args.aws.endpoint_url.clone(),
-        max_attempts: None,
-    };
+    let aws = &args.aws;
     let show_bars = std::io::stderr().is_terminal() && !settings.quiet;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let report = runtime.block_on(async {
-        let config = sdk_config(&aws).await;
-        check_credentials(&config).await?;
+    let report = run_with_aws(aws, 0, |config| async move {
         let client = aws_sdk_accessanalyzer::Client::new(&config);
         let progress = Bars::new(show_bars);
         tokio::select! {

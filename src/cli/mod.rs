@@ -4,9 +4,10 @@
 mod analyze;
 mod apply;
 pub mod args;
-mod aws_managed;
 mod check;
 mod generate;
+mod output;
+mod progress;
 mod scan;
 pub mod settings;
 mod suggest;
@@ -73,11 +74,12 @@ where
         }
     };
     let settings = settings::Settings::resolve(&cli)?;
-    match cli.command {
-        args::Command::Scan(a) => scan::run(&settings, &a),
-        args::Command::Generate(a) => generate::run(&settings, &a),
-        args::Command::Suggest(a) => suggest::run(&settings, &a),
-        args::Command::Check(a) => check::run(&settings, &a),
-        args::Command::Apply(a) => apply::run(&settings, &a),
+    use settings::CommandSettings as C;
+    match C::resolve(cli.command)? {
+        C::Scan(a) => scan::run(&settings, &a),
+        C::Generate(a) => generate::run(&settings, &a),
+        C::Suggest(a) => suggest::run(&settings, &a),
+        C::Check(a) => check::run(&settings, &a),
+        C::Apply(a) => apply::run(&settings, &a),
     }
 }

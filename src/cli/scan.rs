@@ -1,14 +1,12 @@
 //! `iamtrim scan PLAN`: every principal with the policies that reach it.
 
 use super::ExitStatus;
-use super::args::{Format, ScanArgs};
-use super::settings::Settings;
-use crate::emit::report::{self, PlanInfo, Report};
+use super::settings::{ScanSettings, Settings};
+use crate::emit::report::{PlanInfo, Report, ReportCommand};
 use crate::plan::load_plan;
-use std::io::Write;
 
 /// Runs `scan`.
-pub fn run(settings: &Settings, args: &ScanArgs) -> anyhow::Result<ExitStatus> {
+pub fn run(settings: &Settings, args: &ScanSettings) -> anyhow::Result<ExitStatus> {
     let loaded = load_plan(&args.plan)?;
     let mut discovery = crate::iam::discover(&loaded.plan);
     // The snapshot's documents count towards granted actions and risk flags like any other.
@@ -22,33 +20,15 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> anyhow::Result<ExitStatus> {
         format_version: loaded.plan.format_version.clone(),
         terraform_version: loaded.plan.terraform_version.clone(),
     };
-    let mut report = Report::from_discovery("scan", info, &discovery, &loaded.warnings);
+    let mut report =
+        Report::from_discovery(ReportCommand::Scan, info, &discovery, &loaded.warnings);
     report.warnings.extend(
         resolution
             .missing
             .iter()
             .map(|arn| format!("{arn}: AWS-managed policy not in the bundled snapshot")),
     );
-    let text = match args.format {
-        Format::Json => report::json::render(&report),
-        Format::Markdown => report::markdown::render_scan(&report),
-        Format::Text => report::text::render_scan(
-            &report,
-            report::text::TextStyle {
-                color: settings.color,
-                verbose: settings.verbose > 0,
-            },
-        ),
-    };
-    if !settings.quiet && args.format == Format::Text {
-        let mut err = std::io::stderr().lock();
-        for w in &report.warnings {
-            writeln!(err, "warning: {w}")?;
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    super::release((loaded, discovery, report, text));
+    super::output::print_report(settings, args.format, &report)?;
+    super::release((loaded, discovery, report));
     Ok(ExitStatus::Clean)
 }

@@ -9,7 +9,6 @@
 //! `crate::minimize`.
 
 use crate::emit::suggestion::{hcl_string, policy_document_block, suggestion_name};
-use crate::iam::discover::strip_instance_keys;
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, Statement};
 
 /// IAM's size limit for a managed policy document, whitespace not counted.
@@ -106,46 +105,10 @@ fn part_names(name: &str, parts: usize) -> Vec<String> {
     (1..=parts).map(|i| format!("{name}_{i}")).collect()
 }
 
-/// One AWS-managed attachment to replace with a customer-managed policy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyReplacement {
-    /// The address the suggestion is reported under (attachment and ARN).
-    pub policy_address: String,
-    /// The AWS-managed policy's ARN.
-    pub arn: String,
-    /// Instance address of the attachment resource, or of the role for `managed_policy_arns`.
-    pub attachment: String,
-    /// True when the role's `managed_policy_arns` attaches it (no attachment resource).
-    pub role_attribute: bool,
-    /// The trimmed document; `None` when nothing of the policy was used (detach it).
-    pub suggested: Option<PolicyDocument>,
-}
+// The replacement is decided by the minimizer; its wording and Terraform text stay here.
+pub use crate::minimize::PolicyReplacement;
 
 impl PolicyReplacement {
-    /// The module key (`app.db` for `module.app.module.db.x.y`) of the attachment.
-    pub fn module_key(&self) -> String {
-        split_module(&strip_instance_keys(&self.attachment)).0
-    }
-
-    /// The attachment's block address within its module, e.g. `aws_iam_role_policy_attachment.ro`.
-    pub fn block_in_module(&self) -> String {
-        split_module(&strip_instance_keys(&self.attachment)).1
-    }
-
-    /// The AWS-managed policy's name, the last part of its ARN.
-    pub fn policy_name(&self) -> &str {
-        self.arn.rsplit('/').next().unwrap_or(&self.arn)
-    }
-
-    /// The managed policies the replacement is written as (see [`split_for_size`]); empty when
-    /// nothing was used (detach).
-    pub fn parts(&self) -> Vec<PolicyDocument> {
-        self.suggested
-            .as_ref()
-            .map(split_for_size)
-            .unwrap_or_default()
-    }
-
     /// What to change by hand, given the name of the new `aws_iam_policy`.
     pub fn note(&self, name: &str) -> String {
         let block = self.block_in_module();
@@ -201,16 +164,6 @@ impl PolicyReplacement {
         let resource_name = block.rsplit('.').next().unwrap_or(&block);
         suggestion_name(&[resource_name, self.policy_name(), "iamtrim"])
     }
-}
-
-fn split_module(address: &str) -> (String, String) {
-    let mut parts: Vec<&str> = address.split('.').collect();
-    let mut module = Vec::new();
-    while parts.len() > 2 && parts[0] == "module" {
-        module.push(parts[1]);
-        parts.drain(..2);
-    }
-    (module.join("."), parts.join("."))
 }
 
 /// The comment, the `data "aws_iam_policy_document"` and the `resource "aws_iam_policy"` for one

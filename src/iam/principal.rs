@@ -1,12 +1,12 @@
 //! Principals (roles, users, groups) and the policy sources that reach them.
 
 use super::policy::PolicyDocument;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
 /// The three kinds of IAM identity that carry identity-based policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrincipalKind {
     /// `aws_iam_role`.
@@ -28,7 +28,7 @@ impl fmt::Display for PrincipalKind {
 }
 
 /// How a policy reaches a principal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyKind {
     /// An inline policy (`aws_iam_role_policy`, an `inline_policy` block, ...).
@@ -134,7 +134,7 @@ pub struct PolicySource {
 }
 
 /// A risk flag computed from a principal's known documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RiskFlag {
     /// Allows `*` on `*`.
@@ -142,8 +142,10 @@ pub enum RiskFlag {
     /// Allows writing IAM (roles, policies, users, keys...).
     IamWrite,
     /// Allows `iam:PassRole` on `*`.
+    #[serde(rename = "passrole-any")]
     PassRoleAny,
     /// Has an `Allow` with `NotAction`.
+    #[serde(rename = "notaction-allow")]
     NotActionAllow,
 }
 

@@ -65,31 +65,6 @@ fn instance_key(p: &PolicySource) -> String {
     }
 }
 
-/// Days between the dates (`YYYY-MM-DD...`) at the start of two RFC 3339 instants.
-fn window_days(start: &str, end: &str) -> Option<i64> {
-    Some(day_number(end)? - day_number(start)?)
-}
-
-/// Days since 1970-01-01 of the date an RFC 3339 instant starts with.
-fn day_number(instant: &str) -> Option<i64> {
-    let date = instant.get(..10)?;
-    let mut parts = date.split('-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
 /// The usage of several principals taken together: any action one used, but a service counts as
 /// covered at action level, data events as seen and the result as complete only when all agree.
 /// A single usage is borrowed as it is: most policies reach one principal.
@@ -472,7 +447,7 @@ fn usability<'u>(
         return Usability::Not(PrincipalStatus::NoUsageData, "no usage data".to_string());
     };
     if let Some(min) = rules.min_usage_days {
-        match window_days(&u.window.start, &u.window.end) {
+        match u.window.days() {
             Some(days) if days >= i64::from(min) => {}
             Some(days) => {
                 return Usability::Not(
@@ -498,16 +473,24 @@ fn usability<'u>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::usage::Window;
+
+    fn days(start: &str, end: &str) -> Option<i64> {
+        Window {
+            start: start.to_string(),
+            end: end.to_string(),
+        }
+        .days()
+    }
 
     #[test]
-    fn day_numbers() {
-        assert_eq!(day_number("1970-01-01T00:00:00Z"), Some(0));
+    fn window_lengths_in_days() {
         assert_eq!(
-            window_days("2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"),
+            days("2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z"),
             Some(29)
         );
-        assert_eq!(window_days("2023-12-31", "2024-01-01"), Some(1));
-        assert_eq!(day_number("yesterday"), None);
+        assert_eq!(days("2023-12-31", "2024-01-01"), Some(1));
+        assert_eq!(days("1970-01-01T00:00:00Z", "1970-01-01"), Some(0));
+        assert_eq!(days("yesterday", "2024-01-01"), None);
     }
 }

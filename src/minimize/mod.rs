@@ -11,12 +11,16 @@
 //! and `crate::emit` do.
 
 mod all;
+pub mod analysis;
+pub mod aws_managed;
 mod document;
 mod explain;
 mod proof;
 mod risk;
 
 pub use all::minimize_all;
+pub use analysis::Analysis;
+pub use aws_managed::{Minimized, PolicyReplacement, PriorAttachments, minimize_with_replacements};
 pub use document::{
     GrantCounter, KeepRules, STATEMENT_ACTION_LIMIT, granted_actions, minimize_document,
 };
@@ -26,7 +30,7 @@ pub use risk::RiskProfile;
 
 use crate::iam::catalog::Catalog;
 use crate::iam::policy::PolicyDocument;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
@@ -43,7 +47,7 @@ pub enum StatementChange {
 }
 
 /// Why an action stays granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeepReason {
     /// The principal used it in the window.
@@ -263,7 +267,7 @@ impl Serialize for Verdicts {
 }
 
 /// How far a suggestion can be trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Applicability {
     /// Every removed action would have been visible to the complete usage source: apply it.
@@ -317,12 +321,14 @@ impl PolicySuggestion {
 }
 
 /// What became of one principal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrincipalStatus {
     /// At least one of its policies has a smaller suggestion.
     Minimized,
     /// It exists but no usage was observed for it: never minimized to nothing.
+    // The report has always spelled this one with spaces, like its Display.
+    #[serde(rename = "no usage data")]
     NoUsageData,
     /// This plan creates it: no usage history, skipped.
     New,

@@ -1,14 +1,43 @@
 //! Managed policy documents from the IAM API: `GetPolicy` for the default version id, then
 //! `GetPolicyVersion` for its document, which IAM returns URL-encoded (RFC 3986).
 //!
-//! Main entry points: [`fetch_policy_document`] (one ARN) and [`fetch_policy_documents`] (many,
-//! keeping going past policies IAM does not have). Errors are [`AwsError`]s sorted by
-//! `crate::usage::aws::classify`. It does not decide which documents to use: that is
-//! `crate::iam::aws_managed::resolve`.
+//! Main entry points: [`fetch_policy_document`] (one ARN), [`fetch_policy_documents`] (many,
+//! keeping going past policies IAM does not have) and [`resolve_aws_managed`] (the pipeline step
+//! that fills the AWS-managed documents of a plan's principals, online or from the snapshot).
+//! Errors are [`AwsError`]s sorted by `crate::usage::aws::classify`. Which document wins (online,
+//! snapshot) is `crate::iam::aws_managed::resolve`.
 
-use super::aws::{AwsError, classify};
+use super::aws::{AwsArgs, AwsError, classify};
+use crate::iam::Principal;
+use crate::iam::aws_managed::{self, AwsManagedPolicies};
 use crate::iam::policy::PolicyDocument;
 use std::collections::BTreeMap;
+
+/// Where AWS-managed policy documents come from (`--aws-managed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AwsManagedSource {
+    /// The IAM API, then the bundled snapshot for misses.
+    Online,
+    /// The snapshot bundled in iamtrim.
+    #[default]
+    Snapshot,
+    /// Left unresolved: no replacement is suggested.
+    Off,
+}
+
+/// Why AWS-managed documents could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// Online documents asked of a command that does not use the network.
+    #[error("--aws-managed online needs the network, which this command does not use")]
+    OnlineWithoutNetwork,
+    /// AWS could not be reached (credentials, configuration).
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
 
 /// Why a policy document could not be fetched.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +208,49 @@ pub fn decode_document(text: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(out).map_err(|e| format!("decoded document is not UTF-8: {e}"))
+}
+
+/// Fills AWS-managed documents of `principals` as `source` says (online: the IAM API, then the
+/// bundled snapshot for misses); returns notes for the report.
+pub fn resolve_aws_managed(
+    principals: &mut [Principal],
+    source: AwsManagedSource,
+    aws: &AwsArgs,
+    network: bool,
+) -> Result<Vec<String>, ResolveError> {
+    let mut notes = Vec::new();
+    let mut online: BTreeMap<String, PolicyDocument> = BTreeMap::new();
+    match source {
+        AwsManagedSource::Off => return Ok(notes),
+        AwsManagedSource::Snapshot => {}
+        AwsManagedSource::Online => {
+            if !network {
+                return Err(ResolveError::OnlineWithoutNetwork);
+            }
+            let arns = aws_managed::unresolved_arns(principals);
+            if !arns.is_empty() {
+                let (found, failed) = super::aws::run_with_aws(aws, 0, |config| async move {
+                    let client = aws_sdk_iam::Client::new(&config);
+                    Ok::<_, ResolveError>(fetch_policy_documents(&client, &arns).await)
+                })?;
+                for e in failed {
+                    notes.push(format!(
+                        "AWS-managed policy not fetched, using the bundled snapshot: {e}"
+                    ));
+                }
+                online = found.into_iter().map(|(a, p)| (a, p.document)).collect();
+            }
+        }
+    }
+    let snapshot = AwsManagedPolicies::embedded();
+    let resolution = aws_managed::resolve(principals, &online, Some(snapshot));
+    for arn in resolution.missing {
+        notes.push(format!(
+            "{arn}: AWS-managed policy not in the bundled snapshot ({}); not minimized",
+            snapshot.source_version()
+        ));
+    }
+    Ok(notes)
 }
 
 #[cfg(test)]

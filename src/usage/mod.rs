@@ -10,6 +10,8 @@ pub mod aggregate;
 pub mod aws;
 pub mod cache;
 pub mod cloudtrail;
+pub mod date;
+pub mod gather;
 pub mod iam_policies;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,32 @@ pub struct Window {
     pub start: String,
     /// First instant not covered.
     pub end: String,
+}
+
+impl Window {
+    /// The window of whole days `[start, end)`, its bounds written as dates (`YYYY-MM-DD`), as
+    /// the cache has always stored a `--window-days` scan's window.
+    pub fn of_dates(start: date::Date, end: date::Date) -> Window {
+        Window {
+            start: start.to_string(),
+            end: end.to_string(),
+        }
+    }
+
+    /// The date the window starts on; `None` when the bound is not a date or RFC 3339 instant.
+    pub fn start_date(&self) -> Option<date::Date> {
+        date::Date::parse_prefix(&self.start)
+    }
+
+    /// The date of the window's (exclusive) end.
+    pub fn end_date(&self) -> Option<date::Date> {
+        date::Date::parse_prefix(&self.end)
+    }
+
+    /// Days between the dates its bounds start with.
+    pub fn days(&self) -> Option<i64> {
+        Some(self.start_date()?.days_until(self.end_date()?))
+    }
 }
 
 /// What one principal was seen doing with one action.

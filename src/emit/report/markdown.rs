@@ -1,29 +1,29 @@
 //! The Markdown format: a summary table for a pull-request comment or chat message.
 
-use super::Report;
-use std::fmt::Write;
+use super::{FileKind, Report};
+use crate::minimize::Applicability;
+use std::io::{self, Write};
 
 /// Renders the scan summary as Markdown.
-pub fn render_scan(report: &Report) -> String {
-    let mut out = String::new();
+pub fn render_scan(report: &Report, out: &mut impl Write) -> io::Result<()> {
     let s = &report.summary;
-    let _ = writeln!(
+    writeln!(
         out,
         "### iamtrim: {} IAM principal{} in `{}`\n",
         s.principals,
         if s.principals == 1 { "" } else { "s" },
         report.plan.path
-    );
+    )?;
     if report.principals.is_empty() {
-        return out;
+        return Ok(());
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "| Principal | Kind | ARN | Policies | Granted actions | Flags |"
-    );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---|");
+    )?;
+    writeln!(out, "|---|---|---|---:|---:|---|")?;
     for p in &report.principals {
-        let _ = writeln!(
+        writeln!(
             out,
             "| `{}` | {} | {} | {} | {} | {} |",
             p.address.replace('|', "\\|"),
@@ -42,9 +42,9 @@ pub fn render_scan(report: &Report) -> String {
                     .collect::<Vec<_>>()
                     .join(" ")
             }
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
 /// Diff lines per suggestion: PR comments have a size limit (GitHub: 65,536 characters).
@@ -52,8 +52,7 @@ const MAX_DIFF_LINES: usize = 150;
 
 /// Renders `suggest`/`check` as a pull-request comment: a summary table, then a collapsible diff per
 /// principal, pointing at the patch files.
-pub fn render_suggest(report: &Report) -> String {
-    let mut out = String::new();
+pub fn render_suggest(report: &Report, out: &mut impl Write) -> io::Result<()> {
     let with: Vec<_> = report
         .principals
         .iter()
@@ -64,28 +63,31 @@ pub fn render_suggest(report: &Report) -> String {
         .flat_map(|p| &p.suggestions)
         .map(|s| s.granted.saturating_sub(s.kept))
         .sum();
-    let _ = writeln!(
+    writeln!(
         out,
         "### iamtrim: {} principal{} can drop {} unused action{}\n",
         with.len(),
         if with.len() == 1 { "" } else { "s" },
         removed,
         if removed == 1 { "" } else { "s" }
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "| Principal | Status | Granted | Suggested | Removed | |"
-    );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---|");
+    )?;
+    writeln!(out, "|---|---|---:|---:|---:|---|")?;
     for p in &report.principals {
         let granted: usize = p.suggestions.iter().map(|s| s.granted).sum();
         let kept: usize = p.suggestions.iter().map(|s| s.kept).sum();
-        let review = p.suggestions.iter().any(|s| s.applicability != "safe");
-        let _ = writeln!(
+        let review = p
+            .suggestions
+            .iter()
+            .any(|s| s.applicability != Applicability::Safe);
+        writeln!(
             out,
             "| `{}` | {} | {} | {} | {} | {} |",
             p.address.replace('|', "\\|"),
-            p.status.as_deref().unwrap_or("-"),
+            p.status.map_or_else(|| "-".to_string(), |s| s.to_string()),
             if p.suggestions.is_empty() {
                 "-".to_string()
             } else {
@@ -100,7 +102,7 @@ pub fn render_suggest(report: &Report) -> String {
                 .checked_div(granted)
                 .map_or("-".to_string(), |pct| format!("{pct}%")),
             if review { "review needed" } else { "" }
-        );
+        )?;
     }
     let diffs = super::text::suggestion_diffs(report);
     let with_diffs = report
@@ -109,43 +111,47 @@ pub fn render_suggest(report: &Report) -> String {
         .zip(&diffs)
         .filter(|(p, _)| !p.suggestions.is_empty());
     for (p, diffs) in with_diffs {
-        let _ = writeln!(
+        writeln!(
             out,
             "\n<details><summary><code>{}</code></summary>\n",
             p.address
-        );
+        )?;
         for (s, diff) in p.suggestions.iter().zip(diffs) {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "`{}`: {} -> {} actions ({})\n",
                 s.policy_address, s.granted, s.kept, s.applicability
-            );
+            )?;
             // Why a suggestion needs review (and other notes) belong in the comment a reviewer reads.
             for note in &s.notes {
-                let _ = writeln!(out, "- {}", note.replace('|', "\\|"));
+                writeln!(out, "- {}", note.replace('|', "\\|"))?;
             }
             if !s.notes.is_empty() {
-                let _ = writeln!(out);
+                writeln!(out)?;
             }
             let total = diff.lines().count();
             let head: Vec<&str> = diff.lines().take(MAX_DIFF_LINES).collect();
-            let _ = writeln!(out, "```diff\n{}\n```\n", head.join("\n"));
+            writeln!(out, "```diff\n{}\n```\n", head.join("\n"))?;
             if total > MAX_DIFF_LINES {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "_{} more diff lines: see the patch or `--format json`._\n",
                     total - MAX_DIFF_LINES
-                );
+                )?;
             }
         }
-        let _ = writeln!(out, "</details>");
+        writeln!(out, "</details>")?;
     }
-    let patches: Vec<_> = report.files.iter().filter(|f| f.kind == "patch").collect();
+    let patches: Vec<_> = report
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Patch)
+        .collect();
     if !patches.is_empty() {
-        let _ = writeln!(out, "\nApply with `iamtrim apply` or `git apply`:");
+        writeln!(out, "\nApply with `iamtrim apply` or `git apply`:")?;
         for f in patches {
-            let _ = writeln!(out, "- `{}`", f.path);
+            writeln!(out, "- `{}`", f.path)?;
         }
     }
-    out
+    Ok(())
 }

@@ -2,14 +2,48 @@
 //! format is a module. The JSON format is the serialized `Report` (docs/report-schema.md) and can be
 //! read back and rendered into the others.
 
+mod build;
 pub mod json;
 pub mod markdown;
 pub mod text;
 
-use crate::iam::{Discovery, PolicyDocument, PolicySource, Principal};
+use crate::iam::{
+    Discovery, PolicyDocument, PolicyKind, PolicySource, Principal, PrincipalKind, RiskFlag,
+};
+use crate::minimize::{Applicability, KeepReason, PrincipalStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The formats a report renders into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A table for people ([`text`]).
+    Text(text::TextStyle),
+    /// The serialized report ([`json`]).
+    Json,
+    /// A pull-request comment ([`markdown`]).
+    Markdown,
+}
+
+/// Writes `report` in `format` into `out`: the scan table for `scan`, the suggestions otherwise.
+pub fn render(
+    report: &Report,
+    format: Format,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    match (format, report.command) {
+        (Format::Json, _) => json::render(report, out),
+        (Format::Markdown, ReportCommand::Scan) => markdown::render_scan(report, out),
+        (Format::Markdown, ReportCommand::Suggest | ReportCommand::Check) => {
+            markdown::render_suggest(report, out)
+        }
+        (Format::Text(style), ReportCommand::Scan) => text::render_scan(report, style, out),
+        (Format::Text(style), ReportCommand::Suggest | ReportCommand::Check) => {
+            text::render_suggest(report, style, out)
+        }
+    }
+}
 
 /// Bumped when a field is removed or changes meaning; adding fields does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -19,8 +53,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Report {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
-    /// The command that made it: `scan`, `suggest`, `check`.
-    pub command: String,
+    /// The command that made it.
+    pub command: ReportCommand,
     /// The plan read.
     pub plan: PlanInfo,
     /// Counts.
@@ -39,10 +73,52 @@ pub struct Report {
 pub struct FileReport {
     /// Path relative to the repository root.
     pub path: String,
-    /// `patch` or `suggestion`.
-    pub kind: String,
+    /// A patch or a suggestion file.
+    pub kind: FileKind,
     /// False with `--dry-run`.
     pub written: bool,
+}
+
+/// The command a report comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReportCommand {
+    /// `iamtrim scan`.
+    Scan,
+    /// `iamtrim suggest`.
+    Suggest,
+    /// `iamtrim check`.
+    Check,
+}
+
+/// What kind of file `suggest` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    /// A unified diff of `.tf` files (`iamtrim.patch`).
+    Patch,
+    /// A `.tf` file with a suggested policy that cannot be edited in place.
+    Suggestion,
+}
+
+/// Whether a suggestion keeps an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Still granted.
+    Keep,
+    /// No longer granted.
+    Remove,
+}
+
+impl Verdict {
+    /// The word reports print.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Keep => "keep",
+            Verdict::Remove => "remove",
+        }
+    }
 }
 
 /// One suggested policy change.
@@ -52,7 +128,7 @@ pub struct SuggestionReport {
     pub policy_address: String,
     /// `safe` (every removed action would have been visible to the complete usage source) or
     /// `review-needed` (the notes, and each action's `review`, say why).
-    pub applicability: String,
+    pub applicability: Applicability,
     /// The document today.
     pub current: serde_json::Value,
     /// The suggested document; null means "detach this policy" (nothing of it was used).
@@ -72,14 +148,14 @@ pub struct SuggestionReport {
 pub struct ActionReport {
     /// `service:Action`.
     pub action: String,
-    /// `keep` or `remove`.
-    pub verdict: String,
+    /// Keep or remove.
+    pub verdict: Verdict,
     /// Why.
     pub reason: String,
     /// Why it stays, as data (`used`, `never-logged`, `needed-by-used-action`, ...; see
     /// docs/report-schema.md); absent when removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<KeepReason>,
     /// True when it is removed although the usage source could not have seen it used: the
     /// reason, per action, that the suggestion needs review.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -91,7 +167,7 @@ impl SuggestionReport {
     pub fn from_suggestion(s: &crate::minimize::PolicySuggestion) -> Self {
         SuggestionReport {
             policy_address: s.policy_address.clone(),
-            applicability: s.applicability.to_string(),
+            applicability: s.applicability,
             current: s.current.to_value(),
             suggested: s.suggested.as_ref().map(|d| d.to_value()),
             granted: s.granted,
@@ -101,9 +177,13 @@ impl SuggestionReport {
                 .iter()
                 .map(|a| ActionReport {
                     action: a.action.to_string(),
-                    verdict: if a.keep { "keep" } else { "remove" }.to_string(),
+                    verdict: if a.keep {
+                        Verdict::Keep
+                    } else {
+                        Verdict::Remove
+                    },
                     reason: a.reason.to_string(),
-                    kind: a.kind.map(|k| k.as_str().to_string()),
+                    kind: a.kind,
                     review: a.review,
                 })
                 .collect(),
@@ -143,8 +223,8 @@ pub struct Summary {
 pub struct PrincipalReport {
     /// Terraform instance address.
     pub address: String,
-    /// `role`, `user` or `group`.
-    pub kind: String,
+    /// Role, user or group.
+    pub kind: PrincipalKind,
     /// IAM name when known.
     pub name: Option<String>,
     /// ARN; null for a principal this plan creates.
@@ -154,14 +234,14 @@ pub struct PrincipalReport {
     /// The plan's action on it.
     pub plan_action: String,
     /// Risk flags, most severe first.
-    pub flags: Vec<String>,
+    pub flags: Vec<RiskFlag>,
     /// Distinct actions its known documents allow, wildcards expanded over the action catalog.
     pub granted_actions: usize,
     /// Policies reaching it.
     pub policies: Vec<PolicyReport>,
     /// `suggest`/`check`: `minimized`, `no usage data`, `new`, `excluded`, `unchanged`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<PrincipalStatus>,
     /// `suggest`/`check`: the suggested changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<SuggestionReport>,
@@ -175,8 +255,8 @@ pub struct PrincipalReport {
 pub struct PolicyReport {
     /// Terraform address (or ARN for policies outside the plan).
     pub address: String,
-    /// `inline`, `managed`, `aws-managed`, `inherited-from-group`.
-    pub kind: String,
+    /// How it reaches the principal.
+    pub kind: PolicyKind,
     /// Policy name when known.
     pub name: Option<String>,
     /// Policy ARN when known.
@@ -194,7 +274,7 @@ pub struct PolicyReport {
 impl Report {
     /// Builds the report of `scan` from a discovery.
     pub fn from_discovery(
-        command: &str,
+        command: ReportCommand,
         plan: PlanInfo,
         discovery: &Discovery,
         extra_warnings: &[String],
@@ -238,7 +318,7 @@ impl Report {
         warnings.extend(discovery.warnings.iter().cloned());
         Report {
             schema_version: SCHEMA_VERSION,
-            command: command.to_string(),
+            command,
             plan,
             summary,
             principals,
@@ -258,12 +338,12 @@ fn principal_report(
 ) -> PrincipalReport {
     PrincipalReport {
         address: p.address.clone(),
-        kind: p.kind.to_string(),
+        kind: p.kind,
         name: p.name.clone(),
         arn: p.arn.clone(),
         account: p.account.clone(),
         plan_action: p.plan_action.clone(),
-        flags: p.flags.iter().map(ToString::to_string).collect(),
+        flags: p.flags.clone(),
         granted_actions: grants.count(p.policies.iter().filter_map(|s| s.document.as_deref())),
         policies: p
             .policies
@@ -289,7 +369,7 @@ fn policy_report(shared: &SharedJson<'_>, s: &PolicySource) -> PolicyReport {
         });
     PolicyReport {
         address: s.address.clone(),
-        kind: s.kind.to_string(),
+        kind: s.kind,
         name: s.name.clone(),
         arn: s.arn.clone(),
         attachment: s.attachment.clone(),
@@ -334,6 +414,85 @@ mod tests {
         }
     }
 
+    /// The JSON word of a closed-set value.
+    fn word<T: Serialize>(value: T) -> String {
+        match serde_json::to_value(value).unwrap() {
+            serde_json::Value::String(s) => s,
+            other => panic!("not a string: {other}"),
+        }
+    }
+
+    #[test]
+    fn report_enums_serialize_to_the_words_reports_always_printed() {
+        // The report's closed sets were strings built from each type's Display; typed now, their
+        // JSON must stay the same words (a renamed flag would break every consumer of the JSON).
+        use crate::minimize::{Applicability, KeepReason, PrincipalStatus};
+        for k in [
+            PrincipalKind::Role,
+            PrincipalKind::User,
+            PrincipalKind::Group,
+        ] {
+            assert_eq!(word(k), k.to_string());
+        }
+        for k in [
+            PolicyKind::Inline,
+            PolicyKind::Managed,
+            PolicyKind::AwsManaged,
+            PolicyKind::InheritedFromGroup,
+            PolicyKind::OutsideConfiguration,
+        ] {
+            assert_eq!(word(k), k.to_string());
+        }
+        for f in [
+            RiskFlag::FullAdmin,
+            RiskFlag::IamWrite,
+            RiskFlag::PassRoleAny,
+            RiskFlag::NotActionAllow,
+        ] {
+            assert_eq!(word(f), f.to_string());
+        }
+        for s in [
+            PrincipalStatus::Minimized,
+            PrincipalStatus::NoUsageData,
+            PrincipalStatus::New,
+            PrincipalStatus::Excluded,
+            PrincipalStatus::Unchanged,
+        ] {
+            assert_eq!(word(s), s.to_string());
+        }
+        for a in [Applicability::Safe, Applicability::ReviewNeeded] {
+            assert_eq!(word(a), a.to_string());
+        }
+        for r in [
+            KeepReason::Used,
+            KeepReason::NeverLogged,
+            KeepReason::NeededByUsedAction,
+            KeepReason::NeededByTrustedService,
+            KeepReason::DataEventNotSeen,
+            KeepReason::UnmappedEvents,
+            KeepReason::NoActionLevelData,
+            KeepReason::NewInPlan,
+            KeepReason::Allowlisted,
+            KeepReason::UnknownToCatalog,
+            KeepReason::ServiceLeftAlone,
+            KeepReason::StatementKeptWhole,
+        ] {
+            assert_eq!(word(r), r.as_str());
+        }
+        assert_eq!(word(Verdict::Keep), "keep");
+        assert_eq!(word(Verdict::Remove), "remove");
+        assert_eq!(word(FileKind::Patch), "patch");
+        assert_eq!(word(FileKind::Suggestion), "suggestion");
+        assert_eq!(word(ReportCommand::Scan), "scan");
+        assert_eq!(word(ReportCommand::Suggest), "suggest");
+        assert_eq!(word(ReportCommand::Check), "check");
+        // And they read back.
+        let flag: RiskFlag = serde_json::from_str("\"passrole-any\"").unwrap();
+        assert_eq!(flag, RiskFlag::PassRoleAny);
+        let status: PrincipalStatus = serde_json::from_str("\"no usage data\"").unwrap();
+        assert_eq!(status, PrincipalStatus::NoUsageData);
+    }
+
     #[test]
     fn a_policy_reaching_many_principals_is_built_once_and_each_document_is_its_own() {
         let shared = r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
@@ -353,7 +512,7 @@ mod tests {
             format_version: None,
             terraform_version: None,
         };
-        let report = Report::from_discovery("scan", info, &discovery, &[]);
+        let report = Report::from_discovery(ReportCommand::Scan, info, &discovery, &[]);
         let json = |i: usize| report.principals[i].policies[0].document.clone().unwrap();
         for (i, p) in discovery.principals.iter().enumerate() {
             assert_eq!(

@@ -1,10 +1,10 @@
 //! The text format: a table for people, riskiest principal first.
 
-use super::Report;
-use std::fmt::Write;
+use super::{Report, Verdict};
+use std::io::{self, Write};
 
 /// Styling options.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TextStyle {
     /// ANSI colors.
     pub color: bool,
@@ -21,11 +21,10 @@ fn paint(on: bool, code: &str, s: &str) -> String {
 }
 
 /// Renders the scan table.
-pub fn render_scan(report: &Report, style: TextStyle) -> String {
-    let mut out = String::new();
+pub fn render_scan(report: &Report, style: TextStyle, out: &mut impl Write) -> io::Result<()> {
     if report.principals.is_empty() {
-        let _ = writeln!(out, "No IAM principals in {}.", report.plan.path);
-        return out;
+        writeln!(out, "No IAM principals in {}.", report.plan.path)?;
+        return Ok(());
     }
     let headers = ["PRINCIPAL", "KIND", "ARN", "POLICIES", "GRANTED", "FLAGS"];
     let rows: Vec<[String; 6]> = report
@@ -34,14 +33,14 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
         .map(|p| {
             [
                 p.address.clone(),
-                p.kind.clone(),
+                p.kind.to_string(),
                 p.arn.clone().unwrap_or_else(|| "new".to_string()),
                 p.policies.len().to_string(),
                 p.granted_actions.to_string(),
                 if p.flags.is_empty() {
                     "-".to_string()
                 } else {
-                    p.flags.join(", ")
+                    join_flags(&p.flags)
                 },
             ]
         })
@@ -65,14 +64,14 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
         }
         s.trim_end().to_string()
     };
-    let _ = writeln!(out, "{}", paint(style.color, "1", &line(headers)));
+    writeln!(out, "{}", paint(style.color, "1", &line(headers)))?;
     for (p, r) in report.principals.iter().zip(&rows) {
         let mut text = line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
         if style.color && !p.flags.is_empty() {
             let flags_at = text.len() - r[5].len();
             text = format!("{}{}", &text[..flags_at], paint(true, "31", &r[5]));
         }
-        let _ = writeln!(out, "{text}");
+        writeln!(out, "{text}")?;
         if style.verbose {
             for s in &p.policies {
                 let what = match (&s.document, &s.unknown_reason) {
@@ -90,12 +89,14 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
                     (None, Some(a)) if a != &s.address && a != &p.address => format!(" via {a}"),
                     _ => String::new(),
                 };
-                let _ = writeln!(out, "    {:<21} {}{}  ({})", s.kind, s.address, via, what);
+                // Display ignores width: pad the kind's word.
+                let kind = s.kind.to_string();
+                writeln!(out, "    {kind:<21} {}{}  ({})", s.address, via, what)?;
             }
         }
     }
     let s = &report.summary;
-    let _ = writeln!(
+    writeln!(
         out,
         "\n{} principal{} ({} new), {} polic{} ({} unknown), {} flagged",
         s.principals,
@@ -105,8 +106,16 @@ pub fn render_scan(report: &Report, style: TextStyle) -> String {
         if s.policies == 1 { "y" } else { "ies" },
         s.unknown_documents,
         s.flagged
-    );
-    out
+    )?;
+    Ok(())
+}
+
+fn join_flags(flags: &[crate::iam::RiskFlag]) -> String {
+    flags
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Diff lines shown per suggestion without -v.
@@ -155,24 +164,23 @@ fn percent_removed(granted: usize, kept: usize) -> usize {
 }
 
 /// Renders `suggest`/`check`: per principal, riskiest first, counts, reasons and the diff.
-pub fn render_suggest(report: &Report, style: TextStyle) -> String {
-    let mut out = String::new();
+pub fn render_suggest(report: &Report, style: TextStyle, out: &mut impl Write) -> io::Result<()> {
     let mut total_granted = 0;
     let mut total_kept = 0;
     let diffs = suggestion_diffs(report);
     for (p, diffs) in report.principals.iter().zip(&diffs) {
-        let status = p.status.as_deref().unwrap_or("-");
+        let status = p.status.map_or_else(|| "-".to_string(), |s| s.to_string());
         let arn = p.arn.as_deref().unwrap_or("new");
-        let _ = writeln!(
+        writeln!(
             out,
             "{}  {} {}  [{}]",
             paint(style.color, "1", &p.address),
             p.kind,
             arn,
             status
-        );
+        )?;
         for note in &p.notes {
-            let _ = writeln!(out, "  {note}");
+            writeln!(out, "  {note}")?;
         }
         for (s, diff) in p.suggestions.iter().zip(diffs) {
             total_granted += s.granted;
@@ -182,7 +190,7 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
             } else {
                 "detach".to_string()
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  {}: {} -> {} ({}% removed, {})",
                 s.policy_address,
@@ -190,22 +198,23 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
                 after,
                 percent_removed(s.granted, s.kept),
                 s.applicability
-            );
+            )?;
             let mut kept: std::collections::BTreeMap<&str, usize> =
                 std::collections::BTreeMap::new();
-            for a in s.actions.iter().filter(|a| a.verdict == "keep") {
+            for a in s.actions.iter().filter(|a| a.verdict == Verdict::Keep) {
                 *kept.entry(a.reason.as_str()).or_default() += 1;
             }
             for (reason, n) in &kept {
-                let _ = writeln!(out, "    kept {n}: {reason}");
+                writeln!(out, "    kept {n}: {reason}")?;
             }
             if style.verbose {
                 for a in &s.actions {
-                    let _ = writeln!(out, "    {:<6} {}  ({})", a.verdict, a.action, a.reason);
+                    let verdict = a.verdict.as_str();
+                    writeln!(out, "    {verdict:<6} {}  ({})", a.action, a.reason)?;
                 }
             }
             for note in &s.notes {
-                let _ = writeln!(out, "    note: {note}");
+                writeln!(out, "    note: {note}")?;
             }
             let total = diff.lines().count();
             // A whole AWS-managed policy diff runs to thousands of lines: show the head, -v shows all.
@@ -220,32 +229,32 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
                     Some(b'-') if !line.starts_with("---") => paint(style.color, "31", line),
                     _ => line.to_string(),
                 };
-                let _ = writeln!(out, "    {colored}");
+                writeln!(out, "    {colored}")?;
             }
             if shown < total {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "    ... {} more diff lines (-v shows them; the patch has the change)",
                     total - shown
-                );
+                )?;
             }
         }
-        let _ = writeln!(out);
+        writeln!(out)?;
     }
     for f in &report.files {
-        let _ = writeln!(
+        writeln!(
             out,
             "{} {}",
             if f.written { "wrote" } else { "would write" },
             f.path
-        );
+        )?;
     }
     let minimized = report
         .principals
         .iter()
         .filter(|p| !p.suggestions.is_empty())
         .count();
-    let _ = writeln!(
+    writeln!(
         out,
         "{} principal{} with suggestions: {} granted actions -> {} ({}% removed)",
         minimized,
@@ -253,6 +262,6 @@ pub fn render_suggest(report: &Report, style: TextStyle) -> String {
         total_granted,
         total_kept,
         percent_removed(total_granted, total_kept)
-    );
-    out
+    )?;
+    Ok(())
 }
