@@ -7,8 +7,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-#[path = "../../benches/support/ct_corpus.rs"]
-mod ct_corpus;
 #[path = "../../benches/plan_gen/mod.rs"]
 mod plan_gen;
 

@@ -15,10 +15,10 @@
 //! What it does not do: validate the JSON inside values it skips (a skipped value only has to have
 //! balanced brackets and closed strings), or handle JSON lines; those go to serde.
 
-use super::mapping::RequestFacts;
-use super::record::{
+use super::fields::{
     self, MemberValue, Record, ResourceRef, SessionContext, SessionIssuer, UserIdentity,
 };
+use super::mapping::RequestFacts;
 use super::structure::{Quotes, Structure};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -173,7 +173,7 @@ impl<'t> Skimmer<'t, '_> {
                     let slice = self.text.get(start..self.pos).ok_or(Stop::File)?;
                     let parsed: Record<'_> =
                         serde_json::from_slice(slice).map_err(|_| Stop::File)?;
-                    record::deliver(&parsed, sink).map_err(|_| Stop::File)?;
+                    fields::deliver(&parsed, sink).map_err(|_| Stop::File)?;
                 }
                 Err(Stop::File) => return Err(Stop::File),
             }
