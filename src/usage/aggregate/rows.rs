@@ -126,6 +126,8 @@ impl RowReader {
                 tags: flag(4)?,
                 version_id: flag(5)?,
                 copy_source: flag(6)?,
+                // The query does not read PartiQL statements: such a call keeps all four verbs.
+                partiql: Default::default(),
             },
             data_account: text(7),
             data_type: text(8),

@@ -4,7 +4,8 @@
 //! Shared by the serde reader ([`super::record`]) and the fast envelope scanner ([`super::skim`]),
 //! so that neither imports the other. It reads no file form itself.
 
-use super::mapping::RequestFacts;
+use super::mapping;
+use super::request::{FactMember, PartiqlVerbs, RequestFacts};
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -185,18 +186,206 @@ pub(super) struct MemberValue {
 
 impl MemberValue {
     /// Folds one member into the facts.
-    pub fn note(self, name: &str, facts: &mut RequestFacts) {
+    pub fn note(self, member: FactMember, facts: &mut RequestFacts) {
         if !self.non_empty {
             return;
         }
-        if name == "versionId" {
-            facts.version_id = true;
-        } else if RequestFacts::is_copy_source_member(name) {
-            facts.copy_source = true;
-            facts.version_id |= self.names_version;
-        } else if RequestFacts::is_tags_member(name) {
-            facts.tags = true;
+        match member {
+            FactMember::VersionId => facts.version_id = true,
+            FactMember::CopySource => {
+                facts.copy_source = true;
+                facts.version_id |= self.names_version;
+            }
+            FactMember::Tags => facts.tags = true,
+            // Read by `StatementVerbs` and `StatementListVerbs`.
+            FactMember::Statement | FactMember::Statements => {}
         }
+    }
+}
+
+impl Record<'_> {
+    /// Forgets request facts that cannot change what this event needs
+    /// ([`mapping::facts_matter`]): the scanner skips those events' `requestParameters` unread,
+    /// and both readers must give the same record.
+    #[inline]
+    pub(super) fn settle_request(&mut self) {
+        if self.request != RequestFacts::default()
+            && !mapping::facts_matter(
+                self.event_source.as_deref().unwrap_or(""),
+                self.event_name.as_deref().unwrap_or(""),
+            )
+        {
+            self.request = RequestFacts::default();
+        }
+    }
+}
+
+/// The verb of a `statement` member: a string's verb, nothing for `null`, all four for anything
+/// else.
+pub(super) struct StatementVerbs(pub PartiqlVerbs);
+
+impl<'de> Deserialize<'de> for StatementVerbs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StatementVerbs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a PartiQL statement")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<StatementVerbs, E> {
+                Ok(StatementVerbs(PartiqlVerbs::of_statement(s)))
+            }
+            fn visit_none<E>(self) -> Result<StatementVerbs, E> {
+                Ok(StatementVerbs(PartiqlVerbs::default()))
+            }
+            fn visit_unit<E>(self) -> Result<StatementVerbs, E> {
+                Ok(StatementVerbs(PartiqlVerbs::default()))
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<StatementVerbs, D2::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<StatementVerbs, E> {
+                Ok(StatementVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<StatementVerbs, E> {
+                Ok(StatementVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<StatementVerbs, E> {
+                Ok(StatementVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<StatementVerbs, E> {
+                Ok(StatementVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StatementVerbs, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(StatementVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StatementVerbs, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(StatementVerbs(PartiqlVerbs::ALL))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// The verbs of a `requestItems` or `transactStatements` member, a list of
+/// `{"statement": ...}`: all four when an item is not such an object or the member is not a list.
+pub(super) struct StatementListVerbs(pub PartiqlVerbs);
+
+impl<'de> Deserialize<'de> for StatementListVerbs {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// One item: the verb of its `statement`, all four without one.
+        struct Item(PartiqlVerbs);
+        impl<'de> Deserialize<'de> for Item {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Item;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a PartiQL statement item")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+                        let mut verbs = None;
+                        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                            if key == "statement" {
+                                let StatementVerbs(v) = map.next_value()?;
+                                let seen: PartiqlVerbs = verbs.unwrap_or_default();
+                                verbs = Some(seen.union(v));
+                            } else {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        }
+                        // An item with no statement (or a null one) cannot be narrowed.
+                        Ok(Item(match verbs {
+                            Some(v) if !v.is_empty() => v,
+                            _ => PartiqlVerbs::ALL,
+                        }))
+                    }
+                    fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Item, D2::Error> {
+                        d.deserialize_any(self)
+                    }
+                    fn visit_none<E>(self) -> Result<Item, E> {
+                        Ok(Item(PartiqlVerbs::ALL))
+                    }
+                    fn visit_unit<E>(self) -> Result<Item, E> {
+                        Ok(Item(PartiqlVerbs::ALL))
+                    }
+                    fn visit_bool<E>(self, _: bool) -> Result<Item, E> {
+                        Ok(Item(PartiqlVerbs::ALL))
+                    }
+                    fn visit_i64<E>(self, _: i64) -> Result<Item, E> {
+                        Ok(Item(PartiqlVerbs::ALL))
+                    }
+                    fn visit_u64<E>(self, _: u64) -> Result<Item, E> {
+                        Ok(Item(PartiqlVerbs::ALL))
+                    }
+                    fn visit_f64<E>(self, _: f64) -> Result<Item, E> {
+                        Ok(Item(PartiqlVerbs::ALL))
+                    }
+                    fn visit_str<E>(self, _: &str) -> Result<Item, E> {
+                        Ok(Item(PartiqlVerbs::ALL))
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
+                        while seq.next_element::<IgnoredAny>()?.is_some() {}
+                        Ok(Item(PartiqlVerbs::ALL))
+                    }
+                }
+                deserializer.deserialize_any(V)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StatementListVerbs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of PartiQL statements")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StatementListVerbs, A::Error> {
+                let mut verbs = PartiqlVerbs::default();
+                while let Some(Item(v)) = seq.next_element()? {
+                    verbs = verbs.union(v);
+                }
+                Ok(StatementListVerbs(verbs))
+            }
+            fn visit_some<D2: Deserializer<'de>>(
+                self,
+                d: D2,
+            ) -> Result<StatementListVerbs, D2::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_none<E>(self) -> Result<StatementListVerbs, E> {
+                Ok(StatementListVerbs(PartiqlVerbs::default()))
+            }
+            fn visit_unit<E>(self) -> Result<StatementListVerbs, E> {
+                Ok(StatementListVerbs(PartiqlVerbs::default()))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StatementListVerbs, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(StatementListVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<StatementListVerbs, E> {
+                Ok(StatementListVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<StatementListVerbs, E> {
+                Ok(StatementListVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<StatementListVerbs, E> {
+                Ok(StatementListVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<StatementListVerbs, E> {
+                Ok(StatementListVerbs(PartiqlVerbs::ALL))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<StatementListVerbs, E> {
+                Ok(StatementListVerbs(PartiqlVerbs::ALL))
+            }
+        }
+        deserializer.deserialize_any(V)
     }
 }
 
@@ -211,7 +400,20 @@ fn request_facts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<RequestFa
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RequestFacts, A::Error> {
             let mut facts = RequestFacts::default();
             while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                map.next_value::<MemberValue>()?.note(&key, &mut facts);
+                match FactMember::of(&key) {
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                    Some(FactMember::Statement) => {
+                        let StatementVerbs(verbs) = map.next_value()?;
+                        facts.partiql = facts.partiql.union(verbs);
+                    }
+                    Some(FactMember::Statements) => {
+                        let StatementListVerbs(verbs) = map.next_value()?;
+                        facts.partiql = facts.partiql.union(verbs);
+                    }
+                    Some(member) => map.next_value::<MemberValue>()?.note(member, &mut facts),
+                }
             }
             Ok(facts)
         }
@@ -310,17 +512,21 @@ impl<'de> Deserialize<'de> for MemberValue {
     }
 }
 
-/// Passes a record on, first unwrapping the event-history form.
+/// Passes a record on, first unwrapping the event-history form; the serde reader's last step.
 pub(super) fn deliver(
-    record: &Record<'_>,
+    mut record: Record<'_>,
     sink: &mut dyn FnMut(&Record<'_>),
 ) -> Result<(), serde_json::Error> {
     match &record.embedded {
         Some(inner) => {
-            let inner: Record<'_> = serde_json::from_str(inner)?;
+            let mut inner: Record<'_> = serde_json::from_str(inner)?;
+            inner.settle_request();
             sink(&inner);
         }
-        None => sink(record),
+        None => {
+            record.settle_request();
+            sink(&record);
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! [`is_data_event`]. It does not validate against the action catalog: the caller's `known_action`
 //! hook does that, and whatever it rejects is reported as unmapped.
 
+pub use super::request::{PartiqlVerbs, RequestFacts};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -463,58 +464,27 @@ fn apigateway_methods(name: &str) -> Option<&'static [&'static str]> {
         .map(|(_, methods)| *methods)
 }
 
-/// What a call's `requestParameters` show that changes the actions it needs.
-///
-/// The CloudTrail reader takes these from the top-level members of `requestParameters`; the
-/// Athena reader groups its rows by the same three facts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct RequestFacts {
-    /// A non-empty `tags`, `tagSpecificationSet`, `tagSpecifications`, `tagSpecification`,
-    /// `tagList` or `resourceTags` member (any case): the call tags what it creates.
-    pub tags: bool,
-    /// A `versionId` member, or a copy source naming `versionId=`: the call reads (or changes)
-    /// one version of an object.
-    pub version_id: bool,
-    /// An `x-amz-copy-source` (or `copySource`) member: the call reads another object.
-    pub copy_source: bool,
-}
-
-impl RequestFacts {
-    /// The facts as a number below 8, for tables indexed by them.
-    pub fn index(self) -> usize {
-        usize::from(self.tags)
-            | usize::from(self.version_id) << 1
-            | usize::from(self.copy_source) << 2
-    }
-
-    /// True for a `requestParameters` member name that carries tags.
-    pub fn is_tags_member(name: &str) -> bool {
-        [
-            "tags",
-            "tagSpecificationSet",
-            "tagSpecifications",
-            "tagSpecification",
-            "tagList",
-            "resourceTags",
-        ]
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(name))
-    }
-
-    /// True for a `requestParameters` member name that names a copy source.
-    pub fn is_copy_source_member(name: &str) -> bool {
-        name.eq_ignore_ascii_case("x-amz-copy-source") || name.eq_ignore_ascii_case("copySource")
-    }
-}
-
 /// The actions an event needs given what its request shows, before catalog validation: those of
 /// [`actions_for_event`], with the versioned S3 permission in place of the plain one when the
-/// call names a `versionId`. The extra actions of [`request_actions`] are not included.
+/// call names a `versionId`, and only the PartiQL actions of the statements' verbs when a
+/// DynamoDB PartiQL call shows its statements. The extra actions of [`request_actions`] are not included.
 pub fn actions_for_request(
     event_source: &str,
     event_name: &str,
     facts: RequestFacts,
 ) -> Option<Vec<String>> {
+    if !facts.partiql.is_empty()
+        && event_source == "dynamodb.amazonaws.com"
+        && PARTIQL_EVENTS.contains(&event_name)
+    {
+        return Some(
+            facts
+                .partiql
+                .actions()
+                .map(|a| format!("dynamodb:{a}"))
+                .collect(),
+        );
+    }
     if facts.version_id
         && event_source == "s3.amazonaws.com"
         && let Some((_, actions)) = VERSIONED_S3.iter().find(|(n, _)| *n == event_name)
@@ -522,6 +492,101 @@ pub fn actions_for_request(
         return Some(actions.iter().map(|a| format!("s3:{a}")).collect());
     }
     actions_for_event(event_source, event_name)
+}
+
+/// DynamoDB calls that run PartiQL statements: each statement needs the action of its verb
+/// (`dynamodb:PartiQLSelect`...). CloudTrail logs the statement text, non-key values redacted:
+/// `requestParameters.statement`, or `requestParameters.requestItems[].statement` for a batch
+/// (DynamoDB Developer Guide, "Understanding DynamoDB log file entries").
+const PARTIQL_EVENTS: &[&str] = &[
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
+];
+
+/// Per event source, the event names whose needed actions depend on their [`RequestFacts`]; built
+/// once from the request rules below, so that a reader can skip the `requestParameters` of every
+/// other event unread.
+struct FactRules {
+    /// Strip an API version from the name first (Lambda, CloudFront).
+    versioned_names: bool,
+    /// Exact names, or `Prefix*`, or `*`.
+    names: Vec<&'static str>,
+}
+
+/// [`FactRules`] by IAM prefix, and by every lower-case event source host of those prefixes.
+struct FactRuleIndex {
+    by_prefix: HashMap<&'static str, FactRules>,
+    by_host: HashMap<String, &'static str>,
+}
+
+static FACT_RULES: LazyLock<FactRuleIndex> = LazyLock::new(|| {
+    let mut by_prefix: HashMap<&'static str, FactRules> = HashMap::new();
+    let mut add = |prefix: &'static str, names: &mut dyn Iterator<Item = &'static str>| {
+        by_prefix
+            .entry(prefix)
+            .or_insert_with(|| FactRules {
+                versioned_names: VERSIONED_NAME_SERVICES.contains(&prefix),
+                names: Vec::new(),
+            })
+            .names
+            .extend(names);
+    };
+    for (prefix, pattern, _) in TAG_ON_CREATE.iter() {
+        add(prefix, &mut std::iter::once(*pattern));
+    }
+    add("s3", &mut VERSIONED_S3.iter().map(|(name, _)| *name));
+    add("s3", &mut ["CopyObject", "UploadPartCopy"].into_iter());
+    add("dynamodb", &mut PARTIQL_EVENTS.iter().copied());
+    // Every host whose prefix has rules: its own name, and the hosts the exceptions table maps to it.
+    let hosts = by_prefix
+        .keys()
+        .map(|p| format!("{p}.amazonaws.com"))
+        .chain(
+            SOURCE_PREFIX_EXCEPTIONS
+                .keys()
+                .map(|h| format!("{h}.amazonaws.com")),
+        )
+        .collect::<Vec<_>>();
+    let mut by_host = HashMap::new();
+    for host in hosts {
+        if let Some(prefix) = service_prefix(&host)
+            && let Some((prefix, _)) = by_prefix.get_key_value(prefix.as_ref())
+        {
+            by_host.insert(host, *prefix);
+        }
+    }
+    FactRuleIndex { by_prefix, by_host }
+});
+
+/// True when what an event needs can depend on its [`RequestFacts`]: a reader may leave the
+/// facts of every other event unread (they would map the same).
+#[inline]
+pub fn facts_matter(event_source: &str, event_name: &str) -> bool {
+    let index = &*FACT_RULES;
+    let rules = match index.by_host.get(event_source) {
+        Some(prefix) => index.by_prefix.get(prefix),
+        // Only a host spelled with capitals can have rules and not be in the host table.
+        None if event_source.bytes().any(|b| b.is_ascii_uppercase()) => {
+            service_prefix(event_source).and_then(|p| index.by_prefix.get(p.as_ref()))
+        }
+        None => None,
+    };
+    let Some(rules) = rules else {
+        return false;
+    };
+    let name = if rules.versioned_names {
+        strip_api_version(event_name)
+    } else {
+        event_name
+    };
+    rules
+        .names
+        .iter()
+        .any(|pattern| match pattern.strip_suffix('*') {
+            Some(head) => name.starts_with(head),
+            None => name == *pattern,
+        })
 }
 
 /// The extra actions a call needs because of what its request carries, before catalog

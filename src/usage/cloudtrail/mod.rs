@@ -15,6 +15,7 @@ mod gunzip;
 pub mod layout;
 pub mod mapping;
 pub mod record;
+pub mod request;
 mod s3;
 mod skim;
 mod structure;

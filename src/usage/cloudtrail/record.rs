@@ -67,7 +67,7 @@ fn serde_records(text: &[u8], sink: &mut dyn FnMut(&Record<'_>)) -> Result<(), s
     } else {
         // JSON lines (or concatenated objects): each is an event-history entry or a bare record.
         for item in serde_json::Deserializer::from_slice(text).into_iter::<Record<'_>>() {
-            deliver(&item?, sink)?;
+            deliver(item?, sink)?;
         }
         Ok(())
     }
@@ -130,7 +130,7 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         // One record at a time: the array is never collected.
         while let Some(record) = seq.next_element::<Record<'de>>()? {
-            deliver(&record, &mut *self.sink).map_err(serde::de::Error::custom)?;
+            deliver(record, &mut *self.sink).map_err(serde::de::Error::custom)?;
         }
         Ok(())
     }
