@@ -507,6 +507,7 @@ const PARTIQL_EVENTS: &[&str] = &[
 /// Per event source, the event names whose needed actions depend on their [`RequestFacts`]; built
 /// once from the request rules below, so that a reader can skip the `requestParameters` of every
 /// other event unread.
+#[derive(Clone)]
 struct FactRules {
     /// Strip an API version from the name first (Lambda, CloudFront).
     versioned_names: bool,
@@ -514,14 +515,16 @@ struct FactRules {
     names: Vec<&'static str>,
 }
 
-/// [`FactRules`] by IAM prefix, and by every lower-case event source host of those prefixes.
+/// [`FactRules`] by every lower-case event source host of the prefixes that have any, and by
+/// prefix. foldhash: hit once per record by the reader, with keys from the logs (a flood of
+/// colliding hosts would cost time, never a wrong answer).
 struct FactRuleIndex {
-    by_prefix: HashMap<&'static str, FactRules>,
-    by_host: HashMap<String, &'static str>,
+    by_host: foldhash::HashMap<String, FactRules>,
+    by_prefix: foldhash::HashMap<&'static str, FactRules>,
 }
 
 static FACT_RULES: LazyLock<FactRuleIndex> = LazyLock::new(|| {
-    let mut by_prefix: HashMap<&'static str, FactRules> = HashMap::new();
+    let mut by_prefix: foldhash::HashMap<&'static str, FactRules> = Default::default();
     let mut add = |prefix: &'static str, names: &mut dyn Iterator<Item = &'static str>| {
         by_prefix
             .entry(prefix)
@@ -548,15 +551,15 @@ static FACT_RULES: LazyLock<FactRuleIndex> = LazyLock::new(|| {
                 .map(|h| format!("{h}.amazonaws.com")),
         )
         .collect::<Vec<_>>();
-    let mut by_host = HashMap::new();
+    let mut by_host: foldhash::HashMap<String, FactRules> = Default::default();
     for host in hosts {
         if let Some(prefix) = service_prefix(&host)
-            && let Some((prefix, _)) = by_prefix.get_key_value(prefix.as_ref())
+            && let Some(rules) = by_prefix.get(prefix.as_ref())
         {
-            by_host.insert(host, *prefix);
+            by_host.insert(host, rules.clone());
         }
     }
-    FactRuleIndex { by_prefix, by_host }
+    FactRuleIndex { by_host, by_prefix }
 });
 
 /// True when what an event needs can depend on its [`RequestFacts`]: a reader may leave the
@@ -565,7 +568,7 @@ static FACT_RULES: LazyLock<FactRuleIndex> = LazyLock::new(|| {
 pub fn facts_matter(event_source: &str, event_name: &str) -> bool {
     let index = &*FACT_RULES;
     let rules = match index.by_host.get(event_source) {
-        Some(prefix) => index.by_prefix.get(prefix),
+        Some(rules) => Some(rules),
         // Only a host spelled with capitals can have rules and not be in the host table.
         None if event_source.bytes().any(|b| b.is_ascii_uppercase()) => {
             service_prefix(event_source).and_then(|p| index.by_prefix.get(p.as_ref()))

@@ -70,21 +70,28 @@ impl FactMember {
     /// The fact a member of this name tells, if any.
     #[inline]
     pub fn of(name: &str) -> Option<FactMember> {
+        Self::of_bytes(name.as_bytes())
+    }
+
+    /// [`FactMember::of`] for a name as the file spells it (no escapes), unchecked as UTF-8: all
+    /// the names it knows are ASCII.
+    #[inline]
+    pub fn of_bytes(name: &[u8]) -> Option<FactMember> {
         // Most members are none of these: the length alone rules out nearly all of them.
-        let is = |m: &str| m.eq_ignore_ascii_case(name);
+        let is = |m: &[u8]| m.eq_ignore_ascii_case(name);
         match name.len() {
-            4 if is("tags") => Some(FactMember::Tags),
-            7 if is("tagList") => Some(FactMember::Tags),
-            9 if name == "versionId" => Some(FactMember::VersionId),
-            9 if name == "statement" => Some(FactMember::Statement),
-            10 if is("copySource") => Some(FactMember::CopySource),
-            12 if is("resourceTags") => Some(FactMember::Tags),
-            12 if name == "requestItems" => Some(FactMember::Statements),
-            16 if is("tagSpecification") => Some(FactMember::Tags),
-            17 if is("tagSpecifications") => Some(FactMember::Tags),
-            17 if is("x-amz-copy-source") => Some(FactMember::CopySource),
-            18 if name == "transactStatements" => Some(FactMember::Statements),
-            19 if is("tagSpecificationSet") => Some(FactMember::Tags),
+            4 if is(b"tags") => Some(FactMember::Tags),
+            7 if is(b"tagList") => Some(FactMember::Tags),
+            9 if name == b"versionId" => Some(FactMember::VersionId),
+            9 if name == b"statement" => Some(FactMember::Statement),
+            10 if is(b"copySource") => Some(FactMember::CopySource),
+            12 if is(b"resourceTags") => Some(FactMember::Tags),
+            12 if name == b"requestItems" => Some(FactMember::Statements),
+            16 if is(b"tagSpecification") => Some(FactMember::Tags),
+            17 if is(b"tagSpecifications") => Some(FactMember::Tags),
+            17 if is(b"x-amz-copy-source") => Some(FactMember::CopySource),
+            18 if name == b"transactStatements" => Some(FactMember::Statements),
+            19 if is(b"tagSpecificationSet") => Some(FactMember::Tags),
             _ => None,
         }
     }

@@ -230,11 +230,13 @@ impl<'t> Skimmer<'t, '_> {
                 b"requestParameters" => {
                     seen.first(1 << 10)?;
                     // CloudTrail writes the event's source and name first: when no request fact
-                    // can change what the event needs, its parameters are skipped unread.
-                    let skip = match (&rec.event_source, &rec.event_name) {
-                        (Some(source), Some(name)) => !mapping::facts_matter(source, name),
-                        _ => false,
-                    };
+                    // can change what the event needs, its parameters are skipped unread (as is
+                    // anything but an object, which holds no facts).
+                    let skip = s.peek() != Some(b'{')
+                        || match (&rec.event_source, &rec.event_name) {
+                            (Some(source), Some(name)) => !mapping::facts_matter(source, name),
+                            _ => false,
+                        };
                     if skip {
                         s.skip_value()?;
                     } else {
@@ -351,7 +353,7 @@ impl<'t> Skimmer<'t, '_> {
         self.pos += 1;
         self.fields(|s, key| {
             // Most members are none of the few that matter: their values are skipped unread.
-            let member = match std::str::from_utf8(key).ok().and_then(FactMember::of) {
+            let member = match FactMember::of_bytes(key) {
                 Some(member) => member,
                 None => return s.skip_value(),
             };
