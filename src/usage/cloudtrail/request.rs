@@ -62,7 +62,8 @@ pub enum FactMember {
     /// `statement`: one PartiQL statement (DynamoDB `ExecuteStatement`).
     Statement,
     /// `requestItems` or `transactStatements`: a list of `{"statement": ...}` (DynamoDB
-    /// `BatchExecuteStatement`, `ExecuteTransaction`).
+    /// `BatchExecuteStatement` as CloudTrail logs it, `ExecuteTransaction`); also `statements`,
+    /// the batch's API name, should a log use it.
     Statements,
 }
 
@@ -85,6 +86,7 @@ impl FactMember {
             9 if name == b"versionId" => Some(FactMember::VersionId),
             9 if name == b"statement" => Some(FactMember::Statement),
             10 if is(b"copySource") => Some(FactMember::CopySource),
+            10 if name == b"statements" => Some(FactMember::Statements),
             12 if is(b"resourceTags") => Some(FactMember::Tags),
             12 if name == b"requestItems" => Some(FactMember::Statements),
             16 if is(b"tagSpecification") => Some(FactMember::Tags),
@@ -199,6 +201,7 @@ mod tests {
             ("VersionId", None),
             ("statement", Some(FactMember::Statement)),
             ("requestItems", Some(FactMember::Statements)),
+            ("statements", Some(FactMember::Statements)),
             ("transactStatements", Some(FactMember::Statements)),
             ("X-Amz-Copy-Source", Some(FactMember::CopySource)),
             ("TagSpecificationSet", Some(FactMember::Tags)),
