@@ -507,12 +507,39 @@ const PARTIQL_EVENTS: &[&str] = &[
 /// Per event source, the event names whose needed actions depend on their [`RequestFacts`]; built
 /// once from the request rules below, so that a reader can skip the `requestParameters` of every
 /// other event unread.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct FactRules {
     /// Strip an API version from the name first (Lambda, CloudFront).
     versioned_names: bool,
-    /// Exact names, or `Prefix*`, or `*`.
-    names: Vec<&'static str>,
+    /// A `*` rule: every event of the service.
+    every: bool,
+    /// Exact event names.
+    names: foldhash::HashSet<&'static str>,
+    /// The heads of `Prefix*` rules.
+    heads: Vec<&'static str>,
+}
+
+impl FactRules {
+    fn add(&mut self, pattern: &'static str) {
+        match pattern.strip_suffix('*') {
+            Some("") => self.every = true,
+            Some(head) => self.heads.push(head),
+            None => {
+                self.names.insert(pattern);
+            }
+        }
+    }
+
+    fn matches(&self, event_name: &str) -> bool {
+        let name = if self.versioned_names {
+            strip_api_version(event_name)
+        } else {
+            event_name
+        };
+        self.every
+            || self.names.contains(name)
+            || self.heads.iter().any(|head| name.starts_with(head))
+    }
 }
 
 /// [`FactRules`] by every lower-case event source host of the prefixes that have any, and by
@@ -526,14 +553,11 @@ struct FactRuleIndex {
 static FACT_RULES: LazyLock<FactRuleIndex> = LazyLock::new(|| {
     let mut by_prefix: foldhash::HashMap<&'static str, FactRules> = Default::default();
     let mut add = |prefix: &'static str, names: &mut dyn Iterator<Item = &'static str>| {
-        by_prefix
-            .entry(prefix)
-            .or_insert_with(|| FactRules {
-                versioned_names: VERSIONED_NAME_SERVICES.contains(&prefix),
-                names: Vec::new(),
-            })
-            .names
-            .extend(names);
+        let rules = by_prefix.entry(prefix).or_insert_with(|| FactRules {
+            versioned_names: VERSIONED_NAME_SERVICES.contains(&prefix),
+            ..FactRules::default()
+        });
+        names.for_each(|pattern| rules.add(pattern));
     };
     for (prefix, pattern, _) in TAG_ON_CREATE.iter() {
         add(prefix, &mut std::iter::once(*pattern));
@@ -575,21 +599,7 @@ pub fn facts_matter(event_source: &str, event_name: &str) -> bool {
         }
         None => None,
     };
-    let Some(rules) = rules else {
-        return false;
-    };
-    let name = if rules.versioned_names {
-        strip_api_version(event_name)
-    } else {
-        event_name
-    };
-    rules
-        .names
-        .iter()
-        .any(|pattern| match pattern.strip_suffix('*') {
-            Some(head) => name.starts_with(head),
-            None => name == *pattern,
-        })
+    rules.is_some_and(|rules| rules.matches(event_name))
 }
 
 /// The extra actions a call needs because of what its request carries, before catalog
@@ -708,6 +718,131 @@ pub fn is_denied(error_code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every set of facts: the three flags, and no, one, some or all PartiQL verbs.
+    fn every_facts() -> Vec<RequestFacts> {
+        let verbs = [
+            PartiqlVerbs::default(),
+            PartiqlVerbs::of_statement("SELECT 1"),
+            PartiqlVerbs::of_statement("DELETE FROM t").union(PartiqlVerbs::of_statement("INSERT")),
+            PartiqlVerbs::ALL,
+        ];
+        let mut all = Vec::new();
+        for bits in 0..8u8 {
+            for partiql in verbs {
+                all.push(RequestFacts {
+                    tags: bits & 1 != 0,
+                    version_id: bits & 2 != 0,
+                    copy_source: bits & 4 != 0,
+                    partiql,
+                });
+            }
+        }
+        all
+    }
+
+    /// The reader skips `requestParameters` when `facts_matter` says no: that must never change
+    /// what an event needs, for any facts, or a used action would go missing.
+    #[test]
+    fn events_whose_facts_do_not_matter_map_alike_whatever_their_facts() {
+        let mut hosts: Vec<String> = SOURCE_PREFIX_EXCEPTIONS
+            .keys()
+            .map(|h| format!("{h}.amazonaws.com"))
+            .collect();
+        for (prefix, _, _) in TAG_ON_CREATE.iter() {
+            hosts.push(format!("{prefix}.amazonaws.com"));
+            hosts.push(format!("{}.amazonaws.com", prefix.to_ascii_uppercase()));
+        }
+        hosts.extend(
+            [
+                "s3",
+                "S3",
+                "dynamodb",
+                "sts",
+                "kms",
+                "madeup",
+                "lambda",
+                "cloudfront",
+            ]
+            .iter()
+            .map(|p| format!("{p}.amazonaws.com")),
+        );
+        hosts.push("not-a-host".into());
+        let mut names: Vec<String> = TAG_ON_CREATE
+            .iter()
+            .map(|(_, pattern, _)| pattern.replace('*', "Thing"))
+            .collect();
+        names.extend(VERSIONED_S3.iter().map(|(n, _)| n.to_string()));
+        names.extend(PARTIQL_EVENTS.iter().map(|n| n.to_string()));
+        names.extend(
+            [
+                "CopyObject",
+                "UploadPartCopy",
+                "PutObject",
+                "ListObjects",
+                "RunInstances",
+                "CreateFunction20150331",
+                "CreateFunction",
+                "TagResource",
+                "DescribeInstances",
+                "GetItem",
+                "TransactWriteItems",
+                "Decrypt",
+                "",
+            ]
+            .iter()
+            .map(|n| n.to_string()),
+        );
+        let mut skipped = 0;
+        for host in &hosts {
+            for name in &names {
+                if facts_matter(host, name) {
+                    continue;
+                }
+                skipped += 1;
+                let plain = (
+                    actions_for_request(host, name, RequestFacts::default()),
+                    request_actions(host, name, RequestFacts::default()),
+                );
+                for facts in every_facts() {
+                    assert_eq!(
+                        (
+                            actions_for_request(host, name, facts),
+                            request_actions(host, name, facts)
+                        ),
+                        plain,
+                        "{host} {name} {facts:?}"
+                    );
+                }
+            }
+        }
+        // The check above is not empty: most pairs are skipped.
+        assert!(skipped > hosts.len() * names.len() / 2, "{skipped}");
+    }
+
+    #[test]
+    fn facts_matter_for_the_events_the_request_rules_name() {
+        for (host, name) in [
+            ("s3.amazonaws.com", "GetObject"),
+            ("s3.amazonaws.com", "CopyObject"),
+            ("ec2.amazonaws.com", "DescribeInstances"),
+            ("EC2.amazonaws.com", "RunInstances"),
+            ("lambda.amazonaws.com", "CreateFunction20150331"),
+            ("dynamodb.amazonaws.com", "ExecuteStatement"),
+            ("dynamodb.amazonaws.com", "CreateTable"),
+            ("elasticloadbalancing.amazonaws.com", "CreateTargetGroup"),
+        ] {
+            assert!(facts_matter(host, name), "{host} {name}");
+        }
+        for (host, name) in [
+            ("s3.amazonaws.com", "ListObjects"),
+            ("kms.amazonaws.com", "Decrypt"),
+            ("dynamodb.amazonaws.com", "GetItem"),
+            ("lambda.amazonaws.com", "Invoke"),
+        ] {
+            assert!(!facts_matter(host, name), "{host} {name}");
+        }
+    }
 
     #[test]
     fn monitoring_maps_to_cloudwatch() {
