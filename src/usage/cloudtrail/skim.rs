@@ -229,19 +229,7 @@ impl<'t> Skimmer<'t, '_> {
                 }
                 b"requestParameters" => {
                     seen.first(1 << 10)?;
-                    // CloudTrail writes the event's source and name first: when no request fact
-                    // can change what the event needs, its parameters are skipped unread (as is
-                    // anything but an object, which holds no facts).
-                    let skip = s.peek() != Some(b'{')
-                        || match (&rec.event_source, &rec.event_name) {
-                            (Some(source), Some(name)) => !mapping::facts_matter(source, name),
-                            _ => false,
-                        };
-                    if skip {
-                        s.skip_value()?;
-                    } else {
-                        rec.request = s.request_facts()?;
-                    }
+                    s.request_parameters(rec)?;
                 }
                 // The event-history form: serde unwraps the embedded record.
                 b"CloudTrailEvent" => return Err(Stop::Record),
@@ -338,6 +326,26 @@ impl<'t> Skimmer<'t, '_> {
                 b']' => return Ok(()),
                 _ => return Err(Stop::Record),
             }
+        }
+    }
+
+    /// `requestParameters` into `rec.request`. Kept out of line: the record's field closure
+    /// stays small enough to be inlined into the member loop, which is most of the reading time.
+    #[inline(never)]
+    fn request_parameters(&mut self, rec: &mut Record<'t>) -> Step<()> {
+        // CloudTrail writes the event's source and name first: when no request fact can change
+        // what the event needs, its parameters are skipped unread (as is anything but an object,
+        // which holds no facts).
+        let skip = self.peek() != Some(b'{')
+            || match (&rec.event_source, &rec.event_name) {
+                (Some(source), Some(name)) => !mapping::facts_matter(source, name),
+                _ => false,
+            };
+        if skip {
+            self.skip_value()
+        } else {
+            rec.request = self.request_facts()?;
+            Ok(())
         }
     }
 
