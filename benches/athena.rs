@@ -6,7 +6,7 @@
 //! row here with the scan's time per record (`local_scan_1_thread`, corpus size from
 //! `IAMTRIM_BENCH_CT_MB`, default 8 MB uncompressed).
 
-#[path = "support/ct_corpus.rs"]
+#[path = "../tests/support/ct_corpus.rs"]
 mod ct_corpus;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

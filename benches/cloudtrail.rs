@@ -3,7 +3,7 @@
 //! Corpus size: `IAMTRIM_BENCH_CT_MB` (default 8 MB uncompressed, so `cargo bench --no-run` and
 //! quick runs stay cheap). The >= 1 GB budget run is `benches/cloudtrail_measure.rs`.
 
-#[path = "support/ct_corpus.rs"]
+#[path = "../tests/support/ct_corpus.rs"]
 mod ct_corpus;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

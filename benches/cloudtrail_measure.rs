@@ -13,7 +13,7 @@
 //!
 //! Run: `IAMTRIM_BENCH_CT_MB=1100 cargo bench --bench cloudtrail_measure`.
 
-#[path = "support/ct_corpus.rs"]
+#[path = "../tests/support/ct_corpus.rs"]
 mod ct_corpus;
 
 use flate2::read::MultiGzDecoder;

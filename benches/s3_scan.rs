@@ -10,7 +10,7 @@
 //!
 //! Run: `cargo bench --bench s3_scan`.
 
-#[path = "support/ct_corpus.rs"]
+#[path = "../tests/support/ct_corpus.rs"]
 mod ct_corpus;
 #[path = "../tests/support/s3_emulator.rs"]
 mod s3_emulator;

@@ -232,7 +232,7 @@ fn duckdb_usage_equals_local_reader_on_org_layout_logs() {
 
 #[test]
 fn duckdb_usage_equals_local_reader_on_generated_corpus() {
-    let corpus = crate::ct_corpus::corpus(2);
+    let corpus = crate::support::ct_corpus::corpus(2);
     let principals = all_principals(&corpus.root, &[]);
     assert_same_usage(
         &corpus.root,

@@ -615,6 +615,61 @@ fn mapping_case_reads_the_same_with_the_serde_reader() {
     assert_eq!(fast, serde);
 }
 
+/// Issue 14: a DynamoDB PartiQL call kept all four `PartiQL*` actions whatever its statement
+/// said. `testdata/cloudtrail/partiql/README.md` has the truth.
+#[test]
+fn partiql_calls_need_only_the_verbs_of_their_logged_statements() {
+    let role = |name: &str| format!("arn:aws:iam::111122223333:role/{name}");
+    for parser in [
+        iamtrim::usage::cloudtrail::RecordParser::Skim,
+        iamtrim::usage::cloudtrail::RecordParser::Serde,
+    ] {
+        let scan = iamtrim::usage::cloudtrail::scan_path_with_parser(
+            &testdata("partiql"),
+            &ScanOptions {
+                known_action: Some(&catalog_hook),
+                ..ScanOptions::default()
+            },
+            parser,
+        )
+        .expect("scan");
+        assert_eq!(
+            counts(usage(&scan, &role("reader"))),
+            [("dynamodb:PartiQLSelect", 2)],
+            "{parser:?}"
+        );
+        assert_eq!(
+            counts(usage(&scan, &role("loader"))),
+            [("dynamodb:PartiQLInsert", 1), ("dynamodb:PartiQLUpdate", 1)],
+            "{parser:?}"
+        );
+        assert_eq!(
+            counts(usage(&scan, &role("cleaner"))),
+            [("dynamodb:PartiQLDelete", 1)],
+            "{parser:?}"
+        );
+        // No statement logged: every verb stays.
+        assert_eq!(
+            counts(usage(&scan, &role("blind"))),
+            [
+                ("dynamodb:PartiQLDelete", 1),
+                ("dynamodb:PartiQLInsert", 1),
+                ("dynamodb:PartiQLSelect", 1),
+                ("dynamodb:PartiQLUpdate", 1),
+            ],
+            "{parser:?}"
+        );
+        assert_eq!(
+            usage(&scan, &role("reader")).actions["dynamodb:PartiQLSelect"]
+                .resources
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["arn:aws:dynamodb:eu-west-1:111122223333:table/orders"]
+        );
+    }
+}
+
 /// Issue 13 item 16: a record whose `eventName` is megabytes long was copied into the report, the
 /// warnings and the cache. It is refused, its file named, and its value copied nowhere.
 #[test]

@@ -4,8 +4,8 @@
 
 use iamtrim::iam::catalog::Catalog;
 use iamtrim::usage::cloudtrail::mapping::{
-    RequestFacts, actions_for_event, actions_for_request, data_event_type, is_console_event,
-    request_actions, service_prefix,
+    PartiqlVerbs, RequestFacts, actions_for_event, actions_for_request, data_event_type,
+    is_console_event, request_actions, service_prefix,
 };
 
 /// Asserts that the catalog knows `action` (in any case) and spells it as given.
@@ -355,6 +355,83 @@ fn facts(tags: bool, version_id: bool, copy_source: bool) -> RequestFacts {
         tags,
         version_id,
         copy_source,
+        ..RequestFacts::default()
+    }
+}
+
+/// The facts of a DynamoDB PartiQL call whose statements are `statements`.
+fn partiql(statements: &[&str]) -> RequestFacts {
+    RequestFacts {
+        partiql: statements
+            .iter()
+            .map(|s| PartiqlVerbs::of_statement(s))
+            .fold(PartiqlVerbs::default(), PartiqlVerbs::union),
+        ..RequestFacts::default()
+    }
+}
+
+#[test]
+fn a_partiql_call_needs_only_the_verbs_of_its_statements() {
+    let strings = |a: &[&str]| Some(a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let all = [
+        "dynamodb:PartiQLSelect",
+        "dynamodb:PartiQLInsert",
+        "dynamodb:PartiQLUpdate",
+        "dynamodb:PartiQLDelete",
+    ];
+    for event in [
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
+    ] {
+        let needs = |statements: &[&str]| {
+            actions_for_request(&host("dynamodb"), event, partiql(statements))
+        };
+        assert_eq!(
+            needs(&["SELECT * FROM t WHERE k = 'a'"]),
+            strings(&["dynamodb:PartiQLSelect"]),
+            "{event}"
+        );
+        assert_eq!(
+            needs(&["INSERT INTO t VALUE {'k' : ***(Redacted)}"]),
+            strings(&["dynamodb:PartiQLInsert"]),
+            "{event}"
+        );
+        assert_eq!(
+            needs(&["UPDATE t SET a = ***(Redacted) WHERE k = 'a'"]),
+            strings(&["dynamodb:PartiQLUpdate"]),
+            "{event}"
+        );
+        assert_eq!(
+            needs(&["DELETE FROM t WHERE k = 'a'"]),
+            strings(&["dynamodb:PartiQLDelete"]),
+            "{event}"
+        );
+        // A batch or transaction mixing verbs needs each of them.
+        assert_eq!(
+            needs(&[
+                "delete FROM t WHERE k = 'a'",
+                "Select * FROM t",
+                "DELETE FROM u"
+            ]),
+            strings(&["dynamodb:PartiQLSelect", "dynamodb:PartiQLDelete"]),
+            "{event}"
+        );
+        // No statement, or one whose verb is not read: all four.
+        assert_eq!(needs(&[]), strings(&all), "{event}");
+        assert_eq!(
+            needs(&["SELECT * FROM t", "EXISTS(SELECT * FROM u)"]),
+            strings(&all),
+            "{event}"
+        );
+    }
+    // Statement verbs change nothing for other calls.
+    assert_eq!(
+        actions_for_request(&host("dynamodb"), "GetItem", partiql(&["SELECT 1"])),
+        strings(&["dynamodb:GetItem"])
+    );
+    for action in all {
+        assert_in_catalog(action);
     }
 }
 

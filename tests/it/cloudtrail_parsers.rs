@@ -1,7 +1,7 @@
 //! The hand-written record scanner against the serde reader: the same `CloudTrailScan` on the
 //! generated benchmark corpus and on every CloudTrail fixture.
 
-use crate::ct_corpus;
+use crate::support::ct_corpus;
 
 use iamtrim::usage::cloudtrail::{RecordParser, ScanOptions, scan_path_with_parser};
 use std::path::{Path, PathBuf};

@@ -7,9 +7,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-#[path = "../../benches/support/ct_corpus.rs"]
-mod ct_corpus;
-
 mod access_analyzer;
 mod athena;
 mod cli_e2e;

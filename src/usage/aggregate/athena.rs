@@ -1,11 +1,13 @@
 //! The Athena flow: `StartQueryExecution`, `GetQueryExecution` with backoff until the query ends,
-//! `GetQueryResults` page by page, and `StopQueryExecution` when the caller cancels.
+//! `GetQueryResults` page by page, and `StopQueryExecution` when the caller cancels (the loops are
+//! [`super::poll`]'s, shared with Lake).
 //!
 //! Owns [`run`] and the sorting of Athena's failures into [`AggregateError`]s that name their
 //! fix. It does not build SQL or map rows to usage.
 
+use super::poll::{self, Phase, QueryState};
 use super::rows::RowReader;
-use super::{AggregateError, AthenaTable, PollSettings, ProgressHook, QueryOutput, QueryProgress};
+use super::{AggregateError, AthenaTable, PollSettings, ProgressHook, QueryOutput};
 use crate::usage::aws::{AwsError, classify};
 use aws_sdk_athena::Client;
 use aws_sdk_athena::error::{ProvideErrorMetadata, SdkError};
@@ -150,81 +152,61 @@ pub async fn run(
         .unwrap_or_default();
 
     tokio::pin!(cancel);
-    let mut wait = poll.initial;
-    let mut throttled = 0u32;
-    let bytes_scanned = loop {
-        let polled = tokio::select! {
-            biased;
-            _ = &mut cancel => return Err(stop(client, &query_id).await),
-            polled = client.get_query_execution().query_execution_id(&query_id).send() => polled,
-        };
-        let execution = match polled {
-            Ok(out) => out.query_execution,
-            Err(err) => match call_error("GetQueryExecution", table, err) {
-                AggregateError::Throttled { .. } if throttled < poll.max_throttled => {
-                    throttled += 1;
-                    wait = poll.next(wait);
-                    tokio::select! {
-                        biased;
-                        _ = &mut cancel => return Err(stop(client, &query_id).await),
-                        _ = tokio::time::sleep(wait) => {}
-                    }
-                    continue;
+    let bytes_scanned = poll::wait_for_query(
+        &query_id,
+        poll,
+        progress,
+        started,
+        cancel,
+        async || {
+            let execution = client
+                .get_query_execution()
+                .query_execution_id(&query_id)
+                .send()
+                .await
+                .map_err(|e| call_error("GetQueryExecution", table, e))?
+                .query_execution;
+            let status = execution.as_ref().and_then(|e| e.status.as_ref());
+            let state = status.and_then(|s| s.state.clone());
+            let phase = match &state {
+                Some(QueryExecutionState::Succeeded) => Phase::Succeeded,
+                Some(QueryExecutionState::Failed) => {
+                    let reason = status
+                        .and_then(|s| {
+                            s.athena_error
+                                .as_ref()
+                                .and_then(|e| e.error_message.clone())
+                                .or_else(|| s.state_change_reason.clone())
+                        })
+                        .unwrap_or_else(|| "no reason given".into());
+                    Phase::Ended(
+                        from_message(table, &reason).unwrap_or(AggregateError::Failed {
+                            engine: ENGINE,
+                            query_id: query_id.clone(),
+                            reason,
+                        }),
+                    )
                 }
-                other => return Err(other),
-            },
-        };
-        throttled = 0;
-        let status = execution.as_ref().and_then(|e| e.status.as_ref());
-        let state = status.and_then(|s| s.state.clone());
-        let bytes = execution
-            .as_ref()
-            .and_then(|e| e.statistics.as_ref())
-            .and_then(|s| s.data_scanned_in_bytes)
-            .unwrap_or(0)
-            .max(0) as u64;
-        if let Some(hook) = progress {
-            hook(&QueryProgress {
-                query_id: query_id.clone(),
-                state: state.as_ref().map_or("UNKNOWN", |s| s.as_str()).to_string(),
-                elapsed: started.elapsed(),
-                bytes_scanned: bytes,
-            });
-        }
-        match state {
-            Some(QueryExecutionState::Succeeded) => break bytes,
-            Some(QueryExecutionState::Failed) => {
-                let reason = status
-                    .and_then(|s| {
-                        s.athena_error
-                            .as_ref()
-                            .and_then(|e| e.error_message.clone())
-                            .or_else(|| s.state_change_reason.clone())
-                    })
-                    .unwrap_or_else(|| "no reason given".into());
-                return Err(
-                    from_message(table, &reason).unwrap_or(AggregateError::Failed {
-                        engine: ENGINE,
-                        query_id,
-                        reason,
-                    }),
-                );
-            }
-            Some(QueryExecutionState::Cancelled) => {
-                return Err(AggregateError::Cancelled {
+                Some(QueryExecutionState::Cancelled) => Phase::Ended(AggregateError::Cancelled {
                     engine: ENGINE,
-                    query_id,
-                });
-            }
-            _ => {}
-        }
-        tokio::select! {
-            biased;
-            _ = &mut cancel => return Err(stop(client, &query_id).await),
-            _ = tokio::time::sleep(wait) => {}
-        }
-        wait = poll.next(wait);
-    };
+                    query_id: query_id.clone(),
+                }),
+                _ => Phase::Running,
+            };
+            Ok(QueryState {
+                label: state.as_ref().map_or("UNKNOWN", |s| s.as_str()).to_string(),
+                bytes_scanned: execution
+                    .as_ref()
+                    .and_then(|e| e.statistics.as_ref())
+                    .and_then(|s| s.data_scanned_in_bytes)
+                    .unwrap_or(0)
+                    .max(0) as u64,
+                phase,
+            })
+        },
+        async || stop(client, &query_id).await,
+    )
+    .await?;
 
     let rows = read_results(client, table, &query_id, poll).await?;
     Ok(QueryOutput {
@@ -257,62 +239,50 @@ async fn read_results(
 ) -> Result<Vec<super::rows::AggregateRow>, AggregateError> {
     let mut reader: Option<RowReader> = None;
     let mut rows = Vec::new();
-    let mut token: Option<String> = None;
-    let mut throttled = 0u32;
-    let mut wait = poll.initial;
-    loop {
-        let page = client
-            .get_query_results()
-            .query_execution_id(query_id)
-            .max_results(1000)
-            .set_next_token(token.clone())
-            .send()
-            .await;
-        let page = match page {
-            Ok(page) => page,
-            Err(err) => match call_error("GetQueryResults", table, err) {
-                AggregateError::Throttled { .. } if throttled < poll.max_throttled => {
-                    throttled += 1;
-                    tokio::time::sleep(wait).await;
-                    wait = poll.next(wait);
-                    continue;
-                }
-                other => return Err(other),
-            },
-        };
-        throttled = 0;
-        for row in page.result_set.and_then(|r| r.rows).unwrap_or_default() {
-            let cells: Vec<Option<&str>> = row
-                .data
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .map(|d| d.var_char_value.as_deref())
-                .collect();
-            match &mut reader {
-                None => {
-                    let header: Vec<&str> = cells.iter().map(|c| c.unwrap_or("")).collect();
-                    reader =
-                        Some(
-                            RowReader::new(&header).map_err(|source| AggregateError::Rows {
+    poll::read_pages(
+        poll,
+        async |token| {
+            client
+                .get_query_results()
+                .query_execution_id(query_id)
+                .max_results(1000)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| call_error("GetQueryResults", table, e))
+        },
+        |page| {
+            for row in page.result_set.and_then(|r| r.rows).unwrap_or_default() {
+                let cells: Vec<Option<&str>> = row
+                    .data
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|d| d.var_char_value.as_deref())
+                    .collect();
+                match &mut reader {
+                    None => {
+                        let header: Vec<&str> = cells.iter().map(|c| c.unwrap_or("")).collect();
+                        reader = Some(RowReader::new(&header).map_err(|source| {
+                            AggregateError::Rows {
                                 engine: ENGINE,
                                 source,
-                            })?,
-                        );
-                }
-                Some(reader) => {
-                    rows.push(reader.read(&cells).map_err(|source| AggregateError::Rows {
-                        engine: ENGINE,
-                        source,
-                    })?)
+                            }
+                        })?);
+                    }
+                    Some(reader) => {
+                        rows.push(reader.read(&cells).map_err(|source| AggregateError::Rows {
+                            engine: ENGINE,
+                            source,
+                        })?)
+                    }
                 }
             }
-        }
-        token = page.next_token;
-        if token.is_none() {
-            return Ok(rows);
-        }
-    }
+            Ok(page.next_token)
+        },
+    )
+    .await?;
+    Ok(rows)
 }
 
 #[cfg(test)]

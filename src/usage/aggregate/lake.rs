@@ -1,12 +1,14 @@
 //! The CloudTrail Lake flow: `StartQuery`, `DescribeQuery` with backoff until the query ends,
-//! `GetQueryResults` page by page, and `CancelQuery` when the caller cancels.
+//! `GetQueryResults` page by page, and `CancelQuery` when the caller cancels (the loops are
+//! [`super::poll`]'s, shared with Athena).
 //!
 //! Owns [`run`] and the sorting of Lake's failures into [`AggregateError`]s that name their fix.
 //! It does not build SQL or map rows to usage.
 
+use super::poll::{self, Phase, QueryState};
 use super::rows::RowReader;
 use super::sql::COLUMNS;
-use super::{AggregateError, PollSettings, ProgressHook, QueryOutput, QueryProgress};
+use super::{AggregateError, PollSettings, ProgressHook, QueryOutput};
 use crate::usage::aws::{AwsError, classify};
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
@@ -87,129 +89,98 @@ pub async fn run(
         .unwrap_or_default();
 
     tokio::pin!(cancel);
-    let mut wait = poll.initial;
-    let mut throttled = 0u32;
-    let bytes_scanned = loop {
-        let polled = tokio::select! {
-            biased;
-            _ = &mut cancel => return Err(stop(client, &query_id).await),
-            polled = client.describe_query().query_id(&query_id).send() => polled,
-        };
-        let described = match polled {
-            Ok(out) => out,
-            Err(err) => match call_error("DescribeQuery", store, err) {
-                AggregateError::Throttled { .. } if throttled < poll.max_throttled => {
-                    throttled += 1;
-                    wait = poll.next(wait);
-                    tokio::select! {
-                        biased;
-                        _ = &mut cancel => return Err(stop(client, &query_id).await),
-                        _ = tokio::time::sleep(wait) => {}
-                    }
-                    continue;
+    let bytes_scanned = poll::wait_for_query(
+        &query_id,
+        poll,
+        progress,
+        started,
+        cancel,
+        async || {
+            let described = client
+                .describe_query()
+                .query_id(&query_id)
+                .send()
+                .await
+                .map_err(|e| call_error("DescribeQuery", store, e))?;
+            let phase = match described.query_status {
+                Some(QueryStatus::Finished) => Phase::Succeeded,
+                Some(QueryStatus::Failed) => Phase::Ended(AggregateError::Failed {
+                    engine: ENGINE,
+                    query_id: query_id.clone(),
+                    reason: described
+                        .error_message
+                        .clone()
+                        .unwrap_or_else(|| "no reason given".into()),
+                }),
+                Some(QueryStatus::Cancelled | QueryStatus::TimedOut) => {
+                    Phase::Ended(AggregateError::Cancelled {
+                        engine: ENGINE,
+                        query_id: query_id.clone(),
+                    })
                 }
-                other => return Err(other),
-            },
-        };
-        throttled = 0;
-        let bytes = described
-            .query_statistics
-            .as_ref()
-            .and_then(|s| s.bytes_scanned)
-            .unwrap_or(0)
-            .max(0) as u64;
-        if let Some(hook) = progress {
-            hook(&QueryProgress {
-                query_id: query_id.clone(),
-                state: described
+                _ => Phase::Running,
+            };
+            Ok(QueryState {
+                label: described
                     .query_status
                     .as_ref()
                     .map_or("UNKNOWN", |s| s.as_str())
                     .to_string(),
-                elapsed: started.elapsed(),
-                bytes_scanned: bytes,
-            });
-        }
-        match described.query_status {
-            Some(QueryStatus::Finished) => break bytes,
-            Some(QueryStatus::Failed) => {
-                return Err(AggregateError::Failed {
-                    engine: ENGINE,
-                    query_id,
-                    reason: described
-                        .error_message
-                        .unwrap_or_else(|| "no reason given".into()),
-                });
-            }
-            Some(QueryStatus::Cancelled | QueryStatus::TimedOut) => {
-                return Err(AggregateError::Cancelled {
-                    engine: ENGINE,
-                    query_id,
-                });
-            }
-            _ => {}
-        }
-        tokio::select! {
-            biased;
-            _ = &mut cancel => return Err(stop(client, &query_id).await),
-            _ = tokio::time::sleep(wait) => {}
-        }
-        wait = poll.next(wait);
-    };
+                bytes_scanned: described
+                    .query_statistics
+                    .as_ref()
+                    .and_then(|s| s.bytes_scanned)
+                    .unwrap_or(0)
+                    .max(0) as u64,
+                phase,
+            })
+        },
+        async || stop(client, &query_id).await,
+    )
+    .await?;
 
     let mut reader = RowReader::new(COLUMNS).map_err(|source| AggregateError::Rows {
         engine: ENGINE,
         source,
     })?;
     let mut rows = Vec::new();
-    let mut token: Option<String> = None;
-    let mut throttled = 0u32;
-    let mut wait = poll.initial;
-    loop {
-        let page = client
-            .get_query_results()
-            .query_id(&query_id)
-            .set_next_token(token.clone())
-            .send()
-            .await;
-        let page = match page {
-            Ok(page) => page,
-            Err(err) => match call_error("GetQueryResults", store, err) {
-                AggregateError::Throttled { .. } if throttled < poll.max_throttled => {
-                    throttled += 1;
-                    tokio::time::sleep(wait).await;
-                    wait = poll.next(wait);
-                    continue;
-                }
-                other => return Err(other),
-            },
-        };
-        throttled = 0;
-        // Lake gives each row as a list of one-entry maps, column name -> value (a missing
-        // entry is NULL).
-        for row in page.query_result_rows.unwrap_or_default() {
-            let cells: Vec<Option<&str>> = COLUMNS
-                .iter()
-                .map(|column| {
-                    row.iter()
-                        .find_map(|cell| cell.get(*column))
-                        .map(String::as_str)
-                })
-                .collect();
-            rows.push(reader.read(&cells).map_err(|source| AggregateError::Rows {
-                engine: ENGINE,
-                source,
-            })?);
-        }
-        token = page.next_token;
-        if token.is_none() {
-            return Ok(QueryOutput {
-                query_id,
-                bytes_scanned,
-                rows,
-            });
-        }
-    }
+    poll::read_pages(
+        poll,
+        async |token| {
+            client
+                .get_query_results()
+                .query_id(&query_id)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| call_error("GetQueryResults", store, e))
+        },
+        |page| {
+            // Lake gives each row as a list of one-entry maps, column name -> value (a missing
+            // entry is NULL).
+            for row in page.query_result_rows.unwrap_or_default() {
+                let cells: Vec<Option<&str>> = COLUMNS
+                    .iter()
+                    .map(|column| {
+                        row.iter()
+                            .find_map(|cell| cell.get(*column))
+                            .map(String::as_str)
+                    })
+                    .collect();
+                rows.push(reader.read(&cells).map_err(|source| AggregateError::Rows {
+                    engine: ENGINE,
+                    source,
+                })?);
+            }
+            Ok(page.next_token)
+        },
+    )
+    .await?;
+    Ok(QueryOutput {
+        query_id,
+        bytes_scanned,
+        rows,
+    })
 }
 
 /// Asks Lake to cancel the query; the error to return either way.

@@ -13,6 +13,7 @@
 
 pub mod athena;
 pub mod lake;
+mod poll;
 pub mod rows;
 pub mod sql;
 

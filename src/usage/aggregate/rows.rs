@@ -10,6 +10,7 @@ use crate::usage::cloudtrail::{
     KnownAction, MAX_UNMAPPED_NAMES, MappedEvent, PrincipalFilter, map_event,
 };
 use crate::usage::{ObservedUsage, UsageSourceKind, Window};
+use foldhash::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a request's parameters said, as far as the mapping needs: these three facts select extra
@@ -126,6 +127,8 @@ impl RowReader {
                 tags: flag(4)?,
                 version_id: flag(5)?,
                 copy_source: flag(6)?,
+                // The query does not read PartiQL statements: such a call keeps all four verbs.
+                partiql: Default::default(),
             },
             data_account: text(7),
             data_type: text(8),
@@ -205,6 +208,9 @@ pub fn usage_from_rows(
 ) -> RowsUsage {
     let mut out = RowsUsage::default();
     let mut data_types: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    // Rows repeat a few thousand events over many principals: each event (with its facts) is
+    // mapped once, as the local reader maps each once per thread.
+    let mut mapped: HashMap<(&str, &str, RowFacts), MappedEvent> = HashMap::default();
     for row in rows {
         if let Some(account) = &row.data_account {
             let types = data_types.entry(account.as_str()).or_default();
@@ -231,7 +237,15 @@ pub fn usage_from_rows(
             ObservedUsage::empty(arn, UsageSourceKind::Cloudtrail, window.clone())
         });
         let denied = row.denial.as_deref().is_some_and(mapping::is_denied);
-        let actions = match row_actions(row, known_action) {
+        let key = (
+            row.event_source.as_str(),
+            row.event_name.as_str(),
+            row.request_facts,
+        );
+        let event = mapped
+            .entry(key)
+            .or_insert_with(|| row_actions(row, known_action));
+        let actions = match event {
             MappedEvent::Actions { actions, .. } => actions,
             MappedEvent::Console => continue,
             MappedEvent::Unmapped { prefix } => {
@@ -245,16 +259,25 @@ pub fn usage_from_rows(
                     if names.len() < MAX_UNMAPPED_NAMES {
                         names.insert(row.event_name.clone());
                     }
-                    usage.service_level_only.insert(prefix);
+                    usage.service_level_only.insert(prefix.clone());
                 }
                 continue;
             }
         };
-        for action in actions {
+        for action in actions.iter() {
+            // Looked up before inserting, so a principal's known action costs no copy of its name.
             if denied {
-                *usage.denied.entry(action).or_default() += row.calls;
+                match usage.denied.get_mut(action) {
+                    Some(n) => *n += row.calls,
+                    None => {
+                        usage.denied.insert(action.clone(), row.calls);
+                    }
+                }
             } else {
-                usage.actions.entry(action).or_default().count += row.calls;
+                match usage.actions.get_mut(action) {
+                    Some(used) => used.count += row.calls,
+                    None => usage.actions.entry(action.clone()).or_default().count += row.calls,
+                }
             }
         }
     }
@@ -358,6 +381,47 @@ mod tests {
         assert_eq!(
             got.unmapped,
             BTreeMap::from([(("madeup.amazonaws.com".into(), "DoThing".into()), 5)])
+        );
+    }
+
+    #[test]
+    fn an_event_is_mapped_apart_for_each_set_of_request_facts() {
+        let a = "arn:aws:iam::1:role/a";
+        let b = "arn:aws:iam::1:role/b";
+        let counted: PrincipalFilter = [a.to_string(), b.to_string()].into_iter().collect();
+        let mut tagged = row(b, "ec2.amazonaws.com", "RunInstances", 3);
+        tagged.request_facts.tags = true;
+        let mut versioned = row(a, "s3.amazonaws.com", "GetObject", 5);
+        versioned.request_facts.version_id = true;
+        let rows = [
+            row(a, "ec2.amazonaws.com", "RunInstances", 1),
+            tagged,
+            row(b, "ec2.amazonaws.com", "RunInstances", 2),
+            row(b, "s3.amazonaws.com", "GetObject", 4),
+            versioned,
+        ];
+        let got = usage_from_rows(&rows, &counted, &window(), None);
+        let counts = |arn: &str| -> Vec<(String, u64)> {
+            got.usage[arn]
+                .actions
+                .iter()
+                .map(|(a, x)| (a.clone(), x.count))
+                .collect()
+        };
+        let expected = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+            pairs.iter().map(|(a, n)| (a.to_string(), *n)).collect()
+        };
+        assert_eq!(
+            counts(a),
+            expected(&[("ec2:RunInstances", 1), ("s3:GetObjectVersion", 5)])
+        );
+        assert_eq!(
+            counts(b),
+            expected(&[
+                ("ec2:CreateTags", 3),
+                ("ec2:RunInstances", 5),
+                ("s3:GetObject", 4)
+            ])
         );
     }
 

@@ -9,6 +9,7 @@
 //! [`is_data_event`]. It does not validate against the action catalog: the caller's `known_action`
 //! hook does that, and whatever it rejects is reported as unmapped.
 
+pub use super::request::{PartiqlVerbs, RequestFacts};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -463,58 +464,27 @@ fn apigateway_methods(name: &str) -> Option<&'static [&'static str]> {
         .map(|(_, methods)| *methods)
 }
 
-/// What a call's `requestParameters` show that changes the actions it needs.
-///
-/// The CloudTrail reader takes these from the top-level members of `requestParameters`; the
-/// Athena reader groups its rows by the same three facts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct RequestFacts {
-    /// A non-empty `tags`, `tagSpecificationSet`, `tagSpecifications`, `tagSpecification`,
-    /// `tagList` or `resourceTags` member (any case): the call tags what it creates.
-    pub tags: bool,
-    /// A `versionId` member, or a copy source naming `versionId=`: the call reads (or changes)
-    /// one version of an object.
-    pub version_id: bool,
-    /// An `x-amz-copy-source` (or `copySource`) member: the call reads another object.
-    pub copy_source: bool,
-}
-
-impl RequestFacts {
-    /// The facts as a number below 8, for tables indexed by them.
-    pub fn index(self) -> usize {
-        usize::from(self.tags)
-            | usize::from(self.version_id) << 1
-            | usize::from(self.copy_source) << 2
-    }
-
-    /// True for a `requestParameters` member name that carries tags.
-    pub fn is_tags_member(name: &str) -> bool {
-        [
-            "tags",
-            "tagSpecificationSet",
-            "tagSpecifications",
-            "tagSpecification",
-            "tagList",
-            "resourceTags",
-        ]
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(name))
-    }
-
-    /// True for a `requestParameters` member name that names a copy source.
-    pub fn is_copy_source_member(name: &str) -> bool {
-        name.eq_ignore_ascii_case("x-amz-copy-source") || name.eq_ignore_ascii_case("copySource")
-    }
-}
-
 /// The actions an event needs given what its request shows, before catalog validation: those of
 /// [`actions_for_event`], with the versioned S3 permission in place of the plain one when the
-/// call names a `versionId`. The extra actions of [`request_actions`] are not included.
+/// call names a `versionId`, and only the PartiQL actions of the statements' verbs when a
+/// DynamoDB PartiQL call shows its statements. The extra actions of [`request_actions`] are not included.
 pub fn actions_for_request(
     event_source: &str,
     event_name: &str,
     facts: RequestFacts,
 ) -> Option<Vec<String>> {
+    if !facts.partiql.is_empty()
+        && event_source == "dynamodb.amazonaws.com"
+        && PARTIQL_EVENTS.contains(&event_name)
+    {
+        return Some(
+            facts
+                .partiql
+                .actions()
+                .map(|a| format!("dynamodb:{a}"))
+                .collect(),
+        );
+    }
     if facts.version_id
         && event_source == "s3.amazonaws.com"
         && let Some((_, actions)) = VERSIONED_S3.iter().find(|(n, _)| *n == event_name)
@@ -522,6 +492,114 @@ pub fn actions_for_request(
         return Some(actions.iter().map(|a| format!("s3:{a}")).collect());
     }
     actions_for_event(event_source, event_name)
+}
+
+/// DynamoDB calls that run PartiQL statements: each statement needs the action of its verb
+/// (`dynamodb:PartiQLSelect`...). CloudTrail logs the statement text, non-key values redacted:
+/// `requestParameters.statement`, or `requestParameters.requestItems[].statement` for a batch
+/// (DynamoDB Developer Guide, "Understanding DynamoDB log file entries").
+const PARTIQL_EVENTS: &[&str] = &[
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
+];
+
+/// Per event source, the event names whose needed actions depend on their [`RequestFacts`]; built
+/// once from the request rules below, so that a reader can skip the `requestParameters` of every
+/// other event unread.
+#[derive(Clone, Default)]
+struct FactRules {
+    /// Strip an API version from the name first (Lambda, CloudFront).
+    versioned_names: bool,
+    /// A `*` rule: every event of the service.
+    every: bool,
+    /// Exact event names.
+    names: foldhash::HashSet<&'static str>,
+    /// The heads of `Prefix*` rules.
+    heads: Vec<&'static str>,
+}
+
+impl FactRules {
+    fn add(&mut self, pattern: &'static str) {
+        match pattern.strip_suffix('*') {
+            Some("") => self.every = true,
+            Some(head) => self.heads.push(head),
+            None => {
+                self.names.insert(pattern);
+            }
+        }
+    }
+
+    fn matches(&self, event_name: &str) -> bool {
+        let name = if self.versioned_names {
+            strip_api_version(event_name)
+        } else {
+            event_name
+        };
+        self.every
+            || self.names.contains(name)
+            || self.heads.iter().any(|head| name.starts_with(head))
+    }
+}
+
+/// [`FactRules`] by every lower-case event source host of the prefixes that have any, and by
+/// prefix. foldhash: hit once per record by the reader, with keys from the logs (a flood of
+/// colliding hosts would cost time, never a wrong answer).
+struct FactRuleIndex {
+    by_host: foldhash::HashMap<String, FactRules>,
+    by_prefix: foldhash::HashMap<&'static str, FactRules>,
+}
+
+static FACT_RULES: LazyLock<FactRuleIndex> = LazyLock::new(|| {
+    let mut by_prefix: foldhash::HashMap<&'static str, FactRules> = Default::default();
+    let mut add = |prefix: &'static str, names: &mut dyn Iterator<Item = &'static str>| {
+        let rules = by_prefix.entry(prefix).or_insert_with(|| FactRules {
+            versioned_names: VERSIONED_NAME_SERVICES.contains(&prefix),
+            ..FactRules::default()
+        });
+        names.for_each(|pattern| rules.add(pattern));
+    };
+    for (prefix, pattern, _) in TAG_ON_CREATE.iter() {
+        add(prefix, &mut std::iter::once(*pattern));
+    }
+    add("s3", &mut VERSIONED_S3.iter().map(|(name, _)| *name));
+    add("s3", &mut ["CopyObject", "UploadPartCopy"].into_iter());
+    add("dynamodb", &mut PARTIQL_EVENTS.iter().copied());
+    // Every host whose prefix has rules: its own name, and the hosts the exceptions table maps to it.
+    let hosts = by_prefix
+        .keys()
+        .map(|p| format!("{p}.amazonaws.com"))
+        .chain(
+            SOURCE_PREFIX_EXCEPTIONS
+                .keys()
+                .map(|h| format!("{h}.amazonaws.com")),
+        )
+        .collect::<Vec<_>>();
+    let mut by_host: foldhash::HashMap<String, FactRules> = Default::default();
+    for host in hosts {
+        if let Some(prefix) = service_prefix(&host)
+            && let Some(rules) = by_prefix.get(prefix.as_ref())
+        {
+            by_host.insert(host, rules.clone());
+        }
+    }
+    FactRuleIndex { by_host, by_prefix }
+});
+
+/// True when what an event needs can depend on its [`RequestFacts`]: a reader may leave the
+/// facts of every other event unread (they would map the same).
+#[inline]
+pub fn facts_matter(event_source: &str, event_name: &str) -> bool {
+    let index = &*FACT_RULES;
+    let rules = match index.by_host.get(event_source) {
+        Some(rules) => Some(rules),
+        // Only a host spelled with capitals can have rules and not be in the host table.
+        None if event_source.bytes().any(|b| b.is_ascii_uppercase()) => {
+            service_prefix(event_source).and_then(|p| index.by_prefix.get(p.as_ref()))
+        }
+        None => None,
+    };
+    rules.is_some_and(|rules| rules.matches(event_name))
 }
 
 /// The extra actions a call needs because of what its request carries, before catalog
@@ -640,6 +718,131 @@ pub fn is_denied(error_code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every set of facts: the three flags, and no, one, some or all PartiQL verbs.
+    fn every_facts() -> Vec<RequestFacts> {
+        let verbs = [
+            PartiqlVerbs::default(),
+            PartiqlVerbs::of_statement("SELECT 1"),
+            PartiqlVerbs::of_statement("DELETE FROM t").union(PartiqlVerbs::of_statement("INSERT")),
+            PartiqlVerbs::ALL,
+        ];
+        let mut all = Vec::new();
+        for bits in 0..8u8 {
+            for partiql in verbs {
+                all.push(RequestFacts {
+                    tags: bits & 1 != 0,
+                    version_id: bits & 2 != 0,
+                    copy_source: bits & 4 != 0,
+                    partiql,
+                });
+            }
+        }
+        all
+    }
+
+    /// The reader skips `requestParameters` when `facts_matter` says no: that must never change
+    /// what an event needs, for any facts, or a used action would go missing.
+    #[test]
+    fn events_whose_facts_do_not_matter_map_alike_whatever_their_facts() {
+        let mut hosts: Vec<String> = SOURCE_PREFIX_EXCEPTIONS
+            .keys()
+            .map(|h| format!("{h}.amazonaws.com"))
+            .collect();
+        for (prefix, _, _) in TAG_ON_CREATE.iter() {
+            hosts.push(format!("{prefix}.amazonaws.com"));
+            hosts.push(format!("{}.amazonaws.com", prefix.to_ascii_uppercase()));
+        }
+        hosts.extend(
+            [
+                "s3",
+                "S3",
+                "dynamodb",
+                "sts",
+                "kms",
+                "madeup",
+                "lambda",
+                "cloudfront",
+            ]
+            .iter()
+            .map(|p| format!("{p}.amazonaws.com")),
+        );
+        hosts.push("not-a-host".into());
+        let mut names: Vec<String> = TAG_ON_CREATE
+            .iter()
+            .map(|(_, pattern, _)| pattern.replace('*', "Thing"))
+            .collect();
+        names.extend(VERSIONED_S3.iter().map(|(n, _)| n.to_string()));
+        names.extend(PARTIQL_EVENTS.iter().map(|n| n.to_string()));
+        names.extend(
+            [
+                "CopyObject",
+                "UploadPartCopy",
+                "PutObject",
+                "ListObjects",
+                "RunInstances",
+                "CreateFunction20150331",
+                "CreateFunction",
+                "TagResource",
+                "DescribeInstances",
+                "GetItem",
+                "TransactWriteItems",
+                "Decrypt",
+                "",
+            ]
+            .iter()
+            .map(|n| n.to_string()),
+        );
+        let mut skipped = 0;
+        for host in &hosts {
+            for name in &names {
+                if facts_matter(host, name) {
+                    continue;
+                }
+                skipped += 1;
+                let plain = (
+                    actions_for_request(host, name, RequestFacts::default()),
+                    request_actions(host, name, RequestFacts::default()),
+                );
+                for facts in every_facts() {
+                    assert_eq!(
+                        (
+                            actions_for_request(host, name, facts),
+                            request_actions(host, name, facts)
+                        ),
+                        plain,
+                        "{host} {name} {facts:?}"
+                    );
+                }
+            }
+        }
+        // The check above is not empty: most pairs are skipped.
+        assert!(skipped > hosts.len() * names.len() / 2, "{skipped}");
+    }
+
+    #[test]
+    fn facts_matter_for_the_events_the_request_rules_name() {
+        for (host, name) in [
+            ("s3.amazonaws.com", "GetObject"),
+            ("s3.amazonaws.com", "CopyObject"),
+            ("ec2.amazonaws.com", "DescribeInstances"),
+            ("EC2.amazonaws.com", "RunInstances"),
+            ("lambda.amazonaws.com", "CreateFunction20150331"),
+            ("dynamodb.amazonaws.com", "ExecuteStatement"),
+            ("dynamodb.amazonaws.com", "CreateTable"),
+            ("elasticloadbalancing.amazonaws.com", "CreateTargetGroup"),
+        ] {
+            assert!(facts_matter(host, name), "{host} {name}");
+        }
+        for (host, name) in [
+            ("s3.amazonaws.com", "ListObjects"),
+            ("kms.amazonaws.com", "Decrypt"),
+            ("dynamodb.amazonaws.com", "GetItem"),
+            ("lambda.amazonaws.com", "Invoke"),
+        ] {
+            assert!(!facts_matter(host, name), "{host} {name}");
+        }
+    }
 
     #[test]
     fn monitoring_maps_to_cloudwatch() {

@@ -10,10 +10,12 @@
 //! The event -> action tables are in [`mapping`]. This module does not know the action catalog: the
 //! caller validates actions through [`ScanOptions::known_action`].
 
+mod fields;
 mod gunzip;
 pub mod layout;
 pub mod mapping;
 pub mod record;
+pub mod request;
 mod s3;
 mod skim;
 mod structure;

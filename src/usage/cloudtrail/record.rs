@@ -1,317 +1,19 @@
-//! The CloudTrail record fields iamtrim reads, and the file forms they come in.
+//! The file forms CloudTrail records come in, and the reader that picks the fast path.
 //!
-//! Owns the borrowed serde model ([`Record`]) and [`for_each_record`], which streams the records of
-//! one decompressed file to a callback: the S3 delivery envelope `{"Records":[...]}`, the
-//! `lookup-events` output `{"Events":[...]}`, and JSON lines of event-history entries (the record as
-//! a JSON string in `CloudTrailEvent`) or of bare records. Every other field is skipped unparsed;
-//! no `serde_json::Value` is built.
+//! Owns [`for_each_record`], which streams the records of one decompressed file to a callback: the
+//! S3 delivery envelope `{"Records":[...]}`, the `lookup-events` output `{"Events":[...]}`, and
+//! JSON lines of event-history entries (the record as a JSON string in `CloudTrailEvent`) or of
+//! bare records. The envelope goes to the scanner of [`super::skim`] first; serde reads everything
+//! else. Every field not in [`Record`] is skipped unparsed; no `serde_json::Value` is built.
 
-use super::mapping::RequestFacts;
+use super::fields::deliver;
+pub use super::fields::{
+    MAX_ARN_LEN, MAX_FIELD_LEN, Record, ResourceRef, SessionContext, SessionIssuer, UserIdentity,
+};
 use super::skim::{self, Skim};
-use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
-
-/// One CloudTrail record, only the fields the scan needs; strings borrow from the file when unescaped.
-#[derive(Debug, Default, Deserialize)]
-pub struct Record<'a> {
-    /// RFC 3339 UTC time of the call.
-    #[serde(rename = "eventTime", borrow, default)]
-    pub event_time: Option<Cow<'a, str>>,
-    /// Service host, e.g. `s3.amazonaws.com`.
-    #[serde(rename = "eventSource", borrow, default)]
-    pub event_source: Option<Cow<'a, str>>,
-    /// API operation name.
-    #[serde(rename = "eventName", borrow, default)]
-    pub event_name: Option<Cow<'a, str>>,
-    /// `AwsApiCall`, `AwsServiceEvent`, `AwsConsoleSignIn`...
-    #[serde(rename = "eventType", borrow, default)]
-    pub event_type: Option<Cow<'a, str>>,
-    /// `Management`, `Data`, `Insight` (event version 1.07 and later).
-    #[serde(rename = "eventCategory", borrow, default)]
-    pub event_category: Option<Cow<'a, str>>,
-    /// False for data events (event version 1.06 and later).
-    #[serde(rename = "managementEvent", default)]
-    pub management_event: Option<bool>,
-    /// Set when the call failed (`AccessDenied`, `NoSuchEntity`...).
-    #[serde(rename = "errorCode", borrow, default)]
-    pub error_code: Option<Cow<'a, str>>,
-    /// The account whose trail logged the event.
-    #[serde(rename = "recipientAccountId", borrow, default)]
-    pub recipient_account_id: Option<Cow<'a, str>>,
-    /// Who made the call.
-    #[serde(rename = "userIdentity", borrow, default)]
-    pub user_identity: Option<UserIdentity<'a>>,
-    /// Resources the call named (`resources[].ARN`).
-    #[serde(borrow, default)]
-    pub resources: Option<Vec<ResourceRef<'a>>>,
-    /// What `requestParameters` shows that changes the actions the call needs.
-    #[serde(
-        rename = "requestParameters",
-        default,
-        deserialize_with = "request_facts"
-    )]
-    pub request: RequestFacts,
-    /// Event-history form only: the full record as a JSON string.
-    #[serde(rename = "CloudTrailEvent", borrow, default)]
-    pub embedded: Option<Cow<'a, str>>,
-}
-
-/// Longest `eventSource`, `eventName`, `eventType`, `eventCategory`, `errorCode`, `eventTime`,
-/// account id, identity type or resource type a record may have, in bytes. Real values are
-/// under 100 bytes; a longer one is no CloudTrail record, and copying it into the report, the
-/// warnings and the cache would make them as large as the input.
-pub const MAX_FIELD_LEN: usize = 256;
-
-/// Longest ARN (`userIdentity.arn`, `sessionIssuer.arn`, `resources[].ARN`) a record may have,
-/// in bytes. IAM ARNs are at most 2,048 characters and S3 object ARNs about 1,100 bytes (a key
-/// is at most 1,024).
-pub const MAX_ARN_LEN: usize = 4096;
-
-impl Record<'_> {
-    /// The name of the first field longer than its limit ([`MAX_FIELD_LEN`], [`MAX_ARN_LEN`]),
-    /// if any: such a record is refused, and its value never copied anywhere.
-    pub fn oversized_field(&self) -> Option<&'static str> {
-        let long = |value: &Option<Cow<'_, str>>, limit: usize| {
-            value.as_deref().is_some_and(|v| v.len() > limit)
-        };
-        let fields = [
-            ("eventSource", &self.event_source, MAX_FIELD_LEN),
-            ("eventName", &self.event_name, MAX_FIELD_LEN),
-            ("eventType", &self.event_type, MAX_FIELD_LEN),
-            ("eventCategory", &self.event_category, MAX_FIELD_LEN),
-            ("eventTime", &self.event_time, MAX_FIELD_LEN),
-            ("errorCode", &self.error_code, MAX_FIELD_LEN),
-            (
-                "recipientAccountId",
-                &self.recipient_account_id,
-                MAX_FIELD_LEN,
-            ),
-        ];
-        if let Some((name, _, _)) = fields.iter().find(|(_, v, limit)| long(v, *limit)) {
-            return Some(name);
-        }
-        if let Some(id) = &self.user_identity {
-            let issuer = id
-                .session_context
-                .as_ref()
-                .and_then(|c| c.session_issuer.as_ref());
-            let fields = [
-                ("userIdentity.type", &id.kind, MAX_FIELD_LEN),
-                ("userIdentity.arn", &id.arn, MAX_ARN_LEN),
-                ("userIdentity.accountId", &id.account_id, MAX_FIELD_LEN),
-                ("userIdentity.principalId", &id.principal_id, MAX_ARN_LEN),
-            ];
-            if let Some((name, _, _)) = fields.iter().find(|(_, v, limit)| long(v, *limit)) {
-                return Some(name);
-            }
-            if let Some(issuer) = issuer {
-                if long(&issuer.arn, MAX_ARN_LEN) {
-                    return Some("userIdentity.sessionContext.sessionIssuer.arn");
-                }
-                if long(&issuer.kind, MAX_FIELD_LEN) {
-                    return Some("userIdentity.sessionContext.sessionIssuer.type");
-                }
-            }
-        }
-        for resource in self.resources.iter().flatten() {
-            if long(&resource.arn, MAX_ARN_LEN) {
-                return Some("resources[].ARN");
-            }
-            if long(&resource.kind, MAX_FIELD_LEN) {
-                return Some("resources[].type");
-            }
-        }
-        None
-    }
-}
-
-/// `userIdentity`, the fields that name the principal.
-#[derive(Debug, Default, Deserialize)]
-pub struct UserIdentity<'a> {
-    /// `IAMUser`, `AssumedRole`, `Root`, `AWSService`, `AWSAccount`, `FederatedUser`...
-    #[serde(rename = "type", borrow, default)]
-    pub kind: Option<Cow<'a, str>>,
-    /// The caller's ARN (an STS session ARN for assumed roles).
-    #[serde(borrow, default)]
-    pub arn: Option<Cow<'a, str>>,
-    /// The caller's account.
-    #[serde(rename = "accountId", borrow, default)]
-    pub account_id: Option<Cow<'a, str>>,
-    /// `ANONYMOUS_PRINCIPAL` for unauthenticated S3 requests.
-    #[serde(rename = "principalId", borrow, default)]
-    pub principal_id: Option<Cow<'a, str>>,
-    /// Session details; the issuer is the role behind an assumed-role session.
-    #[serde(rename = "sessionContext", borrow, default)]
-    pub session_context: Option<SessionContext<'a>>,
-}
-
-/// `userIdentity.sessionContext`.
-#[derive(Debug, Default, Deserialize)]
-pub struct SessionContext<'a> {
-    /// The role or user that issued the session.
-    #[serde(rename = "sessionIssuer", borrow, default)]
-    pub session_issuer: Option<SessionIssuer<'a>>,
-}
-
-/// `userIdentity.sessionContext.sessionIssuer`.
-#[derive(Debug, Default, Deserialize)]
-pub struct SessionIssuer<'a> {
-    /// `Role` or `IAMUser`.
-    #[serde(rename = "type", borrow, default)]
-    pub kind: Option<Cow<'a, str>>,
-    /// The issuer's ARN, e.g. `arn:aws:iam::111111111111:role/someRole`.
-    #[serde(borrow, default)]
-    pub arn: Option<Cow<'a, str>>,
-}
-
-/// One entry of `resources[]`.
-#[derive(Debug, Default, Deserialize)]
-pub struct ResourceRef<'a> {
-    /// The resource ARN.
-    #[serde(rename = "ARN", borrow, default)]
-    pub arn: Option<Cow<'a, str>>,
-    /// The resource type, e.g. `AWS::S3::Object`.
-    #[serde(rename = "type", borrow, default)]
-    pub kind: Option<Cow<'a, str>>,
-}
-
-/// What one member of `requestParameters` holds, as far as [`RequestFacts`] care.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(super) struct MemberValue {
-    /// Not `null`, `""`, `[]` or `{}`.
-    pub non_empty: bool,
-    /// A string that names an object version (`...?versionId=...`).
-    pub names_version: bool,
-}
-
-impl MemberValue {
-    /// Folds one member into the facts.
-    pub fn note(self, name: &str, facts: &mut RequestFacts) {
-        if !self.non_empty {
-            return;
-        }
-        if name == "versionId" {
-            facts.version_id = true;
-        } else if RequestFacts::is_copy_source_member(name) {
-            facts.copy_source = true;
-            facts.version_id |= self.names_version;
-        } else if RequestFacts::is_tags_member(name) {
-            facts.tags = true;
-        }
-    }
-}
-
-/// `requestParameters` -> [`RequestFacts`]; any value that is not an object gives none.
-fn request_facts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<RequestFacts, D::Error> {
-    struct FactsVisitor;
-    impl<'de> Visitor<'de> for FactsVisitor {
-        type Value = RequestFacts;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("requestParameters")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RequestFacts, A::Error> {
-            let mut facts = RequestFacts::default();
-            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                map.next_value::<MemberValue>()?.note(&key, &mut facts);
-            }
-            Ok(facts)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RequestFacts, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(RequestFacts::default())
-        }
-        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<RequestFacts, D2::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_none<E>(self) -> Result<RequestFacts, E> {
-            Ok(RequestFacts::default())
-        }
-        fn visit_unit<E>(self) -> Result<RequestFacts, E> {
-            Ok(RequestFacts::default())
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<RequestFacts, E> {
-            Ok(RequestFacts::default())
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<RequestFacts, E> {
-            Ok(RequestFacts::default())
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<RequestFacts, E> {
-            Ok(RequestFacts::default())
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<RequestFacts, E> {
-            Ok(RequestFacts::default())
-        }
-        fn visit_str<E>(self, _: &str) -> Result<RequestFacts, E> {
-            Ok(RequestFacts::default())
-        }
-    }
-    deserializer.deserialize_any(FactsVisitor)
-}
-
-impl<'de> Deserialize<'de> for MemberValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ValueVisitor;
-        impl<'de> Visitor<'de> for ValueVisitor {
-            type Value = MemberValue;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MemberValue, A::Error> {
-                let mut non_empty = false;
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
-                    non_empty = true;
-                }
-                Ok(MemberValue {
-                    non_empty,
-                    names_version: false,
-                })
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MemberValue, A::Error> {
-                let mut non_empty = false;
-                while seq.next_element::<IgnoredAny>()?.is_some() {
-                    non_empty = true;
-                }
-                Ok(MemberValue {
-                    non_empty,
-                    names_version: false,
-                })
-            }
-            fn visit_str<E>(self, s: &str) -> Result<MemberValue, E> {
-                Ok(MemberValue {
-                    non_empty: !s.is_empty(),
-                    names_version: s.contains("versionId="),
-                })
-            }
-            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<MemberValue, D2::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_none<E>(self) -> Result<MemberValue, E> {
-                Ok(MemberValue::default())
-            }
-            fn visit_unit<E>(self) -> Result<MemberValue, E> {
-                Ok(MemberValue::default())
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<MemberValue, E> {
-                Ok(MemberValue {
-                    non_empty: true,
-                    names_version: false,
-                })
-            }
-            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<MemberValue, E> {
-                self.visit_bool(true)
-            }
-            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<MemberValue, E> {
-                self.visit_bool(true)
-            }
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<MemberValue, E> {
-                self.visit_bool(true)
-            }
-        }
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
 
 /// Which reader turns file text into records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -365,7 +67,7 @@ fn serde_records(text: &[u8], sink: &mut dyn FnMut(&Record<'_>)) -> Result<(), s
     } else {
         // JSON lines (or concatenated objects): each is an event-history entry or a bare record.
         for item in serde_json::Deserializer::from_slice(text).into_iter::<Record<'_>>() {
-            deliver(&item?, sink)?;
+            deliver(item?, sink)?;
         }
         Ok(())
     }
@@ -379,21 +81,6 @@ fn is_envelope(text: &[u8]) -> bool {
         _ => return false,
     }
     rest.starts_with(b"\"Records\"") || rest.starts_with(b"\"Events\"")
-}
-
-/// Passes a record on, first unwrapping the event-history form.
-pub(super) fn deliver(
-    record: &Record<'_>,
-    sink: &mut dyn FnMut(&Record<'_>),
-) -> Result<(), serde_json::Error> {
-    match &record.embedded {
-        Some(inner) => {
-            let inner: Record<'_> = serde_json::from_str(inner)?;
-            sink(&inner);
-        }
-        None => sink(record),
-    }
-    Ok(())
 }
 
 struct EnvelopeVisitor<'s, 'f> {
@@ -443,7 +130,7 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         // One record at a time: the array is never collected.
         while let Some(record) = seq.next_element::<Record<'de>>()? {
-            deliver(&record, &mut *self.sink).map_err(serde::de::Error::custom)?;
+            deliver(record, &mut *self.sink).map_err(serde::de::Error::custom)?;
         }
         Ok(())
     }

@@ -15,10 +15,13 @@
 //! What it does not do: validate the JSON inside values it skips (a skipped value only has to have
 //! balanced brackets and closed strings), or handle JSON lines; those go to serde.
 
-use super::mapping::RequestFacts;
-use super::record::{
-    self, MemberValue, Record, ResourceRef, SessionContext, SessionIssuer, UserIdentity,
+use super::fields::{
+    self, MemberValue, Record, ResourceRef, SessionContext, SessionIssuer, StatementListVerbs,
+    StatementVerbs, UserIdentity,
 };
+use super::mapping;
+use super::request::FactMember;
+use super::request::RequestFacts;
 use super::structure::{Quotes, Structure};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -157,6 +160,7 @@ impl<'t> Skimmer<'t, '_> {
             self.resources.clear();
             match self.record(&mut rec) {
                 Ok(()) => {
+                    rec.settle_request();
                     if let Some(resources) = &mut rec.resources {
                         std::mem::swap(resources, &mut self.resources);
                     }
@@ -173,7 +177,7 @@ impl<'t> Skimmer<'t, '_> {
                     let slice = self.text.get(start..self.pos).ok_or(Stop::File)?;
                     let parsed: Record<'_> =
                         serde_json::from_slice(slice).map_err(|_| Stop::File)?;
-                    record::deliver(&parsed, sink).map_err(|_| Stop::File)?;
+                    fields::deliver(parsed, sink).map_err(|_| Stop::File)?;
                 }
                 Err(Stop::File) => return Err(Stop::File),
             }
@@ -225,7 +229,7 @@ impl<'t> Skimmer<'t, '_> {
                 }
                 b"requestParameters" => {
                     seen.first(1 << 10)?;
-                    rec.request = s.request_facts()?;
+                    s.request_parameters(rec)?;
                 }
                 // The event-history form: serde unwraps the embedded record.
                 b"CloudTrailEvent" => return Err(Stop::Record),
@@ -325,6 +329,26 @@ impl<'t> Skimmer<'t, '_> {
         }
     }
 
+    /// `requestParameters` into `rec.request`. Kept out of line: the record's field closure
+    /// stays small enough to be inlined into the member loop, which is most of the reading time.
+    #[inline(never)]
+    fn request_parameters(&mut self, rec: &mut Record<'t>) -> Step<()> {
+        // CloudTrail writes the event's source and name first: when no request fact can change
+        // what the event needs, its parameters are skipped unread (as is anything but an object,
+        // which holds no facts).
+        let skip = self.peek() != Some(b'{')
+            || match (&rec.event_source, &rec.event_name) {
+                (Some(source), Some(name)) => !mapping::facts_matter(source, name),
+                _ => false,
+            };
+        if skip {
+            self.skip_value()
+        } else {
+            rec.request = self.request_facts()?;
+            Ok(())
+        }
+    }
+
     /// `requestParameters`: the facts from its top-level members, whose values are skipped
     /// unless a fact needs to look at them. Anything but an object gives no facts.
     #[inline(always)]
@@ -337,17 +361,26 @@ impl<'t> Skimmer<'t, '_> {
         self.pos += 1;
         self.fields(|s, key| {
             // Most members are none of the few that matter: their values are skipped unread.
-            let name = match std::str::from_utf8(key) {
-                Ok(name)
-                    if name == "versionId"
-                        || RequestFacts::is_copy_source_member(name)
-                        || RequestFacts::is_tags_member(name) =>
-                {
-                    name
-                }
-                _ => return s.skip_value(),
+            let member = match FactMember::of_bytes(key) {
+                Some(member) => member,
+                None => return s.skip_value(),
             };
-            s.member_value()?.note(name, &mut facts);
+            match member {
+                FactMember::Statement | FactMember::Statements => {
+                    // Rare (DynamoDB PartiQL) and often escaped (`"Table"`): serde reads them.
+                    let start = s.pos;
+                    s.skip_value()?;
+                    let value = s.text.get(start..s.pos).ok_or(Stop::File)?;
+                    let verbs = match member {
+                        FactMember::Statement => serde_json::from_slice::<StatementVerbs>(value)
+                            .map(|StatementVerbs(v)| v),
+                        _ => serde_json::from_slice::<StatementListVerbs>(value)
+                            .map(|StatementListVerbs(v)| v),
+                    };
+                    facts.partiql = facts.partiql.union(verbs.map_err(|_| Stop::Record)?);
+                }
+                _ => s.member_value()?.note(member, &mut facts),
+            }
             Ok(())
         })?;
         Ok(facts)
@@ -749,13 +782,111 @@ mod tests {
                 "tags: false, version_id: true, copy_source: false",
             ),
         ] {
-            let record =
-                format!(r#"{{"Records":[{{"eventName":"A","requestParameters":{text}}}]}}"#);
+            // An event whose facts matter, with its parameters after its name (as CloudTrail
+            // writes them) and before it.
+            let event = r#""eventSource":"ec2.amazonaws.com","eventName":"RunInstances""#;
+            for record in [
+                format!(r#"{{"Records":[{{{event},"requestParameters":{text}}}]}}"#),
+                format!(r#"{{"Records":[{{"requestParameters":{text},{event}}}]}}"#),
+            ] {
+                let records = same_as_serde(&record);
+                assert_eq!(records.len(), 1);
+                assert!(
+                    records[0].contains(&format!("RequestFacts {{ {facts}, partiql: {{}} }}")),
+                    "{text}: {}",
+                    records[0]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn facts_that_cannot_change_the_mapping_are_left_out_by_both_readers() {
+        let params = r#"{"versionId":"v1","tags":[{"k":"v"}],"x-amz-copy-source":"b/k"}"#;
+        for event in [
+            r#""eventSource":"kms.amazonaws.com","eventName":"Decrypt""#,
+            r#""eventSource":"s3.amazonaws.com","eventName":"ListObjects""#,
+            r#""eventName":"GetObject""#,
+        ] {
+            for record in [
+                format!(r#"{{"Records":[{{{event},"requestParameters":{params}}}]}}"#),
+                format!(r#"{{"Records":[{{"requestParameters":{params},{event}}}]}}"#),
+            ] {
+                let records = same_as_serde(&record);
+                assert!(
+                    records[0].contains(
+                        "RequestFacts { tags: false, version_id: false, copy_source: false, partiql: {} }"
+                    ),
+                    "{record}: {}",
+                    records[0]
+                );
+            }
+        }
+        // The same parameters on a call they matter for are read.
+        let record = format!(
+            r#"{{"Records":[{{"eventSource":"s3.amazonaws.com","eventName":"GetObject","requestParameters":{params}}}]}}"#
+        );
+        assert!(
+            same_as_serde(&record)[0].contains("tags: true, version_id: true, copy_source: true")
+        );
+    }
+
+    #[test]
+    fn partiql_statements_are_read_alike_by_both_readers() {
+        for (name, params, verbs) in [
+            (
+                "ExecuteStatement",
+                r#"{"statement":"SELECT * FROM \"Music\" WHERE Artist = 'x' AND nonKey = ***(Redacted)"}"#,
+                r#"{"PartiQLSelect"}"#,
+            ),
+            (
+                "ExecuteStatement",
+                r#"{"statement":"delete FROM Music WHERE k = 'v'","parameters":[{"S":"x"}]}"#,
+                r#"{"PartiQLDelete"}"#,
+            ),
+            (
+                "BatchExecuteStatement",
+                r#"{"requestItems":[{"statement":"UPDATE Music SET a = ***(Redacted) WHERE k = 'v'"},{"statement":"INSERT INTO Music VALUE {'k' : ***(Redacted)}"}]}"#,
+                r#"{"PartiQLInsert", "PartiQLUpdate"}"#,
+            ),
+            (
+                "ExecuteTransaction",
+                r#"{"transactStatements":[{"statement":"INSERT INTO t VALUE {'k':1}"},{"statement":"INSERT INTO u VALUE {'k':2}"}],"clientRequestToken":"x"}"#,
+                r#"{"PartiQLInsert"}"#,
+            ),
+            // Unreadable statements and items without one: all four.
+            (
+                "ExecuteStatement",
+                r#"{"statement":"EXISTS(SELECT * FROM t)"}"#,
+                r#"{"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"}"#,
+            ),
+            (
+                "ExecuteStatement",
+                r#"{"statement":7}"#,
+                r#"{"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"}"#,
+            ),
+            (
+                "BatchExecuteStatement",
+                r#"{"requestItems":[{"statement":"SELECT * FROM t"},{"parameters":[]}]}"#,
+                r#"{"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"}"#,
+            ),
+            (
+                "BatchExecuteStatement",
+                r#"{"requestItems":{"t":[]}}"#,
+                r#"{"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"}"#,
+            ),
+            // No statement logged: none seen (the mapping keeps all four).
+            ("ExecuteStatement", r#"{"statement":null}"#, "{}"),
+            ("ExecuteStatement", r#"{"limit":3}"#, "{}"),
+            ("ExecuteTransaction", r#"{"transactStatements":[]}"#, "{}"),
+        ] {
+            let record = format!(
+                r#"{{"Records":[{{"eventSource":"dynamodb.amazonaws.com","eventName":"{name}","requestParameters":{params}}}]}}"#
+            );
             let records = same_as_serde(&record);
-            assert_eq!(records.len(), 1);
             assert!(
-                records[0].contains(&format!("RequestFacts {{ {facts} }}")),
-                "{text}: {}",
+                records[0].contains(&format!("partiql: {verbs} }}")),
+                "{params}: {}",
                 records[0]
             );
         }

@@ -116,8 +116,9 @@ enum Mapping {
     Console,
 }
 
-/// The mappings of one `(eventSource, eventName)`, by [`RequestFacts::index`].
-type ByFacts = [Option<Mapping>; 8];
+/// The mappings of one `(eventSource, eventName)`, by [`RequestFacts::index`]; nearly always
+/// one or two, so a list beats a table of all [`RequestFacts::COUNT`].
+type ByFacts = Vec<(usize, Mapping)>;
 
 /// Who made a call.
 enum Caller<'r> {
@@ -279,9 +280,9 @@ impl Tally {
             Some(by_facts) => by_facts,
             None => by_name.entry(name.to_string()).or_default(),
         };
-        let slot = &mut by_facts[rec.request.index()];
-        let mapped = match slot {
-            Some(mapped) => mapped,
+        let index = rec.request.index();
+        let at = match by_facts.iter().position(|(i, _)| *i == index) {
+            Some(at) => at,
             None => {
                 let mapped = match map_event(source, name, rec.request, ctx.known_action) {
                     MappedEvent::Actions {
@@ -297,9 +298,11 @@ impl Tally {
                     MappedEvent::Unmapped { prefix } => Mapping::Unmapped { prefix },
                     MappedEvent::Console => Mapping::Console,
                 };
-                slot.insert(mapped)
+                by_facts.push((index, mapped));
+                by_facts.len() - 1
             }
         };
+        let mapped = &by_facts[at].1;
         if let Mapping::Console = mapped {
             self.stats.console_events += 1;
             return;

@@ -1,4 +1,4 @@
-//! A synthetic CloudTrail corpus for benchmarks: the S3 delivery layout, gzip level 6, 50-400
+//! A synthetic CloudTrail corpus for benchmarks and tests: the S3 delivery layout, gzip level 6, 50-400
 //! realistic records a file (real API names, assumed-role and user identities, request parameters,
 //! resources, data events, a few denials and service events), deterministic for a given size.
 //!
