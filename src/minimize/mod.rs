@@ -15,6 +15,7 @@ mod document;
 mod explain;
 mod proof;
 mod risk;
+pub mod size;
 
 pub use all::minimize_all;
 pub use document::{
