@@ -13,6 +13,7 @@
 //! It does not decide what a document keeps (`super::document`) nor how the parts are written
 //! (`crate::emit`).
 
+use super::{Applicability, PolicySuggestion};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, Statement};
 
 /// IAM's size limit for a managed policy document, whitespace not counted.
@@ -32,6 +33,21 @@ pub const GROUP_INLINE_MAX_CHARS: usize = 5_120;
 /// quotes and a comma), so a statement of the cap plus its scope fits a managed policy on its own
 /// and a reviewer reads one screen-sized list at a time.
 pub const STATEMENT_ACTION_CAP: usize = 150;
+
+/// Most managed policies IAM lets one role or user have attached, after a quota increase (10 by
+/// default; a group has 10 at most): a kept list that needs more than this many managed policies
+/// cannot be granted explicitly at all.
+pub const MAX_MANAGED_POLICIES_PER_PRINCIPAL: usize = 20;
+
+/// True when `actions` written as an explicit `Action` list fit in
+/// [`MAX_MANAGED_POLICIES_PER_PRINCIPAL`] managed policies: each name counts its characters,
+/// quotes and comma, and each policy loses a share to its scope, estimated at an eighth.
+pub fn fits_managed_quota(actions: &[String]) -> bool {
+    let chars: usize = actions.iter().map(|a| a.len() + 3).sum();
+    chars
+        <= MAX_MANAGED_POLICIES_PER_PRINCIPAL
+            * (MANAGED_POLICY_MAX_CHARS - MANAGED_POLICY_MAX_CHARS / 8)
+}
 
 /// The kind of policy a document is written as, which sets its size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +94,48 @@ impl SizeLimit {
         }
     }
 }
+
+/// The limit of the policy at `address` (a policy's instance address, as reports give it, e.g.
+/// `module.app.aws_iam_role_policy.x["a"]` or `aws_iam_role.app (inline policy x)`), from its
+/// resource type; `None` for what is not a policy resource iamtrim edits.
+pub fn limit_of_policy(address: &str) -> Option<SizeLimit> {
+    let block = address.split(' ').next().unwrap_or(address);
+    let mut parts = block.split('.').peekable();
+    while parts.peek() == Some(&"module") {
+        parts.next();
+        parts.next();
+    }
+    let resource_type = parts.next()?;
+    SizeLimit::of_resource_type(resource_type)
+}
+
+/// Flags a suggestion whose document is over IAM's limit for its kind of policy: it has to be
+/// written as several policies (`crate::emit` puts them in `iamtrim.suggested.tf`), which is
+/// never a patch in place, so a person reviews it. The limit of a role's inline policies is an
+/// aggregate; each document is held to it alone here.
+pub fn flag_oversize(s: &mut PolicySuggestion) {
+    let (Some(doc), Some(limit)) = (&s.suggested, limit_of_policy(&s.policy_address)) else {
+        return;
+    };
+    let size = policy_size(doc);
+    if size <= limit.max_chars() {
+        return;
+    }
+    // Inline limits are aggregates per principal, so more inline policies would not help:
+    // the parts are managed policies, each within its own limit.
+    let parts = split_for_size(doc).len();
+    s.applicability = Applicability::ReviewNeeded;
+    s.notes.push(format!(
+        "review: the suggestion is {size} characters, over IAM's {} for {}: written as {parts} managed {} in {SUGGESTION_FILE}, to attach instead of this one",
+        limit.max_chars(),
+        limit.describe(),
+        if parts == 1 { "policy" } else { "policies" }
+    ));
+}
+
+/// The file the Terraform writer puts suggestions it cannot patch in (`crate::emit`'s
+/// `SUGGESTION_FILE_NAME`, named here because this stage may not import that one).
+const SUGGESTION_FILE: &str = "iamtrim.suggested.tf";
 
 /// The characters IAM counts for `doc` against its limit: its JSON without whitespace
 /// (whitespace inside strings is left out too, which can only overcount).
