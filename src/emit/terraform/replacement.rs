@@ -4,11 +4,11 @@
 //! `managed_policy_arns`).
 //!
 //! Main types: [`PolicyReplacement`] (the input, built by the CLI from minimizer suggestions) and
-//! [`replacement_blocks`] (its Terraform text). `crate::emit::write` puts the text in the attaching
+//! [`replacement_blocks`] (its Terraform text). `crate::emit::terraform::write` puts the text in the attaching
 //! module's `iamtrim.suggested.tf`. It does not decide what the replacement keeps: that is
 //! `crate::minimize`.
 
-use crate::emit::suggestion::{hcl_string, policy_document_block, suggestion_name};
+use crate::emit::terraform::suggestion::{hcl_string, policy_document_block, suggestion_name};
 use crate::iam::discover::strip_instance_keys;
 use crate::iam::policy::PolicyDocument;
 

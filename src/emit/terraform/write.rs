@@ -7,13 +7,13 @@
 //! Edits of one `for_each`/`count` resource share a block, so they are merged first: a statement is
 //! removed only when every instance removes it, and keeps the union of the actions its instances keep.
 
-use crate::emit::edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
-use crate::emit::hcl::{PolicyForm, Rewrite, TerraformFileMut};
-use crate::emit::json_text;
-use crate::emit::modules::{ModuleDir, ModuleDirs, feeding_input};
-use crate::emit::patch::{FileChange, PATCH_FILE_NAME, render_patch};
-use crate::emit::replacement::{PolicyReplacement, replacement_blocks};
-use crate::emit::suggestion::{policy_document_block, suggestion_name};
+use crate::emit::terraform::edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
+use crate::emit::terraform::hcl::{PolicyForm, Rewrite, TerraformFileMut};
+use crate::emit::terraform::json_text;
+use crate::emit::terraform::modules::{ModuleDir, ModuleDirs, feeding_input};
+use crate::emit::terraform::patch::{FileChange, PATCH_FILE_NAME, render_patch};
+use crate::emit::terraform::replacement::{PolicyReplacement, replacement_blocks};
+use crate::emit::terraform::suggestion::{policy_document_block, suggestion_name};
 use crate::iam::policy::PolicyDocument;
 use crate::plan::model::Plan;
 use crate::repo_root::{RepoRoot, remove_stale_temporaries};
