@@ -197,6 +197,9 @@ pub fn write_suggestions(
 /// [`write_suggestions`], plus a customer-managed policy for each AWS-managed attachment in
 /// `replacements`, written to the attaching module's suggestion file. Their outcomes follow those
 /// of `edits` in [`WriteReport::outcomes`], in input order.
+///
+/// Three steps: plan (what becomes of each edit: a patch, a suggestion, a skip with its reason),
+/// render (patch and suggestion file text per module), commit (every file in one staged set).
 pub fn write_suggestions_and_replacements(
     root: &Path,
     plan: &Plan,
@@ -210,249 +213,26 @@ pub fn write_suggestions_and_replacements(
         Some(plan),
     )?;
     let root = dirs.root().to_path_buf();
-    let mut work: BTreeMap<PathBuf, ModuleWork> = BTreeMap::new();
+    let mut writer = Writer {
+        plan,
+        dirs: &dirs,
+        root: &root,
+        out_dir: opts.out_dir.as_deref(),
+        work: BTreeMap::new(),
+    };
+    // Plan: one outcome per merged edit, given to every input edit it merges.
     let mut outcomes: Vec<Option<Outcome>> = vec![None; edits.len()];
-    let mut suggestion_outcomes: Vec<(Vec<usize>, PathBuf, String)> = Vec::new();
-
     for m in merge(edits) {
-        let location = &m.location;
-        let mut remote_input: Option<(String, String)> = None;
-        let (dir, computed_note) = match dirs.get(&location.module_key) {
-            None => {
-                let why = format!(
-                    "module {:?} is neither in modules.json nor in the plan's configuration",
-                    location.module_key
-                );
-                m.inputs
-                    .iter()
-                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
-                continue;
-            }
-            Some(ModuleDir::Outside { path }) => {
-                let why = format!(
-                    "module directory {} is outside the repository root; not written",
-                    path.display()
-                );
-                m.inputs
-                    .iter()
-                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
-                continue;
-            }
-            Some(ModuleDir::Missing { path }) => {
-                let why = format!("module directory {} does not exist", path.display());
-                m.inputs
-                    .iter()
-                    .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
-                continue;
-            }
-            Some(ModuleDir::Remote { source }) => {
-                let (_, local_dir) = dirs.nearest_local(&location.module_key);
-                let attribute = if location.attribute == "inline_policy" {
-                    "inline_policy"
-                } else {
-                    location.attribute.as_str()
-                };
-                let input = feeding_input(
-                    plan,
-                    &dirs,
-                    &location.module_key,
-                    &location.block_address(),
-                    attribute,
-                );
-                let target = match &input {
-                    Some((call, var)) => format!(
-                        "the input `{var}` of module.{}",
-                        call.replace('.', ".module.")
-                    ),
-                    None => "the input of the module call that sets this policy".to_string(),
-                };
-                let note = format!(
-                    "{} is in the module {source}, which is not in this repository; pass the document below to {target}.",
-                    location.describe()
-                );
-                remote_input = input;
-                (local_dir, Some(note))
-            }
-            Some(ModuleDir::Local(dir)) => (dir.clone(), None),
-        };
-        let module = work.entry(dir.clone()).or_default();
-        let note = match computed_note {
-            Some(note) => note,
-            None => match rewrite_local(module, &dir, &root, &m) {
-                Ok(outcome) => {
-                    m.inputs
-                        .iter()
-                        .for_each(|&i| outcomes[i] = Some(outcome.clone()));
-                    continue;
-                }
-                Err(Unwritable::Skip(why)) => {
-                    m.inputs
-                        .iter()
-                        .for_each(|&i| outcomes[i] = Some(Outcome::Skipped { why: why.clone() }));
-                    continue;
-                }
-                Err(Unwritable::Computed(note)) => note,
-            },
-        };
-        let mut name = suggestion_name(&[
-            &location.resource_name,
-            location.block_name.as_deref().unwrap_or(""),
-            "iamtrim",
-        ]);
-        while module.names.contains(&name) {
-            name.push('_');
-        }
-        module.names.push(name.clone());
-        let how = if let Some((call, var)) = &remote_input {
-            let call_name = call.rsplit('.').next().unwrap_or(call);
-            format!(
-                "set `{var} = data.aws_iam_policy_document.{name}.json` in the module {call_name:?} block"
-            )
-        } else if location.is_data && location.resource_type == "aws_iam_policy_document" {
-            format!(
-                "replace the statements of {} with these, or use data.aws_iam_policy_document.{name}.json where it is used",
-                location.block_address()
-            )
-        } else if let (true, Some(block)) =
-            (location.attribute == "inline_policy", &location.block_name)
-        {
-            format!(
-                "set `policy = data.aws_iam_policy_document.{name}.json` in the inline_policy block {block:?} of {}",
-                location.block_address()
-            )
-        } else {
-            format!(
-                "set `{} = data.aws_iam_policy_document.{name}.json` on {}",
-                location.attribute,
-                location.block_address()
-            )
-        };
-        let full_note = format!("{note} Then {how}.");
-        let comment = format!("# {note}\n# Then {how}.\n");
-        module.suggestions.push(format!(
-            "{comment}{}",
-            policy_document_block(&name, &m.suggested)
-        ));
-        suggestion_outcomes.push((m.inputs.clone(), dir.clone(), full_note));
-    }
-
-    let mut replacement_outcomes: Vec<EditOutcome> = Vec::new();
-    // `for_each` instances of one attachment share a block, so they share one replacement.
-    let mut written_blocks: BTreeMap<(PathBuf, String, String), usize> = BTreeMap::new();
-    for r in replacements {
-        let key = r.module_key();
-        let outcome = match dirs.get(&key) {
-            Some(ModuleDir::Local(dir)) => {
-                let module = work.entry(dir.clone()).or_default();
-                let block_key = (dir.clone(), r.block_in_module(), r.arn.clone());
-                if let Some(&first) = written_blocks.get(&block_key) {
-                    let outcome: &EditOutcome = &replacement_outcomes[first];
-                    outcome.outcome.clone()
-                } else {
-                    let mut name = r.suggested_name();
-                    while module.names.contains(&name) {
-                        name.push('_');
-                    }
-                    module.names.push(name.clone());
-                    module.suggestions.push(replacement_blocks(&name, r));
-                    written_blocks.insert(block_key, replacement_outcomes.len());
-                    let base = match &opts.out_dir {
-                        Some(out) => out.join(relative(&root, dir)),
-                        None => dir.clone(),
-                    };
-                    Outcome::SuggestionFile {
-                        path: base.join(SUGGESTION_FILE_NAME),
-                        note: r.note(&name),
-                    }
-                }
-            }
-            _ => Outcome::Skipped {
-                why: format!(
-                    "{} is in module {key:?}, which is not a local directory of this repository",
-                    r.attachment
-                ),
-            },
-        };
-        replacement_outcomes.push(EditOutcome {
-            address: r.policy_address.clone(),
-            outcome,
-        });
-    }
-
-    let mut files = Vec::new();
-    for (dir, module) in &work {
-        let out_dir = match &opts.out_dir {
-            Some(out) => out.join(relative(&root, dir)),
-            None => dir.clone(),
-        };
-        let mut changes: Vec<FileChange> = Vec::new();
-        if let Some(Ok(tf_files)) = &module.files {
-            for file in tf_files {
-                let after = file.render();
-                if after != file.original() {
-                    changes.push(FileChange {
-                        path: relative(Path::new(""), file.path()),
-                        before: file.original().to_string(),
-                        after,
-                    });
-                }
-            }
-        }
-        for (path, (before, after)) in &module.json {
-            changes.push(FileChange {
-                path: relative(&root, path),
-                before: before.clone(),
-                after: after.clone(),
-            });
-        }
-        let patch = render_patch(&changes);
-        if !patch.is_empty() {
-            files.push(WrittenFile {
-                path: out_dir.join(PATCH_FILE_NAME),
-                kind: WrittenKind::Patch,
-                text: patch,
-            });
-        }
-        if !module.suggestions.is_empty() {
-            let text = format!(
-                "# Written by iamtrim: suggested least-privilege policy documents for this module.\n# Review each one, make the change its comment describes, then delete this file.\n\n{}",
-                module.suggestions.join("\n")
-            );
-            files.push(WrittenFile {
-                path: out_dir.join(SUGGESTION_FILE_NAME),
-                kind: WrittenKind::SuggestionFile,
-                text,
-            });
+        let outcome = writer.plan_edit(&m);
+        for &i in &m.inputs {
+            outcomes[i] = Some(outcome.clone());
         }
     }
-    for (inputs, dir, note) in suggestion_outcomes {
-        let base = match &opts.out_dir {
-            Some(out) => out.join(relative(&root, &dir)),
-            None => dir,
-        };
-        let path = base.join(SUGGESTION_FILE_NAME);
-        inputs.iter().for_each(|&i| {
-            outcomes[i] = Some(Outcome::SuggestionFile {
-                path: path.clone(),
-                note: note.clone(),
-            })
-        });
-    }
+    let replacement_outcomes = writer.plan_replacements(replacements);
+    // Render, then commit.
+    let files = writer.render();
     if !opts.dry_run {
-        // `--out` is the one other tree a run may write to: the user named it.
-        if let Some(out) = &opts.out_dir {
-            std::fs::create_dir_all(out).map_err(|e| EmitError::io(out, e))?;
-        }
-        let boundary = RepoRoot::open(opts.out_dir.as_deref().unwrap_or(&root))?;
-        let mut staged = boundary.stage();
-        for file in &files {
-            let real = staged.add(&file.path, file.text.as_bytes())?;
-            // What an interrupted run left next to this file; the real folder, never through a link.
-            if let Some(dir) = real.parent() {
-                remove_stale_temporaries(dir)?;
-            }
-        }
-        staged.commit()?;
+        commit(&files, opts.out_dir.as_deref(), &root)?;
     }
     let mut outcomes: Vec<EditOutcome> = edits
         .iter()
@@ -466,6 +246,280 @@ pub fn write_suggestions_and_replacements(
         .collect();
     outcomes.extend(replacement_outcomes);
     Ok(WriteReport { files, outcomes })
+}
+
+/// The state of one run of the writer: where modules are, and the work pending per directory.
+struct Writer<'a> {
+    plan: &'a Plan,
+    dirs: &'a ModuleDirs,
+    root: &'a Path,
+    out_dir: Option<&'a Path>,
+    work: BTreeMap<PathBuf, ModuleWork>,
+}
+
+/// Where an edit's module is, once it is known to be writable at all.
+enum Place {
+    /// A module directory of this repository: its files are patched.
+    Local(PathBuf),
+    /// A remote module: the document goes to the nearest local directory, with a note on the
+    /// input of the module call that feeds it (when found).
+    Remote {
+        dir: PathBuf,
+        note: String,
+        input: Option<(String, String)>,
+    },
+}
+
+impl Writer<'_> {
+    /// Where the edit's module is; `Err` with the reason it is skipped.
+    fn place(&self, location: &PolicyLocation) -> Result<Place, String> {
+        match self.dirs.get(&location.module_key) {
+            None => Err(format!(
+                "module {:?} is neither in modules.json nor in the plan's configuration",
+                location.module_key
+            )),
+            Some(ModuleDir::Outside { path }) => Err(format!(
+                "module directory {} is outside the repository root; not written",
+                path.display()
+            )),
+            Some(ModuleDir::Missing { path }) => Err(format!(
+                "module directory {} does not exist",
+                path.display()
+            )),
+            Some(ModuleDir::Remote { source }) => {
+                let (_, dir) = self.dirs.nearest_local(&location.module_key);
+                let input = feeding_input(
+                    self.plan,
+                    self.dirs,
+                    &location.module_key,
+                    &location.block_address(),
+                    &location.attribute,
+                );
+                let target = match &input {
+                    Some((call, var)) => format!(
+                        "the input `{var}` of module.{}",
+                        call.replace('.', ".module.")
+                    ),
+                    None => "the input of the module call that sets this policy".to_string(),
+                };
+                let note = format!(
+                    "{} is in the module {source}, which is not in this repository; pass the document below to {target}.",
+                    location.describe()
+                );
+                Ok(Place::Remote { dir, note, input })
+            }
+            Some(ModuleDir::Local(dir)) => Ok(Place::Local(dir.clone())),
+        }
+    }
+
+    /// Decides what becomes of one merged edit, and stages its text in the module's work.
+    fn plan_edit(&mut self, m: &Merged) -> Outcome {
+        let place = match self.place(&m.location) {
+            Ok(place) => place,
+            Err(why) => return Outcome::Skipped { why },
+        };
+        let (dir, note, input) = match place {
+            Place::Remote { dir, note, input } => (dir, note, input),
+            Place::Local(dir) => {
+                let module = self.work.entry(dir.clone()).or_default();
+                match rewrite_local(module, &dir, self.root, m) {
+                    Ok(outcome) => return outcome,
+                    Err(Unwritable::Skip(why)) => return Outcome::Skipped { why },
+                    Err(Unwritable::Computed(note)) => (dir, note, None),
+                }
+            }
+        };
+        self.suggest(&dir, m, &note, input.as_ref())
+    }
+
+    /// Stages the suggested document of `m` in `dir`'s suggestion file, with `note` and how to
+    /// use it; the outcome names the file.
+    fn suggest(
+        &mut self,
+        dir: &Path,
+        m: &Merged,
+        note: &str,
+        input: Option<&(String, String)>,
+    ) -> Outcome {
+        let location = &m.location;
+        let module = self.work.entry(dir.to_path_buf()).or_default();
+        let name = module.claim_name(suggestion_name(&[
+            &location.resource_name,
+            location.block_name.as_deref().unwrap_or(""),
+            "iamtrim",
+        ]));
+        let how = how_to_use(location, &name, input);
+        module.suggestions.push(format!(
+            "# {note}\n# Then {how}.\n{}",
+            policy_document_block(&name, &m.suggested)
+        ));
+        Outcome::SuggestionFile {
+            path: self.suggestion_path(dir),
+            note: format!("{note} Then {how}."),
+        }
+    }
+
+    /// Stages each AWS-managed replacement in its module's suggestion file; one outcome each.
+    fn plan_replacements(&mut self, replacements: &[PolicyReplacement]) -> Vec<EditOutcome> {
+        let mut outcomes: Vec<EditOutcome> = Vec::new();
+        // `for_each` instances of one attachment share a block, so they share one replacement.
+        let mut written_blocks: BTreeMap<(PathBuf, String, String), usize> = BTreeMap::new();
+        for r in replacements {
+            let key = r.module_key();
+            let outcome = match self.dirs.get(&key) {
+                Some(ModuleDir::Local(dir)) => {
+                    let block_key = (dir.clone(), r.block_in_module(), r.arn.clone());
+                    match written_blocks.get(&block_key) {
+                        Some(&first) => outcomes[first].outcome.clone(),
+                        None => {
+                            let module = self.work.entry(dir.clone()).or_default();
+                            let name = module.claim_name(r.suggested_name());
+                            module.suggestions.push(replacement_blocks(&name, r));
+                            written_blocks.insert(block_key, outcomes.len());
+                            Outcome::SuggestionFile {
+                                path: self.suggestion_path(dir),
+                                note: r.note(&name),
+                            }
+                        }
+                    }
+                }
+                _ => Outcome::Skipped {
+                    why: format!(
+                        "{} is in module {key:?}, which is not a local directory of this repository",
+                        r.attachment
+                    ),
+                },
+            };
+            outcomes.push(EditOutcome {
+                address: r.policy_address.clone(),
+                outcome,
+            });
+        }
+        outcomes
+    }
+
+    /// Where files for the module in `dir` are written: `dir`, or its mirror under `--out`.
+    fn output_dir(&self, dir: &Path) -> PathBuf {
+        match self.out_dir {
+            Some(out) => out.join(relative(self.root, dir)),
+            None => dir.to_path_buf(),
+        }
+    }
+
+    fn suggestion_path(&self, dir: &Path) -> PathBuf {
+        self.output_dir(dir).join(SUGGESTION_FILE_NAME)
+    }
+
+    /// The patch and suggestion file of every module with pending work, in directory order.
+    fn render(&self) -> Vec<WrittenFile> {
+        let mut files = Vec::new();
+        for (dir, module) in &self.work {
+            let out_dir = self.output_dir(dir);
+            let patch = render_patch(&module.file_changes(self.root));
+            if !patch.is_empty() {
+                files.push(WrittenFile {
+                    path: out_dir.join(PATCH_FILE_NAME),
+                    kind: WrittenKind::Patch,
+                    text: patch,
+                });
+            }
+            if !module.suggestions.is_empty() {
+                let text = format!(
+                    "# Written by iamtrim: suggested least-privilege policy documents for this module.\n# Review each one, make the change its comment describes, then delete this file.\n\n{}",
+                    module.suggestions.join("\n")
+                );
+                files.push(WrittenFile {
+                    path: out_dir.join(SUGGESTION_FILE_NAME),
+                    kind: WrittenKind::SuggestionFile,
+                    text,
+                });
+            }
+        }
+        files
+    }
+}
+
+impl ModuleWork {
+    /// `name`, or `name_`, `name__`, ... when the module's suggestion file already uses it.
+    fn claim_name(&mut self, mut name: String) -> String {
+        while self.names.contains(&name) {
+            name.push('_');
+        }
+        self.names.push(name.clone());
+        name
+    }
+
+    /// The edited `.tf` files and JSON policy files of the module, as before/after pairs.
+    fn file_changes(&self, root: &Path) -> Vec<FileChange> {
+        let mut changes: Vec<FileChange> = Vec::new();
+        if let Some(Ok(tf_files)) = &self.files {
+            for file in tf_files {
+                let after = file.render();
+                if after != file.original() {
+                    changes.push(FileChange {
+                        path: relative(Path::new(""), file.path()),
+                        before: file.original().to_string(),
+                        after,
+                    });
+                }
+            }
+        }
+        for (path, (before, after)) in &self.json {
+            changes.push(FileChange {
+                path: relative(root, path),
+                before: before.clone(),
+                after: after.clone(),
+            });
+        }
+        changes
+    }
+}
+
+/// What to do with a suggested document named `name` in place of the policy at `location`.
+fn how_to_use(location: &PolicyLocation, name: &str, input: Option<&(String, String)>) -> String {
+    if let Some((call, var)) = input {
+        let call_name = call.rsplit('.').next().unwrap_or(call);
+        format!(
+            "set `{var} = data.aws_iam_policy_document.{name}.json` in the module {call_name:?} block"
+        )
+    } else if location.is_data && location.resource_type == "aws_iam_policy_document" {
+        format!(
+            "replace the statements of {} with these, or use data.aws_iam_policy_document.{name}.json where it is used",
+            location.block_address()
+        )
+    } else if let (true, Some(block)) =
+        (location.attribute == "inline_policy", &location.block_name)
+    {
+        format!(
+            "set `policy = data.aws_iam_policy_document.{name}.json` in the inline_policy block {block:?} of {}",
+            location.block_address()
+        )
+    } else {
+        format!(
+            "set `{} = data.aws_iam_policy_document.{name}.json` on {}",
+            location.attribute,
+            location.block_address()
+        )
+    }
+}
+
+/// Writes `files` all together, or none of them: under `out_dir` when given (the one other tree
+/// a run may write to: the user named it), else under `root`.
+fn commit(files: &[WrittenFile], out_dir: Option<&Path>, root: &Path) -> Result<(), EmitError> {
+    if let Some(out) = out_dir {
+        std::fs::create_dir_all(out).map_err(|e| EmitError::io(out, e))?;
+    }
+    let boundary = RepoRoot::open(out_dir.unwrap_or(root))?;
+    let mut staged = boundary.stage();
+    for file in files {
+        let real = staged.add(&file.path, file.text.as_bytes())?;
+        // What an interrupted run left next to this file; the real folder, never through a link.
+        if let Some(dir) = real.parent() {
+            remove_stale_temporaries(dir)?;
+        }
+    }
+    staged.commit()?;
+    Ok(())
 }
 
 /// Why an edit is not written as a patch.
