@@ -265,6 +265,30 @@ pub fn split_statement(st: &Statement, actions: &[String]) -> Vec<Statement> {
         .collect()
 }
 
+/// `doc` with every `Allow` statement of more than [`STATEMENT_ACTION_CAP`] explicit actions
+/// written as several ([`split_statement`]); the same document when none is that long.
+pub fn split_long_statements(doc: &PolicyDocument) -> PolicyDocument {
+    let long = |st: &Statement| {
+        st.effect == Effect::Allow
+            && matches!(&st.action, Some(ActionSpec::Action(l)) if l.values.len() > STATEMENT_ACTION_CAP)
+    };
+    if !doc.statements.iter().any(long) {
+        return doc.clone();
+    }
+    let mut statements = Vec::with_capacity(doc.statements.len());
+    for st in &doc.statements {
+        match &st.action {
+            Some(ActionSpec::Action(l)) if long(st) => {
+                statements.extend(split_statement(st, &l.values));
+            }
+            _ => statements.push(st.clone()),
+        }
+    }
+    let mut d = doc.with_statements(statements);
+    d.single_statement = false;
+    d
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

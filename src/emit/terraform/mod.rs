@@ -7,8 +7,8 @@
 //! - [`modules`]: module key -> directory, from `modules.json` or local `source` paths.
 //! - [`suggestion`]: new `data "aws_iam_policy_document"` blocks in `terraform fmt` style.
 //! - [`patch`]: unified diffs with a sha256 header, and applying them.
-//! - [`replacement`]: customer-managed replacements of AWS-managed policies, and the managed
-//!   policies a suggestion over its size limit is split into.
+//! - [`replacement`]: customer-managed replacements of AWS-managed policies.
+//! - [`split`]: a suggestion over IAM's size limit for its kind, as several managed policies.
 //! - [`write`]: `write_suggestions`, in three steps: plan (what becomes of each edit), render
 //!   (patch and HCL text), commit (one staged set of files under the repository root).
 //!
@@ -21,6 +21,7 @@ pub mod json_text;
 pub mod modules;
 pub mod patch;
 pub mod replacement;
+pub mod split;
 pub mod suggestion;
 pub mod write;
 

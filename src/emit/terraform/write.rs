@@ -13,8 +13,10 @@ use crate::emit::terraform::json_text;
 use crate::emit::terraform::modules::{ModuleDir, ModuleDirs, feeding_input};
 use crate::emit::terraform::patch::{FileChange, PATCH_FILE_NAME, render_patch};
 use crate::emit::terraform::replacement::{PolicyReplacement, replacement_blocks};
+use crate::emit::terraform::split::{size_limit, split_blocks, split_note};
 use crate::emit::terraform::suggestion::{policy_document_block, suggestion_name};
 use crate::iam::policy::PolicyDocument;
+use crate::minimize::size::{SizeLimit, policy_size, split_for_size, split_long_statements};
 use crate::plan::model::Plan;
 use crate::repo_root::{RepoRoot, remove_stale_temporaries};
 use std::collections::BTreeMap;
@@ -318,6 +320,17 @@ impl Writer<'_> {
             Ok(place) => place,
             Err(why) => return Outcome::Skipped { why },
         };
+        // Over its size limit, the document is never written in place: several managed
+        // policies in the suggestion file instead.
+        let limit = size_limit(self.plan, &m.location);
+        let doc = split_long_statements(&m.suggested);
+        let size = policy_size(&doc);
+        if size > limit.max_chars() {
+            let dir = match &place {
+                Place::Remote { dir, .. } | Place::Local(dir) => dir.clone(),
+            };
+            return self.suggest_split(&dir, m, &doc, (size, limit));
+        }
         let (dir, note, input) = match place {
             Place::Remote { dir, note, input } => (dir, note, input),
             Place::Local(dir) => {
@@ -356,6 +369,33 @@ impl Writer<'_> {
         Outcome::SuggestionFile {
             path: self.suggestion_path(dir),
             note: format!("{note} Then {how}."),
+        }
+    }
+
+    /// Stages `doc` (the suggestion of `m`, `size` characters, over `limit`) as managed policies
+    /// within their limit in `dir`'s suggestion file.
+    fn suggest_split(
+        &mut self,
+        dir: &Path,
+        m: &Merged,
+        doc: &PolicyDocument,
+        (size, limit): (usize, SizeLimit),
+    ) -> Outcome {
+        let location = &m.location;
+        let parts = split_for_size(doc);
+        let module = self.work.entry(dir.to_path_buf()).or_default();
+        let name = module.claim_name(suggestion_name(&[
+            &location.resource_name,
+            location.block_name.as_deref().unwrap_or(""),
+            "iamtrim",
+        ]));
+        let note = split_note(location, &name, parts.len(), size, limit);
+        module
+            .suggestions
+            .push(split_blocks(&name, location, &parts, &note));
+        Outcome::SuggestionFile {
+            path: self.suggestion_path(dir),
+            note,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::collections::BTreeSet;
 
 /// Concrete actions the random documents and usages draw from (logged, unlogged, data events,
 /// several services) plus two the catalog does not know.
@@ -195,6 +196,53 @@ proptest! {
             }
         }
         prop_assert!(suggested.next().is_none());
+    }
+}
+
+/// What the Allow statements of `doc` grant, as (scope, probe) pairs: a split must neither add
+/// nor lose one.
+fn allowed_pairs(doc: &PolicyDocument, probes: &[String]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for st in doc
+        .statements
+        .iter()
+        .filter(|st| st.effect == Effect::Allow)
+    {
+        let scope = format!("{:?}{:?}", st.resource, st.condition);
+        for probe in probes.iter().filter(|p| statement_allows(st, p)) {
+            out.insert((scope.clone(), probe.clone()));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Issue 14: every policy a suggestion is split into (statements of at most the cap, parts
+    /// within a size limit) passes the containment proof against today's document, and together
+    /// they grant exactly what the suggestion grants. Small limits force many parts.
+    #[test]
+    fn every_split_part_is_contained_and_together_they_grant_the_suggestion(
+        current in document(),
+        u in observed(),
+        limit in prop::sample::select(vec![180usize, 400, 1_000, crate::minimize::size::USER_INLINE_MAX_CHARS]),
+    ) {
+        use crate::minimize::size::{split_long_statements, split_within};
+        let c = Catalog::embedded();
+        let s = minimize_document(&current, Some(&current), &u, c, &KeepRules::default());
+        prop_assert!(s.is_ok(), "proof refused: {:?}", s.err());
+        let Some(suggested) = s.unwrap().suggested else { return Ok(()) };
+        let suggested = split_long_statements(&suggested);
+        let parts = split_within(&suggested, limit);
+        let probes = probes();
+        let mut joined = BTreeSet::new();
+        for part in &parts {
+            prop_assert_eq!(grants_no_more(part, &current, c), Ok(()));
+            prop_assert_eq!(grants_no_more(part, &suggested, c), Ok(()));
+            joined.extend(allowed_pairs(part, &probes));
+        }
+        prop_assert_eq!(joined, allowed_pairs(&suggested, &probes));
     }
 }
 
