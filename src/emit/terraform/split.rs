@@ -128,3 +128,47 @@ pub fn split_blocks(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(resource_type: &str, name: &str, is_data: bool) -> PolicyLocation {
+        PolicyLocation {
+            module_key: String::new(),
+            resource_type: resource_type.into(),
+            resource_name: name.into(),
+            is_data,
+            attribute: "policy".into(),
+            block_name: None,
+        }
+    }
+
+    #[test]
+    fn a_policy_document_takes_the_smallest_limit_of_the_resources_that_use_it() {
+        let plan: Plan = serde_json::from_str(
+            r#"{"format_version":"1.2","configuration":{"root_module":{"resources":[
+                {"address":"aws_iam_policy.p","mode":"managed","type":"aws_iam_policy","name":"p",
+                 "expressions":{"policy":{"references":["data.aws_iam_policy_document.x.json","data.aws_iam_policy_document.x"]}}},
+                {"address":"aws_iam_user_policy.u","mode":"managed","type":"aws_iam_user_policy","name":"u",
+                 "expressions":{"policy":{"references":["data.aws_iam_policy_document.x.json","data.aws_iam_policy_document.x"]}}},
+                {"address":"aws_iam_group_policy.g","mode":"managed","type":"aws_iam_group_policy","name":"g",
+                 "expressions":{"policy":{"references":["data.aws_iam_policy_document.xy.json","data.aws_iam_policy_document.xy"]}}},
+                {"address":"aws_iam_role.r","mode":"managed","type":"aws_iam_role","name":"r",
+                 "expressions":{"inline_policy":[{"policy":{"references":["data.aws_iam_policy_document.y.json","data.aws_iam_policy_document.y"]}}]}}
+            ]}}}"#,
+        )
+        .unwrap();
+        let limit =
+            |name: &str| size_limit(&plan, &location("aws_iam_policy_document", name, true));
+        assert_eq!(limit("x"), SizeLimit::UserInline);
+        // `xy` is not `x`: a reference matches whole names only.
+        assert_eq!(limit("xy"), SizeLimit::GroupInline);
+        assert_eq!(limit("y"), SizeLimit::RoleInline);
+        assert_eq!(limit("unused"), SizeLimit::Managed);
+        assert_eq!(
+            size_limit(&plan, &location("aws_iam_group_policy", "g", false)),
+            SizeLimit::GroupInline
+        );
+    }
+}

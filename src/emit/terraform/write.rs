@@ -1,8 +1,14 @@
 //! [`write_suggestions`]: decides, for every [`PolicyEdit`], whether the user's own files are patched
 //! or a suggestion file is written, and writes `<module dir>/iamtrim.patch` and
 //! `<module dir>/iamtrim.suggested.tf` (or under `--out`), never outside the root; and puts each
-//! AWS-managed [`PolicyReplacement`] in its attaching module's suggestion file. The files of one run
-//! are written together ([`crate::repo_root::Staged`]): all of them or none.
+//! AWS-managed [`PolicyReplacement`] in its attaching module's suggestion file.
+//!
+//! Three steps, in `write_suggestions_and_replacements`: plan (`Writer::plan_edit` gives each edit
+//! one [`Outcome`]: patched, a suggestion file, or skipped with the reason, and stages its text in
+//! the module's pending work), render (`Writer::render`: the patch and suggestion file of each
+//! module), commit (the files of one run together, [`crate::repo_root::Staged`]: all of them or
+//! none). A suggestion over IAM's size limit for its kind of policy is never patched: it goes to
+//! the suggestion file as several managed policies (`crate::emit::terraform::split`).
 //!
 //! Edits of one `for_each`/`count` resource share a block, so they are merged first: a statement is
 //! removed only when every instance removes it, and keeps the union of the actions its instances keep.
