@@ -2,27 +2,17 @@
 //!
 //! - [`report`]: the versioned report model and its renderers (text, JSON, Markdown); the only
 //!   place that formats what a user reads.
-//! - The Terraform writer turns minimizer suggestions ([`PolicyEdit`]) into edits of the user's own
-//!   `.tf` files, unified-diff patches and suggestion files, and applies those patches:
-//!   [`edit`] (the input contract and `EmitError`), [`hcl`] (`TerraformFileMut`, a format-preserving
-//!   editor of one `.tf` file), [`json_text`] (policy JSON text rewritten in the author's layout),
-//!   [`modules`] (module key -> directory, from `modules.json` or local `source` paths),
-//!   [`suggestion`] (new `data "aws_iam_policy_document"` blocks in `terraform fmt` style),
-//!   [`patch`] (unified diffs with a sha256 header, and applying them), [`replacement`]
-//!   (customer-managed replacements of AWS-managed policies), [`write`] (`write_suggestions`,
-//!   which decides what goes where).
+//! - [`terraform`]: the Terraform writer, which turns minimizer suggestions ([`PolicyEdit`]) into
+//!   edits of the user's own `.tf` files, unified-diff patches and suggestion files. Its modules
+//!   are re-exported here under their old paths (`crate::emit::hcl`, `crate::emit::write`, ...).
 //!
 //! It does not decide what to keep: that is `crate::minimize`.
 
-pub mod edit;
-pub mod hcl;
-pub mod json_text;
-pub mod modules;
-pub mod patch;
-pub mod replacement;
 pub mod report;
-pub mod suggestion;
-pub mod write;
+pub mod terraform;
+
+// The writer's modules under the paths they had before `terraform/` held them.
+pub use terraform::{edit, hcl, json_text, modules, patch, replacement, suggestion, write};
 
 pub use edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
 pub use hcl::{PolicyForm, Rewrite, TerraformFileMut};

@@ -410,6 +410,7 @@ fn suggest(
         Ok(mut s) => {
             s.policy_address = policy.address.clone();
             s.block_address = block_address;
+            super::size::flag_oversize(&mut s);
             s
         }
         Err(e) => unchanged(

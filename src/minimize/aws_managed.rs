@@ -12,7 +12,7 @@
 use super::{PrincipalOutcome, PrincipalStatus, minimize_all};
 use crate::config::Config;
 // The size helpers are moving to `minimize::size`; `emit::replacement` re-exports them.
-use crate::emit::replacement::{MANAGED_POLICY_MAX_CHARS, policy_size, split_for_size};
+use super::size::{MANAGED_POLICY_MAX_CHARS, policy_size, split_for_size};
 use crate::iam::aws_managed;
 use crate::iam::catalog::Catalog;
 use crate::iam::discover::strip_instance_keys;

@@ -2,6 +2,9 @@
 //! statement, then the containment proof.
 
 use super::proof::grants_no_more;
+use super::size::{
+    MAX_MANAGED_POLICIES_PER_PRINCIPAL, STATEMENT_ACTION_CAP, fits_managed_quota, split_statement,
+};
 use super::{
     Applicability, KeepReason, MinimizeError, PolicySuggestion, StatementChange, Verdicts,
 };
@@ -15,8 +18,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, LazyLock};
 
-/// An `Allow` statement (`*`, a `NotAction`) whose minimized form would list more explicit actions
-/// than this is kept whole and flagged: a policy of thousands of actions helps nobody and hits IAM's size limits.
+/// Kept explicit lists longer than this were kept whole before issue 14; they are now written as
+/// statements of at most [`super::size::STATEMENT_ACTION_CAP`] actions, split over policies where
+/// the document passes its size limit, and kept whole only when they would need more managed
+/// policies than a principal can have ([`super::size::fits_managed_quota`]). The old name stays
+/// for its callers.
 pub const STATEMENT_ACTION_LIMIT: usize = 1000;
 
 /// What, besides usage, keeps an action: the principal's `.iamtrim.toml` rules.
@@ -930,10 +936,10 @@ pub(super) fn minimize_indexed<'a>(
                     });
             }
         }
-        let change = if out.len() > STATEMENT_ACTION_LIMIT {
+        let change = if !fits_managed_quota(&out) {
             review = true;
             notes.push(format!(
-                "statement {}: would need {} explicit actions (limit {STATEMENT_ACTION_LIMIT}); kept unchanged",
+                "statement {}: would need {} explicit actions, more than {MAX_MANAGED_POLICIES_PER_PRINCIPAL} managed policies (IAM's most per principal) can hold; kept unchanged",
                 label(i, st),
                 out.len()
             ));
@@ -951,6 +957,17 @@ pub(super) fn minimize_indexed<'a>(
         } else {
             StatementChange::SetActions(out)
         };
+        if let StatementChange::SetActions(kept) = &change
+            && kept.len() > STATEMENT_ACTION_CAP
+        {
+            // A `*` or `NotAction` that used much: listed in full, a statement per cap.
+            notes.push(format!(
+                "statement {}: {} explicit actions, written as {} statements of at most {STATEMENT_ACTION_CAP}",
+                label(i, st),
+                kept.len(),
+                kept.len().div_ceil(STATEMENT_ACTION_CAP)
+            ));
+        }
         for &id in &statement_ids {
             if recorded.insert(id) {
                 doc_ids.push(id);
@@ -964,7 +981,7 @@ pub(super) fn minimize_indexed<'a>(
         match change {
             StatementChange::Keep => suggested_statements.push(st.clone()),
             StatementChange::SetActions(actions) => {
-                suggested_statements.push(st.with_actions(actions.clone()));
+                suggested_statements.extend(split_statement(st, actions));
             }
             StatementChange::Remove => {}
         }

@@ -17,6 +17,7 @@ mod document;
 mod explain;
 mod proof;
 mod risk;
+pub mod size;
 
 pub use all::minimize_all;
 pub use analysis::Analysis;

@@ -732,3 +732,145 @@ fn unseen_data_events_reached_only_through_star_go_for_review_unless_the_service
         Some(KeepReason::DataEventNotSeen)
     );
 }
+
+/// `n` distinct catalog actions that CloudTrail logs as management events, every `step`th one in
+/// catalog order (deterministic), outside the services in `skip`.
+fn management_actions(n: usize, step: usize, skip: &[&str]) -> Vec<String> {
+    use crate::iam::catalog::Visibility;
+    let out: Vec<String> = Catalog::embedded()
+        .actions()
+        .iter()
+        .filter(|a| a.visibility() == Visibility::Management)
+        .filter(|a| !skip.contains(&a.service()))
+        .step_by(step)
+        .take(n)
+        .map(|a| a.name().to_string())
+        .collect();
+    assert_eq!(out.len(), n, "the catalog has too few actions for the test");
+    out
+}
+
+/// The checks every split suggestion of an admin-like statement must pass (issue 14): no used
+/// action removed; every other kept action kept for a reason the catalog confirms; the kept list
+/// written as statements of at most the cap, of the original scope; and, over a role's inline
+/// limit, parts that each fit a managed policy, are each contained in the current document and
+/// together list exactly the kept actions.
+fn check_admin_split(current: &PolicyDocument, used: &[String], address: &str) {
+    use crate::iam::catalog::Visibility;
+    use crate::minimize::size::{
+        MANAGED_POLICY_MAX_CHARS, ROLE_INLINE_MAX_CHARS, STATEMENT_ACTION_CAP, flag_oversize,
+        policy_size, split_for_size,
+    };
+    let c = Catalog::embedded();
+    let refs: Vec<&str> = used.iter().map(String::as_str).collect();
+    let mut s = run(current, &usage(&refs), &KeepRules::default());
+    let changes = s.statements.clone();
+    let [StatementChange::SetActions(kept)] = changes.as_slice() else {
+        panic!("one statement set to explicit actions: {:?}", s.notes);
+    };
+    assert!(kept.len() > STATEMENT_ACTION_LIMIT, "{} kept", kept.len());
+    for a in used {
+        assert!(verdict(&s, a).keep, "used {a} removed");
+        assert!(kept.contains(a), "used {a} not listed");
+    }
+    let used_set: BTreeSet<&str> = refs.iter().copied().collect();
+    for a in kept {
+        let info = c.lookup(a).unwrap_or_else(|| panic!("{a} unknown"));
+        let v = verdict(&s, a);
+        let justified = match v.kind {
+            Some(KeepReason::Used) => used_set.contains(a.as_str()),
+            Some(KeepReason::NeverLogged) => info.visibility() == Visibility::NeverLogged,
+            Some(KeepReason::NeededByUsedAction) => used.iter().any(|u| {
+                c.lookup(u).is_some_and(|i| {
+                    i.dependent_actions()
+                        .iter()
+                        .any(|d| d.eq_ignore_ascii_case(a))
+                })
+            }),
+            Some(KeepReason::DataEventNotSeen) => {
+                matches!(info.visibility(), Visibility::DataEvent(_))
+                    && used
+                        .iter()
+                        .any(|u| u.split(':').next() == Some(info.service()))
+            }
+            _ => false,
+        };
+        assert!(justified, "{a} kept as {:?}: {}", v.kind, v.reason);
+    }
+    // Statements of at most the cap, in order, each of the original scope.
+    let suggested = s.suggested.clone().expect("a suggestion");
+    assert_eq!(
+        suggested.statements.len(),
+        kept.len().div_ceil(STATEMENT_ACTION_CAP)
+    );
+    let mut listed = Vec::new();
+    for st in &suggested.statements {
+        let Some(ActionSpec::Action(l)) = &st.action else {
+            panic!("explicit actions");
+        };
+        assert!(l.values.len() <= STATEMENT_ACTION_CAP);
+        assert_eq!(st.resource, current.statements[0].resource);
+        listed.extend(l.values.iter().cloned());
+    }
+    assert_eq!(&listed, kept);
+    assert_eq!(grants_no_more(&suggested, current, c), Ok(()));
+    // Over a role's inline limit: flagged, and split into managed policies within theirs.
+    let size = policy_size(&suggested);
+    assert!(size > ROLE_INLINE_MAX_CHARS, "{size}");
+    s.policy_address = address.to_string();
+    flag_oversize(&mut s);
+    assert_eq!(s.applicability, Applicability::ReviewNeeded);
+    let parts = split_for_size(&suggested);
+    assert!(parts.len() >= size.div_ceil(MANAGED_POLICY_MAX_CHARS));
+    let note = s.notes.last().expect("a note");
+    assert!(
+        note.contains(&format!("over IAM's {ROLE_INLINE_MAX_CHARS}"))
+            && note.contains(&format!("{} managed policies", parts.len())),
+        "{note}"
+    );
+    let mut joined = Vec::new();
+    for part in &parts {
+        assert!(policy_size(part) <= MANAGED_POLICY_MAX_CHARS);
+        assert_eq!(grants_no_more(part, current, c), Ok(()));
+        for st in &part.statements {
+            if let Some(ActionSpec::Action(l)) = &st.action {
+                joined.extend(l.values.iter().cloned());
+            }
+        }
+    }
+    assert_eq!(
+        &joined, kept,
+        "the parts list every kept action once, in order"
+    );
+}
+
+#[test]
+fn admin_star_that_used_1200_actions_is_split_not_kept_whole() {
+    // Regression (issue 14): `"Action": "*"` of a role that used more than 1,000 actions was
+    // kept whole, `*` and all.
+    let used = management_actions(1_200, 7, &[]);
+    let current = doc(
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Admin","Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    );
+    check_admin_split(&current, &used, "aws_iam_role_policy.admin");
+}
+
+#[test]
+fn not_action_role_that_used_1100_actions_is_split_not_kept_whole() {
+    let used = management_actions(1_100, 6, &["iam", "organizations"]);
+    let current = doc(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":["iam:*","organizations:*"],"Resource":"*"}]}"#,
+    );
+    check_admin_split(&current, &used, "aws_iam_role.ops (inline policy power)");
+    let s = run(
+        &current,
+        &usage(&used.iter().map(String::as_str).collect::<Vec<_>>()),
+        &KeepRules::default(),
+    );
+    assert!(
+        kept_actions(&s)
+            .iter()
+            .all(|a| !a.starts_with("iam:") && !a.starts_with("organizations:")),
+        "an excluded service came back"
+    );
+}

@@ -20,6 +20,7 @@ mod cloudtrail_parsers;
 mod cloudtrail_s3;
 mod corpus;
 mod discovery;
+mod emit_split;
 mod emit_write;
 mod errors;
 mod fuzz;

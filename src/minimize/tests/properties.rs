@@ -3,6 +3,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::collections::BTreeSet;
 
 /// Concrete actions the random documents and usages draw from (logged, unlogged, data events,
 /// several services) plus two the catalog does not know.
@@ -163,17 +164,26 @@ proptest! {
         prop_assert_eq!(s.statements.len(), current.statements.len());
         let mut suggested = s.suggested.iter().flat_map(|d| d.statements.iter());
         for (st, change) in current.statements.iter().zip(&s.statements) {
-            let new = match change {
-                StatementChange::Remove => None,
-                _ => suggested.next(),
+            // A long kept list is written as several statements of the same scope (issue 14).
+            let pieces: Vec<&Statement> = match change {
+                StatementChange::Remove => Vec::new(),
+                StatementChange::Keep => suggested.next().into_iter().collect(),
+                StatementChange::SetActions(a) => {
+                    (0..a.len().div_ceil(crate::minimize::size::STATEMENT_ACTION_CAP).max(1))
+                        .filter_map(|_| suggested.next())
+                        .collect()
+                }
             };
             if st.effect == Effect::Deny {
-                prop_assert_eq!(new, Some(st), "Deny statements never change");
+                prop_assert_eq!(pieces, vec![st], "Deny statements never change");
                 continue;
             }
             // Containment, per statement, over catalog and non-catalog actions alike.
-            if let Some(new) = new {
-                prop_assert_eq!((&new.resource, &new.condition, &new.sid), (&st.resource, &st.condition, &st.sid));
+            for (n, new) in pieces.iter().enumerate() {
+                prop_assert_eq!((&new.resource, &new.condition), (&st.resource, &st.condition));
+                if n == 0 {
+                    prop_assert_eq!(&new.sid, &st.sid);
+                }
                 for probe in probes() {
                     prop_assert!(!statement_allows(new, &probe) || statement_allows(st, &probe), "{} widened by {:?}", probe, change);
                 }
@@ -181,11 +191,58 @@ proptest! {
             // Every used action the statement allowed (and no blanket Deny blocks) stays allowed.
             for used in u.actions.keys() {
                 if statement_allows(st, used) && !blanket_denied(&current, used) {
-                    prop_assert!(new.is_some_and(|n| statement_allows(n, used)), "used {} dropped by {:?}", used, change);
+                    prop_assert!(pieces.iter().any(|n| statement_allows(n, used)), "used {} dropped by {:?}", used, change);
                 }
             }
         }
         prop_assert!(suggested.next().is_none());
+    }
+}
+
+/// What the Allow statements of `doc` grant, as (scope, probe) pairs: a split must neither add
+/// nor lose one.
+fn allowed_pairs(doc: &PolicyDocument, probes: &[String]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for st in doc
+        .statements
+        .iter()
+        .filter(|st| st.effect == Effect::Allow)
+    {
+        let scope = format!("{:?}{:?}", st.resource, st.condition);
+        for probe in probes.iter().filter(|p| statement_allows(st, p)) {
+            out.insert((scope.clone(), probe.clone()));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Issue 14: every policy a suggestion is split into (statements of at most the cap, parts
+    /// within a size limit) passes the containment proof against today's document, and together
+    /// they grant exactly what the suggestion grants. Small limits force many parts.
+    #[test]
+    fn every_split_part_is_contained_and_together_they_grant_the_suggestion(
+        current in document(),
+        u in observed(),
+        limit in prop::sample::select(vec![180usize, 400, 1_000, crate::minimize::size::USER_INLINE_MAX_CHARS]),
+    ) {
+        use crate::minimize::size::{split_long_statements, split_within};
+        let c = Catalog::embedded();
+        let s = minimize_document(&current, Some(&current), &u, c, &KeepRules::default());
+        prop_assert!(s.is_ok(), "proof refused: {:?}", s.err());
+        let Some(suggested) = s.unwrap().suggested else { return Ok(()) };
+        let suggested = split_long_statements(&suggested);
+        let parts = split_within(&suggested, limit);
+        let probes = probes();
+        let mut joined = BTreeSet::new();
+        for part in &parts {
+            prop_assert_eq!(grants_no_more(part, &current, c), Ok(()));
+            prop_assert_eq!(grants_no_more(part, &suggested, c), Ok(()));
+            joined.extend(allowed_pairs(part, &probes));
+        }
+        prop_assert_eq!(joined, allowed_pairs(&suggested, &probes));
     }
 }
 

@@ -9,7 +9,7 @@
 //! patch was written and is refused. Every patch is checked before anything is written, then all files
 //! are written together through [`crate::repo_root`]: all of them, or none.
 
-use crate::emit::edit::EmitError;
+use crate::emit::terraform::edit::EmitError;
 use crate::repo_root::RepoRoot;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

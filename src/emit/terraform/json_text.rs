@@ -3,7 +3,7 @@
 //! The statements change as the edit says; the text is printed back compact when it was on one line,
 //! otherwise pretty with the author's indent unit and base indentation. Key order is kept.
 
-use crate::emit::edit::StatementChange;
+use crate::emit::terraform::edit::StatementChange;
 use crate::iam::policy::{ActionSpec, PolicyDocument};
 use serde_json::Value;
 

@@ -7,8 +7,8 @@
 //! strings; `file()`/`templatefile()` are reported back ([`Rewrite::JsonFile`]) for the caller to patch,
 //! anything computed is reported as [`Rewrite::Computed`]. This module does no I/O.
 
-use crate::emit::edit::{EmitError, PolicyLocation, StatementChange};
-use crate::emit::json_text;
+use crate::emit::terraform::edit::{EmitError, PolicyLocation, StatementChange};
+use crate::emit::terraform::json_text;
 use hcl_edit::expr::{Array, Expression, Object, ObjectKey};
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 use hcl_edit::template::{Element, HeredocTemplate, Template};

@@ -4,97 +4,14 @@
 //! `managed_policy_arns`).
 //!
 //! Main types: [`PolicyReplacement`] (the input, built by the CLI from minimizer suggestions) and
-//! [`replacement_blocks`] (its Terraform text). `crate::emit::write` puts the text in the attaching
+//! [`replacement_blocks`] (its Terraform text). `crate::emit::terraform::write` puts the text in the attaching
 //! module's `iamtrim.suggested.tf`. It does not decide what the replacement keeps: that is
 //! `crate::minimize`.
 
-use crate::emit::suggestion::{hcl_string, policy_document_block, suggestion_name};
-use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, Statement};
+use crate::emit::terraform::suggestion::{hcl_string, policy_document_block, suggestion_name};
 
-/// IAM's size limit for a managed policy document, whitespace not counted.
-pub const MANAGED_POLICY_MAX_CHARS: usize = 6_144;
-
-/// The characters IAM counts for `doc` against [`MANAGED_POLICY_MAX_CHARS`]: its JSON without
-/// whitespace (whitespace inside strings is left out too, which can only overcount).
-pub fn policy_size(doc: &PolicyDocument) -> usize {
-    doc.to_json().chars().filter(|c| !c.is_whitespace()).count()
-}
-
-/// `doc` as managed policies IAM accepts: `doc` alone when it fits, else its `Action` lists shared
-/// out over as few documents as a greedy fill gives, each within [`MANAGED_POLICY_MAX_CHARS`].
-///
-/// Every part keeps the statements' scope (Resource, Condition, ...) and order, and carries every
-/// other statement (a Deny, a `NotAction`) whole, so each part alone grants no
-/// more than `doc` and all of them together grant exactly what `doc` grants. A statement too
-/// large alone (one huge condition) still makes a part of its own, which stays over the limit.
-pub fn split_for_size(doc: &PolicyDocument) -> Vec<PolicyDocument> {
-    if policy_size(doc) <= MANAGED_POLICY_MAX_CHARS {
-        return vec![doc.clone()];
-    }
-    let common: Vec<(usize, &Statement)> = doc
-        .statements
-        .iter()
-        .enumerate()
-        .filter(|(_, st)| !splits(st))
-        .collect();
-    // A part's pieces of `Action` statements, with every common statement, in document order.
-    let assemble = |pieces: &[(usize, Statement)]| -> Vec<Statement> {
-        let mut all: Vec<(usize, &Statement)> = pieces.iter().map(|(i, st)| (*i, st)).collect();
-        all.extend(common.iter().copied());
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, st)| st.clone()).collect()
-    };
-    let fits = |pieces: &[(usize, Statement)]| {
-        policy_size(&doc.with_statements(assemble(pieces))) <= MANAGED_POLICY_MAX_CHARS
-    };
-    let mut parts: Vec<Vec<(usize, Statement)>> = Vec::new();
-    let mut part: Vec<(usize, Statement)> = Vec::new();
-    for (i, st) in doc.statements.iter().enumerate() {
-        let (true, Some(ActionSpec::Action(list))) = (splits(st), &st.action) else {
-            continue;
-        };
-        let mut actions: Vec<String> = Vec::new();
-        for action in &list.values {
-            actions.push(action.clone());
-            part.push((i, st.with_actions(actions.clone())));
-            let ok = fits(&part);
-            part.pop();
-            if !ok && (actions.len() > 1 || !part.is_empty()) {
-                // Close the part with what fitted, and start the next one with this action.
-                actions.pop();
-                if !actions.is_empty() {
-                    part.push((i, st.with_actions(std::mem::take(&mut actions))));
-                }
-                parts.push(std::mem::take(&mut part));
-                actions.push(action.clone());
-            }
-        }
-        if !actions.is_empty() {
-            part.push((i, st.with_actions(actions)));
-        }
-    }
-    if !part.is_empty() {
-        parts.push(part);
-    }
-    if parts.is_empty() {
-        return vec![doc.clone()];
-    }
-    parts
-        .iter()
-        .map(|pieces| {
-            let statements = assemble(pieces);
-            let single = doc.single_statement && statements.len() == 1;
-            let mut d = doc.with_statements(statements);
-            d.single_statement = single;
-            d
-        })
-        .collect()
-}
-
-/// True for the statements whose `Action` list is shared out over parts: the `Allow`s with one.
-fn splits(st: &Statement) -> bool {
-    st.effect == Effect::Allow && matches!(st.action, Some(ActionSpec::Action(_)))
-}
+/// Moved to `crate::minimize::size` (pure); re-exported so callers keep compiling.
+pub use crate::minimize::size::{MANAGED_POLICY_MAX_CHARS, policy_size, split_for_size};
 
 /// The Terraform names of the parts of a replacement named `name`: `name` itself for one part,
 /// `name_1` ... `name_N` for more.
@@ -211,6 +128,7 @@ pub fn replacement_blocks(name: &str, replacement: &PolicyReplacement) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::iam::policy::PolicyDocument;
 
     fn replacement(attachment: &str, role_attribute: bool) -> PolicyReplacement {
         PolicyReplacement {
@@ -282,92 +200,10 @@ resource "aws_iam_policy" "auditor_ReadOnlyAccess_iamtrim" {
         assert!(!text.contains("resource"), "{text}");
     }
 
-    /// A document over the limit: two scopes of many catalog actions and a Deny.
-    fn big_document() -> PolicyDocument {
-        let catalog = crate::iam::catalog::Catalog::embedded();
-        let names: Vec<String> = catalog
-            .actions()
-            .iter()
-            .step_by(37)
-            .take(500)
-            .map(|a| format!("{:?}", a.name()))
-            .collect();
-        let (a, b) = names.split_at(300);
-        PolicyDocument::parse_str(&format!(
-            r#"{{"Version":"2012-10-17","Statement":[
-                {{"Sid":"Reads","Effect":"Allow","Action":[{}],"Resource":"*"}},
-                {{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}},
-                {{"Effect":"Allow","Action":[{}],"Resource":"arn:aws:s3:::logs/*","Condition":{{"Bool":{{"aws:SecureTransport":"true"}}}}}}]}}"#,
-            a.join(","),
-            b.join(",")
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn a_replacement_over_the_size_limit_is_split_into_parts_that_together_grant_the_same() {
-        let doc = big_document();
-        assert!(policy_size(&doc) > 2 * MANAGED_POLICY_MAX_CHARS);
-        let parts = split_for_size(&doc);
-        assert!(parts.len() >= 3, "{} parts", parts.len());
-        let catalog = crate::iam::catalog::Catalog::embedded();
-        // (statement scope, action) pairs: what the parts grant together is what `doc` grants.
-        let pairs = |d: &PolicyDocument| -> Vec<(String, String)> {
-            let mut out = Vec::new();
-            for st in &d.statements {
-                let mut scope = st.clone();
-                scope.sid = None;
-                scope.set_actions(Vec::new());
-                let key = scope.to_value().to_string();
-                match &st.action {
-                    Some(ActionSpec::Action(l)) => {
-                        out.extend(l.values.iter().map(|a| (key.clone(), a.clone())))
-                    }
-                    _ => out.push((key, String::new())),
-                }
-            }
-            out.sort();
-            out.dedup();
-            out
-        };
-        let deny = &doc.statements[1];
-        let mut joined: Vec<(String, String)> = Vec::new();
-        for part in &parts {
-            assert_eq!(part.statements.iter().filter(|s| *s == deny).count(), 1);
-            let allows = part.with_statements(
-                part.statements
-                    .iter()
-                    .filter(|s| *s != deny)
-                    .cloned()
-                    .collect(),
-            );
-            joined.extend(pairs(&allows));
-        }
-        joined.sort();
-        let before = joined.len();
-        joined.dedup();
-        assert_eq!(before, joined.len(), "an action is in two parts");
-        let mut expected =
-            pairs(&doc.with_statements(vec![doc.statements[0].clone(), doc.statements[2].clone()]));
-        expected.sort();
-        assert_eq!(joined, expected);
-        for part in &parts {
-            assert!(
-                policy_size(part) <= MANAGED_POLICY_MAX_CHARS,
-                "{}",
-                policy_size(part)
-            );
-            assert_eq!(part.version.as_deref(), Some("2012-10-17"));
-            assert_eq!(crate::minimize::grants_no_more(part, &doc, catalog), Ok(()));
-        }
-        // A document within the limit is left whole.
-        assert_eq!(split_for_size(&parts[0]), vec![parts[0].clone()]);
-    }
-
     #[test]
     fn a_split_replacement_writes_every_part_and_says_to_attach_them_all() {
         let mut r = replacement("aws_iam_role_policy_attachment.ro", false);
-        r.suggested = Some(big_document());
+        r.suggested = Some(crate::minimize::size::tests::big_document());
         let n = r.parts().len();
         let text = replacement_blocks("ro_ReadOnlyAccess_iamtrim", &r);
         hcl_edit::parser::parse_body(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));

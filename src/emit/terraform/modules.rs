@@ -6,7 +6,7 @@
 //! [`ModuleDir::Remote`]: not the user's code. A directory that canonicalizes outside the repository
 //! root (a `../..` source, a symlink) is [`ModuleDir::Outside`] and is never written.
 
-use crate::emit::edit::EmitError;
+use crate::emit::terraform::edit::EmitError;
 use crate::plan::model::{ConfigModule, Expr, Plan};
 use serde::Deserialize;
 use std::collections::BTreeMap;
