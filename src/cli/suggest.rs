@@ -6,7 +6,7 @@ use super::settings::{Settings, SuggestSettings};
 use crate::emit::report::{Report, ReportCommand};
 use crate::emit::{PolicyEdit, PolicyLocation, WriteOptions, write_suggestions_and_replacements};
 use crate::iam::discover::strip_instance_keys;
-use crate::iam::{PolicySource, Principal};
+use crate::iam::{PolicySource, PolicyTarget, Principal};
 use crate::minimize::Analysis;
 use std::collections::BTreeSet;
 
@@ -77,13 +77,9 @@ fn source_of<'a>(p: &'a Principal, policy_address: &str) -> Option<&'a PolicySou
 /// Where a policy's document is written: the rendering data source when there is one.
 fn location_of(source: &PolicySource) -> Option<PolicyLocation> {
     let origin = source.origin.as_ref()?;
-    let (address, attribute, block_name) = match &origin.document_source {
-        Some(doc) => (doc.as_str(), "statement".to_string(), None),
-        None => (
-            origin.resource.as_str(),
-            origin.attribute.clone(),
-            origin.block_name.clone(),
-        ),
+    let (address, target) = match &origin.document_source {
+        Some(doc) => (doc.as_str(), PolicyTarget::DocumentStatements),
+        None => (origin.resource.as_str(), origin.target.clone()),
     };
     let block = strip_instance_keys(address);
     let mut parts: Vec<&str> = block.split('.').collect();
@@ -104,7 +100,6 @@ fn location_of(source: &PolicySource) -> Option<PolicyLocation> {
         resource_type: resource_type.to_string(),
         resource_name: resource_name.to_string(),
         is_data,
-        attribute,
-        block_name,
+        target,
     })
 }

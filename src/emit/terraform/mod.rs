@@ -25,7 +25,7 @@ pub mod split;
 pub mod suggestion;
 pub mod write;
 
-pub use edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
+pub use edit::{EmitError, PolicyEdit, PolicyLocation, PolicyTarget, StatementChange};
 pub use hcl::{PolicyForm, Rewrite, TerraformFileMut};
 pub use patch::{ApplyReport, apply_patches};
 pub use replacement::PolicyReplacement;
