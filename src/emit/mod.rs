@@ -18,6 +18,7 @@ pub use edit::{EmitError, PolicyEdit, PolicyLocation, PolicyTarget, StatementCha
 pub use hcl::{PolicyForm, Rewrite, TerraformFileMut};
 pub use patch::{ApplyReport, apply_patches};
 pub use replacement::PolicyReplacement;
+pub use terraform::locate::policy_edits;
 pub use write::{
     EditOutcome, WriteOptions, WriteReport, write_suggestions, write_suggestions_and_replacements,
 };
