@@ -478,8 +478,8 @@ mod tests {
 
     fn days(start: &str, end: &str) -> Option<i64> {
         Window {
-            start: start.to_string(),
-            end: end.to_string(),
+            start: start.into(),
+            end: end.into(),
         }
         .days()
     }
