@@ -10,7 +10,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use iamtrim::config::Config;
 use iamtrim::iam::catalog::Catalog;
 use iamtrim::iam::policy::{PolicyDocument, Statement};
-use iamtrim::iam::principal::{PolicyKind, PolicyOrigin, PolicySource, Principal, PrincipalKind};
+use iamtrim::iam::principal::{
+    PolicyKind, PolicyOrigin, PolicySource, PolicyTarget, Principal, PrincipalKind,
+};
 use iamtrim::minimize::minimize_all;
 use iamtrim::usage::{ActionUse, ObservedUsage, UsageSourceKind, Window};
 use std::collections::BTreeMap;
@@ -93,8 +95,7 @@ fn principals_and_usage(catalog: &Catalog) -> (Vec<Principal>, BTreeMap<String, 
                 unknown_reason: None,
                 origin: Some(PolicyOrigin {
                     resource: address,
-                    attribute: "policy".into(),
-                    block_name: None,
+                    target: PolicyTarget::PolicyAttribute,
                     document_source: None,
                 }),
             });

@@ -14,10 +14,11 @@ pub mod terraform;
 // The writer's modules under the paths they had before `terraform/` held them.
 pub use terraform::{edit, hcl, json_text, modules, patch, replacement, suggestion, write};
 
-pub use edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
+pub use edit::{EmitError, PolicyEdit, PolicyLocation, PolicyTarget, StatementChange};
 pub use hcl::{PolicyForm, Rewrite, TerraformFileMut};
 pub use patch::{ApplyReport, apply_patches};
 pub use replacement::PolicyReplacement;
+pub use terraform::locate::policy_edits;
 pub use write::{
     EditOutcome, WriteOptions, WriteReport, write_suggestions, write_suggestions_and_replacements,
 };

@@ -18,4 +18,6 @@ pub mod risk;
 
 pub use discover::{Discovery, discover};
 pub use policy::PolicyDocument;
-pub use principal::{PolicyKind, PolicySource, Principal, PrincipalKind, RiskFlag, UnknownReason};
+pub use principal::{
+    PolicyKind, PolicySource, PolicyTarget, Principal, PrincipalKind, RiskFlag, UnknownReason,
+};

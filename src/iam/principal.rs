@@ -91,16 +91,79 @@ impl fmt::Display for UnknownReason {
     }
 }
 
+/// Which part of a Terraform block holds a policy document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PolicyTarget {
+    /// The block's own `policy` attribute.
+    PolicyAttribute,
+    /// The `policy` attribute of a role's `inline_policy` block, found by the block's `name`
+    /// (`None` when the plan does not show the name).
+    InlinePolicyBlock {
+        /// The `name` of the `inline_policy` block.
+        name: Option<String>,
+    },
+    /// The `statement` blocks of a `data "aws_iam_policy_document"`.
+    DocumentStatements,
+}
+
+impl PolicyTarget {
+    /// The name the target goes by in messages, reports and grouping keys: `policy`,
+    /// `inline_policy` or `statement`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PolicyTarget::PolicyAttribute => "policy",
+            PolicyTarget::InlinePolicyBlock { .. } => "inline_policy",
+            PolicyTarget::DocumentStatements => "statement",
+        }
+    }
+
+    /// The attribute (or block type) that holds the document inside its body: an `inline_policy`
+    /// block holds its document in `policy`.
+    pub fn attribute(&self) -> &'static str {
+        match self {
+            PolicyTarget::PolicyAttribute | PolicyTarget::InlinePolicyBlock { .. } => "policy",
+            PolicyTarget::DocumentStatements => "statement",
+        }
+    }
+
+    /// The `inline_policy` block's name, when the target is one and the name is known.
+    pub fn block_name(&self) -> Option<&str> {
+        match self {
+            PolicyTarget::InlinePolicyBlock { name } => name.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for PolicyTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Serialized as the two fields it replaced (`attribute`, and `block_name` when there is one), so
+/// output that includes a [`PolicyOrigin`] keeps its shape.
+impl Serialize for PolicyTarget {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let name = self.block_name();
+        let mut map = serializer.serialize_map(Some(1 + usize::from(name.is_some())))?;
+        map.serialize_entry("attribute", self.label())?;
+        if let Some(name) = name {
+            map.serialize_entry("block_name", name)?;
+        }
+        map.end()
+    }
+}
+
 /// Where in Terraform a policy document is written, so a suggestion can be taken back there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyOrigin {
     /// Instance address of the resource whose attribute holds the document.
     pub resource: String,
-    /// The attribute: `policy`, or `inline_policy` for a role's inline block.
-    pub attribute: String,
-    /// For an `inline_policy` block, the block's `name`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub block_name: Option<String>,
+    /// Where in that resource: its `policy`, or a role's `inline_policy` block.
+    #[serde(flatten)]
+    pub target: PolicyTarget,
     /// Instance address of the `data.aws_iam_policy_document` that renders it, when one does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub document_source: Option<String>,
@@ -191,5 +254,31 @@ impl Principal {
     /// True when the principal does not exist yet, so it has no usage history.
     pub fn is_new(&self) -> bool {
         self.arn.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_origin_serializes_its_target_as_attribute_and_block_name() {
+        let origin = |target| PolicyOrigin {
+            resource: "aws_iam_role.r".into(),
+            target,
+            document_source: None,
+        };
+        let inline = origin(PolicyTarget::InlinePolicyBlock {
+            name: Some("s3".into()),
+        });
+        assert_eq!(
+            serde_json::to_string(&inline).ok().as_deref(),
+            Some(r#"{"resource":"aws_iam_role.r","attribute":"inline_policy","block_name":"s3"}"#)
+        );
+        let plain = origin(PolicyTarget::PolicyAttribute);
+        assert_eq!(
+            serde_json::to_string(&plain).ok().as_deref(),
+            Some(r#"{"resource":"aws_iam_role.r","attribute":"policy"}"#)
+        );
     }
 }

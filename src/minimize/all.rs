@@ -38,8 +38,8 @@ fn edit_site(p: &PolicySource) -> (String, String) {
                 let block = strip_instance_keys(&o.resource);
                 let key = format!(
                     "{block} {} {}",
-                    o.attribute,
-                    o.block_name.as_deref().unwrap_or("")
+                    o.target,
+                    o.target.block_name().unwrap_or("")
                 );
                 (block, key)
             }
@@ -58,8 +58,8 @@ fn instance_key(p: &PolicySource) -> String {
             "{} {} {} {}",
             p.address,
             o.resource,
-            o.attribute,
-            o.block_name.as_deref().unwrap_or("")
+            o.target,
+            o.target.block_name().unwrap_or("")
         ),
         None => p.address.clone(),
     }
@@ -478,8 +478,8 @@ mod tests {
 
     fn days(start: &str, end: &str) -> Option<i64> {
         Window {
-            start: start.to_string(),
-            end: end.to_string(),
+            start: start.into(),
+            end: end.into(),
         }
         .days()
     }

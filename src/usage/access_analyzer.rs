@@ -20,7 +20,9 @@ use crate::usage::cache::{
     Cache, CacheEntry, CacheError, CacheKey, DEFAULT_TTL, JobLedger, JobRecord, Lookup,
     parse_rfc3339, rfc3339,
 };
-use crate::usage::{ActionUse, ObservedUsage, UsageSourceKind, Window, normalize_action};
+use crate::usage::{
+    ActionUse, ObservedUsage, UsageSourceKind, Window, WindowBound, normalize_action,
+};
 use aws_sdk_accessanalyzer::Client;
 use aws_sdk_accessanalyzer::operation::get_generated_policy::GetGeneratedPolicyOutput;
 use aws_sdk_accessanalyzer::primitives::DateTime;
@@ -672,8 +674,8 @@ fn requested_window(settings: &GenerateSettings, end: SystemTime) -> Window {
         .checked_sub(DAY * settings.window_days)
         .unwrap_or(SystemTime::UNIX_EPOCH);
     Window {
-        start: rfc3339(start),
-        end: rfc3339(end),
+        start: WindowBound::instant(start),
+        end: WindowBound::instant(end),
     }
 }
 
@@ -792,8 +794,8 @@ async fn start_job(
 ) -> Result<String, AwsError> {
     let window = requested_window(settings, now);
     // Both bounds from the whole-second window, so rounding never makes it a fraction over 90 days.
-    let start = parse_rfc3339(&window.start).unwrap_or(SystemTime::UNIX_EPOCH);
-    let end = parse_rfc3339(&window.end).unwrap_or(now);
+    let start = window.start.system_time().unwrap_or(SystemTime::UNIX_EPOCH);
+    let end = window.end.system_time().unwrap_or(now);
     let mut trail = Trail::builder().cloud_trail_arn(&settings.trail_arn);
     if settings.regions.is_empty() {
         trail = trail.all_regions(true);
@@ -937,8 +939,8 @@ fn usage_from_output(
             let start = SystemTime::try_from(*c.start_time()).ok()?;
             let end = SystemTime::try_from(*c.end_time()).ok()?;
             Some(Window {
-                start: rfc3339(start),
-                end: rfc3339(end),
+                start: WindowBound::instant(start),
+                end: WindowBound::instant(end),
             })
         })
         .unwrap_or_else(|| record.window.clone());

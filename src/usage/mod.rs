@@ -14,6 +14,7 @@ pub mod date;
 pub mod gather;
 pub mod iam_policies;
 
+use aws_sdk_accessanalyzer::primitives::{DateTime, DateTimeFormat};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,13 +29,163 @@ pub enum UsageSourceKind {
     AccessAnalyzer,
 }
 
-/// A time window, RFC 3339 bounds (UTC), inclusive start, exclusive end.
+/// A time window, inclusive start, exclusive end (UTC). Its bounds are whole dates for a
+/// `--window-days` scan and instants otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     /// First instant covered.
-    pub start: String,
+    pub start: WindowBound,
     /// First instant not covered.
-    pub end: String,
+    pub end: WindowBound,
+}
+
+/// One bound of a [`Window`], serialized as the text it was read or made from, so cache files
+/// round-trip byte for byte.
+///
+/// Bounds order as their text, as the plain strings they replaced did: within one form that is
+/// time order, and reports that widen a window across sources keep the bounds they always chose.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WindowBound {
+    /// A whole UTC day, written `YYYY-MM-DD`.
+    Date(date::Date),
+    /// An RFC 3339 instant. Its text is kept because an instant does not print back to the text
+    /// it was read from (fractional digits, offsets other than `Z`).
+    Instant(Instant),
+    /// Neither: the empty bound of a scan that saw no event time, or text an older cache held.
+    /// Kept as it was; it names no date.
+    Unparsed(String),
+}
+
+/// An RFC 3339 instant with the text it was read from.
+#[derive(Debug, Clone)]
+pub struct Instant {
+    text: String,
+    at: DateTime,
+}
+
+impl Instant {
+    /// The instant.
+    pub fn at(&self) -> DateTime {
+        self.at
+    }
+
+    /// The text it was read from.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+// Identity and order are the text's, like the bound's serialized form.
+impl PartialEq for Instant {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+impl Eq for Instant {}
+impl std::hash::Hash for Instant {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+impl PartialOrd for Instant {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Instant {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.text.cmp(&other.text)
+    }
+}
+
+impl WindowBound {
+    /// Reads a bound: `YYYY-MM-DD`, an RFC 3339 instant (any offset), or anything else kept as
+    /// [`WindowBound::Unparsed`].
+    pub fn parse(text: &str) -> WindowBound {
+        if let Some(d) = date::Date::parse_prefix(text).filter(|d| d.to_string() == text) {
+            return WindowBound::Date(d);
+        }
+        match DateTime::from_str(text, DateTimeFormat::DateTimeWithOffset) {
+            Ok(at) => WindowBound::Instant(Instant {
+                text: text.to_string(),
+                at,
+            }),
+            Err(_) => WindowBound::Unparsed(text.to_string()),
+        }
+    }
+
+    /// The instant `t`, in whole seconds, as `YYYY-MM-DDTHH:MM:SSZ`.
+    pub fn instant(t: std::time::SystemTime) -> WindowBound {
+        WindowBound::parse(&cache::rfc3339(t))
+    }
+
+    /// The date the bound falls on (an instant's date as written); `None` for an unparsed bound.
+    pub fn date(&self) -> Option<date::Date> {
+        match self {
+            WindowBound::Date(d) => Some(*d),
+            WindowBound::Instant(i) => date::Date::parse_prefix(&i.text),
+            WindowBound::Unparsed(_) => None,
+        }
+    }
+
+    /// The bound as a point in time: a date's midnight UTC; `None` for an unparsed bound.
+    pub fn system_time(&self) -> Option<std::time::SystemTime> {
+        match self {
+            WindowBound::Date(d) => {
+                let secs = d.day_number().checked_mul(86_400)?;
+                std::time::SystemTime::try_from(DateTime::from_secs(secs)).ok()
+            }
+            WindowBound::Instant(i) => std::time::SystemTime::try_from(i.at).ok(),
+            WindowBound::Unparsed(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for WindowBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WindowBound::Date(d) => d.fmt(f),
+            WindowBound::Instant(i) => f.write_str(&i.text),
+            WindowBound::Unparsed(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<&str> for WindowBound {
+    fn from(text: &str) -> WindowBound {
+        WindowBound::parse(text)
+    }
+}
+
+impl From<String> for WindowBound {
+    fn from(text: String) -> WindowBound {
+        WindowBound::parse(&text)
+    }
+}
+
+impl PartialEq<&str> for WindowBound {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            WindowBound::Date(d) => {
+                date::Date::parse_prefix(other).is_some_and(|o| o == *d && o.to_string() == *other)
+            }
+            WindowBound::Instant(i) => i.text == *other,
+            WindowBound::Unparsed(text) => text == other,
+        }
+    }
+}
+
+impl Serialize for WindowBound {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for WindowBound {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(WindowBound::parse(&text))
+    }
 }
 
 impl Window {
@@ -42,19 +193,19 @@ impl Window {
     /// the cache has always stored a `--window-days` scan's window.
     pub fn of_dates(start: date::Date, end: date::Date) -> Window {
         Window {
-            start: start.to_string(),
-            end: end.to_string(),
+            start: WindowBound::Date(start),
+            end: WindowBound::Date(end),
         }
     }
 
     /// The date the window starts on; `None` when the bound is not a date or RFC 3339 instant.
     pub fn start_date(&self) -> Option<date::Date> {
-        date::Date::parse_prefix(&self.start)
+        self.start.date()
     }
 
     /// The date of the window's (exclusive) end.
     pub fn end_date(&self) -> Option<date::Date> {
-        date::Date::parse_prefix(&self.end)
+        self.end.date()
     }
 
     /// Days between the dates its bounds start with.
@@ -256,4 +407,51 @@ pub fn principal_fingerprint(principal: &crate::iam::Principal) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("sha256:{digest}")
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::{Window, WindowBound};
+
+    #[test]
+    fn bounds_read_as_dates_instants_or_unparsed_and_print_back_as_read() {
+        for (text, kind) in [
+            ("2025-10-31", "date"),
+            ("2025-10-31T00:00:00Z", "instant"),
+            ("2025-10-31T01:30:00.250+01:00", "instant"),
+            ("", "unparsed"),
+            ("yesterday", "unparsed"),
+            ("2025-02-30", "unparsed"),
+        ] {
+            let bound = WindowBound::parse(text);
+            let got = match &bound {
+                WindowBound::Date(_) => "date",
+                WindowBound::Instant(_) => "instant",
+                WindowBound::Unparsed(_) => "unparsed",
+            };
+            assert_eq!(got, kind, "{text:?}");
+            assert_eq!(bound.to_string(), text);
+            let json = serde_json::to_string(&bound).unwrap();
+            assert_eq!(serde_json::from_str::<WindowBound>(&json).unwrap(), bound);
+        }
+    }
+
+    #[test]
+    fn a_date_bound_is_its_midnight_and_an_instant_its_moment() {
+        let secs = |b: &WindowBound| {
+            b.system_time()
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        assert_eq!(secs(&"1970-01-02".into()), 86_400);
+        assert_eq!(secs(&"1970-01-02T01:00:00+01:00".into()), 86_400);
+        assert_eq!(WindowBound::parse("nope").system_time(), None);
+        let w = Window {
+            start: "2024-02-28".into(),
+            end: "2024-03-01T12:00:00Z".into(),
+        };
+        assert_eq!(w.days(), Some(2));
+    }
 }

@@ -151,8 +151,8 @@ fn duckdb_usage(
         &rows,
         &filter,
         &Window {
-            start: w.start,
-            end: w.end,
+            start: w.start.into(),
+            end: w.end.into(),
         },
         Some(&known),
     )

@@ -173,7 +173,10 @@ fn without_a_window_everything_is_read() {
     assert!(usage(&scan, USER).used("sqs:DeleteQueue"));
     let role = usage(&scan, ROLE);
     assert_eq!(
-        (role.window.start.as_str(), role.window.end.as_str()),
+        (
+            role.window.start.to_string().as_str(),
+            role.window.end.to_string().as_str()
+        ),
         ("2023-12-31T23:00:00Z", "2024-03-05T09:00:20Z")
     );
 }

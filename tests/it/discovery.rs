@@ -1,7 +1,7 @@
 //! Discovery over the small plans in testdata/discovery/: every resource type and link form.
 //! Expectations are written by hand from the scenario, not derived from the code.
 
-use iamtrim::iam::{Discovery, PolicyKind, Principal, UnknownReason, discover};
+use iamtrim::iam::{Discovery, PolicyKind, PolicyTarget, Principal, UnknownReason, discover};
 use iamtrim::plan::load_plan;
 use std::path::Path;
 
@@ -226,8 +226,10 @@ fn unknown_values_link_through_configuration_references() {
         .unwrap();
     let origin = block.origin.as_ref().unwrap();
     assert_eq!(
-        (origin.attribute.as_str(), origin.block_name.as_deref()),
-        ("inline_policy", Some("direct"))
+        origin.target,
+        PolicyTarget::InlinePolicyBlock {
+            name: Some("direct".into())
+        }
     );
     let secret = inline
         .policies

@@ -3,7 +3,9 @@
 //! managed limit; one within its limit is still a patch.
 
 use iamtrim::emit::write::{Outcome, WrittenKind};
-use iamtrim::emit::{PolicyEdit, PolicyLocation, StatementChange, WriteOptions, write_suggestions};
+use iamtrim::emit::{
+    PolicyEdit, PolicyLocation, PolicyTarget, StatementChange, WriteOptions, write_suggestions,
+};
 use iamtrim::iam::catalog::Catalog;
 use iamtrim::iam::policy::PolicyDocument;
 use iamtrim::minimize::size::{
@@ -56,8 +58,7 @@ fn user_policy_edit(actions: Vec<String>) -> PolicyEdit {
             resource_type: "aws_iam_user_policy".into(),
             resource_name: "ci".into(),
             is_data: false,
-            attribute: "policy".into(),
-            block_name: None,
+            target: PolicyTarget::PolicyAttribute,
         },
         current,
         suggested,

@@ -5,8 +5,8 @@ use iamtrim::emit::json_text::apply_changes;
 use iamtrim::emit::patch::FileApply;
 use iamtrim::emit::write::{Outcome, WrittenKind};
 use iamtrim::emit::{
-    EmitError, PolicyEdit, PolicyForm, PolicyLocation, StatementChange, TerraformFileMut,
-    WriteOptions, apply_patches, write_suggestions,
+    EmitError, PolicyEdit, PolicyForm, PolicyLocation, PolicyTarget, StatementChange,
+    TerraformFileMut, WriteOptions, apply_patches, write_suggestions,
 };
 use iamtrim::iam::policy::PolicyDocument;
 use iamtrim::plan::model::Plan;
@@ -80,8 +80,7 @@ fn edit(
             resource_type: resource_type.into(),
             resource_name: resource_name.into(),
             is_data,
-            attribute: "policy".into(),
-            block_name: None,
+            target: PolicyTarget::PolicyAttribute,
         },
         current,
         suggested,

@@ -10,7 +10,7 @@
 //! fuzz::` (cases per reader; a failure prints the minimized input).
 
 use iamtrim::emit::patch::{FileChange, apply_patches, render_patch};
-use iamtrim::emit::{PolicyLocation, StatementChange, TerraformFileMut};
+use iamtrim::emit::{PolicyLocation, PolicyTarget, StatementChange, TerraformFileMut};
 use iamtrim::iam::PolicyDocument;
 use iamtrim::usage::cloudtrail::record::for_each_record_with;
 use iamtrim::usage::cloudtrail::{RecordParser, ScanOptions, scan_path};
@@ -467,14 +467,19 @@ fn fuzz_hcl_editor() {
                 continue;
             };
             let is_data = block.ident.as_str() == "data";
-            for attribute in ["policy", "inline_policy", "statement"] {
+            for target in [
+                PolicyTarget::PolicyAttribute,
+                PolicyTarget::InlinePolicyBlock {
+                    name: Some("inline".to_string()),
+                },
+                PolicyTarget::DocumentStatements,
+            ] {
                 let location = PolicyLocation {
                     module_key: String::new(),
                     resource_type: resource_type.clone(),
                     resource_name: resource_name.clone(),
                     is_data,
-                    attribute: attribute.to_string(),
-                    block_name: (attribute == "inline_policy").then(|| "inline".to_string()),
+                    target,
                 };
                 for n in 1..=changes.len() {
                     let mut edited = TerraformFileMut::parse("fuzz.tf", &text).unwrap();

@@ -5,6 +5,7 @@
 //! This module holds data only; finding, rewriting and writing files live in the sibling modules.
 
 use crate::iam::policy::PolicyDocument;
+pub use crate::iam::principal::PolicyTarget;
 use std::path::PathBuf;
 
 /// Where a policy document is written in Terraform.
@@ -18,10 +19,8 @@ pub struct PolicyLocation {
     pub resource_name: String,
     /// True for `data "aws_iam_policy_document" "x"`.
     pub is_data: bool,
-    /// `policy`, `assume_role_policy`, or `inline_policy` (a role's nested block; see `block_name`).
-    pub attribute: String,
-    /// The `name` of the `inline_policy` block, when `attribute` is `inline_policy`.
-    pub block_name: Option<String>,
+    /// Which part of the block holds the document.
+    pub target: PolicyTarget,
 }
 
 impl PolicyLocation {
@@ -47,9 +46,9 @@ impl PolicyLocation {
     pub fn describe(&self) -> String {
         let module = self.module_address();
         let sep = if module.is_empty() { "" } else { "." };
-        let attribute = match &self.block_name {
-            Some(name) => format!("{} {name:?}", self.attribute),
-            None => self.attribute.clone(),
+        let attribute = match self.target.block_name() {
+            Some(name) => format!("{} {name:?}", self.target),
+            None => self.target.to_string(),
         };
         if self.is_data && self.resource_type == "aws_iam_policy_document" {
             format!("{module}{sep}{}", self.block_address())

@@ -7,7 +7,7 @@
 //! strings; `file()`/`templatefile()` are reported back ([`Rewrite::JsonFile`]) for the caller to patch,
 //! anything computed is reported as [`Rewrite::Computed`]. This module does no I/O.
 
-use crate::emit::terraform::edit::{EmitError, PolicyLocation, StatementChange};
+use crate::emit::terraform::edit::{EmitError, PolicyLocation, PolicyTarget, StatementChange};
 use crate::emit::terraform::json_text;
 use hcl_edit::expr::{Array, Expression, Object, ObjectKey};
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
@@ -186,12 +186,7 @@ impl TerraformFileMut {
                 Ok(body) => body,
                 Err(e) => return Ok(self.computed(e)),
             };
-            // An inline_policy block holds its document in `policy`.
-            let attribute = if location.attribute == "inline_policy" {
-                "policy"
-            } else {
-                location.attribute.as_str()
-            };
+            let attribute = location.target.attribute();
             let Some(mut attr) = target.get_attribute_mut(attribute) else {
                 return Err(EmitError::Mismatch {
                     place: self.place(block_span),
@@ -270,11 +265,11 @@ fn policy_body<'a>(
     block: &'a mut Block,
     location: &PolicyLocation,
 ) -> Result<&'a mut Body, NotLiteral> {
-    if location.attribute != "inline_policy" {
+    let PolicyTarget::InlinePolicyBlock { name } = &location.target else {
         return Ok(&mut block.body);
-    }
+    };
     let span = block.span();
-    let wanted = location.block_name.clone().unwrap_or_default();
+    let wanted = name.clone().unwrap_or_default();
     let has_dynamic = block
         .body
         .get_blocks("dynamic")
@@ -970,8 +965,7 @@ mod tests {
             resource_type: resource_type.into(),
             resource_name: name.into(),
             is_data,
-            attribute: "policy".into(),
-            block_name: None,
+            target: PolicyTarget::PolicyAttribute,
         }
     }
 
@@ -1298,8 +1292,9 @@ resource "aws_iam_role" "app" {
 }
 "#;
         let mut loc = location("aws_iam_role", "r", false);
-        loc.attribute = "inline_policy".into();
-        loc.block_name = Some("s3".into());
+        loc.target = PolicyTarget::InlinePolicyBlock {
+            name: Some("s3".into()),
+        };
         let (rewrite, out) = edit(text, &loc, &[set(&["s3:GetObject"])]);
         assert_eq!(rewrite, Rewrite::Edited(PolicyForm::JsonEncode));
         assert_eq!(

@@ -2,6 +2,7 @@
 //! `.tf` files, unified-diff patches and suggestion files, and applies those patches.
 //!
 //! - [`edit`]: the input contract ([`PolicyEdit`], [`PolicyLocation`]) and [`EmitError`].
+//! - [`locate`]: the analysis's changed documents as [`PolicyEdit`]s, located in Terraform.
 //! - [`hcl`]: [`TerraformFileMut`], a format-preserving editor of one `.tf` file.
 //! - [`json_text`]: policy JSON text rewritten in the author's layout.
 //! - [`modules`]: module key -> directory, from `modules.json` or local `source` paths.
@@ -18,6 +19,7 @@
 pub mod edit;
 pub mod hcl;
 pub mod json_text;
+pub mod locate;
 pub mod modules;
 pub mod patch;
 pub mod replacement;
@@ -25,8 +27,9 @@ pub mod split;
 pub mod suggestion;
 pub mod write;
 
-pub use edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
+pub use edit::{EmitError, PolicyEdit, PolicyLocation, PolicyTarget, StatementChange};
 pub use hcl::{PolicyForm, Rewrite, TerraformFileMut};
+pub use locate::policy_edits;
 pub use patch::{ApplyReport, apply_patches};
 pub use replacement::PolicyReplacement;
 pub use write::{

@@ -132,6 +132,7 @@ pub fn split_blocks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emit::terraform::edit::PolicyTarget;
 
     fn location(resource_type: &str, name: &str, is_data: bool) -> PolicyLocation {
         PolicyLocation {
@@ -139,8 +140,7 @@ mod tests {
             resource_type: resource_type.into(),
             resource_name: name.into(),
             is_data,
-            attribute: "policy".into(),
-            block_name: None,
+            target: PolicyTarget::PolicyAttribute,
         }
     }
 

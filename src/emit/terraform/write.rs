@@ -13,7 +13,9 @@
 //! Edits of one `for_each`/`count` resource share a block, so they are merged first: a statement is
 //! removed only when every instance removes it, and keeps the union of the actions its instances keep.
 
-use crate::emit::terraform::edit::{EmitError, PolicyEdit, PolicyLocation, StatementChange};
+use crate::emit::terraform::edit::{
+    EmitError, PolicyEdit, PolicyLocation, PolicyTarget, StatementChange,
+};
 use crate::emit::terraform::hcl::{PolicyForm, Rewrite, TerraformFileMut};
 use crate::emit::terraform::json_text;
 use crate::emit::terraform::modules::{ModuleDir, ModuleDirs, feeding_input};
@@ -301,7 +303,7 @@ impl Writer<'_> {
                     self.dirs,
                     &location.module_key,
                     &location.block_address(),
-                    &location.attribute,
+                    location.target.label(),
                 );
                 let target = match &input {
                     Some((call, var)) => format!(
@@ -364,7 +366,7 @@ impl Writer<'_> {
         let module = self.work.entry(dir.to_path_buf()).or_default();
         let name = module.claim_name(suggestion_name(&[
             &location.resource_name,
-            location.block_name.as_deref().unwrap_or(""),
+            location.target.block_name().unwrap_or(""),
             "iamtrim",
         ]));
         let how = how_to_use(location, &name, input);
@@ -392,7 +394,7 @@ impl Writer<'_> {
         let module = self.work.entry(dir.to_path_buf()).or_default();
         let name = module.claim_name(suggestion_name(&[
             &location.resource_name,
-            location.block_name.as_deref().unwrap_or(""),
+            location.target.block_name().unwrap_or(""),
             "iamtrim",
         ]));
         let note = split_note(location, &name, parts.len(), size, limit);
@@ -533,9 +535,7 @@ fn how_to_use(location: &PolicyLocation, name: &str, input: Option<&(String, Str
             "replace the statements of {} with these, or use data.aws_iam_policy_document.{name}.json where it is used",
             location.block_address()
         )
-    } else if let (true, Some(block)) =
-        (location.attribute == "inline_policy", &location.block_name)
-    {
+    } else if let PolicyTarget::InlinePolicyBlock { name: Some(block) } = &location.target {
         format!(
             "set `policy = data.aws_iam_policy_document.{name}.json` in the inline_policy block {block:?} of {}",
             location.block_address()
@@ -543,7 +543,7 @@ fn how_to_use(location: &PolicyLocation, name: &str, input: Option<&(String, Str
     } else {
         format!(
             "set `{} = data.aws_iam_policy_document.{name}.json` on {}",
-            location.attribute,
+            location.target,
             location.block_address()
         )
     }

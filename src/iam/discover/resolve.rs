@@ -8,7 +8,7 @@ use super::facts::{
 use crate::iam::arn::{account_of, is_aws_managed};
 use crate::iam::policy::PolicyDocument;
 use crate::iam::principal::{
-    PolicyKind, PolicyOrigin, PolicySource, Principal, PrincipalKind, UnknownReason,
+    PolicyKind, PolicyOrigin, PolicySource, PolicyTarget, Principal, PrincipalKind, UnknownReason,
 };
 use crate::iam::risk;
 use rayon::prelude::*;
@@ -350,8 +350,7 @@ fn managed_source(m: ManagedUse<'_>, attachment: &str) -> PolicySource {
     PolicySource {
         origin: Some(PolicyOrigin {
             resource: address.clone(),
-            attribute: "policy".into(),
-            block_name: None,
+            target: PolicyTarget::PolicyAttribute,
             document_source: document.document_source,
         }),
         address,

@@ -4,7 +4,7 @@ use super::attachment::principal_refs;
 use super::document::attribute_document;
 use crate::iam::discover::facts::{Claim, ClaimFact, Facts, InlineFact, PrincipalRef};
 use crate::iam::discover::index::{Instance, PlanIndex};
-use crate::iam::principal::{PolicyOrigin, PrincipalKind};
+use crate::iam::principal::{PolicyOrigin, PolicyTarget, PrincipalKind};
 
 /// `aws_iam_role_policy`.
 pub fn visit_role_policy(inst: &Instance<'_>, index: &PlanIndex<'_>, facts: &mut Facts) {
@@ -44,8 +44,7 @@ fn visit(
     let document = attribute_document(inst, index, "policy");
     let origin = PolicyOrigin {
         resource: inst.address.to_string(),
-        attribute: "policy".into(),
-        block_name: None,
+        target: PolicyTarget::PolicyAttribute,
         document_source: document.document_source.clone(),
     };
     let mut targets = principal_refs(inst, index, facts, kind, attr);

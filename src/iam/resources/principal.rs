@@ -9,7 +9,7 @@ use crate::iam::discover::facts::{
 use crate::iam::discover::index::{Instance, PlanIndex};
 use crate::iam::discover::marks::Step;
 use crate::iam::policy::Effect;
-use crate::iam::principal::{PolicyOrigin, PrincipalKind};
+use crate::iam::principal::{PolicyOrigin, PolicyTarget, PrincipalKind};
 use crate::plan::Expr;
 use serde_json::Value;
 
@@ -226,8 +226,7 @@ fn inline_blocks(
             match_name: name,
             origin: PolicyOrigin {
                 resource: inst.address.to_string(),
-                attribute: "inline_policy".into(),
-                block_name: shown_name,
+                target: PolicyTarget::InlinePolicyBlock { name: shown_name },
                 document_source: document.document_source.clone(),
             },
             document,

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::config::Config;
-use crate::iam::principal::{PolicyKind, PolicyOrigin, PolicySource, Principal, PrincipalKind};
+use crate::iam::principal::{
+    PolicyKind, PolicyOrigin, PolicySource, PolicyTarget, Principal, PrincipalKind,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -24,8 +26,7 @@ fn policy(address: &str, kind: PolicyKind, text: &str) -> PolicySource {
         unknown_reason: None,
         origin: Some(PolicyOrigin {
             resource: address.to_string(),
-            attribute: "policy".into(),
-            block_name: None,
+            target: PolicyTarget::PolicyAttribute,
             document_source: None,
         }),
     }

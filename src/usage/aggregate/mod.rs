@@ -370,8 +370,8 @@ pub async fn query_usage(
 ) -> Result<Aggregated, AggregateError> {
     let spec = query.source.spec(
         query.principals.clone(),
-        &query.window.start,
-        &query.window.end,
+        &query.window.start.to_string(),
+        &query.window.end.to_string(),
     );
     let text = sql::build(query.source.dialect(), &spec)?;
     let output = match query.source {
@@ -460,8 +460,8 @@ pub fn window_of_days(now: SystemTime, days: u32) -> Window {
         crate::usage::cache::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(day * 86_400))
     };
     Window {
-        start: at(today.saturating_sub(u64::from(days))),
-        end: at(today + 1),
+        start: at(today.saturating_sub(u64::from(days))).into(),
+        end: at(today + 1).into(),
     }
 }
 
@@ -508,7 +508,7 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(20_422 * 86_400 + 3_600);
         let w = window_of_days(now, 30);
         assert_eq!(
-            (w.start.as_str(), w.end.as_str()),
+            (w.start.to_string().as_str(), w.end.to_string().as_str()),
             ("2025-10-31T00:00:00Z", "2025-12-01T00:00:00Z")
         );
     }

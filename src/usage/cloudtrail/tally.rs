@@ -466,13 +466,13 @@ impl Tally {
     pub fn finish(mut self, ctx: &ScanContext<'_>) -> CloudTrailScan {
         let window = match &ctx.window {
             Some(w) => Window {
-                start: w.start.clone(),
-                end: w.end.clone(),
+                start: w.start.as_str().into(),
+                end: w.end.as_str().into(),
             },
             // Without a window, the span of the events seen (the end is the last event, inclusive).
             None => Window {
-                start: self.first_event.clone().unwrap_or_default(),
-                end: self.last_event.clone().unwrap_or_default(),
+                start: self.first_event.clone().unwrap_or_default().into(),
+                end: self.last_event.clone().unwrap_or_default().into(),
             },
         };
         let complete = self.stats.file_errors.is_empty();
