@@ -84,6 +84,16 @@ pub enum PlanError {
         /// Column where it begins.
         column: usize,
     },
+    /// Well-formed JSON whose top level is not an object.
+    #[error(
+        "{path}: the file holds a JSON {found}, not the object `terraform show -json PLANFILE` writes"
+    )]
+    NotAnObject {
+        /// The plan path.
+        path: String,
+        /// What the top level is: `array`, `string`, `number`, `boolean` or `null`.
+        found: &'static str,
+    },
     /// A state file or state JSON rather than a plan.
     #[error(
         "{path}: this is Terraform {what}, not a plan; run `terraform plan -out=tfplan && terraform show -json tfplan`"
@@ -184,7 +194,15 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
         Ok(plan) => plan,
         Err(_) => match with_strict_field_names(|| serde_json::from_slice::<Plan>(text)) {
             Ok(plan) => plan,
-            Err(err) => return Err(with_strict_field_names(|| json_error(text, err, shown))),
+            Err(err) => {
+                if let Some(found) = not_an_object(text) {
+                    return Err(PlanError::NotAnObject {
+                        path: shown.to_string(),
+                        found,
+                    });
+                }
+                return Err(with_strict_field_names(|| json_error(text, err, shown)));
+            }
         },
     };
     let mut warnings = Vec::new();
@@ -228,6 +246,22 @@ pub fn parse_plan_bytes(bytes: &[u8], shown: &str) -> Result<LoadedPlan, PlanErr
         path: shown.to_string(),
         warnings,
     })
+}
+
+/// What the top level of `text` is, when it is well-formed JSON but not an object (a failed parse
+/// only: it reads the whole text again).
+fn not_an_object(text: &[u8]) -> Option<&'static str> {
+    let found = match text.iter().find(|b| !b.is_ascii_whitespace())? {
+        b'[' => "array",
+        b'"' => "string",
+        b'-' | b'0'..=b'9' => "number",
+        b't' | b'f' => "boolean",
+        b'n' => "null",
+        _ => return None,
+    };
+    serde_json::from_slice::<serde::de::IgnoredAny>(text)
+        .is_ok()
+        .then_some(found)
 }
 
 /// Parses the text while `side` runs on another thread: large plans with their big sections in
@@ -554,6 +588,32 @@ mod tests {
         );
         let e = parse_plan_bytes(&bom, "p.json").unwrap_err().to_string();
         assert!(e.contains("invalid unicode code point"), "{e}");
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_says_what_it_is() {
+        for (text, found) in [
+            ("[]", "array"),
+            (" [{\"format_version\":\"1.2\"}]\n", "array"),
+            ("\"plan\"", "string"),
+            ("-1.5", "number"),
+            ("true", "boolean"),
+            ("null", "null"),
+        ] {
+            assert_eq!(
+                parse(text).unwrap_err().to_string(),
+                format!(
+                    "p.json: the file holds a JSON {found}, not the object `terraform show -json PLANFILE` writes"
+                ),
+                "{text:?}"
+            );
+        }
+        // Not well-formed: the parse error with its place, as before.
+        let e = parse("[1,").unwrap_err().to_string();
+        assert!(
+            e.starts_with("p.json:1:") && !e.contains("holds a JSON"),
+            "{e}"
+        );
     }
 
     #[test]

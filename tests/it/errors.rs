@@ -182,6 +182,97 @@ fn no_aws_credentials() {
     );
 }
 
+/// A broken copy of the quickstart's plan, written as `name` by `broken` from the plan's text.
+fn broken_plan(name: &'static str, broken: fn(&str) -> String) -> tempfile::TempDir {
+    quickstart_repo(move |r| {
+        let plan = std::fs::read_to_string(r.join("plan.json")).unwrap();
+        std::fs::write(r.join(name), broken(&plan)).unwrap();
+    })
+}
+
+#[test]
+fn the_plan_is_truncated() {
+    let repo = broken_plan("cut.json", |plan| plan[..plan.len() / 2].to_string());
+    snapshot!(
+        "plan_truncated",
+        one_line_error(repo.path(), &["scan", "cut.json"])
+    );
+}
+
+#[test]
+fn the_plan_file_holds_two_json_documents() {
+    let repo = broken_plan("two.json", |plan| format!("{plan}{plan}"));
+    snapshot!(
+        "plan_two_documents",
+        one_line_error(repo.path(), &["check", "two.json"])
+    );
+}
+
+#[test]
+fn the_plan_format_version_is_unknown() {
+    let repo = broken_plan("future.json", |plan| {
+        let mut v: serde_json::Value = serde_json::from_str(plan).unwrap();
+        v["format_version"] = "9.0".into();
+        v.to_string()
+    });
+    snapshot!(
+        "plan_format_version_unknown",
+        one_line_error(repo.path(), &["scan", "future.json"])
+    );
+}
+
+#[test]
+fn the_plan_is_not_an_object() {
+    let repo = broken_plan("list.json", |_| "[]\n".to_string());
+    snapshot!(
+        "plan_not_an_object",
+        one_line_error(repo.path(), &["scan", "list.json"])
+    );
+}
+
+#[test]
+fn the_plan_is_empty() {
+    let repo = broken_plan("empty.json", |_| String::new());
+    snapshot!(
+        "plan_empty",
+        one_line_error(repo.path(), &["suggest", "empty.json", "--dry-run"])
+    );
+}
+
+#[test]
+fn a_patch_names_a_file_outside_the_repository() {
+    let repo = quickstart_repo(|r| {
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        std::fs::write(
+            r.join("iamtrim.patch"),
+            format!(
+                "# iamtrim: sha256 ../evil.tf {empty} {empty}\n--- a/../evil.tf\n+++ b/../evil.tf\n@@ -0,0 +1 @@\n+x\n"
+            ),
+        )
+        .unwrap();
+    });
+    snapshot!(
+        "patch_outside_the_repository",
+        one_line_error(repo.path(), &["apply"])
+    );
+    assert!(!repo.path().join("../evil.tf").exists());
+}
+
+#[test]
+fn a_patch_has_no_checksum_line() {
+    let repo = quickstart_repo(|r| {
+        std::fs::write(
+            r.join("iamtrim.patch"),
+            "--- a/main.tf\n+++ b/main.tf\n@@ -1 +1 @@\n-x\n+y\n",
+        )
+        .unwrap();
+    });
+    snapshot!(
+        "patch_without_checksum",
+        one_line_error(repo.path(), &["apply"])
+    );
+}
+
 #[test]
 fn help_of_every_command() {
     let repo = quickstart_repo(|_| {});
