@@ -20,14 +20,21 @@ fn main() -> ExitCode {
 
 /// The error and its causes on one line, as the README promises: a cause whose text the message
 /// already quotes (most wrap an I/O error and print it) is not repeated, and any line break inside
-/// a message (a parser's source snippet) is folded.
+/// a message (a parser's source snippet) is folded. An AWS error ends the line: it already names the
+/// operation and quotes the service's code and message, and the SDK errors below it only repeat
+/// them in debug form.
 fn one_line(err: &anyhow::Error) -> String {
-    let mut line = err.to_string();
-    for cause in err.chain().skip(1) {
+    let mut line = String::new();
+    for cause in err.chain() {
         let text = cause.to_string();
-        if !line.contains(&text) {
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
             line.push_str(": ");
             line.push_str(&text);
+        }
+        if cause.is::<iamtrim::usage::aws::AwsError>() {
+            break;
         }
     }
     line.split(['\n', '\r'])

@@ -293,7 +293,11 @@ where
         },
         _ => AwsError::Other {
             operation,
-            message,
+            // The code is all an unfamiliar error says about its kind; the line ends here.
+            message: match code {
+                Some(c) if !message.contains(c.as_str()) => format!("{c}: {message}"),
+                _ => message,
+            },
             source,
         },
     }

@@ -223,3 +223,42 @@ fn a_terminal_shows_a_progress_line_per_job_with_its_queue_position() {
         );
     }
 }
+
+/// AWS errors reach the user as one line each (exit 2), through the binary and the real SDK:
+/// expired credentials, denied access, the daily job quota, and throttling that outlasts the retries.
+#[test]
+fn aws_errors_are_one_line_each() {
+    use support::aa_emulator::{Fault, Op};
+    let cases: [(&str, fn(&Emulator)); 4] = [
+        ("aws_expired_token", |e| {
+            e.inject(Op::Start, Fault::ExpiredToken)
+        }),
+        ("aws_access_denied", |e| {
+            e.inject(Op::Start, Fault::AccessDenied)
+        }),
+        ("aws_daily_quota", |e| e.set_daily_quota(0)),
+        ("aws_throttled", |e| {
+            for _ in 0..40 {
+                e.inject(Op::Start, Fault::Throttle { retry_after: 0 });
+            }
+        }),
+    ];
+    for (name, arrange) in cases {
+        let emu = emulator();
+        arrange(&emu);
+        let dir = tempfile::tempdir().unwrap();
+        let out = generate(&emu, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{name}: one error line: {stderr}");
+        insta::with_settings!({
+            filters => vec![
+                (r"request id: [0-9a-zA-Z-]+", "request id: [ID]"),
+                (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+            ],
+        }, {
+            insta::assert_snapshot!(name, errors[0]);
+        });
+    }
+}
