@@ -229,7 +229,8 @@ fn a_terminal_shows_a_progress_line_per_job_with_its_queue_position() {
 #[test]
 fn aws_errors_are_one_line_each() {
     use support::aa_emulator::{Fault, Op};
-    let cases: [(&str, fn(&Emulator)); 4] = [
+    type Arrange = fn(&Emulator);
+    let cases: [(&str, Arrange); 4] = [
         ("aws_expired_token", |e| {
             e.inject(Op::Start, Fault::ExpiredToken)
         }),
