@@ -186,35 +186,23 @@ pub fn resolve(facts: Facts) -> Discovery {
     for a in &attachments {
         let targets = lookup(&a.principal);
         let source = match &a.policy {
-            PolicyRef::Arn(arn) if is_aws_managed(arn) => PolicySource {
-                address: arn.clone(),
-                kind: PolicyKind::AwsManaged,
-                name: arn.rsplit('/').next().map(str::to_string),
-                arn: Some(arn.clone()),
-                attachment: Some(a.address.clone()),
-                via_group: None,
-                document: None,
-                before: None,
-                unknown_reason: Some(UnknownReason::AwsManagedNotResolved),
-                origin: None,
-            },
+            PolicyRef::Arn(arn) if is_aws_managed(arn) => arn_only_source(
+                arn,
+                PolicyKind::AwsManaged,
+                &a.address,
+                UnknownReason::AwsManagedNotResolved,
+            ),
             PolicyRef::Arn(arn) => match managed_by_arn.get(arn.as_str()) {
                 Some(addr) => match managed_use(&mut managed, &mut uses_left, addr) {
                     Some(m) => managed_source(m, &a.address),
                     None => continue,
                 },
-                None => PolicySource {
-                    address: arn.clone(),
-                    kind: PolicyKind::Managed,
-                    name: arn.rsplit('/').next().map(str::to_string),
-                    arn: Some(arn.clone()),
-                    attachment: Some(a.address.clone()),
-                    via_group: None,
-                    document: None,
-                    before: None,
-                    unknown_reason: Some(UnknownReason::NotInPlan),
-                    origin: None,
-                },
+                None => arn_only_source(
+                    arn,
+                    PolicyKind::Managed,
+                    &a.address,
+                    UnknownReason::NotInPlan,
+                ),
             },
             PolicyRef::Address(addr) => match managed_use(&mut managed, &mut uses_left, addr) {
                 Some(m) => managed_source(m, &a.address),
@@ -327,6 +315,27 @@ fn managed_use<'m>(
         managed.remove(addr).map(|m| ManagedUse::Last(Box::new(m)))
     } else {
         managed.get(addr).map(ManagedUse::Shared)
+    }
+}
+
+/// A policy attached by `attachment` that the plan knows only by its ARN: no document, for `why`.
+fn arn_only_source(
+    arn: &str,
+    kind: PolicyKind,
+    attachment: &str,
+    why: UnknownReason,
+) -> PolicySource {
+    PolicySource {
+        address: arn.to_string(),
+        kind,
+        name: arn.rsplit('/').next().map(str::to_string),
+        arn: Some(arn.to_string()),
+        attachment: Some(attachment.to_string()),
+        via_group: None,
+        document: None,
+        before: None,
+        unknown_reason: Some(why),
+        origin: None,
     }
 }
 
