@@ -10,8 +10,8 @@ use crate::iam::catalog::Catalog;
 use crate::minimize::RiskProfile;
 use crate::plan::load_plan;
 use crate::usage::access_analyzer::{
-    GenerateSettings as AnalyzerSettings, GenerationTarget, PollSettings, Progress, ProgressEvent,
-    TargetStatus, generate,
+    GenerateReport, GenerateSettings as AnalyzerSettings, GenerationTarget, PollSettings, Progress,
+    ProgressEvent, TargetStatus, generate,
 };
 use crate::usage::aws::run_with_aws;
 use crate::usage::cache::{Cache, fingerprint};
@@ -114,52 +114,77 @@ fn principal_of_arn(arn: &str) -> Principal {
     }
 }
 
-/// Runs `generate`.
+/// Runs `generate`: the plan's principals (if any), then Access Analyzer or one aggregate query.
 pub fn run(settings: &Settings, args: &GenerateSettings) -> anyhow::Result<ExitStatus> {
-    let (trail_arn, access_role_arn, trail_regions, daily_quota, cancel, first_poll) =
-        match &args.source {
-            GenerateSource::Aggregate(query) => {
-                let principals = match &args.plan {
-                    Some(plan) => {
-                        let mut discovery = crate::iam::discover(&load_plan(plan)?.plan);
-                        std::mem::take(&mut discovery.principals)
-                    }
-                    None => Vec::new(),
-                };
-                return run_aggregate(settings, args, query, &principals);
+    let principals = match &args.plan {
+        Some(plan) => std::mem::take(&mut crate::iam::discover(&load_plan(plan)?.plan).principals),
+        None => Vec::new(),
+    };
+    match &args.source {
+        GenerateSource::Aggregate(query) => run_aggregate(settings, args, query, &principals),
+        GenerateSource::AccessAnalyzer {
+            trail_arn,
+            access_role_arn,
+            trail_regions,
+            daily_quota,
+            cancel,
+            first_poll,
+        } => {
+            // Resolve: the queue and the analyzer's settings.
+            let targets = analyzer_targets(&principals, &args.principals);
+            let config = crate::config::Config::load(&settings.root_module)?;
+            let mut gen_settings = AnalyzerSettings::new(
+                trail_arn,
+                access_role_arn,
+                config.cache_dir(&settings.root_module, &settings.repo_root)?,
+            );
+            gen_settings.ttl = config.cache_ttl();
+            gen_settings.regions = trail_regions.clone();
+            gen_settings.window_days = args.window_days;
+            gen_settings.daily_quota = *daily_quota;
+            gen_settings.cancel = *cancel;
+            gen_settings.poll = PollSettings {
+                initial: *first_poll,
+                ..PollSettings::default()
+            };
+            // Call.
+            let show_bars = std::io::stderr().is_terminal() && !settings.quiet;
+            let report = run_with_aws(&args.aws, 0, |config| async move {
+                let client = aws_sdk_accessanalyzer::Client::new(&config);
+                let progress = Bars::new(show_bars);
+                tokio::select! {
+                    report = generate(targets, &gen_settings, &client, &progress) => Ok(report?),
+                    _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(
+                        "interrupted: running jobs are left running and recorded in .iamtrim/jobs.json; run again to resume them (or --cancel)"
+                    )),
+                }
+            })?;
+            // Render.
+            render_generation(&mut std::io::stdout().lock(), &report)?;
+            if !settings.quiet {
+                let mut err = std::io::stderr().lock();
+                for w in &report.warnings {
+                    writeln!(err, "warning: {w}")?;
+                }
             }
-            GenerateSource::AccessAnalyzer {
-                trail_arn,
-                access_role_arn,
-                trail_regions,
-                daily_quota,
-                cancel,
-                first_poll,
-            } => (
-                trail_arn,
-                access_role_arn,
-                trail_regions,
-                *daily_quota,
-                *cancel,
-                *first_poll,
-            ),
-        };
-    let mut targets = Vec::new();
-    if let Some(plan) = &args.plan {
-        let loaded = load_plan(plan)?;
-        let discovery = crate::iam::discover(&loaded.plan);
-        let catalog = crate::iam::catalog::Catalog::embedded();
-        targets.extend(
-            riskiest_first(&discovery.principals, catalog)
-                .into_iter()
-                .filter_map(target_of),
-        );
+            match report.halted {
+                Some(e) => Err(anyhow::Error::new(e)
+                    .context("generation stopped; the queue is kept for the next run")),
+                None => Ok(ExitStatus::Clean),
+            }
+        }
     }
-    for arn in &args.principals {
-        if !targets
-            .iter()
-            .any(|t: &GenerationTarget| &t.principal_arn == arn)
-        {
+}
+
+/// The Access Analyzer queue: the plan's principals that have an ARN, riskiest first, then each
+/// `--principal` ARN the plan does not hold (no policies, so the fingerprint of none).
+fn analyzer_targets(principals: &[Principal], arns: &[String]) -> Vec<GenerationTarget> {
+    let mut targets: Vec<GenerationTarget> = riskiest_first(principals, Catalog::embedded())
+        .into_iter()
+        .filter_map(target_of)
+        .collect();
+    for arn in arns {
+        if !targets.iter().any(|t| &t.principal_arn == arn) {
             targets.push(GenerationTarget {
                 principal_arn: arn.clone(),
                 address: arn.clone(),
@@ -167,34 +192,11 @@ pub fn run(settings: &Settings, args: &GenerateSettings) -> anyhow::Result<ExitS
             });
         }
     }
-    let config = crate::config::Config::load(&settings.root_module)?;
-    let mut gen_settings = AnalyzerSettings::new(
-        trail_arn,
-        access_role_arn,
-        config.cache_dir(&settings.root_module, &settings.repo_root)?,
-    );
-    gen_settings.ttl = config.cache_ttl();
-    gen_settings.regions = trail_regions.clone();
-    gen_settings.window_days = args.window_days;
-    gen_settings.daily_quota = daily_quota;
-    gen_settings.cancel = cancel;
-    gen_settings.poll = PollSettings {
-        initial: first_poll,
-        ..PollSettings::default()
-    };
-    let aws = &args.aws;
-    let show_bars = std::io::stderr().is_terminal() && !settings.quiet;
-    let report = run_with_aws(aws, 0, |config| async move {
-        let client = aws_sdk_accessanalyzer::Client::new(&config);
-        let progress = Bars::new(show_bars);
-        tokio::select! {
-            report = generate(targets, &gen_settings, &client, &progress) => Ok(report?),
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(
-                "interrupted: running jobs are left running and recorded in .iamtrim/jobs.json; run again to resume them (or --cancel)"
-            )),
-        }
-    })?;
-    let mut out = std::io::stdout().lock();
+    targets
+}
+
+/// One line per target (what happened to it), then the number of jobs started.
+fn render_generation(out: &mut impl Write, report: &GenerateReport) -> std::io::Result<()> {
     for o in &report.outcomes {
         let what = match &o.status {
             TargetStatus::Cached => "cached (fresh entry, no call made)".to_string(),
@@ -219,20 +221,7 @@ pub fn run(settings: &Settings, args: &GenerateSettings) -> anyhow::Result<ExitS
         "{} job{} started",
         report.jobs_started,
         if report.jobs_started == 1 { "" } else { "s" }
-    )?;
-    if !settings.quiet {
-        let mut err = std::io::stderr().lock();
-        for w in &report.warnings {
-            writeln!(err, "warning: {w}")?;
-        }
-    }
-    match report.halted {
-        Some(e) => {
-            Err(anyhow::Error::new(e)
-                .context("generation stopped; the queue is kept for the next run"))
-        }
-        None => Ok(ExitStatus::Clean),
-    }
+    )
 }
 
 /// The principals in queue order: riskiest first by the catalog ranking
