@@ -302,12 +302,21 @@ pub fn split_statement(st: &Statement, actions: &[String]) -> Vec<Statement> {
         .enumerate()
         .map(|(n, chunk)| {
             let mut piece = st.with_actions(chunk.to_vec());
-            if n > 0 {
-                piece.sid = piece.sid.map(|sid| format!("{sid}Part{}", n + 1));
-            }
+            piece.sid = piece.sid.map(|sid| part_sid(&sid, n));
             piece
         })
         .collect()
+}
+
+/// The Sid of piece `n` (0-based) of a statement whose Sid is `sid`, split by
+/// [`split_statement`]: `sid` itself for the first, `{sid}Part{n + 1}` for the others. The
+/// Terraform writer names the statements it inserts with it, so a patch and the suggestion agree.
+pub fn part_sid(sid: &str, n: usize) -> String {
+    if n == 0 {
+        sid.to_string()
+    } else {
+        format!("{sid}Part{}", n + 1)
+    }
 }
 
 /// `doc` with every `Allow` statement of more than [`STATEMENT_ACTION_CAP`] explicit actions
