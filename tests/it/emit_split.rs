@@ -63,6 +63,7 @@ fn user_policy_edit(actions: Vec<String>) -> PolicyEdit {
         current,
         suggested,
         statements: vec![StatementChange::SetActions(actions)],
+        inline_overflow: None,
     }
 }
 

@@ -1,11 +1,14 @@
 //! The first step of the writer's plan: from the analysis, one [`PolicyEdit`] per policy document
 //! a suggestion changes, located where Terraform writes it (the rendering
-//! `data "aws_iam_policy_document"` when there is one, else the resource's own target).
+//! `data "aws_iam_policy_document"` when there is one, else the resource's own target), each marked
+//! when it moves to managed policies because its principal's inline policies are together over
+//! IAM's aggregate limit.
 
 use crate::emit::terraform::edit::{PolicyEdit, PolicyLocation, PolicyTarget};
 use crate::iam::discover::strip_instance_keys;
 use crate::iam::{PolicySource, Principal};
 use crate::minimize::Analysis;
+use crate::minimize::size::inline_overflow;
 use std::collections::BTreeSet;
 
 /// One edit per policy document that changes (a shared policy once), located in Terraform.
@@ -24,6 +27,8 @@ pub fn policy_edits(analysis: &Analysis) -> Vec<PolicyEdit> {
         else {
             continue;
         };
+        // Computed as the minimizer did when it flagged them, so the two agree.
+        let overflow = inline_overflow(principal, &outcome.suggestions);
         for s in &outcome.suggestions {
             let Some(suggested) = &s.suggested else {
                 continue;
@@ -42,6 +47,10 @@ pub fn policy_edits(analysis: &Analysis) -> Vec<PolicyEdit> {
                 current: s.current.clone(),
                 suggested: suggested.clone(),
                 statements: s.statements.clone(),
+                inline_overflow: overflow
+                    .as_ref()
+                    .filter(|o| o.moves(&s.policy_address))
+                    .cloned(),
             });
         }
     }
