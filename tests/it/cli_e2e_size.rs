@@ -1,0 +1,506 @@
+//! Issue 14 end to end through the binary, on `testdata/e2e/size/` (plan from
+//! `scripts/make-e2e-size-plan`): roles granted `"Action": "*"` whose CloudTrail logs, written here
+//! from the catalog, show hundreds or over a thousand distinct actions. `iamtrim suggest`, then
+//! `git apply --check` and `iamtrim apply`, then the documents the patched `.tf` files and
+//! `iamtrim.suggested.tf` evaluate to are checked against the usage:
+//!
+//! - `admin` (1,200 used actions, an inline `jsonencode`): over any one policy, so managed
+//!   policies in `iamtrim.suggested.tf`;
+//! - `ops` (a `data "aws_iam_policy_document"`) and `deploy` (a managed policy in a heredoc): a
+//!   few hundred actions, within their limits, so patched in place as several statements;
+//! - `pair`: two inline policies that each fit the role's 10,240 characters as suggested, but not
+//!   together, so the larger moves to managed policies and the other is patched.
+//!
+//! The expected truth, decided from the usage alone: the actions are management events with no
+//! dependent actions, in services with no data-event or never-logged action, so under `*` the
+//! minimizer keeps exactly what was used plus the never-logged APIs of the catalog. Every
+//! document must grant exactly that (every used action, nothing else, no wildcard, Resource `*`
+//! as today), in statements of at most 150 actions, each document within its IAM limit.
+
+use crate::support::repo::{self, git, iamtrim};
+use iamtrim::iam::catalog::{Catalog, Visibility};
+use iamtrim::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
+use iamtrim::minimize::size::{
+    MANAGED_POLICY_MAX_CHARS, ROLE_INLINE_MAX_CHARS, STATEMENT_ACTION_CAP, policy_size,
+};
+use iamtrim::usage::cloudtrail::mapping::{action_for_event, service_prefix};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+const CASE: &str = "testdata/e2e/size";
+const ACCOUNT: &str = "111122223333";
+
+/// Management-event actions CloudTrail records under `<service>.amazonaws.com` with their own
+/// name, that need no other action, in services without data-event or never-logged actions: what
+/// the minimizer keeps of them under `*` is exactly what was used. In catalog order.
+fn plain_actions() -> Vec<String> {
+    let catalog = Catalog::embedded();
+    let mut noisy: BTreeSet<&str> = BTreeSet::new();
+    for a in catalog.actions() {
+        if matches!(
+            a.visibility(),
+            Visibility::DataEvent(_) | Visibility::NeverLogged
+        ) {
+            noisy.insert(a.service());
+        }
+    }
+    catalog
+        .actions()
+        .iter()
+        .filter(|a| {
+            let source = format!("{}.amazonaws.com", a.service());
+            a.visibility() == Visibility::Management
+                && a.dependent_actions().is_empty()
+                && !noisy.contains(a.service())
+                && service_prefix(&source).as_deref() == Some(a.service())
+                && action_for_event(&source, a.action()).as_deref() == Some(a.name())
+        })
+        .map(|a| a.name().to_string())
+        .collect()
+}
+
+/// The never-logged APIs of the catalog: kept under `*` whatever the usage.
+fn never_logged() -> BTreeSet<String> {
+    Catalog::embedded()
+        .actions()
+        .iter()
+        .filter(|a| a.visibility() == Visibility::NeverLogged)
+        .map(|a| a.name().to_string())
+        .collect()
+}
+
+/// What each role used: distinct, deterministic, sized so the expected outcome is certain.
+struct Usage {
+    admin: Vec<String>,
+    ops: Vec<String>,
+    deploy: Vec<String>,
+    pair: Vec<String>,
+}
+
+fn usage() -> Usage {
+    let plain = plain_actions();
+    let between = |lo: usize, hi: usize, skip: usize, n: usize| -> Vec<String> {
+        let out: Vec<String> = plain
+            .iter()
+            .filter(|a| (lo..=hi).contains(&a.len()))
+            .skip(skip)
+            .take(n)
+            .cloned()
+            .collect();
+        assert_eq!(out.len(), n, "the catalog has enough plain actions");
+        out
+    };
+    Usage {
+        // Spread over the catalog: every 3rd plain action.
+        admin: {
+            let out: Vec<String> = plain.iter().step_by(3).take(1_200).cloned().collect();
+            assert_eq!(out.len(), 1_200);
+            out
+        },
+        // 210 names of at most 30 characters: two statements, at most 210 * 33 characters.
+        ops: between(10, 30, 50, 210),
+        // 170 names of at most 22 characters: two statements, at most 170 * 25 characters.
+        deploy: between(10, 22, 0, 170),
+        // 300 names of 20 to 26 characters: each policy at most 300 * 29 plus its scope, fitting
+        // 10,240 alone; both at least 2 * 300 * 23, over it together.
+        pair: between(20, 26, 400, 300),
+    }
+}
+
+/// One CloudTrail record of `role` calling `action`.
+fn record(role: &str, action: &str, second: usize) -> Value {
+    let (service, name) = action.split_once(':').unwrap();
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": format!("AROAEXAMPLE{}:lambda", role.to_uppercase()),
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/lambda"),
+            "accountId": ACCOUNT,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": format!("arn:aws:iam::{ACCOUNT}:role/{role}"),
+                    "accountId": ACCOUNT,
+                    "userName": role
+                }
+            }
+        },
+        "eventTime": format!("2026-11-26T09:{:02}:{:02}Z", (second / 60) % 60, second % 60),
+        "eventSource": format!("{service}.amazonaws.com"),
+        "eventName": name,
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.20",
+        "eventID": format!("{second:032x}"),
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "eventCategory": "Management",
+        "recipientAccountId": ACCOUNT
+    })
+}
+
+/// Writes the logs of `usage` under `repo/cloudtrail/`, in the S3 delivery layout.
+fn write_logs(repo: &Path, usage: &Usage) {
+    let mut records = Vec::new();
+    for (role, actions) in [
+        ("size-admin", &usage.admin),
+        ("size-ops", &usage.ops),
+        ("size-deploy", &usage.deploy),
+        ("size-pair", &usage.pair),
+    ] {
+        for a in actions {
+            records.push(record(role, a, records.len()));
+        }
+    }
+    let dir = repo.join(format!(
+        "cloudtrail/AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/2026/11/26"
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!(
+            "{ACCOUNT}_CloudTrail_eu-west-1_20261126T0905Z_size.json"
+        )),
+        serde_json::to_string(&json!({ "Records": records })).unwrap(),
+    )
+    .unwrap();
+}
+
+/// The IAM JSON of a `data "aws_iam_policy_document"` block of literal statements, as the
+/// provider renders it (what IAM then counts).
+fn policy_document(block: &hcl::Block) -> PolicyDocument {
+    let ctx = hcl::eval::Context::new();
+    let mut statements = Vec::new();
+    for s in block
+        .body()
+        .blocks()
+        .filter(|b| b.identifier() == "statement")
+    {
+        let mut st = serde_json::Map::new();
+        for (hcl_key, json_key) in [
+            ("sid", "Sid"),
+            ("effect", "Effect"),
+            ("actions", "Action"),
+            ("not_actions", "NotAction"),
+            ("resources", "Resource"),
+        ] {
+            if let Some(attr) = s.body().attributes().find(|a| a.key() == hcl_key) {
+                let value = hcl::eval::Evaluate::evaluate(attr.expr(), &ctx).unwrap();
+                let value = match serde_json::to_value(value).unwrap() {
+                    // The provider renders a one-element set as a bare string.
+                    Value::Array(mut list) if list.len() == 1 => list.remove(0),
+                    other => other,
+                };
+                st.insert(json_key.into(), value);
+            }
+        }
+        st.entry("Effect").or_insert(json!("Allow"));
+        statements.push(Value::Object(st));
+    }
+    let doc = json!({ "Version": "2012-10-17", "Statement": statements });
+    PolicyDocument::parse_str(&doc.to_string()).unwrap()
+}
+
+/// The `policy` of a resource block, evaluated (`jsonencode` of literals, or a heredoc).
+fn resource_policy(block: &hcl::Block) -> PolicyDocument {
+    let mut ctx = hcl::eval::Context::new();
+    ctx.declare_func(
+        "jsonencode",
+        hcl::eval::FuncDef::builder()
+            .param(hcl::eval::ParamType::Any)
+            .build(|args: hcl::eval::FuncArgs| {
+                serde_json::to_string(&args[0])
+                    .map(hcl::Value::from)
+                    .map_err(|e| e.to_string())
+            }),
+    );
+    let attr = block
+        .body()
+        .attributes()
+        .find(|a| a.key() == "policy")
+        .unwrap();
+    let value = hcl::eval::Evaluate::evaluate(attr.expr(), &ctx).unwrap();
+    PolicyDocument::parse_str(value.as_str().unwrap()).unwrap()
+}
+
+fn find_block<'a>(body: &'a hcl::Body, kind: &str, labels: &[&str]) -> &'a hcl::Block {
+    body.blocks()
+        .find(|b| {
+            b.identifier() == kind
+                && b.labels().iter().map(|l| l.as_str()).collect::<Vec<_>>() == labels
+        })
+        .unwrap_or_else(|| panic!("no {kind} {labels:?}"))
+}
+
+/// Checks that `doc` grants exactly `expected` (explicit names, Allow on `*`, as today's scope),
+/// in statements of at most [`STATEMENT_ACTION_CAP`] actions, within `limit` characters; returns
+/// its statement count.
+fn assert_grants_exactly(
+    what: &str,
+    doc: &PolicyDocument,
+    expected: &BTreeSet<String>,
+    limit: usize,
+) -> usize {
+    let size = policy_size(doc);
+    assert!(size <= limit, "{what}: {size} characters, over {limit}");
+    let mut granted = BTreeSet::new();
+    for st in &doc.statements {
+        assert_eq!(st.effect, Effect::Allow, "{what}");
+        let Some(ActionSpec::Action(list)) = &st.action else {
+            panic!("{what}: a statement without an Action list");
+        };
+        assert!(
+            list.values.len() <= STATEMENT_ACTION_CAP,
+            "{what}: a statement of {} actions",
+            list.values.len()
+        );
+        let Some(ResourceSpec::Resource(resources)) = &st.resource else {
+            panic!("{what}: a statement without Resource");
+        };
+        assert_eq!(resources.values, vec!["*".to_string()], "{what}");
+        for a in &list.values {
+            assert!(!a.contains('*'), "{what}: wildcard {a}");
+            assert!(granted.insert(a.clone()), "{what}: {a} twice");
+        }
+    }
+    let missing: Vec<&String> = expected.difference(&granted).collect();
+    let extra: Vec<&String> = granted.difference(expected).collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: used but not granted: {missing:?}"
+    );
+    assert!(extra.is_empty(), "{what}: granted but not kept: {extra:?}");
+    doc.statements.len()
+}
+
+/// Every `data "aws_iam_policy_document"` of the suggestion file named `<prefix>_<n>` (or
+/// `<prefix>` alone), as documents, in order.
+fn suggested_parts(body: &hcl::Body, prefix: &str) -> Vec<PolicyDocument> {
+    body.blocks()
+        .filter(|b| b.identifier() == "data")
+        .filter(|b| {
+            let name = b.labels()[1].as_str();
+            name == prefix
+                || name
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    .is_some_and(|n| n.parse::<usize>().is_ok())
+        })
+        .map(policy_document)
+        .collect()
+}
+
+/// A document's statements as (Sid, Effect, actions in order, resources): how it is spelled
+/// (a bare string or a list, key order) aside.
+fn shape(doc: &PolicyDocument) -> Vec<(Option<String>, Effect, Vec<String>, Vec<String>)> {
+    doc.statements
+        .iter()
+        .map(|st| {
+            let actions = match &st.action {
+                Some(ActionSpec::Action(l) | ActionSpec::NotAction(l)) => l.values.clone(),
+                None => Vec::new(),
+            };
+            let resources = match &st.resource {
+                Some(ResourceSpec::Resource(l) | ResourceSpec::NotResource(l)) => l.values.clone(),
+                None => Vec::new(),
+            };
+            (st.sid.clone(), st.effect, actions, resources)
+        })
+        .collect()
+}
+
+/// How many statements a kept list of `used` plus the never-logged APIs is written as.
+fn statements_for(used: &[String]) -> usize {
+    expected(used).len().div_ceil(STATEMENT_ACTION_CAP)
+}
+
+fn expected(used: &[String]) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = used.iter().cloned().collect();
+    out.extend(never_logged());
+    out
+}
+
+/// The text of `text` outside the given top-level blocks: what must stay byte-identical.
+fn outside_blocks(text: &str, blocks: &[(&str, &[&str])]) -> String {
+    use hcl_edit::Span;
+    let body = hcl_edit::parser::parse_body(text).unwrap();
+    let mut spans: Vec<std::ops::Range<usize>> = blocks
+        .iter()
+        .map(|(kind, labels)| {
+            body.get_blocks(kind)
+                .find(|b| b.has_exact_labels(labels))
+                .unwrap()
+                .span()
+                .unwrap()
+        })
+        .collect();
+    spans.sort_by_key(|s| s.start);
+    let mut out = String::new();
+    let mut at = 0;
+    for s in spans {
+        out.push_str(&text[at..s.start]);
+        out.push_str("<edited>");
+        at = s.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+#[test]
+fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_policies() {
+    let usage = usage();
+    let repo = repo::project_repo(CASE, |dir| write_logs(dir, &usage));
+    let root = repo.path();
+    let main_before = std::fs::read_to_string(root.join("main.tf")).unwrap();
+
+    let out = iamtrim(root)
+        .args([
+            "suggest",
+            "plan.json",
+            "--cloudtrail",
+            "cloudtrail",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    repo::assert_success(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let suggestions: BTreeMap<String, Value> = report["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["suggestions"].as_array().cloned().unwrap_or_default())
+        .map(|s| (s["policy_address"].as_str().unwrap().to_string(), s))
+        .collect();
+
+    // Item 2's expected truth, from the suggested documents: each pair policy fits the role's
+    // limit alone, not together; the one with the longer Sid is the larger and moves.
+    let suggested = |address: &str| {
+        PolicyDocument::parse_str(&suggestions[address]["suggested"].to_string()).unwrap()
+    };
+    let (a, b) = (
+        policy_size(&suggested("aws_iam_role_policy.pair_a")),
+        policy_size(&suggested("aws_iam_role_policy.pair_b")),
+    );
+    assert!(
+        a <= ROLE_INLINE_MAX_CHARS && b <= ROLE_INLINE_MAX_CHARS,
+        "{a} {b}"
+    );
+    assert!(a + b > ROLE_INLINE_MAX_CHARS && b > a, "{a} {b}");
+    let pair_b = &suggestions["aws_iam_role_policy.pair_b"];
+    assert_eq!(pair_b["applicability"], "review-needed", "{pair_b}");
+    let notes = pair_b["notes"].to_string();
+    assert!(
+        notes.contains(&format!("total {} characters, over IAM's 10240 for a role's inline policies (aws_iam_role_policy.pair_a {a}, aws_iam_role_policy.pair_b {b})", a + b)),
+        "{notes}"
+    );
+
+    // The patches apply with git and with iamtrim.
+    let patch = root.join("iamtrim.patch");
+    assert!(patch.exists(), "a patch for ops, deploy and pair_a");
+    git(root, &["apply", "--check", "iamtrim.patch"]);
+    let applied = iamtrim(root).arg("apply").output().unwrap();
+    repo::assert_success(&applied);
+
+    let main_after = std::fs::read_to_string(root.join("main.tf")).unwrap();
+    let edited: &[(&str, &[&str])] = &[
+        ("data", &["aws_iam_policy_document", "ops"]),
+        ("resource", &["aws_iam_policy", "deploy"]),
+        ("resource", &["aws_iam_role_policy", "pair_a"]),
+    ];
+    assert_eq!(
+        outside_blocks(&main_after, edited),
+        outside_blocks(&main_before, edited),
+        "only the three patched policies change"
+    );
+    let body: hcl::Body = hcl::parse(&main_after).unwrap();
+
+    // Within their limits: patched in place, as several statements.
+    let ops = policy_document(find_block(
+        &body,
+        "data",
+        &["aws_iam_policy_document", "ops"],
+    ));
+    let n = assert_grants_exactly("ops", &ops, &expected(&usage.ops), ROLE_INLINE_MAX_CHARS);
+    assert_eq!(n, 2);
+    assert_eq!(
+        ops.statements
+            .iter()
+            .map(|s| s.sid.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("Ops"), Some("OpsPart2")],
+        "213 actions: two statements"
+    );
+    let deploy = resource_policy(find_block(&body, "resource", &["aws_iam_policy", "deploy"]));
+    let n = assert_grants_exactly(
+        "deploy",
+        &deploy,
+        &expected(&usage.deploy),
+        MANAGED_POLICY_MAX_CHARS,
+    );
+    assert_eq!(n, statements_for(&usage.deploy));
+    let pair_a = resource_policy(find_block(
+        &body,
+        "resource",
+        &["aws_iam_role_policy", "pair_a"],
+    ));
+    let n = assert_grants_exactly(
+        "pair_a",
+        &pair_a,
+        &expected(&usage.pair),
+        ROLE_INLINE_MAX_CHARS,
+    );
+    assert_eq!(n, statements_for(&usage.pair));
+    // The patched documents are the suggestions.
+    for (address, doc) in [
+        ("aws_iam_role_policy.ops", &ops),
+        ("aws_iam_policy.deploy", &deploy),
+        ("aws_iam_role_policy.pair_a", &pair_a),
+    ] {
+        assert_eq!(shape(&suggested(address)), shape(doc), "{address}");
+    }
+    // pair_b is not patched: it moves to managed policies.
+    let pair_b_now = resource_policy(find_block(
+        &body,
+        "resource",
+        &["aws_iam_role_policy", "pair_b"],
+    ));
+    assert!(
+        matches!(&pair_b_now.statements[0].action, Some(ActionSpec::Action(l)) if l.values == ["*"]),
+        "{pair_b_now:?}"
+    );
+
+    // Over their limits: managed policies in the suggestion file.
+    let suggestion_file = std::fs::read_to_string(root.join("iamtrim.suggested.tf")).unwrap();
+    let file: hcl::Body = hcl::parse(&suggestion_file).unwrap();
+    for (prefix, used) in [
+        ("admin_iamtrim", &usage.admin),
+        ("pair_b_iamtrim", &usage.pair),
+    ] {
+        let parts = suggested_parts(&file, prefix);
+        assert!(!parts.is_empty(), "{prefix}\n{suggestion_file}");
+        // Each part alone within a managed policy's limit; together exactly the kept actions.
+        let mut all = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            assert!(
+                policy_size(part) <= MANAGED_POLICY_MAX_CHARS,
+                "{prefix} part {i}: {} characters\n{}",
+                policy_size(part),
+                part.to_json()
+            );
+            all.extend(part.statements.iter().cloned());
+        }
+        let joined = parts[0].with_statements(all);
+        // The parts' sizes are checked above; together they are over any one policy.
+        assert_grants_exactly(prefix, &joined, &expected(used), usize::MAX);
+    }
+    // Each name costs at least its length and two quotes: the fewest managed policies the
+    // admin role's kept list can take.
+    let chars: usize = expected(&usage.admin).iter().map(|a| a.len() + 2).sum();
+    let parts = suggested_parts(&file, "admin_iamtrim").len();
+    assert!(
+        parts >= chars.div_ceil(MANAGED_POLICY_MAX_CHARS),
+        "{parts} parts for {chars}"
+    );
+}
