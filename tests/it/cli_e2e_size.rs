@@ -346,75 +346,110 @@ fn outside_blocks(text: &str, blocks: &[(&str, &[&str])]) -> String {
     out
 }
 
+/// One run of the case: `suggest` with the logs of [`usage`], the patch checked with
+/// `git apply --check`, then applied with `iamtrim apply`.
+struct Run {
+    _repo: tempfile::TempDir,
+    usage: Usage,
+    /// The report's suggestions, by policy address.
+    suggestions: BTreeMap<String, Value>,
+    main_before: String,
+    main_after: String,
+    /// `iamtrim.suggested.tf`, parsed.
+    suggestion_file: hcl::Body,
+}
+
+impl Run {
+    fn new() -> Run {
+        let usage = usage();
+        let repo = repo::project_repo(CASE, |dir| write_logs(dir, &usage));
+        let root = repo.path();
+        let main_before = std::fs::read_to_string(root.join("main.tf")).unwrap();
+        let out = iamtrim(root)
+            .args([
+                "suggest",
+                "plan.json",
+                "--cloudtrail",
+                "cloudtrail",
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        repo::assert_success(&out);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let suggestions = report["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["suggestions"].as_array().cloned().unwrap_or_default())
+            .map(|s| (s["policy_address"].as_str().unwrap().to_string(), s))
+            .collect();
+        git(root, &["apply", "--check", "iamtrim.patch"]);
+        repo::assert_success(&iamtrim(root).arg("apply").output().unwrap());
+        let main_after = std::fs::read_to_string(root.join("main.tf")).unwrap();
+        let text = std::fs::read_to_string(root.join("iamtrim.suggested.tf")).unwrap();
+        Run {
+            _repo: repo,
+            usage,
+            suggestions,
+            main_before,
+            main_after,
+            suggestion_file: hcl::parse(&text).unwrap(),
+        }
+    }
+
+    /// The report's suggested document for `address`.
+    fn suggested(&self, address: &str) -> PolicyDocument {
+        PolicyDocument::parse_str(&self.suggestions[address]["suggested"].to_string()).unwrap()
+    }
+
+    fn body(&self) -> hcl::Body {
+        hcl::parse(&self.main_after).unwrap()
+    }
+
+    /// The managed policies of the suggestion file named after `prefix`: each within a managed
+    /// policy's limit, together granting exactly the kept actions of `used`; their number.
+    fn assert_managed_parts(&self, prefix: &str, used: &[String]) -> usize {
+        let parts = suggested_parts(&self.suggestion_file, prefix);
+        assert!(!parts.is_empty(), "no {prefix} in iamtrim.suggested.tf");
+        let mut all = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            assert!(
+                policy_size(part) <= MANAGED_POLICY_MAX_CHARS,
+                "{prefix} part {i}: {} characters\n{}",
+                policy_size(part),
+                part.to_json()
+            );
+            all.extend(part.statements.iter().cloned());
+        }
+        // Each part's size is checked above; together they are over any one policy.
+        assert_grants_exactly(
+            prefix,
+            &parts[0].with_statements(all),
+            &expected(used),
+            usize::MAX,
+        );
+        parts.len()
+    }
+}
+
 #[test]
 fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_policies() {
-    let usage = usage();
-    let repo = repo::project_repo(CASE, |dir| write_logs(dir, &usage));
-    let root = repo.path();
-    let main_before = std::fs::read_to_string(root.join("main.tf")).unwrap();
-
-    let out = iamtrim(root)
-        .args([
-            "suggest",
-            "plan.json",
-            "--cloudtrail",
-            "cloudtrail",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    repo::assert_success(&out);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let suggestions: BTreeMap<String, Value> = report["principals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["suggestions"].as_array().cloned().unwrap_or_default())
-        .map(|s| (s["policy_address"].as_str().unwrap().to_string(), s))
-        .collect();
-
-    // Item 2's expected truth, from the suggested documents: each pair policy fits the role's
-    // limit alone, not together; the one with the longer Sid is the larger and moves.
-    let suggested = |address: &str| {
-        PolicyDocument::parse_str(&suggestions[address]["suggested"].to_string()).unwrap()
-    };
-    let (a, b) = (
-        policy_size(&suggested("aws_iam_role_policy.pair_a")),
-        policy_size(&suggested("aws_iam_role_policy.pair_b")),
-    );
-    assert!(
-        a <= ROLE_INLINE_MAX_CHARS && b <= ROLE_INLINE_MAX_CHARS,
-        "{a} {b}"
-    );
-    assert!(a + b > ROLE_INLINE_MAX_CHARS && b > a, "{a} {b}");
-    let pair_b = &suggestions["aws_iam_role_policy.pair_b"];
-    assert_eq!(pair_b["applicability"], "review-needed", "{pair_b}");
-    let notes = pair_b["notes"].to_string();
-    assert!(
-        notes.contains(&format!("total {} characters, over IAM's 10240 for a role's inline policies (aws_iam_role_policy.pair_a {a}, aws_iam_role_policy.pair_b {b})", a + b)),
-        "{notes}"
-    );
-
-    // The patches apply with git and with iamtrim.
-    let patch = root.join("iamtrim.patch");
-    assert!(patch.exists(), "a patch for ops, deploy and pair_a");
-    git(root, &["apply", "--check", "iamtrim.patch"]);
-    let applied = iamtrim(root).arg("apply").output().unwrap();
-    repo::assert_success(&applied);
-
-    let main_after = std::fs::read_to_string(root.join("main.tf")).unwrap();
+    // Regression (issue 14): a kept list over 150 actions was patched in place as one statement.
+    let run = Run::new();
     let edited: &[(&str, &[&str])] = &[
         ("data", &["aws_iam_policy_document", "ops"]),
         ("resource", &["aws_iam_policy", "deploy"]),
         ("resource", &["aws_iam_role_policy", "pair_a"]),
+        ("resource", &["aws_iam_role_policy", "pair_b"]),
     ];
     assert_eq!(
-        outside_blocks(&main_after, edited),
-        outside_blocks(&main_before, edited),
-        "only the three patched policies change"
+        outside_blocks(&run.main_after, edited),
+        outside_blocks(&run.main_before, edited),
+        "only the patched policies change"
     );
-    let body: hcl::Body = hcl::parse(&main_after).unwrap();
+    let body = run.body();
 
     // Within their limits: patched in place, as several statements.
     let ops = policy_document(find_block(
@@ -422,8 +457,13 @@ fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_polic
         "data",
         &["aws_iam_policy_document", "ops"],
     ));
-    let n = assert_grants_exactly("ops", &ops, &expected(&usage.ops), ROLE_INLINE_MAX_CHARS);
-    assert_eq!(n, 2);
+    let n = assert_grants_exactly(
+        "ops",
+        &ops,
+        &expected(&run.usage.ops),
+        ROLE_INLINE_MAX_CHARS,
+    );
+    assert_eq!(n, statements_for(&run.usage.ops));
     assert_eq!(
         ops.statements
             .iter()
@@ -436,10 +476,71 @@ fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_polic
     let n = assert_grants_exactly(
         "deploy",
         &deploy,
-        &expected(&usage.deploy),
+        &expected(&run.usage.deploy),
         MANAGED_POLICY_MAX_CHARS,
     );
-    assert_eq!(n, statements_for(&usage.deploy));
+    assert_eq!(n, statements_for(&run.usage.deploy));
+    // The patched documents are the suggestions.
+    for (address, doc) in [
+        ("aws_iam_role_policy.ops", &ops),
+        ("aws_iam_policy.deploy", &deploy),
+    ] {
+        assert_eq!(shape(&run.suggested(address)), shape(doc), "{address}");
+    }
+
+    // Over any one policy: managed policies in the suggestion file, never a patch.
+    let admin = resource_policy(find_block(
+        &body,
+        "resource",
+        &["aws_iam_role_policy", "admin"],
+    ));
+    assert!(
+        matches!(&admin.statements[0].action, Some(ActionSpec::Action(l)) if l.values == ["*"]),
+        "{admin:?}"
+    );
+    let parts = run.assert_managed_parts("admin_iamtrim", &run.usage.admin);
+    // Each name costs at least its length and two quotes: the fewest managed policies the
+    // admin role's kept list can take.
+    let chars: usize = expected(&run.usage.admin).iter().map(|a| a.len() + 2).sum();
+    assert!(
+        parts >= chars.div_ceil(MANAGED_POLICY_MAX_CHARS),
+        "{parts} parts for {chars}"
+    );
+}
+
+#[test]
+fn two_inline_policies_that_fit_alone_but_not_together_move_the_larger_to_managed_policies() {
+    // Regression (issue 14): each inline policy was held to the role's 10,240 characters alone,
+    // so both were patched and IAM would refuse the second.
+    let run = Run::new();
+    // The expected truth, from the suggested documents: each fits the role's limit alone, not
+    // together; the one with the longer Sid is the larger, so it moves and the other stays.
+    let (a, b) = (
+        policy_size(&run.suggested("aws_iam_role_policy.pair_a")),
+        policy_size(&run.suggested("aws_iam_role_policy.pair_b")),
+    );
+    assert!(
+        a <= ROLE_INLINE_MAX_CHARS && b <= ROLE_INLINE_MAX_CHARS,
+        "{a} {b}"
+    );
+    assert!(a + b > ROLE_INLINE_MAX_CHARS && b > a, "{a} {b}");
+    let pair_b = &run.suggestions["aws_iam_role_policy.pair_b"];
+    assert_eq!(pair_b["applicability"], "review-needed", "{pair_b}");
+    let notes = pair_b["notes"].to_string();
+    assert!(
+        notes.contains(&format!(
+            "as suggested, the inline policies of aws_iam_role.pair total {} characters, over IAM's 10240 for a role's inline policies (aws_iam_role_policy.pair_a {a}, aws_iam_role_policy.pair_b {b})",
+            a + b
+        )),
+        "{notes}"
+    );
+    let pair_a_notes = run.suggestions["aws_iam_role_policy.pair_a"]["notes"].to_string();
+    assert!(
+        !pair_a_notes.contains("inline policies of"),
+        "{pair_a_notes}"
+    );
+
+    let body = run.body();
     let pair_a = resource_policy(find_block(
         &body,
         "resource",
@@ -448,18 +549,15 @@ fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_polic
     let n = assert_grants_exactly(
         "pair_a",
         &pair_a,
-        &expected(&usage.pair),
+        &expected(&run.usage.pair),
+        // What stays inline is pair_a alone.
         ROLE_INLINE_MAX_CHARS,
     );
-    assert_eq!(n, statements_for(&usage.pair));
-    // The patched documents are the suggestions.
-    for (address, doc) in [
-        ("aws_iam_role_policy.ops", &ops),
-        ("aws_iam_policy.deploy", &deploy),
-        ("aws_iam_role_policy.pair_a", &pair_a),
-    ] {
-        assert_eq!(shape(&suggested(address)), shape(doc), "{address}");
-    }
+    assert_eq!(n, statements_for(&run.usage.pair));
+    assert_eq!(
+        shape(&run.suggested("aws_iam_role_policy.pair_a")),
+        shape(&pair_a)
+    );
     // pair_b is not patched: it moves to managed policies.
     let pair_b_now = resource_policy(find_block(
         &body,
@@ -470,37 +568,5 @@ fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_polic
         matches!(&pair_b_now.statements[0].action, Some(ActionSpec::Action(l)) if l.values == ["*"]),
         "{pair_b_now:?}"
     );
-
-    // Over their limits: managed policies in the suggestion file.
-    let suggestion_file = std::fs::read_to_string(root.join("iamtrim.suggested.tf")).unwrap();
-    let file: hcl::Body = hcl::parse(&suggestion_file).unwrap();
-    for (prefix, used) in [
-        ("admin_iamtrim", &usage.admin),
-        ("pair_b_iamtrim", &usage.pair),
-    ] {
-        let parts = suggested_parts(&file, prefix);
-        assert!(!parts.is_empty(), "{prefix}\n{suggestion_file}");
-        // Each part alone within a managed policy's limit; together exactly the kept actions.
-        let mut all = Vec::new();
-        for (i, part) in parts.iter().enumerate() {
-            assert!(
-                policy_size(part) <= MANAGED_POLICY_MAX_CHARS,
-                "{prefix} part {i}: {} characters\n{}",
-                policy_size(part),
-                part.to_json()
-            );
-            all.extend(part.statements.iter().cloned());
-        }
-        let joined = parts[0].with_statements(all);
-        // The parts' sizes are checked above; together they are over any one policy.
-        assert_grants_exactly(prefix, &joined, &expected(used), usize::MAX);
-    }
-    // Each name costs at least its length and two quotes: the fewest managed policies the
-    // admin role's kept list can take.
-    let chars: usize = expected(&usage.admin).iter().map(|a| a.len() + 2).sum();
-    let parts = suggested_parts(&file, "admin_iamtrim").len();
-    assert!(
-        parts >= chars.div_ceil(MANAGED_POLICY_MAX_CHARS),
-        "{parts} parts for {chars}"
-    );
+    run.assert_managed_parts("pair_b_iamtrim", &run.usage.pair);
 }
