@@ -684,6 +684,146 @@ pub(crate) mod tests {
         assert_eq!(split_statement(&st, &list.values[..3]).len(), 1);
     }
 
+    /// A document of one Allow statement listing `n` invented actions of `len` characters.
+    fn listing(sid: &str, n: usize, len: usize) -> PolicyDocument {
+        let actions: Vec<String> = (0..n)
+            .map(|i| format!("s3:{:0>w$}", i, w = len - 3))
+            .collect();
+        PolicyDocument::parse_str(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{sid}","Effect":"Allow","Action":{},"Resource":"*"}}]}}"#,
+            serde_json::to_string(&actions).unwrap()
+        ))
+        .unwrap()
+    }
+
+    fn inline_source(address: &str, doc: &PolicyDocument) -> PolicySource {
+        PolicySource {
+            address: address.into(),
+            kind: PolicyKind::Inline,
+            name: None,
+            arn: None,
+            attachment: None,
+            via_group: None,
+            document: Some(std::sync::Arc::new(doc.clone())),
+            before: None,
+            unknown_reason: None,
+            origin: None,
+        }
+    }
+
+    /// A suggestion that changes `current` to `suggested` at `address`.
+    fn trimmed(
+        address: &str,
+        current: &PolicyDocument,
+        suggested: &PolicyDocument,
+    ) -> PolicySuggestion {
+        let actions = match &suggested.statements[0].action {
+            Some(ActionSpec::Action(l)) => l.values.clone(),
+            _ => Vec::new(),
+        };
+        PolicySuggestion {
+            policy_address: address.into(),
+            block_address: address.into(),
+            current: current.clone(),
+            suggested: Some(suggested.clone()),
+            statements: vec![super::super::StatementChange::SetActions(actions)],
+            actions: Default::default(),
+            applicability: Applicability::Safe,
+            notes: Vec::new(),
+            granted: 0,
+            kept: 0,
+        }
+    }
+
+    #[test]
+    fn inline_policies_over_the_aggregate_limit_together_move_the_largest_changed_first() {
+        // Regression (issue 14): each inline document was held to the role's 10,240 alone.
+        // Expected, from the sizes alone: unchanged 3,000ish + 4,000ish + 5,000ish is over
+        // 10,240; the largest changed one (c) moves, and the rest (about 7,000) fits.
+        let current = listing("Now", 1, 10);
+        let a = listing("A", 100, 27); // about 3,000 characters, unchanged
+        let b = listing("B", 130, 27); // about 3,900, changed
+        let c = listing("C", 165, 27); // about 4,950, changed
+        let principal = Principal {
+            address: "aws_iam_role.r".into(),
+            block_address: "aws_iam_role.r".into(),
+            kind: PrincipalKind::Role,
+            name: None,
+            arn: None,
+            account: None,
+            plan_action: "no-op".into(),
+            policies: vec![
+                inline_source("aws_iam_role_policy.a", &a),
+                inline_source("aws_iam_role_policy.b", &current),
+                inline_source("aws_iam_role_policy.c", &current),
+                // Managed and group policies do not count against the role's inline limit.
+                PolicySource {
+                    kind: PolicyKind::Managed,
+                    ..inline_source("aws_iam_policy.m", &c)
+                },
+            ],
+            flags: Vec::new(),
+            trusted_services: Vec::new(),
+        };
+        let suggestions = vec![
+            trimmed("aws_iam_role_policy.b", &current, &b),
+            trimmed("aws_iam_role_policy.c", &current, &c),
+        ];
+        let sizes = [policy_size(&a), policy_size(&b), policy_size(&c)];
+        assert!(
+            sizes.iter().sum::<usize>() > ROLE_INLINE_MAX_CHARS,
+            "{sizes:?}"
+        );
+        assert!(sizes[0] + sizes[1] <= ROLE_INLINE_MAX_CHARS, "{sizes:?}");
+        let overflow = inline_overflow(&principal, &suggestions).expect("over together");
+        assert_eq!(overflow.limit, SizeLimit::RoleInline);
+        assert_eq!(overflow.total, sizes.iter().sum::<usize>());
+        assert_eq!(overflow.moved, vec!["aws_iam_role_policy.c".to_string()]);
+        assert_eq!(
+            overflow.counted,
+            vec![
+                ("aws_iam_role_policy.a".to_string(), sizes[0]),
+                ("aws_iam_role_policy.b".to_string(), sizes[1]),
+                ("aws_iam_role_policy.c".to_string(), sizes[2]),
+            ]
+        );
+
+        // The minimizer's flag: only the moving suggestion is review-needed, with the sum.
+        let mut outcomes = vec![PrincipalOutcome {
+            address: principal.address.clone(),
+            status: super::super::PrincipalStatus::Minimized,
+            suggestions,
+            notes: Vec::new(),
+            unchanged_reason: None,
+            risk: Default::default(),
+        }];
+        flag_inline_aggregates(std::slice::from_ref(&principal), &mut outcomes);
+        let [b_s, c_s] = outcomes[0].suggestions.as_slice() else {
+            panic!("two suggestions");
+        };
+        assert_eq!(b_s.applicability, Applicability::Safe);
+        assert!(b_s.notes.is_empty());
+        assert_eq!(c_s.applicability, Applicability::ReviewNeeded);
+        assert_eq!(
+            c_s.notes,
+            vec![format!(
+                "review: as suggested, the inline policies of aws_iam_role.r total {} characters, over IAM's 10240 for a role's inline policies (aws_iam_role_policy.a {}, aws_iam_role_policy.b {}, aws_iam_role_policy.c {}): this one is written as 1 managed policy in iamtrim.suggested.tf, to attach instead of it",
+                overflow.total, sizes[0], sizes[1], sizes[2]
+            )]
+        );
+
+        // Within the limit together: nothing.
+        let small = vec![trimmed(
+            "aws_iam_role_policy.b",
+            &current,
+            &listing("B", 10, 27),
+        )];
+        assert_eq!(
+            inline_overflow(&principal, &small[..]).map(|o| o.moved),
+            None
+        );
+    }
+
     #[test]
     fn the_size_bound_is_never_below_the_size() {
         let doc = big_document();
