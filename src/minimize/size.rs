@@ -813,15 +813,12 @@ pub(crate) mod tests {
         );
 
         // Within the limit together: nothing.
-        let small = vec![trimmed(
+        let small = [trimmed(
             "aws_iam_role_policy.b",
             &current,
             &listing("B", 10, 27),
         )];
-        assert_eq!(
-            inline_overflow(&principal, &small[..]).map(|o| o.moved),
-            None
-        );
+        assert_eq!(inline_overflow(&principal, &small), None);
     }
 
     #[test]

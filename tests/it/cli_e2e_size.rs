@@ -290,9 +290,12 @@ fn suggested_parts(body: &hcl::Body, prefix: &str) -> Vec<PolicyDocument> {
         .collect()
 }
 
+/// A statement as (Sid, Effect, actions in order, resources).
+type StatementShape = (Option<String>, Effect, Vec<String>, Vec<String>);
+
 /// A document's statements as (Sid, Effect, actions in order, resources): how it is spelled
 /// (a bare string or a list, key order) aside.
-fn shape(doc: &PolicyDocument) -> Vec<(Option<String>, Effect, Vec<String>, Vec<String>)> {
+fn shape(doc: &PolicyDocument) -> Vec<StatementShape> {
     doc.statements
         .iter()
         .map(|st| {
