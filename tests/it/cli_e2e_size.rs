@@ -20,6 +20,7 @@
 use crate::support::repo::{self, git, iamtrim};
 use iamtrim::iam::catalog::{Catalog, Visibility};
 use iamtrim::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
+use iamtrim::minimize::grants_no_more;
 use iamtrim::minimize::size::{
     MANAGED_POLICY_MAX_CHARS, ROLE_INLINE_MAX_CHARS, STATEMENT_ACTION_CAP, policy_size,
 };
@@ -407,14 +408,21 @@ impl Run {
         PolicyDocument::parse_str(&self.suggestions[address]["suggested"].to_string()).unwrap()
     }
 
+    /// The report's current document for `address`.
+    fn current(&self, address: &str) -> PolicyDocument {
+        PolicyDocument::parse_str(&self.suggestions[address]["current"].to_string()).unwrap()
+    }
+
     fn body(&self) -> hcl::Body {
         hcl::parse(&self.main_after).unwrap()
     }
 
     /// The managed policies of the suggestion file named after `prefix`: each within a managed
-    /// policy's limit, together granting exactly the kept actions of `used`; their number.
-    fn assert_managed_parts(&self, prefix: &str, used: &[String]) -> usize {
+    /// policy's limit and contained in the current document at `address`, together granting
+    /// exactly the kept actions of `used`; their number.
+    fn assert_managed_parts(&self, prefix: &str, address: &str, used: &[String]) -> usize {
         let parts = suggested_parts(&self.suggestion_file, prefix);
+        let current = self.current(address);
         assert!(!parts.is_empty(), "no {prefix} in iamtrim.suggested.tf");
         let mut all = Vec::new();
         for (i, part) in parts.iter().enumerate() {
@@ -423,6 +431,11 @@ impl Run {
                 "{prefix} part {i}: {} characters\n{}",
                 policy_size(part),
                 part.to_json()
+            );
+            assert_eq!(
+                grants_no_more(part, &current, Catalog::embedded()),
+                Ok(()),
+                "{prefix} part {i}"
             );
             all.extend(part.statements.iter().cloned());
         }
@@ -483,12 +496,16 @@ fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_polic
         MANAGED_POLICY_MAX_CHARS,
     );
     assert_eq!(n, statements_for(&run.usage.deploy));
-    // The patched documents are the suggestions.
+    // The patched documents are the suggestions, and the containment proof holds on them.
     for (address, doc) in [
         ("aws_iam_role_policy.ops", &ops),
         ("aws_iam_policy.deploy", &deploy),
     ] {
         assert_eq!(shape(&run.suggested(address)), shape(doc), "{address}");
+        assert_eq!(
+            grants_no_more(doc, &run.current(address), Catalog::embedded()),
+            Ok(())
+        );
     }
 
     // Over any one policy: managed policies in the suggestion file, never a patch.
@@ -501,7 +518,11 @@ fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_polic
         matches!(&admin.statements[0].action, Some(ActionSpec::Action(l)) if l.values == ["*"]),
         "{admin:?}"
     );
-    let parts = run.assert_managed_parts("admin_iamtrim", &run.usage.admin);
+    let parts = run.assert_managed_parts(
+        "admin_iamtrim",
+        "aws_iam_role_policy.admin",
+        &run.usage.admin,
+    );
     // Each name costs at least its length and two quotes: the fewest managed policies the
     // admin role's kept list can take.
     let chars: usize = expected(&run.usage.admin).iter().map(|a| a.len() + 2).sum();
@@ -561,6 +582,14 @@ fn two_inline_policies_that_fit_alone_but_not_together_move_the_larger_to_manage
         shape(&run.suggested("aws_iam_role_policy.pair_a")),
         shape(&pair_a)
     );
+    assert_eq!(
+        grants_no_more(
+            &pair_a,
+            &run.current("aws_iam_role_policy.pair_a"),
+            Catalog::embedded()
+        ),
+        Ok(())
+    );
     // pair_b is not patched: it moves to managed policies.
     let pair_b_now = resource_policy(find_block(
         &body,
@@ -571,5 +600,9 @@ fn two_inline_policies_that_fit_alone_but_not_together_move_the_larger_to_manage
         matches!(&pair_b_now.statements[0].action, Some(ActionSpec::Action(l)) if l.values == ["*"]),
         "{pair_b_now:?}"
     );
-    run.assert_managed_parts("pair_b_iamtrim", &run.usage.pair);
+    run.assert_managed_parts(
+        "pair_b_iamtrim",
+        "aws_iam_role_policy.pair_b",
+        &run.usage.pair,
+    );
 }
