@@ -5,7 +5,10 @@
 //! comment, blank line and unrelated attribute prints back byte-identical. Forms handled in place:
 //! `jsonencode({...})`, `data "aws_iam_policy_document"` statement blocks, heredoc JSON and quoted JSON
 //! strings; `file()`/`templatefile()` are reported back ([`Rewrite::JsonFile`]) for the caller to patch,
-//! anything computed is reported as [`Rewrite::Computed`]. This module does no I/O.
+//! anything computed is reported as [`Rewrite::Computed`]. A kept list over
+//! `STATEMENT_ACTION_CAP` keeps its first part in the edited statement and inserts copies of that
+//! statement, with the next parts and numbered Sids, right after it, as the suggestion lists them.
+//! This module does no I/O.
 
 use crate::emit::terraform::edit::{EmitError, PolicyLocation, PolicyTarget, StatementChange};
 use crate::emit::terraform::json_text;
