@@ -22,7 +22,8 @@ use iamtrim::iam::catalog::{Catalog, Visibility};
 use iamtrim::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
 use iamtrim::minimize::grants_no_more;
 use iamtrim::minimize::size::{
-    MANAGED_POLICY_MAX_CHARS, ROLE_INLINE_MAX_CHARS, STATEMENT_ACTION_CAP, policy_size,
+    GROUP_INLINE_MAX_CHARS, MANAGED_POLICY_MAX_CHARS, ROLE_INLINE_MAX_CHARS, STATEMENT_ACTION_CAP,
+    policy_size,
 };
 use iamtrim::usage::cloudtrail::mapping::{action_for_event, service_prefix};
 use serde_json::{Value, json};
@@ -77,10 +78,27 @@ struct Usage {
     ops: Vec<String>,
     deploy: Vec<String>,
     pair: Vec<String>,
+    /// The user `dev`: EC2 and SageMaker actions, which its group's two policies grant.
+    dev_ec2: Vec<String>,
+    dev_ml: Vec<String>,
 }
 
 fn usage() -> Usage {
     let plain = plain_actions();
+    let of_service = |service: &str, lo: usize, hi: usize, n: usize| -> Vec<String> {
+        let out: Vec<String> = plain
+            .iter()
+            .filter(|a| a.split(':').next() == Some(service) && (lo..=hi).contains(&a.len()))
+            .take(n)
+            .cloned()
+            .collect();
+        assert_eq!(
+            out.len(),
+            n,
+            "the catalog has enough plain {service} actions"
+        );
+        out
+    };
     let between = |lo: usize, hi: usize, skip: usize, n: usize| -> Vec<String> {
         let out: Vec<String> = plain
             .iter()
@@ -106,28 +124,38 @@ fn usage() -> Usage {
         // 300 names of 20 to 26 characters: each policy at most 300 * 29 plus its scope, fitting
         // 10,240 alone; both at least 2 * 300 * 23, over it together.
         pair: between(20, 26, 400, 300),
+        // 120 names each, of 20 to 28 and 24 to 32 characters: each group policy at most
+        // 120 * 35 plus its scope, fitting the group's 5,120 alone; both at least
+        // 120 * 23 + 120 * 27, over it together.
+        dev_ec2: of_service("ec2", 20, 28, 120),
+        dev_ml: of_service("sagemaker", 24, 32, 120),
     }
 }
 
-/// One CloudTrail record of `role` calling `action`.
-fn record(role: &str, action: &str, second: usize) -> Value {
+/// The CloudTrail `userIdentity` of a session of the role `role`.
+fn role_identity(role: &str) -> Value {
+    json!({
+        "type": "AssumedRole",
+        "principalId": format!("AROAEXAMPLE{}:lambda", role.to_uppercase()),
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/lambda"),
+        "accountId": ACCOUNT,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "arn": format!("arn:aws:iam::{ACCOUNT}:role/{role}"),
+                "accountId": ACCOUNT,
+                "userName": role
+            }
+        }
+    })
+}
+
+/// One CloudTrail record of `identity` calling `action`.
+fn record(identity: &Value, action: &str, second: usize) -> Value {
     let (service, name) = action.split_once(':').unwrap();
     json!({
         "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "AssumedRole",
-            "principalId": format!("AROAEXAMPLE{}:lambda", role.to_uppercase()),
-            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/lambda"),
-            "accountId": ACCOUNT,
-            "sessionContext": {
-                "sessionIssuer": {
-                    "type": "Role",
-                    "arn": format!("arn:aws:iam::{ACCOUNT}:role/{role}"),
-                    "accountId": ACCOUNT,
-                    "userName": role
-                }
-            }
-        },
+        "userIdentity": identity,
         "eventTime": format!("2026-11-26T09:{:02}:{:02}Z", (second / 60) % 60, second % 60),
         "eventSource": format!("{service}.amazonaws.com"),
         "eventName": name,
@@ -144,14 +172,23 @@ fn record(role: &str, action: &str, second: usize) -> Value {
 /// Writes the logs of `usage` under `repo/cloudtrail/`, in the S3 delivery layout.
 fn write_logs(repo: &Path, usage: &Usage) {
     let mut records = Vec::new();
-    for (role, actions) in [
-        ("size-admin", &usage.admin),
-        ("size-ops", &usage.ops),
-        ("size-deploy", &usage.deploy),
-        ("size-pair", &usage.pair),
+    let dev = json!({
+        "type": "IAMUser",
+        "principalId": "AIDAEXAMPLESIZEDEV",
+        "arn": format!("arn:aws:iam::{ACCOUNT}:user/size-dev"),
+        "accountId": ACCOUNT,
+        "userName": "size-dev"
+    });
+    for (identity, actions) in [
+        (role_identity("size-admin"), &usage.admin),
+        (role_identity("size-ops"), &usage.ops),
+        (role_identity("size-deploy"), &usage.deploy),
+        (role_identity("size-pair"), &usage.pair),
+        (dev.clone(), &usage.dev_ec2),
+        (dev, &usage.dev_ml),
     ] {
         for a in actions {
-            records.push(record(role, a, records.len()));
+            records.push(record(&identity, a, records.len()));
         }
     }
     let dir = repo.join(format!(
@@ -357,6 +394,10 @@ struct Run {
     usage: Usage,
     /// The report's suggestions, by policy address.
     suggestions: BTreeMap<String, Value>,
+    /// Every suggestion of the report, a shared policy once under each principal it reaches.
+    all_suggestions: Vec<Value>,
+    /// The principals' addresses, in the report's order.
+    report_order: Vec<String>,
     main_before: String,
     main_after: String,
     /// `iamtrim.suggested.tf`, parsed.
@@ -382,12 +423,18 @@ impl Run {
             .unwrap();
         repo::assert_success(&out);
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let suggestions = report["principals"]
-            .as_array()
-            .unwrap()
+        let principals = report["principals"].as_array().unwrap();
+        let all_suggestions: Vec<Value> = principals
             .iter()
             .flat_map(|p| p["suggestions"].as_array().cloned().unwrap_or_default())
-            .map(|s| (s["policy_address"].as_str().unwrap().to_string(), s))
+            .collect();
+        let suggestions = all_suggestions
+            .iter()
+            .map(|s| (s["policy_address"].as_str().unwrap().to_string(), s.clone()))
+            .collect();
+        let report_order = principals
+            .iter()
+            .map(|p| p["address"].as_str().unwrap().to_string())
             .collect();
         git(root, &["apply", "--check", "iamtrim.patch"]);
         repo::assert_success(&iamtrim(root).arg("apply").output().unwrap());
@@ -397,6 +444,8 @@ impl Run {
             _repo: repo,
             usage,
             suggestions,
+            all_suggestions,
+            report_order,
             main_before,
             main_after,
             suggestion_file: hcl::parse(&text).unwrap(),
@@ -459,6 +508,8 @@ fn admin_roles_with_hundreds_of_used_actions_are_split_over_statements_and_polic
         ("resource", &["aws_iam_policy", "deploy"]),
         ("resource", &["aws_iam_role_policy", "pair_a"]),
         ("resource", &["aws_iam_role_policy", "pair_b"]),
+        ("resource", &["aws_iam_group_policy", "team_ec2"]),
+        ("resource", &["aws_iam_group_policy", "team_ml"]),
     ];
     assert_eq!(
         outside_blocks(&run.main_after, edited),
@@ -604,5 +655,99 @@ fn two_inline_policies_that_fit_alone_but_not_together_move_the_larger_to_manage
         "pair_b_iamtrim",
         "aws_iam_role_policy.pair_b",
         &run.usage.pair,
+    );
+}
+
+#[test]
+fn a_groups_inline_policies_over_its_limit_together_move_even_when_first_met_under_a_member() {
+    // The group's policies reach the report first under its member user (granted everything,
+    // so riskier), whose inline limit they do not count against: the group's own sum decides.
+    let run = Run::new();
+    let order: Vec<&str> = run
+        .report_order
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a == "aws_iam_user.dev" || *a == "aws_iam_group.team")
+        .collect();
+    assert_eq!(order, ["aws_iam_user.dev", "aws_iam_group.team"]);
+    // The expected truth, from the suggested documents: each fits the group's 5,120 alone, not
+    // together; the larger moves (the first by address when they tie), the other is patched.
+    let ec2 = "aws_iam_group_policy.team_ec2";
+    let ml = "aws_iam_group_policy.team_ml";
+    let (a, b) = (
+        policy_size(&run.suggested(ec2)),
+        policy_size(&run.suggested(ml)),
+    );
+    assert!(
+        a <= GROUP_INLINE_MAX_CHARS && b <= GROUP_INLINE_MAX_CHARS,
+        "{a} {b}"
+    );
+    assert!(a + b > GROUP_INLINE_MAX_CHARS, "{a} {b}");
+    let ((moved, moved_used), (stays, stays_used, stays_label)) = if a >= b {
+        (
+            (ec2, &run.usage.dev_ec2),
+            (ml, &run.usage.dev_ml, "team_ml"),
+        )
+    } else {
+        (
+            (ml, &run.usage.dev_ml),
+            (ec2, &run.usage.dev_ec2, "team_ec2"),
+        )
+    };
+    // Every copy of the moving suggestion (under the group and under the user) says why.
+    let copies: Vec<&Value> = run
+        .all_suggestions
+        .iter()
+        .filter(|s| s["policy_address"] == moved)
+        .collect();
+    assert_eq!(copies.len(), 2);
+    for s in copies {
+        assert_eq!(s["applicability"], "review-needed", "{s}");
+        let notes = s["notes"].to_string();
+        assert!(
+            notes.contains(&format!(
+                "the inline policies of aws_iam_group.team total {} characters, over IAM's 5120 for a group's inline policies ({ec2} {a}, {ml} {b})",
+                a + b
+            )),
+            "{notes}"
+        );
+    }
+
+    let body = run.body();
+    let patched = resource_policy(find_block(
+        &body,
+        "resource",
+        &["aws_iam_group_policy", stays_label],
+    ));
+    let mut expected_stays: BTreeSet<String> = stays_used.iter().cloned().collect();
+    assert_grants_exactly(stays, &patched, &expected_stays, GROUP_INLINE_MAX_CHARS);
+    assert_eq!(
+        grants_no_more(&patched, &run.current(stays), Catalog::embedded()),
+        Ok(())
+    );
+    let moved_label = moved.rsplit('.').next().unwrap();
+    let untouched = resource_policy(find_block(
+        &body,
+        "resource",
+        &["aws_iam_group_policy", moved_label],
+    ));
+    assert_eq!(
+        shape(&untouched),
+        shape(&run.current(moved)),
+        "{moved} is not patched"
+    );
+    let parts = suggested_parts(&run.suggestion_file, &format!("{moved_label}_iamtrim"));
+    assert!(!parts.is_empty(), "{moved} in iamtrim.suggested.tf");
+    let mut all = Vec::new();
+    for part in &parts {
+        assert!(policy_size(part) <= MANAGED_POLICY_MAX_CHARS);
+        all.extend(part.statements.iter().cloned());
+    }
+    expected_stays = moved_used.iter().cloned().collect();
+    assert_grants_exactly(
+        moved,
+        &parts[0].with_statements(all),
+        &expected_stays,
+        usize::MAX,
     );
 }

@@ -111,3 +111,61 @@ resource "aws_iam_role_policy" "pair_b" {
     }]
   })
 }
+
+# A group's two inline policies that each fit its 5,120 characters as suggested, but not together;
+# its member user, granted everything, comes first in the report (riskier), so the group's
+# policies are first met under the user, whose own inline limit they do not count against.
+resource "aws_iam_group" "team" {
+  name = "size-team"
+}
+
+resource "aws_iam_group_policy" "team_ec2" {
+  name  = "team-ec2"
+  group = aws_iam_group.team.name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "Compute"
+      Effect   = "Allow"
+      Action   = "ec2:*"
+      Resource = "*"
+    }]
+  })
+}
+
+resource "aws_iam_group_policy" "team_ml" {
+  name  = "team-ml"
+  group = aws_iam_group.team.name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "Models"
+      Effect   = "Allow"
+      Action   = "sagemaker:*"
+      Resource = "*"
+    }]
+  })
+}
+
+resource "aws_iam_user" "dev" {
+  name = "size-dev"
+}
+
+resource "aws_iam_user_policy" "dev" {
+  name = "dev"
+  user = aws_iam_user.dev.name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "Dev"
+      Effect   = "Allow"
+      Action   = "*"
+      Resource = "*"
+    }]
+  })
+}
+
+resource "aws_iam_user_group_membership" "dev" {
+  user   = aws_iam_user.dev.name
+  groups = [aws_iam_group.team.name]
+}
