@@ -126,7 +126,8 @@ struct Merged {
     location: PolicyLocation,
     changes: Vec<StatementChange>,
     suggested: PolicyDocument,
-    /// The first input's aggregate overflow: one instance moving out moves the shared block.
+    /// The first aggregate overflow among its inputs: one instance moving out moves the shared
+    /// block.
     inline_overflow: Option<InlineOverflow>,
     inputs: Vec<usize>,
 }
