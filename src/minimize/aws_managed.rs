@@ -175,6 +175,7 @@ pub fn minimize_with_replacements(
     prior: Option<&PriorAttachments>,
 ) -> Minimized {
     let mut outcomes = minimize_all(principals, usage, catalog, config);
+    super::size::flag_inline_aggregates(principals, &mut outcomes);
     let replacements = match prior {
         Some(prior) => {
             replace_aws_managed(principals, usage, catalog, config, prior, &mut outcomes)

@@ -2,8 +2,9 @@
 //!
 //! Pure: documents in, documents out. Main items: [`SizeLimit`] (the limit of each kind of policy),
 //! [`policy_size`] (the characters IAM counts), [`split_within`] / [`split_for_size`] (a document
-//! shared out over as few documents as fit) and [`split_statement`] (one long `Action` list written
-//! as several statements of the same scope).
+//! shared out over as few documents as fit), [`split_statement`] (one long `Action` list written
+//! as several statements of the same scope) and [`inline_overflow`] (a principal's inline policies
+//! together over their aggregate limit, and which of them move to managed policies).
 //!
 //! The limits are those of "IAM and AWS STS quotas" (IAM User Guide,
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>, "IAM and STS
@@ -13,8 +14,10 @@
 //! It does not decide what a document keeps (`super::document`) nor how the parts are written
 //! (`crate::emit`).
 
-use super::{Applicability, PolicySuggestion};
+use super::{Applicability, PolicySuggestion, PrincipalOutcome};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, Statement};
+use crate::iam::principal::{PolicyKind, PolicySource, Principal, PrincipalKind};
+use std::collections::{BTreeMap, HashMap};
 
 /// IAM's size limit for a managed policy document, whitespace not counted.
 pub const MANAGED_POLICY_MAX_CHARS: usize = 6_144;
@@ -111,8 +114,9 @@ pub fn limit_of_policy(address: &str) -> Option<SizeLimit> {
 
 /// Flags a suggestion whose document is over IAM's limit for its kind of policy: it has to be
 /// written as several policies (`crate::emit` puts them in `iamtrim.suggested.tf`), which is
-/// never a patch in place, so a person reviews it. The limit of a role's inline policies is an
-/// aggregate; each document is held to it alone here.
+/// never a patch in place, so a person reviews it. An inline limit is an aggregate of the
+/// principal's inline policies: a document over it alone is flagged here, a principal whose
+/// documents are over it together by [`flag_inline_aggregates`].
 pub fn flag_oversize(s: &mut PolicySuggestion) {
     let (Some(doc), Some(limit)) = (&s.suggested, limit_of_policy(&s.policy_address)) else {
         return;
@@ -136,6 +140,181 @@ pub fn flag_oversize(s: &mut PolicySuggestion) {
         limit.describe(),
         if parts == 1 { "policy" } else { "policies" }
     ));
+}
+
+/// A principal's inline policies that, as suggested, are together over IAM's aggregate limit for
+/// its kind (a role 10,240 characters, a user 2,048, a group 5,120), and the suggestions that
+/// move to managed policies so the rest fits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineOverflow {
+    /// The principal's address.
+    pub principal: String,
+    /// The aggregate limit.
+    pub limit: SizeLimit,
+    /// The counted characters of every inline policy of the principal, as suggested.
+    pub total: usize,
+    /// Each inline policy counted and its characters: a changed one as suggested, an unchanged
+    /// one (or one outside the configuration) as it is today; in the principal's order.
+    pub counted: Vec<(String, usize)>,
+    /// The suggestions written as managed policies instead, largest first.
+    pub moved: Vec<String>,
+}
+
+impl InlineOverflow {
+    /// True when the suggestion for `policy_address` moves to managed policies.
+    pub fn moves(&self, policy_address: &str) -> bool {
+        self.moved.iter().any(|m| m == policy_address)
+    }
+
+    /// Words for notes: `the inline policies of R total N characters, over IAM's L for a role's
+    /// inline policies (A 1234, B 5678)`.
+    pub fn describe(&self) -> String {
+        let each: Vec<String> = self
+            .counted
+            .iter()
+            .map(|(address, size)| format!("{address} {size}"))
+            .collect();
+        format!(
+            "as suggested, the inline policies of {} total {} characters, over IAM's {} for {} ({})",
+            self.principal,
+            self.total,
+            self.limit.max_chars(),
+            self.limit.describe(),
+            each.join(", ")
+        )
+    }
+}
+
+/// The aggregate limit of a principal's inline policies.
+fn inline_limit(kind: PrincipalKind) -> SizeLimit {
+    match kind {
+        PrincipalKind::Role => SizeLimit::RoleInline,
+        PrincipalKind::User => SizeLimit::UserInline,
+        PrincipalKind::Group => SizeLimit::GroupInline,
+    }
+}
+
+/// True for the policies IAM counts against a principal's inline limit: its own inline policies,
+/// in the configuration or not (a group's policies count for the group, not for its users).
+fn is_own_inline(source: &PolicySource) -> bool {
+    match source.kind {
+        PolicyKind::Inline => true,
+        PolicyKind::OutsideConfiguration => source.arn.is_none(),
+        PolicyKind::Managed | PolicyKind::AwsManaged | PolicyKind::InheritedFromGroup => false,
+    }
+}
+
+/// The principal's inline policies when, as suggested in `suggestions`, they are together over
+/// its aggregate limit; `None` when they fit.
+///
+/// A changed policy counts as suggested (nothing when detached), an unchanged one or one outside
+/// the configuration as it is today, one whose document is unknown not at all. A suggestion over
+/// the limit alone is left out: it becomes managed policies anyway ([`flag_oversize`]). The rule
+/// for what moves: the largest changed suggestions first, one by one, until the rest fits; an
+/// unchanged policy never moves (iamtrim does not rewrite what it does not trim). Moving the
+/// largest first moves as few policies as a greedy choice can, so the fewest patches turn into
+/// suggestion files.
+pub fn inline_overflow(
+    principal: &Principal,
+    suggestions: &[PolicySuggestion],
+) -> Option<InlineOverflow> {
+    let limit = inline_limit(principal.kind);
+    let max = limit.max_chars();
+    // (address, document, can move)
+    let mut docs: Vec<(&str, &PolicyDocument, bool)> = Vec::new();
+    for source in principal.policies.iter().filter(|s| is_own_inline(s)) {
+        let suggestion = suggestions
+            .iter()
+            .find(|s| s.policy_address == source.address);
+        let (doc, movable) = match suggestion {
+            Some(s) if s.changes_anything() => match &s.suggested {
+                Some(doc) => (doc, true),
+                None => continue,
+            },
+            _ => match source.document.as_deref() {
+                Some(doc) => (doc, false),
+                None => continue,
+            },
+        };
+        docs.push((&source.address, doc, movable));
+    }
+    // Serializing costs more than the bound: most principals are settled by it.
+    if docs.len() < 2 || docs.iter().map(|d| size_upper_bound(d.1)).sum::<usize>() <= max {
+        return None;
+    }
+    let mut counted: Vec<(String, usize, bool)> = Vec::new();
+    for (address, doc, movable) in docs {
+        let size = policy_size(doc);
+        if movable && size > max {
+            continue;
+        }
+        counted.push((address.to_string(), size, movable));
+    }
+    let total: usize = counted.iter().map(|c| c.1).sum();
+    if total <= max {
+        return None;
+    }
+    let mut candidates: Vec<&(String, usize, bool)> = counted.iter().filter(|c| c.2).collect();
+    candidates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut rest = total;
+    let mut moved = Vec::new();
+    for (address, size, _) in candidates {
+        if rest <= max {
+            break;
+        }
+        rest -= size;
+        moved.push(address.clone());
+    }
+    Some(InlineOverflow {
+        principal: principal.address.clone(),
+        limit,
+        total,
+        counted: counted.into_iter().map(|(a, s, _)| (a, s)).collect(),
+        moved,
+    })
+}
+
+/// Flags, for every principal whose inline policies are together over their aggregate limit as
+/// suggested ([`inline_overflow`]), each suggestion that moves to managed policies: review-needed,
+/// with a note giving the sum, the limit, the policies counted and how many managed policies it
+/// becomes. Every copy of such a suggestion (a group's policy under its member users) gets it.
+pub fn flag_inline_aggregates(principals: &[Principal], outcomes: &mut [PrincipalOutcome]) {
+    let by_address: HashMap<&str, &Principal> =
+        principals.iter().map(|p| (p.address.as_str(), p)).collect();
+    let mut notes: BTreeMap<String, String> = BTreeMap::new();
+    for outcome in outcomes.iter() {
+        let Some(principal) = by_address.get(outcome.address.as_str()) else {
+            continue;
+        };
+        let Some(overflow) = inline_overflow(principal, &outcome.suggestions) else {
+            continue;
+        };
+        for s in &outcome.suggestions {
+            let (true, Some(doc)) = (overflow.moves(&s.policy_address), &s.suggested) else {
+                continue;
+            };
+            let parts = split_for_size(doc).len();
+            notes.insert(
+                s.policy_address.clone(),
+                format!(
+                    "review: {}: this one is written as {parts} managed {} in {SUGGESTION_FILE}, to attach instead of it",
+                    overflow.describe(),
+                    if parts == 1 { "policy" } else { "policies" }
+                ),
+            );
+        }
+    }
+    if notes.is_empty() {
+        return;
+    }
+    for outcome in outcomes.iter_mut() {
+        for s in &mut outcome.suggestions {
+            if let Some(note) = notes.get(&s.policy_address) {
+                s.applicability = Applicability::ReviewNeeded;
+                s.notes.push(note.clone());
+            }
+        }
+    }
 }
 
 /// The file the Terraform writer puts suggestions it cannot patch in (`crate::emit`'s
@@ -302,12 +481,21 @@ pub fn split_statement(st: &Statement, actions: &[String]) -> Vec<Statement> {
         .enumerate()
         .map(|(n, chunk)| {
             let mut piece = st.with_actions(chunk.to_vec());
-            if n > 0 {
-                piece.sid = piece.sid.map(|sid| format!("{sid}Part{}", n + 1));
-            }
+            piece.sid = piece.sid.map(|sid| part_sid(&sid, n));
             piece
         })
         .collect()
+}
+
+/// The Sid of piece `n` (0-based) of a statement whose Sid is `sid`, split by
+/// [`split_statement`]: `sid` itself for the first, `{sid}Part{n + 1}` for the others. The
+/// Terraform writer names the statements it inserts with it, so a patch and the suggestion agree.
+pub fn part_sid(sid: &str, n: usize) -> String {
+    if n == 0 {
+        sid.to_string()
+    } else {
+        format!("{sid}Part{}", n + 1)
+    }
 }
 
 /// `doc` with every `Allow` statement of more than [`STATEMENT_ACTION_CAP`] explicit actions
@@ -494,6 +682,143 @@ pub(crate) mod tests {
         }
         assert_eq!(joined, list.values);
         assert_eq!(split_statement(&st, &list.values[..3]).len(), 1);
+    }
+
+    /// A document of one Allow statement listing `n` invented actions of `len` characters.
+    fn listing(sid: &str, n: usize, len: usize) -> PolicyDocument {
+        let actions: Vec<String> = (0..n)
+            .map(|i| format!("s3:{:0>w$}", i, w = len - 3))
+            .collect();
+        PolicyDocument::parse_str(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{sid}","Effect":"Allow","Action":{},"Resource":"*"}}]}}"#,
+            serde_json::to_string(&actions).unwrap()
+        ))
+        .unwrap()
+    }
+
+    fn inline_source(address: &str, doc: &PolicyDocument) -> PolicySource {
+        PolicySource {
+            address: address.into(),
+            kind: PolicyKind::Inline,
+            name: None,
+            arn: None,
+            attachment: None,
+            via_group: None,
+            document: Some(std::sync::Arc::new(doc.clone())),
+            before: None,
+            unknown_reason: None,
+            origin: None,
+        }
+    }
+
+    /// A suggestion that changes `current` to `suggested` at `address`.
+    fn trimmed(
+        address: &str,
+        current: &PolicyDocument,
+        suggested: &PolicyDocument,
+    ) -> PolicySuggestion {
+        let actions = match &suggested.statements[0].action {
+            Some(ActionSpec::Action(l)) => l.values.clone(),
+            _ => Vec::new(),
+        };
+        PolicySuggestion {
+            policy_address: address.into(),
+            block_address: address.into(),
+            current: current.clone(),
+            suggested: Some(suggested.clone()),
+            statements: vec![super::super::StatementChange::SetActions(actions)],
+            actions: Default::default(),
+            applicability: Applicability::Safe,
+            notes: Vec::new(),
+            granted: 0,
+            kept: 0,
+        }
+    }
+
+    #[test]
+    fn inline_policies_over_the_aggregate_limit_together_move_the_largest_changed_first() {
+        // Regression (issue 14): each inline document was held to the role's 10,240 alone.
+        // Expected, from the sizes alone: unchanged 3,000ish + 4,000ish + 5,000ish is over
+        // 10,240; the largest changed one (c) moves, and the rest (about 7,000) fits.
+        let current = listing("Now", 1, 10);
+        let a = listing("A", 100, 27); // about 3,000 characters, unchanged
+        let b = listing("B", 130, 27); // about 3,900, changed
+        let c = listing("C", 165, 27); // about 4,950, changed
+        let principal = Principal {
+            address: "aws_iam_role.r".into(),
+            block_address: "aws_iam_role.r".into(),
+            kind: PrincipalKind::Role,
+            name: None,
+            arn: None,
+            account: None,
+            plan_action: "no-op".into(),
+            policies: vec![
+                inline_source("aws_iam_role_policy.a", &a),
+                inline_source("aws_iam_role_policy.b", &current),
+                inline_source("aws_iam_role_policy.c", &current),
+                // Managed and group policies do not count against the role's inline limit.
+                PolicySource {
+                    kind: PolicyKind::Managed,
+                    ..inline_source("aws_iam_policy.m", &c)
+                },
+            ],
+            flags: Vec::new(),
+            trusted_services: Vec::new(),
+        };
+        let suggestions = vec![
+            trimmed("aws_iam_role_policy.b", &current, &b),
+            trimmed("aws_iam_role_policy.c", &current, &c),
+        ];
+        let sizes = [policy_size(&a), policy_size(&b), policy_size(&c)];
+        assert!(
+            sizes.iter().sum::<usize>() > ROLE_INLINE_MAX_CHARS,
+            "{sizes:?}"
+        );
+        assert!(sizes[0] + sizes[1] <= ROLE_INLINE_MAX_CHARS, "{sizes:?}");
+        let overflow = inline_overflow(&principal, &suggestions).expect("over together");
+        assert_eq!(overflow.limit, SizeLimit::RoleInline);
+        assert_eq!(overflow.total, sizes.iter().sum::<usize>());
+        assert_eq!(overflow.moved, vec!["aws_iam_role_policy.c".to_string()]);
+        assert_eq!(
+            overflow.counted,
+            vec![
+                ("aws_iam_role_policy.a".to_string(), sizes[0]),
+                ("aws_iam_role_policy.b".to_string(), sizes[1]),
+                ("aws_iam_role_policy.c".to_string(), sizes[2]),
+            ]
+        );
+
+        // The minimizer's flag: only the moving suggestion is review-needed, with the sum.
+        let mut outcomes = vec![PrincipalOutcome {
+            address: principal.address.clone(),
+            status: super::super::PrincipalStatus::Minimized,
+            suggestions,
+            notes: Vec::new(),
+            unchanged_reason: None,
+            risk: Default::default(),
+        }];
+        flag_inline_aggregates(std::slice::from_ref(&principal), &mut outcomes);
+        let [b_s, c_s] = outcomes[0].suggestions.as_slice() else {
+            panic!("two suggestions");
+        };
+        assert_eq!(b_s.applicability, Applicability::Safe);
+        assert!(b_s.notes.is_empty());
+        assert_eq!(c_s.applicability, Applicability::ReviewNeeded);
+        assert_eq!(
+            c_s.notes,
+            vec![format!(
+                "review: as suggested, the inline policies of aws_iam_role.r total {} characters, over IAM's 10240 for a role's inline policies (aws_iam_role_policy.a {}, aws_iam_role_policy.b {}, aws_iam_role_policy.c {}): this one is written as 1 managed policy in iamtrim.suggested.tf, to attach instead of it",
+                overflow.total, sizes[0], sizes[1], sizes[2]
+            )]
+        );
+
+        // Within the limit together: nothing.
+        let small = [trimmed(
+            "aws_iam_role_policy.b",
+            &current,
+            &listing("B", 10, 27),
+        )];
+        assert_eq!(inline_overflow(&principal, &small), None);
     }
 
     #[test]

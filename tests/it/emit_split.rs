@@ -63,6 +63,7 @@ fn user_policy_edit(actions: Vec<String>) -> PolicyEdit {
         current,
         suggested,
         statements: vec![StatementChange::SetActions(actions)],
+        inline_overflow: None,
     }
 }
 
@@ -140,4 +141,62 @@ fn inline_user_policy_within_2048_characters_is_still_a_patch() {
     );
     assert_eq!(report.files.len(), 1);
     assert_eq!(report.files[0].kind, WrittenKind::Patch);
+}
+
+#[test]
+fn a_kept_list_over_the_cap_in_a_json_file_is_patched_as_several_statements() {
+    // Regression (issue 14): a `file()` policy was patched with its 160 kept actions in one
+    // statement, while the suggestion lists them as statements of at most 150.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    std::fs::write(
+        root.join("main.tf"),
+        "resource \"aws_iam_policy\" \"p\" {\n  name   = \"p\"\n  policy = file(\"${path.module}/p.json\")\n}\n",
+    )
+    .unwrap();
+    let json = "{\n    \"Version\": \"2012-10-17\",\n    \"Statement\": [\n        {\n            \"Sid\": \"Everything\",\n            \"Effect\": \"Allow\",\n            \"Action\": [\"s3:*\", \"ec2:*\"],\n            \"Resource\": \"*\"\n        }\n    ]\n}\n";
+    std::fs::write(root.join("p.json"), json).unwrap();
+    let plan: Plan = serde_json::from_str(r#"{"format_version":"1.2"}"#).unwrap();
+    let actions = kept(160);
+    let current = PolicyDocument::parse_str(json).unwrap();
+    let suggested = current.with_statements(iamtrim::minimize::size::split_statement(
+        &current.statements[0],
+        &actions,
+    ));
+    let edit = PolicyEdit {
+        location: PolicyLocation {
+            module_key: String::new(),
+            resource_type: "aws_iam_policy".into(),
+            resource_name: "p".into(),
+            is_data: false,
+            target: PolicyTarget::PolicyAttribute,
+        },
+        current: current.clone(),
+        suggested: suggested.clone(),
+        statements: vec![StatementChange::SetActions(actions.clone())],
+        inline_overflow: None,
+    };
+    let report = write_suggestions(&root, &plan, &[edit], &WriteOptions::default()).unwrap();
+    assert!(
+        matches!(report.outcomes[0].outcome, Outcome::Patched { .. }),
+        "{:?}",
+        report.outcomes[0]
+    );
+    let patched_before = std::fs::read_to_string(root.join("p.json")).unwrap();
+    assert_eq!(patched_before, json, "suggest only writes the patch");
+    iamtrim::emit::apply_patches(&root, &[root.join("iamtrim.patch")]).unwrap();
+    let patched =
+        PolicyDocument::parse_str(&std::fs::read_to_string(root.join("p.json")).unwrap()).unwrap();
+    // The expected truth: 160 actions are two statements, 150 then 10, the second's Sid numbered.
+    let sids: Vec<Option<&str>> = patched
+        .statements
+        .iter()
+        .map(|s| s.sid.as_deref())
+        .collect();
+    assert_eq!(sids, [Some("Everything"), Some("EverythingPart2")]);
+    assert_eq!(patched.statements, suggested.statements);
+    assert_eq!(
+        iamtrim::minimize::grants_no_more(&patched, &current, Catalog::embedded()),
+        Ok(())
+    );
 }

@@ -85,6 +85,7 @@ fn edit(
         current,
         suggested,
         statements,
+        inline_overflow: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod support;
 mod access_analyzer;
 mod athena;
 mod cli_e2e;
+mod cli_e2e_size;
 mod cli_generate;
 mod cli_outside;
 mod cli_scan;

@@ -6,6 +6,7 @@
 
 use crate::iam::policy::PolicyDocument;
 pub use crate::iam::principal::PolicyTarget;
+pub use crate::minimize::size::InlineOverflow;
 use std::path::PathBuf;
 
 /// Where a policy document is written in Terraform.
@@ -72,6 +73,10 @@ pub struct PolicyEdit {
     pub suggested: PolicyDocument,
     /// One change per statement of `current`, in order.
     pub statements: Vec<StatementChange>,
+    /// Set when the principal's inline policies are together over IAM's aggregate limit and this
+    /// one moves to managed policies (`crate::minimize::size::inline_overflow`): it is written to
+    /// the suggestion file as managed policies, never patched.
+    pub inline_overflow: Option<InlineOverflow>,
 }
 
 /// A failure while rewriting Terraform files or applying patches; each names the file and place.

@@ -5,14 +5,19 @@
 //! comment, blank line and unrelated attribute prints back byte-identical. Forms handled in place:
 //! `jsonencode({...})`, `data "aws_iam_policy_document"` statement blocks, heredoc JSON and quoted JSON
 //! strings; `file()`/`templatefile()` are reported back ([`Rewrite::JsonFile`]) for the caller to patch,
-//! anything computed is reported as [`Rewrite::Computed`]. This module does no I/O.
+//! anything computed is reported as [`Rewrite::Computed`]. A kept list over
+//! `STATEMENT_ACTION_CAP` keeps its first part in the edited statement and inserts copies of that
+//! statement, with the next parts and numbered Sids, right after it, as the suggestion lists them.
+//! This module does no I/O.
 
 use crate::emit::terraform::edit::{EmitError, PolicyLocation, PolicyTarget, StatementChange};
 use crate::emit::terraform::json_text;
+use crate::minimize::size::{STATEMENT_ACTION_CAP, part_sid};
 use hcl_edit::expr::{Array, Expression, Object, ObjectKey};
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 use hcl_edit::template::{Element, HeredocTemplate, Template};
 use hcl_edit::{Decorate, Decorated, Ident, Span};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -479,7 +484,9 @@ fn edit_jsonencode_document(
                 )
                 .into());
             }
-            for (element, change) in statements.iter_mut().zip(changes) {
+            // The statements each long kept list adds after its own, by index before removal.
+            let mut added: Vec<(usize, Vec<Object>)> = Vec::new();
+            for (i, (element, change)) in statements.iter_mut().zip(changes).enumerate() {
                 let element_span = element.span();
                 let Expression::Object(obj) = element else {
                     return Err(NotLiteral::new(
@@ -489,13 +496,43 @@ fn edit_jsonencode_document(
                     .into());
                 };
                 if let StatementChange::SetActions(actions) = change {
-                    set_object_actions(obj, actions, element_span)?;
+                    set_object_actions(obj, first_piece(actions), element_span.clone())?;
+                    if actions.len() > STATEMENT_ACTION_CAP {
+                        added.push((i, object_pieces(obj, actions, element_span)?));
+                    }
                 }
             }
             remove_elements(statements, changes);
+            // From the last, so the indices of the earlier ones still hold.
+            for (i, pieces) in added.into_iter().rev() {
+                let removed_before = changes[..i]
+                    .iter()
+                    .filter(|c| **c == StatementChange::Remove)
+                    .count();
+                insert_elements_after(statements, i - removed_before, pieces);
+            }
             Ok(())
         }
         Expression::Object(obj) => match changes {
+            [StatementChange::SetActions(actions)] if actions.len() > STATEMENT_ACTION_CAP => {
+                set_object_actions(obj, first_piece(actions), statement_span.clone())?;
+                let pieces = object_pieces(obj, actions, statement_span)?;
+                // One statement object becomes a list of them: `[{...}, {...}]`.
+                let expr = statement.expr_mut();
+                let mut first = std::mem::replace(expr, Expression::Array(Array::new()));
+                let decor = first.decor().clone();
+                *first.decor_mut() = hcl_edit::Decor::default();
+                let mut array = Array::with_capacity(pieces.len() + 1);
+                array.push(first);
+                for piece in pieces {
+                    let mut piece = Expression::Object(piece);
+                    *piece.decor_mut() = hcl_edit::Decor::default();
+                    array.push(piece);
+                }
+                *array.decor_mut() = decor;
+                *expr = Expression::Array(array);
+                Ok(())
+            }
             [StatementChange::SetActions(actions)] => {
                 Ok(set_object_actions(obj, actions, statement_span)?)
             }
@@ -537,6 +574,81 @@ fn remove_elements(array: &mut Array, changes: &[StatementChange]) {
         if let (Some(suffix), Some(e)) = (last_suffix, new_last.and_then(|i| array.get_mut(i))) {
             e.decor_mut().set_suffix(suffix);
         }
+    }
+}
+
+/// The actions the edited statement itself keeps: all of them, or the first
+/// [`STATEMENT_ACTION_CAP`] when the list is written as several statements.
+fn first_piece(actions: &[String]) -> &[String] {
+    &actions[..actions.len().min(STATEMENT_ACTION_CAP)]
+}
+
+/// The statement objects inserted after `obj` (already holding the first piece) for the rest of
+/// `actions`: copies of it with the next pieces and numbered Sids, as `split_statement` writes them.
+fn object_pieces(
+    obj: &Object,
+    actions: &[String],
+    span: Option<Range<usize>>,
+) -> Result<Vec<Object>, NotLiteral> {
+    let mut pieces = Vec::new();
+    for (n, chunk) in actions.chunks(STATEMENT_ACTION_CAP).enumerate().skip(1) {
+        let mut piece = obj.clone();
+        set_object_actions(&mut piece, chunk, span.clone())?;
+        if let Some((_, sid)) = piece
+            .iter_mut()
+            .find(|(k, _)| key_name(k.get()) == Some("Sid"))
+        {
+            let Expression::String(old) = sid.expr_mut() else {
+                return Err(NotLiteral::new(
+                    span,
+                    "a statement Sid that is not a literal string",
+                ));
+            };
+            let mut new = Decorated::new(part_sid(old.value(), n));
+            *new.decor_mut() = old.decor().clone();
+            *old = new;
+        }
+        pieces.push(piece);
+    }
+    Ok(pieces)
+}
+
+/// Inserts `pieces` right after element `index` of a statement list, each on its own line at the
+/// element's indent (or after `, ` when the list is on one line).
+fn insert_elements_after(array: &mut Array, index: usize, pieces: Vec<Object>) {
+    let last_without_comma = index + 1 == array.len() && !array.trailing_comma();
+    let Some(element) = array.get_mut(index) else {
+        return;
+    };
+    let prefix = element
+        .decor()
+        .prefix()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let between = match prefix.rfind('\n') {
+        Some(at) => format!("\n{}", &prefix[at + 1..]),
+        None => " ".to_string(),
+    };
+    // Without a trailing comma, the line break before `]` is the last element's suffix: it goes
+    // to the new last element.
+    let moved_suffix = if last_without_comma {
+        let suffix = element.decor().suffix().cloned();
+        element.decor_mut().set_suffix("");
+        suffix
+    } else {
+        None
+    };
+    let count = pieces.len();
+    for (k, piece) in pieces.into_iter().enumerate() {
+        let mut piece = Expression::Object(piece);
+        piece.decor_mut().set_prefix(between.clone());
+        piece.decor_mut().set_suffix("");
+        if k + 1 == count {
+            if let Some(suffix) = &moved_suffix {
+                piece.decor_mut().set_suffix(suffix.clone());
+            }
+        }
+        array.insert(index + 1 + k, piece);
     }
 }
 
@@ -876,6 +988,8 @@ fn edit_statement_blocks(
         )
         .into());
     }
+    // The statement blocks each long kept list adds after its own, by body index.
+    let mut added: BTreeMap<usize, Vec<Block>> = BTreeMap::new();
     for (&index, change) in indices.iter().zip(changes) {
         let StatementChange::SetActions(actions) = change else {
             continue;
@@ -884,11 +998,23 @@ fn edit_statement_blocks(
             continue;
         };
         let statement_span = statement.span();
-        set_block_actions(&mut statement.body, actions, statement_span)?;
+        set_block_actions(
+            &mut statement.body,
+            first_piece(actions),
+            statement_span.clone(),
+        )?;
+        if actions.len() > STATEMENT_ACTION_CAP {
+            added.insert(index, block_pieces(statement, actions, statement_span)?);
+        }
     }
+    // From the last, so the indices of the earlier ones still hold.
     for (&index, change) in indices.iter().zip(changes).rev() {
         if *change == StatementChange::Remove {
             body.remove(index);
+        } else if let Some(pieces) = added.remove(&index) {
+            for (k, piece) in pieces.into_iter().enumerate() {
+                body.insert(index + 1 + k, piece);
+            }
         }
     }
     // With the body's first structure gone, its successor's leading blank lines would follow the `{`.
@@ -902,6 +1028,42 @@ fn edit_statement_blocks(
         }
     }
     Ok(())
+}
+
+/// The `statement` blocks inserted after `statement` (already holding the first piece) for the
+/// rest of `actions`: copies of it with the next pieces and numbered `sid`s, each after a blank
+/// line at the block's indent, as `split_statement` writes them.
+fn block_pieces(
+    statement: &Block,
+    actions: &[String],
+    span: Option<Range<usize>>,
+) -> Result<Vec<Block>, NotLiteral> {
+    let prefix = statement
+        .decor()
+        .prefix()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let indent = prefix.rsplit('\n').next().unwrap_or("").to_string();
+    let mut pieces = Vec::new();
+    for (n, chunk) in actions.chunks(STATEMENT_ACTION_CAP).enumerate().skip(1) {
+        let mut piece = statement.clone();
+        set_block_actions(&mut piece.body, chunk, span.clone())?;
+        if let Some(mut sid) = piece.body.get_attribute_mut("sid") {
+            let Expression::String(old) = sid.value_mut() else {
+                return Err(NotLiteral::new(
+                    span,
+                    "a statement sid that is not a literal string",
+                ));
+            };
+            let mut new = Decorated::new(part_sid(old.value(), n));
+            *new.decor_mut() = old.decor().clone();
+            *old = new;
+        }
+        piece.decor_mut().set_prefix(format!("\n{indent}"));
+        piece.decor_mut().set_suffix("");
+        pieces.push(piece);
+    }
+    Ok(pieces)
 }
 
 /// `prefix` without its leading whitespace-only lines (comments and the final indent stay).
@@ -1355,6 +1517,150 @@ resource "aws_iam_role" "app" {
             out.contains("      Action   = [\"s3:GetObject\", \"s3:PutObject\"]\n"),
             "{out}"
         );
+    }
+
+    /// `n` invented action names, in order.
+    fn many(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("s3:Act{i:03}")).collect()
+    }
+
+    /// A one-line HCL list of `actions`, as the editor writes a fresh one.
+    fn hcl_list(actions: &[String]) -> String {
+        let quoted: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+        format!("[{}]", quoted.join(", "))
+    }
+
+    #[test]
+    fn a_kept_list_over_the_cap_inserts_statement_objects_after_its_own() {
+        // Regression (issue 14): the patch set 320 actions on one statement while the
+        // suggestion lists them as three statements of at most 150.
+        let actions = many(320);
+        let loc = location("aws_iam_role_policy", "app", false);
+        let (rewrite, out) = edit(
+            JSONENCODE,
+            &loc,
+            &[
+                StatementChange::SetActions(actions.clone()),
+                StatementChange::Keep,
+                StatementChange::Remove,
+            ],
+        );
+        assert_eq!(rewrite, Rewrite::Edited(PolicyForm::JsonEncode));
+        let piece = |sid: &str, list: &[String]| {
+            format!(
+                "      {{\n        Sid      = \"{sid}\"\n        Effect   = \"Allow\"\n        Action   = {}\n        Resource = \"*\"\n      }},\n",
+                hcl_list(list)
+            )
+        };
+        let first = "      {\n        Sid      = \"Read\"\n        Effect   = \"Allow\"\n        Action   = [\"s3:GetObject\", \"s3:PutObject\", \"s3:DeleteObject\"]\n        Resource = \"*\"\n      },\n";
+        let ec2 = "      {\n        Effect   = \"Allow\"\n        Action   = \"ec2:*\"\n        Resource = \"*\"\n      },\n";
+        assert!(JSONENCODE.contains(first) && JSONENCODE.contains(ec2));
+        let expected = JSONENCODE.replace(ec2, "").replace(
+            first,
+            &[
+                piece("Read", &actions[..150]),
+                piece("ReadPart2", &actions[150..300]),
+                piece("ReadPart3", &actions[300..]),
+            ]
+            .concat(),
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_long_list_in_the_last_statement_without_trailing_comma_keeps_the_bracket_after_the_last_piece()
+     {
+        let text = "resource \"aws_iam_policy\" \"p\" {\n  policy = jsonencode({\n    Statement = [{\n      Effect   = \"Allow\"\n      Action   = [\"s3:*\", \"ec2:*\"]\n      Resource = \"*\"\n    }]\n  })\n}\n";
+        let actions = many(151);
+        let loc = location("aws_iam_policy", "p", false);
+        let (_, out) = edit(text, &loc, &[StatementChange::SetActions(actions.clone())]);
+        let piece = |list: &[String]| {
+            format!(
+                "{{\n      Effect   = \"Allow\"\n      Action   = {}\n      Resource = \"*\"\n    }}",
+                hcl_list(list)
+            )
+        };
+        assert_eq!(
+            out,
+            format!(
+                "resource \"aws_iam_policy\" \"p\" {{\n  policy = jsonencode({{\n    Statement = [{}, {}]\n  }})\n}}\n",
+                piece(&actions[..150]),
+                piece(&actions[150..])
+            )
+        );
+    }
+
+    #[test]
+    fn a_single_statement_object_over_the_cap_becomes_a_list_of_statements() {
+        let text = "resource \"aws_iam_policy\" \"p\" {\n  policy = jsonencode({\n    Statement = {\n      Sid       = \"All\"\n      Effect    = \"Allow\"\n      NotAction = \"iam:*\"\n      Resource  = \"*\"\n    }\n  })\n}\n";
+        let actions = many(200);
+        let loc = location("aws_iam_policy", "p", false);
+        let (_, out) = edit(text, &loc, &[StatementChange::SetActions(actions.clone())]);
+        let piece = |sid: &str, list: &[String]| {
+            format!(
+                "{{\n      Sid      = \"{sid}\"\n      Effect   = \"Allow\"\n      Action   = {}\n      Resource = \"*\"\n    }}",
+                hcl_list(list)
+            )
+        };
+        assert_eq!(
+            out,
+            format!(
+                "resource \"aws_iam_policy\" \"p\" {{\n  policy = jsonencode({{\n    Statement = [{}, {}]\n  }})\n}}\n",
+                piece("All", &actions[..150]),
+                piece("AllPart2", &actions[150..])
+            )
+        );
+    }
+
+    #[test]
+    fn a_kept_list_over_the_cap_inserts_statement_blocks_after_its_own() {
+        let actions = many(301);
+        let loc = location("aws_iam_policy_document", "app", true);
+        let (rewrite, out) = edit(
+            POLICY_DOCUMENT,
+            &loc,
+            &[
+                StatementChange::SetActions(actions.clone()),
+                set(&["sqs:SendMessage"]),
+                StatementChange::Remove,
+            ],
+        );
+        assert_eq!(rewrite, Rewrite::Edited(PolicyForm::PolicyDocumentBlocks));
+        let piece = |sid: &str, list: &[String]| {
+            format!(
+                "  statement {{\n    sid       = \"{sid}\"\n    actions   = {}\n    resources = [\"arn:aws:s3:::b/$${{aws:username}}/*\"]\n  }}\n",
+                hcl_list(list)
+            )
+        };
+        let expected = format!(
+            "data \"aws_iam_policy_document\" \"app\" {{\n  # Reads.\n{}\n{}\n{}\n  # Everything but IAM.\n  statement {{\n    effect    = \"Allow\"\n    actions   = [\"sqs:SendMessage\"]\n    resources = [\"*\"]\n  }}\n}}\n",
+            piece("Read", &actions[..150]),
+            piece("ReadPart2", &actions[150..300]),
+            piece("ReadPart3", &actions[300..]),
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_sid_that_is_not_a_literal_cannot_be_numbered_so_nothing_is_edited() {
+        let text = POLICY_DOCUMENT.replace("sid       = \"Read\"", "sid       = var.sid");
+        let loc = location("aws_iam_policy_document", "app", true);
+        let mut file = TerraformFileMut::parse("main.tf", &text).unwrap();
+        let rewrite = file
+            .replace_policy_actions(
+                &loc,
+                &[
+                    StatementChange::SetActions(many(151)),
+                    StatementChange::Keep,
+                    StatementChange::Keep,
+                ],
+            )
+            .unwrap();
+        assert!(
+            matches!(&rewrite, Rewrite::Computed { why, .. } if why.contains("sid")),
+            "{rewrite:?}"
+        );
+        assert_eq!(file.render(), text);
     }
 
     #[test]

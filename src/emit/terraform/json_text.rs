@@ -1,13 +1,16 @@
 //! Policy JSON text (heredocs, quoted strings, `.json` files) rewritten in the author's layout.
 //!
-//! The statements change as the edit says; the text is printed back compact when it was on one line,
+//! The statements change as the edit says (a kept list over `STATEMENT_ACTION_CAP` as several
+//! statements); the text is printed back compact when it was on one line,
 //! otherwise pretty with the author's indent unit and base indentation. Key order is kept.
 
 use crate::emit::terraform::edit::StatementChange;
 use crate::iam::policy::{ActionSpec, PolicyDocument};
+use crate::minimize::size::{STATEMENT_ACTION_CAP, split_statement};
 use serde_json::Value;
 
-/// Applies `changes` (one per statement) to a document.
+/// Applies `changes` (one per statement) to a document; a `SetActions` of more than
+/// [`STATEMENT_ACTION_CAP`] actions becomes several statements ([`split_statement`]).
 pub fn apply_changes(
     doc: &PolicyDocument,
     changes: &[StatementChange],
@@ -28,6 +31,12 @@ pub fn apply_changes(
         match change {
             StatementChange::Keep => out.statements.push(statement.clone()),
             StatementChange::Remove => {}
+            // A kept list over the cap is written as several statements of the same scope,
+            // exactly as the minimizer's suggestion lists them.
+            StatementChange::SetActions(actions) if actions.len() > STATEMENT_ACTION_CAP => {
+                out.statements.extend(split_statement(statement, actions));
+                out.single_statement = false;
+            }
             StatementChange::SetActions(actions) => {
                 let was_single = match &statement.action {
                     Some(ActionSpec::Action(l) | ActionSpec::NotAction(l)) => l.single,
@@ -188,6 +197,27 @@ mod tests {
             rewrite(text, &[StatementChange::Remove])
                 .unwrap_err()
                 .contains("every statement")
+        );
+    }
+
+    #[test]
+    fn a_kept_list_over_the_cap_is_written_as_statements_after_its_own() {
+        // Regression (issue 14): heredoc and JSON-file patches set 151 actions on one statement.
+        let actions: Vec<String> = (0..151).map(|i| format!("s3:Act{i:03}")).collect();
+        let text = "{\n  \"Statement\": {\"Sid\": \"All\", \"Effect\": \"Allow\", \"NotAction\": \"iam:*\", \"Resource\": \"*\"}\n}\n";
+        let out = rewrite(text, &[StatementChange::SetActions(actions.clone())]).unwrap();
+        // The author wrote no inline list, so lists are one item a line.
+        let quoted = |list: &[String]| {
+            let lines: Vec<String> = list.iter().map(|a| format!("        {a:?}")).collect();
+            format!("\n{}\n      ", lines.join(",\n"))
+        };
+        assert_eq!(
+            out,
+            format!(
+                "{{\n  \"Statement\": [\n    {{\n      \"Sid\": \"All\",\n      \"Effect\": \"Allow\",\n      \"Action\": [{}],\n      \"Resource\": \"*\"\n    }},\n    {{\n      \"Sid\": \"AllPart2\",\n      \"Effect\": \"Allow\",\n      \"Action\": [{}],\n      \"Resource\": \"*\"\n    }}\n  ]\n}}\n",
+                quoted(&actions[..150]),
+                quoted(&actions[150..])
+            )
         );
     }
 

@@ -1,27 +1,43 @@
 //! The first step of the writer's plan: from the analysis, one [`PolicyEdit`] per policy document
 //! a suggestion changes, located where Terraform writes it (the rendering
-//! `data "aws_iam_policy_document"` when there is one, else the resource's own target).
+//! `data "aws_iam_policy_document"` when there is one, else the resource's own target), each marked
+//! when it moves to managed policies because its principal's inline policies are together over
+//! IAM's aggregate limit.
 
 use crate::emit::terraform::edit::{PolicyEdit, PolicyLocation, PolicyTarget};
 use crate::iam::discover::strip_instance_keys;
 use crate::iam::{PolicySource, Principal};
 use crate::minimize::Analysis;
-use std::collections::BTreeSet;
+use crate::minimize::size::{InlineOverflow, inline_overflow};
+use std::collections::{BTreeSet, HashMap};
 
 /// One edit per policy document that changes (a shared policy once), located in Terraform.
 ///
 /// Policies with no known place in Terraform (outside the plan, or an address that does not parse)
 /// get no edit.
 pub fn policy_edits(analysis: &Analysis) -> Vec<PolicyEdit> {
+    let mut principals: HashMap<&str, &Principal> = HashMap::new();
+    for p in &analysis.discovery.principals {
+        principals.entry(p.address.as_str()).or_insert(p);
+    }
+    // Which suggestions move to managed policies, computed as the minimizer did when it flagged
+    // them, for every principal before any edit: a group's policy may first be met under a member
+    // user, whose inline limit it does not count against.
+    let mut moving: HashMap<String, InlineOverflow> = HashMap::new();
+    for outcome in &analysis.outcomes {
+        let Some(principal) = principals.get(outcome.address.as_str()) else {
+            continue;
+        };
+        if let Some(overflow) = inline_overflow(principal, &outcome.suggestions) {
+            for address in &overflow.moved {
+                moving.insert(address.clone(), overflow.clone());
+            }
+        }
+    }
     let mut seen = BTreeSet::new();
     let mut edits = Vec::new();
     for outcome in &analysis.outcomes {
-        let Some(principal) = analysis
-            .discovery
-            .principals
-            .iter()
-            .find(|p| p.address == outcome.address)
-        else {
+        let Some(principal) = principals.get(outcome.address.as_str()) else {
             continue;
         };
         for s in &outcome.suggestions {
@@ -42,6 +58,7 @@ pub fn policy_edits(analysis: &Analysis) -> Vec<PolicyEdit> {
                 current: s.current.clone(),
                 suggested: suggested.clone(),
                 statements: s.statements.clone(),
+                inline_overflow: moving.get(&s.policy_address).cloned(),
             });
         }
     }

@@ -1,7 +1,9 @@
 //! Suggestions over IAM's size limit for their kind of policy (issue 14): the suggested document is
 //! written as several customer-managed policies in the module's `iamtrim.suggested.tf`, each a
 //! `data "aws_iam_policy_document"` and an `aws_iam_policy`, with a comment saying how to attach
-//! them in place of the policy. Several policies are never a patch in place.
+//! them in place of the policy. Several policies are never a patch in place. The same goes for a
+//! suggestion that moves out because its principal's inline policies are together over their
+//! aggregate limit ([`OverLimit::Together`]).
 //!
 //! Main items: [`size_limit`] (the limit that applies where a document is written) and
 //! [`split_blocks`] (the Terraform text). The splitting itself is `crate::minimize::size`.
@@ -10,7 +12,7 @@ use crate::emit::terraform::edit::PolicyLocation;
 use crate::emit::terraform::modules::config_module;
 use crate::emit::terraform::suggestion::{hcl_string, policy_document_block};
 use crate::iam::policy::PolicyDocument;
-use crate::minimize::size::{MANAGED_POLICY_MAX_CHARS, SizeLimit};
+use crate::minimize::size::{InlineOverflow, MANAGED_POLICY_MAX_CHARS, SizeLimit};
 use crate::plan::model::{Expr, Plan};
 
 /// The size limit of the policy written at `location`: from its resource type, or for a
@@ -56,15 +58,33 @@ fn part_names(name: &str, n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("{name}_{i}")).collect()
 }
 
-/// What to do by hand with the `parts` named after `name`, for the policy at `location` whose
-/// trimmed document is `size` characters, over `limit`.
+/// Why a suggestion is written as managed policies.
+#[derive(Debug, Clone, Copy)]
+pub enum OverLimit<'a> {
+    /// Its own document, `size` characters, is over `limit`.
+    Alone {
+        /// The counted characters of the trimmed document.
+        size: usize,
+        /// The limit of its kind of policy.
+        limit: SizeLimit,
+    },
+    /// The principal's inline policies are together over their aggregate limit, and this one
+    /// moves so the rest fits.
+    Together(&'a InlineOverflow),
+}
+
+/// What to do by hand with the `parts` named after `name`, for the policy at `location`, which
+/// is over a limit as `over` says.
 pub fn split_note(
     location: &PolicyLocation,
     name: &str,
     parts: usize,
-    size: usize,
-    limit: SizeLimit,
+    over: OverLimit<'_>,
 ) -> String {
+    let limit = match over {
+        OverLimit::Alone { limit, .. } => limit,
+        OverLimit::Together(overflow) => overflow.limit,
+    };
     let arns = part_names(name, parts)
         .iter()
         .map(|n| format!("aws_iam_policy.{n}.arn"))
@@ -89,11 +109,17 @@ pub fn split_note(
             location.describe()
         ),
     };
+    let why = match over {
+        OverLimit::Alone { size, limit } => format!(
+            "trimmed, it is {size} characters, over IAM's {} for {}, so it",
+            limit.max_chars(),
+            limit.describe(),
+        ),
+        OverLimit::Together(overflow) => format!("{}, so this one", overflow.describe()),
+    };
     format!(
-        "{}: trimmed, it is {size} characters, over IAM's {} for {}, so it is written as {parts} managed {policies} of at most {MANAGED_POLICY_MAX_CHARS} below (review them: this is not a patch): {attach}.",
+        "{}: {why} is written as {parts} managed {policies} of at most {MANAGED_POLICY_MAX_CHARS} below (review them: this is not a patch): {attach}.",
         location.describe(),
-        limit.max_chars(),
-        limit.describe(),
     )
 }
 

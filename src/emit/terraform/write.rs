@@ -7,8 +7,9 @@
 //! one [`Outcome`]: patched, a suggestion file, or skipped with the reason, and stages its text in
 //! the module's pending work), render (`Writer::render`: the patch and suggestion file of each
 //! module), commit (the files of one run together, [`crate::repo_root::Staged`]: all of them or
-//! none). A suggestion over IAM's size limit for its kind of policy is never patched: it goes to
-//! the suggestion file as several managed policies (`crate::emit::terraform::split`).
+//! none). A suggestion over IAM's size limit for its kind of policy, or moving out because its
+//! principal's inline policies are together over their aggregate limit, is never patched: it goes
+//! to the suggestion file as several managed policies (`crate::emit::terraform::split`).
 //!
 //! Edits of one `for_each`/`count` resource share a block, so they are merged first: a statement is
 //! removed only when every instance removes it, and keeps the union of the actions its instances keep.
@@ -21,10 +22,10 @@ use crate::emit::terraform::json_text;
 use crate::emit::terraform::modules::{ModuleDir, ModuleDirs, feeding_input};
 use crate::emit::terraform::patch::{FileChange, PATCH_FILE_NAME, render_patch};
 use crate::emit::terraform::replacement::{PolicyReplacement, replacement_blocks};
-use crate::emit::terraform::split::{size_limit, split_blocks, split_note};
+use crate::emit::terraform::split::{OverLimit, size_limit, split_blocks, split_note};
 use crate::emit::terraform::suggestion::{policy_document_block, suggestion_name};
 use crate::iam::policy::PolicyDocument;
-use crate::minimize::size::{SizeLimit, policy_size, split_for_size, split_long_statements};
+use crate::minimize::size::{InlineOverflow, policy_size, split_for_size, split_long_statements};
 use crate::plan::model::Plan;
 use crate::repo_root::{RepoRoot, remove_stale_temporaries};
 use std::collections::BTreeMap;
@@ -125,6 +126,9 @@ struct Merged {
     location: PolicyLocation,
     changes: Vec<StatementChange>,
     suggested: PolicyDocument,
+    /// The first aggregate overflow among its inputs: one instance moving out moves the shared
+    /// block.
+    inline_overflow: Option<InlineOverflow>,
     inputs: Vec<usize>,
 }
 
@@ -152,12 +156,16 @@ fn merge(edits: &[PolicyEdit]) -> Vec<Merged> {
             }
             m.suggested = json_text::apply_changes(&edit.current, &m.changes)
                 .unwrap_or_else(|_| m.suggested.clone());
+            if m.inline_overflow.is_none() {
+                m.inline_overflow = edit.inline_overflow.clone();
+            }
             m.inputs.push(i);
         } else {
             merged.push(Merged {
                 location: edit.location.clone(),
                 changes: edit.statements.clone(),
                 suggested: edit.suggested.clone(),
+                inline_overflow: edit.inline_overflow.clone(),
                 inputs: vec![i],
             });
         }
@@ -333,11 +341,16 @@ impl Writer<'_> {
         let limit = size_limit(self.plan, &m.location);
         let doc = split_long_statements(&m.suggested);
         let size = policy_size(&doc);
-        if size > limit.max_chars() {
+        let over = if size > limit.max_chars() {
+            Some(OverLimit::Alone { size, limit })
+        } else {
+            m.inline_overflow.as_ref().map(OverLimit::Together)
+        };
+        if let Some(over) = over {
             let dir = match &place {
                 Place::Remote { dir, .. } | Place::Local(dir) => dir.clone(),
             };
-            return self.suggest_split(&dir, m, &doc, (size, limit));
+            return self.suggest_split(&dir, m, &doc, over);
         }
         let (dir, note, input) = match place {
             Place::Remote { dir, note, input } => (dir, note, input),
@@ -380,14 +393,14 @@ impl Writer<'_> {
         }
     }
 
-    /// Stages `doc` (the suggestion of `m`, `size` characters, over `limit`) as managed policies
+    /// Stages `doc` (the suggestion of `m`, over a limit as `over` says) as managed policies
     /// within their limit in `dir`'s suggestion file.
     fn suggest_split(
         &mut self,
         dir: &Path,
         m: &Merged,
         doc: &PolicyDocument,
-        (size, limit): (usize, SizeLimit),
+        over: OverLimit<'_>,
     ) -> Outcome {
         let location = &m.location;
         let parts = split_for_size(doc);
@@ -397,7 +410,7 @@ impl Writer<'_> {
             location.target.block_name().unwrap_or(""),
             "iamtrim",
         ]));
-        let note = split_note(location, &name, parts.len(), size, limit);
+        let note = split_note(location, &name, parts.len(), over);
         module
             .suggestions
             .push(split_blocks(&name, location, &parts, &note));
