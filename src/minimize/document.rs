@@ -195,6 +195,11 @@ pub(super) struct Scratch {
     written: Marks,
     /// Actions the document before the plan granted.
     before: Marks,
+    /// The current document's distinct actions in the order first met, the current statement's
+    /// actions, and the document's actions by name rank: buffers kept between documents.
+    doc_ids: Vec<u32>,
+    statement_ids: Vec<u32>,
+    ranked: Vec<(u32, u32)>,
     /// Risk ranking: actions granted, and granted on every resource.
     pub(super) granted: Marks,
     pub(super) on_any: Marks,
@@ -331,8 +336,8 @@ pub(super) struct UsageIndex<'a> {
     needed_by: HashMap<u32, u32, foldhash::fast::RandomState>,
     /// Bits of the `DataEventType::ALL` indices the source saw data events of.
     data_event_types: u16,
-    /// Services (lower-case prefixes) the principal called, successfully or denied.
-    used_services: HashSet<String>,
+    /// Services (prefixes, any case) the principal called, successfully or denied.
+    used_services: HashSet<Caseless<'a>, foldhash::fast::RandomState>,
     used_reason: Arc<str>,
     not_used_reason: Arc<str>,
     denied_reason: Arc<str>,
@@ -344,18 +349,14 @@ impl<'a> UsageIndex<'a> {
         let window = &usage.window;
         let mut used = BitSet::new(catalog.len());
         let mut used_unknown = Vec::new();
-        for name in usage.actions.keys() {
-            match catalog.position(name) {
-                Some(i) => used.insert(i),
-                None => used_unknown.push(name.as_str()),
-            }
-        }
         // Walked in name order, so the action named as the need is the same on every run.
         let mut needed_by = HashMap::default();
         for name in usage.actions.keys() {
             let Some(user) = catalog.position(name) else {
+                used_unknown.push(name.as_str());
                 continue;
             };
+            used.insert(user);
             for dep in catalog.actions()[user].dependent_actions() {
                 if let Some(d) = catalog.position(dep) {
                     needed_by.entry(d as u32).or_insert(user as u32);
@@ -378,7 +379,7 @@ impl<'a> UsageIndex<'a> {
             .keys()
             .chain(usage.denied.keys())
             .filter_map(|a| a.split_once(':'))
-            .map(|(service, _)| service.to_ascii_lowercase())
+            .map(|(service, _)| Caseless(service))
             .collect();
         UsageIndex {
             usage,
@@ -401,8 +402,8 @@ impl<'a> UsageIndex<'a> {
 }
 
 /// The services the Allow statements of `doc` name in an `Action` pattern without a wildcard in
-/// the service part (`s3:*` names `s3`; `*`, `s3*:Get*` and `NotAction` name none).
-fn named_services(doc: &PolicyDocument) -> HashSet<String> {
+/// the service part (`s3:*` names `s3`; `*`, `s3*:Get*` and `NotAction` name none), any case.
+fn named_services(doc: &PolicyDocument) -> HashSet<Caseless<'_>, foldhash::fast::RandomState> {
     doc.statements
         .iter()
         .filter(|st| st.effect == Effect::Allow)
@@ -413,7 +414,7 @@ fn named_services(doc: &PolicyDocument) -> HashSet<String> {
         .flatten()
         .filter_map(|p| p.split_once(':'))
         .filter(|(service, _)| !service.contains(['*', '?']))
-        .map(|(service, _)| service.to_ascii_lowercase())
+        .map(|(service, _)| Caseless(service))
         .collect()
 }
 
@@ -448,6 +449,9 @@ enum Reason {
     OnlyDenied,
     NotUsed,
 }
+
+/// The per-service sentences of one document, by reason and the catalog's service prefix.
+type Sentences = HashMap<(Reason, &'static str), Arc<str>, foldhash::fast::RandomState>;
 
 /// The verdict on one catalog action, small and copyable while statements are walked.
 #[derive(Debug, Clone, Copy)]
@@ -516,7 +520,7 @@ struct Judge<'a> {
     exercised: Vec<&'static ExercisedAction>,
     /// Services an Allow statement of the current document names (`kinesis:PutRecord`, `s3:*`),
     /// as opposed to reaching them only through `*` or `NotAction`.
-    named_services: HashSet<String>,
+    named_services: HashSet<Caseless<'a>, foldhash::fast::RandomState>,
 }
 
 impl<'a> Judge<'a> {
@@ -643,7 +647,7 @@ impl<'a> Judge<'a> {
                     // A service someone granted by name, or one the principal called, may well be
                     // used through calls this source could not see: keep. A service reached only
                     // through `*` or `NotAction` and never called is removed, for review.
-                    let service = service();
+                    let service = Caseless(info.service());
                     if self.named_services.contains(&service)
                         || self.index.used_services.contains(&service)
                     {
@@ -676,16 +680,17 @@ impl<'a> Judge<'a> {
     /// each is written once.
     fn sentence(
         &self,
-        info: &ActionInfo,
+        info: &'static ActionInfo,
         v: Verdict,
-        sentences: &mut HashMap<(Reason, String), Arc<str>>,
+        sentences: &mut Sentences,
     ) -> Arc<str> {
+        // Keyed by the catalog's spelling of the prefix, one per service (the catalog refuses a
+        // prefix twice in any case); the sentence names it lower-cased.
         let mut per_service = |reason: Reason, text: fn(&str) -> String| {
-            let service = info.service().to_ascii_lowercase();
             Arc::clone(
                 sentences
-                    .entry((reason, service))
-                    .or_insert_with_key(|(_, s)| text(s).into()),
+                    .entry((reason, info.service()))
+                    .or_insert_with(|| text(&info.service().to_ascii_lowercase()).into()),
             )
         };
         let reason: Arc<str> = match v.reason {
@@ -830,6 +835,9 @@ pub(super) fn minimize_indexed<'a>(
         whole,
         written,
         before: before_marks,
+        doc_ids,
+        statement_ids,
+        ranked,
         ..
     } = scratch;
     let judge = Judge::new(current, before, index, cache, before_marks, rules);
@@ -848,13 +856,11 @@ pub(super) fn minimize_indexed<'a>(
         }
         verdicts[id as usize]
     };
-    let mut doc_ids: Vec<u32> = Vec::new();
+    doc_ids.clear();
     let mut unknown_verdicts: BTreeMap<String, UnknownVerdict> = BTreeMap::new();
     let mut changes = Vec::with_capacity(current.statements.len());
     let mut notes = Vec::new();
     let mut review = false;
-    // The statement's actions in the order met, reused across statements.
-    let mut statement_ids: Vec<u32> = Vec::new();
 
     for (i, st) in current.statements.iter().enumerate() {
         let (list, not_action) = match (&st.effect, &st.action) {
@@ -943,7 +949,7 @@ pub(super) fn minimize_indexed<'a>(
                 label(i, st),
                 out.len()
             ));
-            for &id in &statement_ids {
+            for &id in statement_ids.iter() {
                 whole.insert(id);
             }
             StatementChange::Keep
@@ -968,7 +974,7 @@ pub(super) fn minimize_indexed<'a>(
                 kept.len().div_ceil(STATEMENT_ACTION_CAP)
             ));
         }
-        for &id in &statement_ids {
+        for &id in statement_ids.iter() {
             if recorded.insert(id) {
                 doc_ids.push(id);
             }
@@ -1006,9 +1012,11 @@ pub(super) fn minimize_indexed<'a>(
     // Sorted by name ignoring case: catalog actions by their rank, merged with the unknown ones
     // (a `BTreeMap` by lower-cased name, the same order).
     let ranks = catalog.ranks();
-    let mut known: Vec<(u32, u32)> = doc_ids.iter().map(|&id| (ranks[id as usize], id)).collect();
-    known.sort_unstable();
-    let mut sentences = HashMap::new();
+    ranked.clear();
+    ranked.extend(doc_ids.iter().map(|&id| (ranks[id as usize], id)));
+    ranked.sort_unstable();
+    let known = &*ranked;
+    let mut sentences = Sentences::default();
     let mut review_actions: Vec<&str> = Vec::new();
     let mut unseen_data_actions: Vec<&str> = Vec::new();
     let mut unmapped_services: BTreeSet<String> = BTreeSet::new();
@@ -1018,7 +1026,7 @@ pub(super) fn minimize_indexed<'a>(
     let push_unknown = |actions: &mut Verdicts, u: UnknownVerdict| {
         actions.push_unknown(u.action, true, &u.reason, Some(u.kind));
     };
-    for (_, id) in known {
+    for &(_, id) in known {
         let info = &catalog.actions()[id as usize];
         while let Some(u) = unknown.next_if(|u| cmp_caseless(&u.action, info.name()).is_lt()) {
             push_unknown(&mut actions, u);

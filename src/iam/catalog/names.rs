@@ -1,0 +1,156 @@
+//! The catalog's name index: the position of an action by its name in any ASCII case.
+//!
+//! Laid out for the minimizer and `scan`, which look up every literal action of every policy and
+//! every used action name, hundreds of thousands of them in random catalog order: a lookup reads
+//! one 8-byte slot of an open-addressed table and the candidate's name from one contiguous buffer.
+//! A general hash map of positions, checked against `ActionInfo::name`, touched four unrelated
+//! cache lines a lookup (control bytes, bucket, the `ActionInfo`, its boxed name), and missed the
+//! cache on most of them once the rest of a run had evicted the catalog.
+//!
+//! It owns nothing else: [`super::Catalog`] builds it on first use and answers with it.
+
+/// A slot of [`NameIndex::slots`]: the high half of the name's hash and its catalog position.
+#[derive(Clone, Copy)]
+struct Slot {
+    tag: u32,
+    position: u32,
+}
+
+/// The position stored in an empty slot.
+const EMPTY: u32 = u32::MAX;
+
+/// Catalog positions by case-insensitive name.
+pub(super) struct NameIndex {
+    /// Open addressing with linear probing; a power of two at least twice the name count, so
+    /// probes stay short and a missing name soon meets an empty slot.
+    slots: Box<[Slot]>,
+    /// Every name, in position order, back to back.
+    names: Box<[u8]>,
+    /// Where the name at each position starts in `names`, and one past the last name.
+    starts: Box<[u32]>,
+    /// The hash; [`super::caseless_hash`] except in tests that force collisions.
+    hash: fn(&str) -> u64,
+}
+
+impl std::fmt::Debug for NameIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NameIndex")
+            .field("names", &(self.starts.len() - 1))
+            .field("slots", &self.slots.len())
+            .finish()
+    }
+}
+
+impl NameIndex {
+    /// Indexes `names` (position order) under `hash`, which must hash names equal ignoring ASCII
+    /// case to the same value. Names equal ignoring case must not repeat (the catalog refuses them).
+    pub(super) fn new<'a>(
+        names: impl ExactSizeIterator<Item = &'a str> + Clone,
+        hash: fn(&str) -> u64,
+    ) -> NameIndex {
+        let count = names.len();
+        let len = (count * 2).next_power_of_two().max(8);
+        let mask = len - 1;
+        let mut slots = vec![
+            Slot {
+                tag: 0,
+                position: EMPTY,
+            };
+            len
+        ];
+        let mut bytes = Vec::with_capacity(names.clone().map(str::len).sum());
+        let mut starts = Vec::with_capacity(count + 1);
+        for (position, name) in names.enumerate() {
+            starts.push(bytes.len() as u32);
+            bytes.extend_from_slice(name.as_bytes());
+            let h = hash(name);
+            let mut i = h as usize & mask;
+            while slots[i].position != EMPTY {
+                i = (i + 1) & mask;
+            }
+            slots[i] = Slot {
+                tag: (h >> 32) as u32,
+                position: position as u32,
+            };
+        }
+        starts.push(bytes.len() as u32);
+        NameIndex {
+            slots: slots.into_boxed_slice(),
+            names: bytes.into_boxed_slice(),
+            starts: starts.into_boxed_slice(),
+            hash,
+        }
+    }
+
+    /// The position of `name` (any ASCII case), or `None`.
+    pub(super) fn position(&self, name: &str) -> Option<usize> {
+        let h = (self.hash)(name);
+        let tag = (h >> 32) as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.position == EMPTY {
+                return None;
+            }
+            if slot.tag == tag
+                && self
+                    .name(slot.position)
+                    .eq_ignore_ascii_case(name.as_bytes())
+            {
+                return Some(slot.position as usize);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The bytes of the name at `position`.
+    fn name(&self, position: u32) -> &[u8] {
+        let p = position as usize;
+        &self.names[self.starts[p] as usize..self.starts[p + 1] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 6] = [
+        "s3:GetObject",
+        "s3:GetObjectAcl",
+        "ec2:DescribeInstances",
+        "iam:PassRole",
+        "a:B",
+        "logs:CreateLogStream",
+    ];
+
+    fn check(index: &NameIndex) {
+        for (i, name) in NAMES.iter().enumerate() {
+            assert_eq!(index.position(name), Some(i), "{name}");
+            assert_eq!(index.position(&name.to_ascii_uppercase()), Some(i));
+            assert_eq!(index.position(&name.to_ascii_lowercase()), Some(i));
+        }
+        for missing in ["s3:GetObjec", "s3:GetObjectX", "", "a:C", "iam:PassRole "] {
+            assert_eq!(index.position(missing), None, "{missing}");
+        }
+    }
+
+    #[test]
+    fn finds_every_name_in_any_case_and_nothing_else() {
+        check(&NameIndex::new(
+            NAMES.iter().copied(),
+            super::super::caseless_hash,
+        ));
+    }
+
+    /// Every name in one probe chain: a lookup must walk past the other names' slots, tags
+    /// equal, and still tell the names apart by their bytes.
+    #[test]
+    fn colliding_hashes_are_told_apart_by_name() {
+        check(&NameIndex::new(NAMES.iter().copied(), |_| 0));
+        // Equal tags, different start slots: chains that run into each other and wrap around.
+        check(&NameIndex::new(NAMES.iter().copied(), |n| {
+            (n.len() % 3) as u64 + 14
+        }));
+    }
+}
