@@ -307,7 +307,8 @@ fn is_blanket_deny(st: &Statement) -> bool {
         }
 }
 
-/// A bit per catalog action.
+/// A bit per catalog action; an empty set allocates nothing (most usages saw no denied call).
+#[derive(Default)]
 struct BitSet(Vec<u64>);
 
 impl BitSet {
@@ -318,7 +319,9 @@ impl BitSet {
         self.0[i / 64] |= 1 << (i % 64);
     }
     fn contains(&self, i: u32) -> bool {
-        self.0[i as usize / 64] & (1 << (i % 64)) != 0
+        self.0
+            .get(i as usize / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 }
 
@@ -368,7 +371,10 @@ impl<'a> UsageIndex<'a> {
             .iter()
             .filter_map(|t| DataEventType::from_name(t))
             .fold(0u16, |bits, t| bits | data_event_bit(t));
-        let mut denied = BitSet::new(catalog.len());
+        let mut denied = BitSet::default();
+        if !usage.denied.is_empty() {
+            denied = BitSet::new(catalog.len());
+        }
         for name in usage.denied.keys() {
             if let Some(i) = catalog.position(name) {
                 denied.insert(i);
