@@ -14,6 +14,7 @@ use crate::iam::catalog::{
 };
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
 use crate::usage::ObservedUsage;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, LazyLock};
@@ -340,7 +341,8 @@ pub(super) struct UsageIndex<'a> {
     /// Bits of the `DataEventType::ALL` indices the source saw data events of.
     data_event_types: u16,
     /// Services (prefixes, any case) the principal called, successfully or denied.
-    used_services: HashSet<Caseless<'a>, foldhash::fast::RandomState>,
+    /// Built on first need: only data events of types the source did not log ask.
+    used_services: OnceCell<HashSet<Caseless<'a>, foldhash::fast::RandomState>>,
     used_reason: Arc<str>,
     not_used_reason: Arc<str>,
     denied_reason: Arc<str>,
@@ -380,18 +382,11 @@ impl<'a> UsageIndex<'a> {
                 denied.insert(i);
             }
         }
-        let used_services = usage
-            .actions
-            .keys()
-            .chain(usage.denied.keys())
-            .filter_map(|a| a.split_once(':'))
-            .map(|(service, _)| Caseless(service))
-            .collect();
         UsageIndex {
             usage,
             used,
             denied,
-            used_services,
+            used_services: OnceCell::new(),
             used_unknown_set: used_unknown.iter().map(|a| Caseless(a)).collect(),
             used_unknown,
             needed_by,
@@ -404,6 +399,24 @@ impl<'a> UsageIndex<'a> {
             )
             .into(),
         }
+    }
+}
+
+impl<'a> UsageIndex<'a> {
+    /// True when the principal called a `service` action (any case), successfully or denied.
+    fn used_service(&self, service: &str) -> bool {
+        self.used_services
+            .get_or_init(|| {
+                let usage = self.usage;
+                usage
+                    .actions
+                    .keys()
+                    .chain(usage.denied.keys())
+                    .filter_map(|a| a.split_once(':'))
+                    .map(|(service, _)| Caseless(service))
+                    .collect()
+            })
+            .contains(&Caseless(service))
     }
 }
 
@@ -514,9 +527,9 @@ enum Before {
 }
 
 /// Everything the keep rules need for one document.
-struct Judge<'a> {
+struct Judge<'a, 'u> {
     catalog: &'static Catalog,
-    index: &'a UsageIndex<'a>,
+    index: &'a UsageIndex<'u>,
     rules: &'a KeepRules,
     blanket_denies: Vec<&'a Statement>,
     before: Before,
@@ -526,14 +539,16 @@ struct Judge<'a> {
     exercised: Vec<&'static ExercisedAction>,
     /// Services an Allow statement of the current document names (`kinesis:PutRecord`, `s3:*`),
     /// as opposed to reaching them only through `*` or `NotAction`.
-    named_services: HashSet<Caseless<'a>, foldhash::fast::RandomState>,
+    /// Built on first need, like `UsageIndex::used_services`.
+    named_services: OnceCell<HashSet<Caseless<'a>, foldhash::fast::RandomState>>,
+    current: &'a PolicyDocument,
 }
 
-impl<'a> Judge<'a> {
+impl<'a, 'u> Judge<'a, 'u> {
     fn new(
         current: &'a PolicyDocument,
         before: Option<&PolicyDocument>,
-        index: &'a UsageIndex<'a>,
+        index: &'a UsageIndex<'u>,
         cache: &mut PatternCache<'static>,
         before_marks: &mut Marks,
         rules: &'a KeepRules,
@@ -574,7 +589,8 @@ impl<'a> Judge<'a> {
                 .iter()
                 .flat_map(|s| exercised_by(s))
                 .collect(),
-            named_services: named_services(current),
+            named_services: OnceCell::new(),
+            current,
         }
     }
 
@@ -653,9 +669,11 @@ impl<'a> Judge<'a> {
                     // A service someone granted by name, or one the principal called, may well be
                     // used through calls this source could not see: keep. A service reached only
                     // through `*` or `NotAction` and never called is removed, for review.
-                    let service = Caseless(info.service());
-                    if self.named_services.contains(&service)
-                        || self.index.used_services.contains(&service)
+                    let named = self
+                        .named_services
+                        .get_or_init(|| named_services(self.current));
+                    if named.contains(&Caseless(info.service()))
+                        || self.index.used_service(info.service())
                     {
                         return keep(KeepReason::DataEventNotSeen, Reason::DataEventNotSeen);
                     }
@@ -823,10 +841,10 @@ pub fn minimize_document(
 }
 
 /// [`minimize_document`] with the usage already indexed and a shared expansion cache.
-pub(super) fn minimize_indexed<'a>(
+pub(super) fn minimize_indexed<'a, 'u>(
     current: &'a PolicyDocument,
     before: Option<&PolicyDocument>,
-    index: &'a UsageIndex<'a>,
+    index: &'a UsageIndex<'u>,
     expansions: &mut Expansions<'static>,
     rules: &'a KeepRules,
 ) -> Result<PolicySuggestion, MinimizeError> {
