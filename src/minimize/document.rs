@@ -242,22 +242,85 @@ pub fn granted_actions<'d>(
 
 /// [`granted_actions`] for many sets of documents (one per principal, say), with one cache of
 /// pattern expansions for all of them: principals share managed policies, whose patterns are then
-/// expanded once. One per thread.
-pub struct GrantCounter<'c> {
+/// expanded once. Each distinct document (by identity: the same `PolicyDocument` in memory, as the
+/// `Arc`s of discovery share it) is also counted once, its granted positions and unknown patterns
+/// kept, so a principal's count is the union of its documents' sets: the AWS-managed documents
+/// hold thousands of literals that would otherwise be looked up again for every principal.
+/// One per thread; the documents must outlive it (`'d`), so no address is reused while it lives.
+pub struct GrantCounter<'c, 'd> {
     expansions: Expansions<'c>,
+    documents: HashMap<*const PolicyDocument, Rc<DocumentGrants>, foldhash::fast::RandomState>,
+    /// Dedupes the positions of the document being counted.
+    seen: Marks,
+    _documents: std::marker::PhantomData<&'d PolicyDocument>,
 }
 
-impl<'c> GrantCounter<'c> {
+/// What one document grants: distinct catalog positions, and distinct patterns (lower case) the
+/// catalog does not know.
+struct DocumentGrants {
+    known: Box<[u32]>,
+    unknown: Box<[Box<str>]>,
+}
+
+impl<'c, 'd> GrantCounter<'c, 'd> {
     /// An empty counter over `catalog`.
     pub fn new(catalog: &'c Catalog) -> Self {
         GrantCounter {
             expansions: Expansions::new(catalog),
+            documents: HashMap::default(),
+            seen: Marks::default(),
+            _documents: std::marker::PhantomData,
         }
     }
 
     /// The same count as [`granted_actions`].
-    pub fn count<'d>(&mut self, docs: impl IntoIterator<Item = &'d PolicyDocument>) -> usize {
-        granted_actions_cached(docs, &mut self.expansions)
+    pub fn count(&mut self, docs: impl IntoIterator<Item = &'d PolicyDocument>) -> usize {
+        let sets: Vec<Rc<DocumentGrants>> = docs.into_iter().map(|d| self.document(d)).collect();
+        if let [one] = sets.as_slice() {
+            // Each set is distinct already.
+            return one.known.len() + one.unknown.len();
+        }
+        let catalog = self.expansions.catalog();
+        let marks = &mut self.expansions.scratch.granted;
+        marks.clear(catalog.len());
+        let mut known = 0;
+        let mut unknown: HashSet<&str> = HashSet::new();
+        for set in &sets {
+            for &i in set.known.iter() {
+                known += usize::from(marks.insert(i));
+            }
+            unknown.extend(set.unknown.iter().map(|p| &**p));
+        }
+        known + unknown.len()
+    }
+
+    /// `doc`'s grants, counted on first sight.
+    fn document(&mut self, doc: &'d PolicyDocument) -> Rc<DocumentGrants> {
+        let key = doc as *const PolicyDocument;
+        if let Some(found) = self.documents.get(&key) {
+            return Rc::clone(found);
+        }
+        let Expansions { cache, .. } = &mut self.expansions;
+        let seen = &mut self.seen;
+        seen.clear(cache.catalog.len());
+        let mut known = Vec::new();
+        let mut unknown = HashSet::new();
+        for st in &doc.statements {
+            let found = cache.grants(st, |i| {
+                if seen.insert(i) {
+                    known.push(i);
+                }
+            });
+            for p in found.into_iter().flatten() {
+                unknown.insert(p.to_ascii_lowercase().into_boxed_str());
+            }
+        }
+        let grants = Rc::new(DocumentGrants {
+            known: known.into(),
+            unknown: unknown.into_iter().collect(),
+        });
+        self.documents.insert(key, Rc::clone(&grants));
+        grants
     }
 }
 
