@@ -64,6 +64,7 @@ pub struct Catalog {
 /// literal action of every principal's policies (a million on a 100 MB plan), and hashing a byte
 /// at a time through a `Hasher` was most of that cost. Equal names in any ASCII case hash equal;
 /// the name index settles collisions by comparing names.
+#[inline]
 fn caseless_hash(name: &str) -> u64 {
     // The multiplier of rustc-hash / FxHash; the finish is murmur3's 64-bit mix, so the bits the
     // table uses (low for the bucket, high for the tag) all depend on every input byte.
@@ -229,9 +230,7 @@ impl Catalog {
     /// name buffer read per lookup).
     pub fn position(&self, action: &str) -> Option<usize> {
         self.by_name
-            .get_or_init(|| {
-                NameIndex::new(self.actions.iter().map(ActionInfo::name), caseless_hash)
-            })
+            .get_or_init(|| NameIndex::new(self.actions.iter().map(ActionInfo::name)))
             .position(action)
     }
 

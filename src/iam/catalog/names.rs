@@ -9,6 +9,8 @@
 //!
 //! It owns nothing else: [`super::Catalog`] builds it on first use and answers with it.
 
+use super::caseless_hash;
+
 /// A slot of [`NameIndex::slots`]: the high half of the name's hash and its catalog position.
 #[derive(Clone, Copy)]
 struct Slot {
@@ -28,8 +30,6 @@ pub(super) struct NameIndex {
     names: Box<[u8]>,
     /// Where the name at each position starts in `names`, and one past the last name.
     starts: Box<[u32]>,
-    /// The hash; [`super::caseless_hash`] except in tests that force collisions.
-    hash: fn(&str) -> u64,
 }
 
 impl std::fmt::Debug for NameIndex {
@@ -42,9 +42,16 @@ impl std::fmt::Debug for NameIndex {
 }
 
 impl NameIndex {
-    /// Indexes `names` (position order) under `hash`, which must hash names equal ignoring ASCII
-    /// case to the same value. Names equal ignoring case must not repeat (the catalog refuses them).
-    pub(super) fn new<'a>(
+    /// Indexes `names` (position order). Names equal ignoring case must not repeat (the catalog
+    /// refuses them).
+    pub(super) fn new<'a>(names: impl ExactSizeIterator<Item = &'a str> + Clone) -> NameIndex {
+        NameIndex::with_hash(names, caseless_hash)
+    }
+
+    /// [`NameIndex::new`] under `hash`, which must hash names equal ignoring ASCII case to the
+    /// same value; lookups then go through [`NameIndex::find`] with the same hash. Tests force
+    /// collisions with it.
+    fn with_hash<'a>(
         names: impl ExactSizeIterator<Item = &'a str> + Clone,
         hash: fn(&str) -> u64,
     ) -> NameIndex {
@@ -78,13 +85,18 @@ impl NameIndex {
             slots: slots.into_boxed_slice(),
             names: bytes.into_boxed_slice(),
             starts: starts.into_boxed_slice(),
-            hash,
         }
     }
 
     /// The position of `name` (any ASCII case), or `None`.
+    #[inline]
     pub(super) fn position(&self, name: &str) -> Option<usize> {
-        let h = (self.hash)(name);
+        self.find(name, caseless_hash(name))
+    }
+
+    /// The position of `name`, whose hash under the index's hash is `h`.
+    #[inline]
+    fn find(&self, name: &str, h: u64) -> Option<usize> {
         let tag = (h >> 32) as u32;
         let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
@@ -124,33 +136,34 @@ mod tests {
         "logs:CreateLogStream",
     ];
 
-    fn check(index: &NameIndex) {
+    /// Every name found in any case under `hash`, and nothing else.
+    fn check(hash: fn(&str) -> u64) {
+        let index = NameIndex::with_hash(NAMES.iter().copied(), hash);
+        let find = |name: &str| index.find(name, hash(name));
         for (i, name) in NAMES.iter().enumerate() {
-            assert_eq!(index.position(name), Some(i), "{name}");
-            assert_eq!(index.position(&name.to_ascii_uppercase()), Some(i));
-            assert_eq!(index.position(&name.to_ascii_lowercase()), Some(i));
+            assert_eq!(find(name), Some(i), "{name}");
+            assert_eq!(find(&name.to_ascii_uppercase()), Some(i));
+            assert_eq!(find(&name.to_ascii_lowercase()), Some(i));
         }
         for missing in ["s3:GetObjec", "s3:GetObjectX", "", "a:C", "iam:PassRole "] {
-            assert_eq!(index.position(missing), None, "{missing}");
+            assert_eq!(find(missing), None, "{missing}");
         }
     }
 
     #[test]
     fn finds_every_name_in_any_case_and_nothing_else() {
-        check(&NameIndex::new(
-            NAMES.iter().copied(),
-            super::super::caseless_hash,
-        ));
+        check(caseless_hash);
+        let index = NameIndex::new(NAMES.iter().copied());
+        assert_eq!(index.position("S3:GETOBJECTACL"), Some(1));
+        assert_eq!(index.position("s3:GetObjectAc"), None);
     }
 
     /// Every name in one probe chain: a lookup must walk past the other names' slots, tags
     /// equal, and still tell the names apart by their bytes.
     #[test]
     fn colliding_hashes_are_told_apart_by_name() {
-        check(&NameIndex::new(NAMES.iter().copied(), |_| 0));
+        check(|_| 0);
         // Equal tags, different start slots: chains that run into each other and wrap around.
-        check(&NameIndex::new(NAMES.iter().copied(), |n| {
-            (n.len() % 3) as u64 + 14
-        }));
+        check(|n| (n.len() % 3) as u64 + 14);
     }
 }
