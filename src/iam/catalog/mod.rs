@@ -58,51 +58,6 @@ pub struct Catalog {
     ranks: OnceLock<Vec<u32>>,
 }
 
-/// A hash of `name` that ignores ASCII case (no lower-cased copy is made).
-///
-/// Eight bytes at a time, lower-cased in a register ([`ascii_lower_word`]): `scan` looks up every
-/// literal action of every principal's policies (a million on a 100 MB plan), and hashing a byte
-/// at a time through a `Hasher` was most of that cost. Equal names in any ASCII case hash equal;
-/// the name index settles collisions by comparing names.
-#[inline]
-fn caseless_hash(name: &str) -> u64 {
-    // The multiplier of rustc-hash / FxHash; the finish is murmur3's 64-bit mix, so the bits the
-    // table uses (low for the bucket, high for the tag) all depend on every input byte.
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-    let bytes = name.as_bytes();
-    let mut h = bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    let mut mix = |w: u64| h = (h ^ ascii_lower_word(w)).wrapping_mul(K).rotate_left(26);
-    for chunk in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        mix(u64::from_le_bytes(word));
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        mix(u64::from_le_bytes(word));
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h
-}
-
-/// `w` with its ASCII upper-case letter bytes lower-cased (the others unchanged), eight at once.
-fn ascii_lower_word(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // Each byte's low seven bits plus an offset sets the byte's high bit exactly when it is at least
-    // `A` (or past `Z`); no carry crosses bytes, since 0x7f + 0x3f < 0x100.
-    let low7 = w & (0x7f * ONES);
-    let at_least_a = low7 + (0x80 - u64::from(b'A')) * ONES;
-    let past_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
-    // Bytes with their own high bit set are not ASCII: never changed.
-    let upper = at_least_a & !past_z & !w & (0x80 * ONES);
-    w | (upper >> 2)
-}
-
 impl Catalog {
     /// The catalog compiled into the binary, decoded on first use.
     ///

@@ -1,3 +1,4 @@
+use super::names::{ascii_lower_word, caseless_hash};
 use super::*;
 
 fn catalog() -> &'static Catalog {
