@@ -225,14 +225,9 @@ pub fn minimize_all(
         sites.insert(key.clone(), decision);
     }
 
-    // The usage lookups, once per distinct usage (a principal's own, or a union), keyed by address.
+    // The usage lookups, once per distinct usage (a principal's own, or a union), keyed by
+    // address; built when a document first needs them, so they are still in the cache.
     let mut indices: HashMap<*const ObservedUsage, UsageIndex<'_>> = HashMap::new();
-    for site in sites.values().flatten() {
-        let usage: &ObservedUsage = &site.usage;
-        indices
-            .entry(usage as *const ObservedUsage)
-            .or_insert_with(|| UsageIndex::new(usage, catalog));
-    }
     let mut expansions = Expansions::new(catalog);
     // How many principals still need each policy instance, so the last one takes the suggestion
     // instead of a copy.
@@ -289,7 +284,7 @@ pub fn minimize_all(
                     });
                     let suggestion = match done.remove(&key) {
                         Some(s) => s,
-                        None => suggest(policy, doc, &sites, &indices, &mut expansions),
+                        None => suggest(policy, doc, &sites, &mut indices, &mut expansions),
                     };
                     if left > 0 {
                         done.insert(key, suggestion.clone());
@@ -363,11 +358,11 @@ struct Site<'u> {
 }
 
 /// The suggestion for one known policy document.
-fn suggest(
+fn suggest<'s>(
     policy: &PolicySource,
     doc: &PolicyDocument,
-    sites: &HashMap<String, Result<Site<'_>, String>>,
-    indices: &HashMap<*const ObservedUsage, UsageIndex<'_>>,
+    sites: &'s HashMap<String, Result<Site<'_>, String>>,
+    indices: &mut HashMap<*const ObservedUsage, UsageIndex<'s>>,
     expansions: &mut Expansions<'static>,
 ) -> PolicySuggestion {
     let catalog = expansions.catalog();
@@ -391,15 +386,10 @@ fn suggest(
             );
         }
     };
-    let usage: &ObservedUsage = &site.usage;
-    let fresh;
-    let index = match indices.get(&(usage as *const ObservedUsage)) {
-        Some(index) => index,
-        None => {
-            fresh = UsageIndex::new(usage, catalog);
-            &fresh
-        }
-    };
+    let usage: &'s ObservedUsage = &site.usage;
+    let index = indices
+        .entry(usage as *const ObservedUsage)
+        .or_insert_with(|| UsageIndex::new(usage, catalog));
     match minimize_indexed(
         doc,
         policy.before.as_deref(),

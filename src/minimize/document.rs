@@ -14,6 +14,7 @@ use crate::iam::catalog::{
 };
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
 use crate::usage::ObservedUsage;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, LazyLock};
@@ -195,6 +196,11 @@ pub(super) struct Scratch {
     written: Marks,
     /// Actions the document before the plan granted.
     before: Marks,
+    /// The current document's distinct actions in the order first met, the current statement's
+    /// actions, and the document's actions by name rank: buffers kept between documents.
+    doc_ids: Vec<u32>,
+    statement_ids: Vec<u32>,
+    ranked: Vec<(u32, u32)>,
     /// Risk ranking: actions granted, and granted on every resource.
     pub(super) granted: Marks,
     pub(super) on_any: Marks,
@@ -236,22 +242,85 @@ pub fn granted_actions<'d>(
 
 /// [`granted_actions`] for many sets of documents (one per principal, say), with one cache of
 /// pattern expansions for all of them: principals share managed policies, whose patterns are then
-/// expanded once. One per thread.
-pub struct GrantCounter<'c> {
+/// expanded once. Each distinct document (by identity: the same `PolicyDocument` in memory, as the
+/// `Arc`s of discovery share it) is also counted once, its granted positions and unknown patterns
+/// kept, so a principal's count is the union of its documents' sets: the AWS-managed documents
+/// hold thousands of literals that would otherwise be looked up again for every principal.
+/// One per thread; the documents must outlive it (`'d`), so no address is reused while it lives.
+pub struct GrantCounter<'c, 'd> {
     expansions: Expansions<'c>,
+    documents: HashMap<*const PolicyDocument, Rc<DocumentGrants>, foldhash::fast::RandomState>,
+    /// Dedupes the positions of the document being counted.
+    seen: Marks,
+    _documents: std::marker::PhantomData<&'d PolicyDocument>,
 }
 
-impl<'c> GrantCounter<'c> {
+/// What one document grants: distinct catalog positions, and distinct patterns (lower case) the
+/// catalog does not know.
+struct DocumentGrants {
+    known: Box<[u32]>,
+    unknown: Box<[Box<str>]>,
+}
+
+impl<'c, 'd> GrantCounter<'c, 'd> {
     /// An empty counter over `catalog`.
     pub fn new(catalog: &'c Catalog) -> Self {
         GrantCounter {
             expansions: Expansions::new(catalog),
+            documents: HashMap::default(),
+            seen: Marks::default(),
+            _documents: std::marker::PhantomData,
         }
     }
 
     /// The same count as [`granted_actions`].
-    pub fn count<'d>(&mut self, docs: impl IntoIterator<Item = &'d PolicyDocument>) -> usize {
-        granted_actions_cached(docs, &mut self.expansions)
+    pub fn count(&mut self, docs: impl IntoIterator<Item = &'d PolicyDocument>) -> usize {
+        let sets: Vec<Rc<DocumentGrants>> = docs.into_iter().map(|d| self.document(d)).collect();
+        if let [one] = sets.as_slice() {
+            // Each set is distinct already.
+            return one.known.len() + one.unknown.len();
+        }
+        let catalog = self.expansions.catalog();
+        let marks = &mut self.expansions.scratch.granted;
+        marks.clear(catalog.len());
+        let mut known = 0;
+        let mut unknown: HashSet<&str> = HashSet::new();
+        for set in &sets {
+            for &i in set.known.iter() {
+                known += usize::from(marks.insert(i));
+            }
+            unknown.extend(set.unknown.iter().map(|p| &**p));
+        }
+        known + unknown.len()
+    }
+
+    /// `doc`'s grants, counted on first sight.
+    fn document(&mut self, doc: &'d PolicyDocument) -> Rc<DocumentGrants> {
+        let key = doc as *const PolicyDocument;
+        if let Some(found) = self.documents.get(&key) {
+            return Rc::clone(found);
+        }
+        let Expansions { cache, .. } = &mut self.expansions;
+        let seen = &mut self.seen;
+        seen.clear(cache.catalog.len());
+        let mut known = Vec::new();
+        let mut unknown = HashSet::new();
+        for st in &doc.statements {
+            let found = cache.grants(st, |i| {
+                if seen.insert(i) {
+                    known.push(i);
+                }
+            });
+            for p in found.into_iter().flatten() {
+                unknown.insert(p.to_ascii_lowercase().into_boxed_str());
+            }
+        }
+        let grants = Rc::new(DocumentGrants {
+            known: known.into(),
+            unknown: unknown.into_iter().collect(),
+        });
+        self.documents.insert(key, Rc::clone(&grants));
+        grants
     }
 }
 
@@ -302,7 +371,8 @@ fn is_blanket_deny(st: &Statement) -> bool {
         }
 }
 
-/// A bit per catalog action.
+/// A bit per catalog action; an empty set allocates nothing (most usages saw no denied call).
+#[derive(Default)]
 struct BitSet(Vec<u64>);
 
 impl BitSet {
@@ -313,7 +383,9 @@ impl BitSet {
         self.0[i / 64] |= 1 << (i % 64);
     }
     fn contains(&self, i: u32) -> bool {
-        self.0[i as usize / 64] & (1 << (i % 64)) != 0
+        self.0
+            .get(i as usize / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 }
 
@@ -331,8 +403,9 @@ pub(super) struct UsageIndex<'a> {
     needed_by: HashMap<u32, u32, foldhash::fast::RandomState>,
     /// Bits of the `DataEventType::ALL` indices the source saw data events of.
     data_event_types: u16,
-    /// Services (lower-case prefixes) the principal called, successfully or denied.
-    used_services: HashSet<String>,
+    /// Services (prefixes, any case) the principal called, successfully or denied.
+    /// Built on first need: only data events of types the source did not log ask.
+    used_services: OnceCell<HashSet<Caseless<'a>, foldhash::fast::RandomState>>,
     used_reason: Arc<str>,
     not_used_reason: Arc<str>,
     denied_reason: Arc<str>,
@@ -344,18 +417,14 @@ impl<'a> UsageIndex<'a> {
         let window = &usage.window;
         let mut used = BitSet::new(catalog.len());
         let mut used_unknown = Vec::new();
-        for name in usage.actions.keys() {
-            match catalog.position(name) {
-                Some(i) => used.insert(i),
-                None => used_unknown.push(name.as_str()),
-            }
-        }
         // Walked in name order, so the action named as the need is the same on every run.
         let mut needed_by = HashMap::default();
         for name in usage.actions.keys() {
             let Some(user) = catalog.position(name) else {
+                used_unknown.push(name.as_str());
                 continue;
             };
+            used.insert(user);
             for dep in catalog.actions()[user].dependent_actions() {
                 if let Some(d) = catalog.position(dep) {
                     needed_by.entry(d as u32).or_insert(user as u32);
@@ -367,24 +436,20 @@ impl<'a> UsageIndex<'a> {
             .iter()
             .filter_map(|t| DataEventType::from_name(t))
             .fold(0u16, |bits, t| bits | data_event_bit(t));
-        let mut denied = BitSet::new(catalog.len());
+        let mut denied = BitSet::default();
+        if !usage.denied.is_empty() {
+            denied = BitSet::new(catalog.len());
+        }
         for name in usage.denied.keys() {
             if let Some(i) = catalog.position(name) {
                 denied.insert(i);
             }
         }
-        let used_services = usage
-            .actions
-            .keys()
-            .chain(usage.denied.keys())
-            .filter_map(|a| a.split_once(':'))
-            .map(|(service, _)| service.to_ascii_lowercase())
-            .collect();
         UsageIndex {
             usage,
             used,
             denied,
-            used_services,
+            used_services: OnceCell::new(),
             used_unknown_set: used_unknown.iter().map(|a| Caseless(a)).collect(),
             used_unknown,
             needed_by,
@@ -400,9 +465,27 @@ impl<'a> UsageIndex<'a> {
     }
 }
 
+impl<'a> UsageIndex<'a> {
+    /// True when the principal called a `service` action (any case), successfully or denied.
+    fn used_service(&self, service: &str) -> bool {
+        self.used_services
+            .get_or_init(|| {
+                let usage = self.usage;
+                usage
+                    .actions
+                    .keys()
+                    .chain(usage.denied.keys())
+                    .filter_map(|a| a.split_once(':'))
+                    .map(|(service, _)| Caseless(service))
+                    .collect()
+            })
+            .contains(&Caseless(service))
+    }
+}
+
 /// The services the Allow statements of `doc` name in an `Action` pattern without a wildcard in
-/// the service part (`s3:*` names `s3`; `*`, `s3*:Get*` and `NotAction` name none).
-fn named_services(doc: &PolicyDocument) -> HashSet<String> {
+/// the service part (`s3:*` names `s3`; `*`, `s3*:Get*` and `NotAction` name none), any case.
+fn named_services(doc: &PolicyDocument) -> HashSet<Caseless<'_>, foldhash::fast::RandomState> {
     doc.statements
         .iter()
         .filter(|st| st.effect == Effect::Allow)
@@ -413,7 +496,7 @@ fn named_services(doc: &PolicyDocument) -> HashSet<String> {
         .flatten()
         .filter_map(|p| p.split_once(':'))
         .filter(|(service, _)| !service.contains(['*', '?']))
-        .map(|(service, _)| service.to_ascii_lowercase())
+        .map(|(service, _)| Caseless(service))
         .collect()
 }
 
@@ -448,6 +531,9 @@ enum Reason {
     OnlyDenied,
     NotUsed,
 }
+
+/// The per-service sentences of one document, by reason and the catalog's service prefix.
+type Sentences = HashMap<(Reason, &'static str), Arc<str>, foldhash::fast::RandomState>;
 
 /// The verdict on one catalog action, small and copyable while statements are walked.
 #[derive(Debug, Clone, Copy)]
@@ -504,9 +590,9 @@ enum Before {
 }
 
 /// Everything the keep rules need for one document.
-struct Judge<'a> {
+struct Judge<'a, 'u> {
     catalog: &'static Catalog,
-    index: &'a UsageIndex<'a>,
+    index: &'a UsageIndex<'u>,
     rules: &'a KeepRules,
     blanket_denies: Vec<&'a Statement>,
     before: Before,
@@ -516,14 +602,16 @@ struct Judge<'a> {
     exercised: Vec<&'static ExercisedAction>,
     /// Services an Allow statement of the current document names (`kinesis:PutRecord`, `s3:*`),
     /// as opposed to reaching them only through `*` or `NotAction`.
-    named_services: HashSet<String>,
+    /// Built on first need, like `UsageIndex::used_services`.
+    named_services: OnceCell<HashSet<Caseless<'a>, foldhash::fast::RandomState>>,
+    current: &'a PolicyDocument,
 }
 
-impl<'a> Judge<'a> {
+impl<'a, 'u> Judge<'a, 'u> {
     fn new(
         current: &'a PolicyDocument,
         before: Option<&PolicyDocument>,
-        index: &'a UsageIndex<'a>,
+        index: &'a UsageIndex<'u>,
         cache: &mut PatternCache<'static>,
         before_marks: &mut Marks,
         rules: &'a KeepRules,
@@ -564,7 +652,8 @@ impl<'a> Judge<'a> {
                 .iter()
                 .flat_map(|s| exercised_by(s))
                 .collect(),
-            named_services: named_services(current),
+            named_services: OnceCell::new(),
+            current,
         }
     }
 
@@ -643,9 +732,11 @@ impl<'a> Judge<'a> {
                     // A service someone granted by name, or one the principal called, may well be
                     // used through calls this source could not see: keep. A service reached only
                     // through `*` or `NotAction` and never called is removed, for review.
-                    let service = service();
-                    if self.named_services.contains(&service)
-                        || self.index.used_services.contains(&service)
+                    let named = self
+                        .named_services
+                        .get_or_init(|| named_services(self.current));
+                    if named.contains(&Caseless(info.service()))
+                        || self.index.used_service(info.service())
                     {
                         return keep(KeepReason::DataEventNotSeen, Reason::DataEventNotSeen);
                     }
@@ -676,16 +767,17 @@ impl<'a> Judge<'a> {
     /// each is written once.
     fn sentence(
         &self,
-        info: &ActionInfo,
+        info: &'static ActionInfo,
         v: Verdict,
-        sentences: &mut HashMap<(Reason, String), Arc<str>>,
+        sentences: &mut Sentences,
     ) -> Arc<str> {
+        // Keyed by the catalog's spelling of the prefix, one per service (the catalog refuses a
+        // prefix twice in any case); the sentence names it lower-cased.
         let mut per_service = |reason: Reason, text: fn(&str) -> String| {
-            let service = info.service().to_ascii_lowercase();
             Arc::clone(
                 sentences
-                    .entry((reason, service))
-                    .or_insert_with_key(|(_, s)| text(s).into()),
+                    .entry((reason, info.service()))
+                    .or_insert_with(|| text(&info.service().to_ascii_lowercase()).into()),
             )
         };
         let reason: Arc<str> = match v.reason {
@@ -812,10 +904,10 @@ pub fn minimize_document(
 }
 
 /// [`minimize_document`] with the usage already indexed and a shared expansion cache.
-pub(super) fn minimize_indexed<'a>(
+pub(super) fn minimize_indexed<'a, 'u>(
     current: &'a PolicyDocument,
     before: Option<&PolicyDocument>,
-    index: &'a UsageIndex<'a>,
+    index: &'a UsageIndex<'u>,
     expansions: &mut Expansions<'static>,
     rules: &'a KeepRules,
 ) -> Result<PolicySuggestion, MinimizeError> {
@@ -830,6 +922,9 @@ pub(super) fn minimize_indexed<'a>(
         whole,
         written,
         before: before_marks,
+        doc_ids,
+        statement_ids,
+        ranked,
         ..
     } = scratch;
     let judge = Judge::new(current, before, index, cache, before_marks, rules);
@@ -848,13 +943,11 @@ pub(super) fn minimize_indexed<'a>(
         }
         verdicts[id as usize]
     };
-    let mut doc_ids: Vec<u32> = Vec::new();
+    doc_ids.clear();
     let mut unknown_verdicts: BTreeMap<String, UnknownVerdict> = BTreeMap::new();
     let mut changes = Vec::with_capacity(current.statements.len());
     let mut notes = Vec::new();
     let mut review = false;
-    // The statement's actions in the order met, reused across statements.
-    let mut statement_ids: Vec<u32> = Vec::new();
 
     for (i, st) in current.statements.iter().enumerate() {
         let (list, not_action) = match (&st.effect, &st.action) {
@@ -943,7 +1036,7 @@ pub(super) fn minimize_indexed<'a>(
                 label(i, st),
                 out.len()
             ));
-            for &id in &statement_ids {
+            for &id in statement_ids.iter() {
                 whole.insert(id);
             }
             StatementChange::Keep
@@ -968,7 +1061,7 @@ pub(super) fn minimize_indexed<'a>(
                 kept.len().div_ceil(STATEMENT_ACTION_CAP)
             ));
         }
-        for &id in &statement_ids {
+        for &id in statement_ids.iter() {
             if recorded.insert(id) {
                 doc_ids.push(id);
             }
@@ -1006,9 +1099,11 @@ pub(super) fn minimize_indexed<'a>(
     // Sorted by name ignoring case: catalog actions by their rank, merged with the unknown ones
     // (a `BTreeMap` by lower-cased name, the same order).
     let ranks = catalog.ranks();
-    let mut known: Vec<(u32, u32)> = doc_ids.iter().map(|&id| (ranks[id as usize], id)).collect();
-    known.sort_unstable();
-    let mut sentences = HashMap::new();
+    ranked.clear();
+    ranked.extend(doc_ids.iter().map(|&id| (ranks[id as usize], id)));
+    ranked.sort_unstable();
+    let known = &*ranked;
+    let mut sentences = Sentences::default();
     let mut review_actions: Vec<&str> = Vec::new();
     let mut unseen_data_actions: Vec<&str> = Vec::new();
     let mut unmapped_services: BTreeSet<String> = BTreeSet::new();
@@ -1018,7 +1113,7 @@ pub(super) fn minimize_indexed<'a>(
     let push_unknown = |actions: &mut Verdicts, u: UnknownVerdict| {
         actions.push_unknown(u.action, true, &u.reason, Some(u.kind));
     };
-    for (_, id) in known {
+    for &(_, id) in known {
         let info = &catalog.actions()[id as usize];
         while let Some(u) = unknown.next_if(|u| cmp_caseless(&u.action, info.name()).is_lt()) {
             push_unknown(&mut actions, u);

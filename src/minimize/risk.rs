@@ -58,9 +58,9 @@ impl RiskProfile {
         let (granted, on_any) = (&mut scratch.granted, &mut scratch.on_any);
         granted.clear(catalog.len());
         on_any.clear(catalog.len());
-        let mut granted_ids: Vec<u32> = Vec::new();
-        let mut on_any_ids: Vec<u32> = Vec::new();
-        let mut full_admin = false;
+        let actions = catalog.actions();
+        // Counted as each action is first met: no list of the granted actions is kept.
+        let mut profile = RiskProfile::default();
         for doc in docs {
             for st in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
                 let any_resource = match &st.resource {
@@ -68,41 +68,33 @@ impl RiskProfile {
                     Some(ResourceSpec::NotResource(_)) | None => true,
                 };
                 if let Some(ActionSpec::Action(l)) = &st.action {
-                    full_admin |= any_resource && l.values.iter().any(|v| v == "*");
+                    profile.full_admin |= any_resource && l.values.iter().any(|v| v == "*");
                 }
                 cache.grants(st, |id| {
+                    let action = &actions[id as usize];
                     if granted.insert(id) {
-                        granted_ids.push(id);
+                        profile.count_granted(action);
                     }
-                    if any_resource && on_any.insert(id) {
-                        on_any_ids.push(id);
+                    if any_resource
+                        && on_any.insert(id)
+                        && action.access_level() == AccessLevel::PermissionsManagement
+                    {
+                        profile.permissions_management_on_any += 1;
                     }
                 });
             }
         }
-        let actions = catalog.actions();
-        let count = |ids: &[u32], pred: &dyn Fn(&ActionInfo) -> bool| {
-            ids.iter().filter(|&&i| pred(&actions[i as usize])).count()
-        };
-        RiskProfile {
-            full_admin,
-            privilege_escalation: count(&granted_ids, &|a| {
-                a.has_risk(RiskCategory::PrivilegeEscalation)
-            }),
-            permissions_management_on_any: count(&on_any_ids, &|a| {
-                a.access_level() == AccessLevel::PermissionsManagement
-            }),
-            data_exfiltration: count(&granted_ids, &|a| {
-                a.has_risk(RiskCategory::DataExfiltration)
-            }),
-            resource_exposure: count(&granted_ids, &|a| {
-                a.has_risk(RiskCategory::ResourceExposure)
-            }),
-            credentials_exposure: count(&granted_ids, &|a| {
-                a.has_risk(RiskCategory::CredentialsExposure)
-            }),
-            granted: granted_ids.len(),
-        }
+        profile
+    }
+
+    /// Counts `action`, granted and not counted before, in its categories.
+    fn count_granted(&mut self, action: &ActionInfo) {
+        self.granted += 1;
+        let has = |c| usize::from(action.has_risk(c));
+        self.privilege_escalation += has(RiskCategory::PrivilegeEscalation);
+        self.data_exfiltration += has(RiskCategory::DataExfiltration);
+        self.resource_exposure += has(RiskCategory::ResourceExposure);
+        self.credentials_exposure += has(RiskCategory::CredentialsExposure);
     }
 
     /// Sort key, higher is riskier: full admin, then privilege escalation, permissions management

@@ -331,10 +331,10 @@ impl Report {
 /// Documents' JSON by policy address, with the document it was built from.
 type SharedJson<'d> = HashMap<&'d str, (&'d PolicyDocument, Arc<serde_json::Value>)>;
 
-fn principal_report(
-    grants: &mut crate::minimize::GrantCounter<'_>,
+fn principal_report<'d>(
+    grants: &mut crate::minimize::GrantCounter<'_, 'd>,
     shared: &SharedJson<'_>,
-    p: &Principal,
+    p: &'d Principal,
 ) -> PrincipalReport {
     PrincipalReport {
         address: p.address.clone(),

@@ -18,15 +18,15 @@
 mod compact;
 mod exercised;
 mod info;
+mod names;
 
 pub use compact::CatalogError;
 pub use exercised::{ExercisedAction, exercised_actions, exercised_by};
 pub use info::{AccessLevel, ActionInfo, DataEventType, ResourceType, RiskCategory, Visibility};
 
 use super::action::ActionPattern;
+use names::NameIndex;
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -52,82 +52,10 @@ pub struct Catalog {
     services: Vec<Service>,
     /// Grouped by service in `services` order; within a service sorted by lower-cased name.
     actions: Vec<ActionInfo>,
-    /// Built on first use: position in `actions` by hash of the lower-cased name.
-    by_hash: OnceLock<HashMap<u64, u32, BuildNoHash>>,
+    /// Built on first use: position in `actions` by name in any case.
+    by_name: OnceLock<NameIndex>,
     /// Built on first use: each action's rank in case-insensitive order of the full name.
     ranks: OnceLock<Vec<u32>>,
-}
-
-/// The keys of `Catalog::by_hash` are hashes already.
-#[derive(Default, Clone, Copy)]
-struct BuildNoHash;
-
-impl BuildHasher for BuildNoHash {
-    type Hasher = NoHash;
-    fn build_hasher(&self) -> NoHash {
-        NoHash(0)
-    }
-}
-
-/// Passes a `u64` key through.
-struct NoHash(u64);
-
-impl Hasher for NoHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// A hash of `name` that ignores ASCII case (no lower-cased copy is made).
-///
-/// Eight bytes at a time, lower-cased in a register ([`ascii_lower_word`]): `scan` looks up every
-/// literal action of every principal's policies (a million on a 100 MB plan), and hashing a byte
-/// at a time through a `Hasher` was most of that cost. Equal names in any ASCII case hash equal;
-/// [`Catalog::position`] settles collisions by comparing names.
-fn caseless_hash(name: &str) -> u64 {
-    // The multiplier of rustc-hash / FxHash; the finish is murmur3's 64-bit mix, so the bits the
-    // table uses (low for the bucket, high for the tag) all depend on every input byte.
-    const K: u64 = 0xf135_7aea_2e62_a9c5;
-    let bytes = name.as_bytes();
-    let mut h = bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    let mut mix = |w: u64| h = (h ^ ascii_lower_word(w)).wrapping_mul(K).rotate_left(26);
-    for chunk in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        mix(u64::from_le_bytes(word));
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        mix(u64::from_le_bytes(word));
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h
-}
-
-/// `w` with its ASCII upper-case letter bytes lower-cased (the others unchanged), eight at once.
-fn ascii_lower_word(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // Each byte's low seven bits plus an offset sets the byte's high bit exactly when it is at least
-    // `A` (or past `Z`); no carry crosses bytes, since 0x7f + 0x3f < 0x100.
-    let low7 = w & (0x7f * ONES);
-    let at_least_a = low7 + (0x80 - u64::from(b'A')) * ONES;
-    let past_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
-    // Bytes with their own high bit set are not ASCII: never changed.
-    let upper = at_least_a & !past_z & !w & (0x80 * ONES);
-    w | (upper >> 2)
 }
 
 impl Catalog {
@@ -206,7 +134,7 @@ impl Catalog {
             source: parsed.source,
             services,
             actions,
-            by_hash: OnceLock::new(),
+            by_name: OnceLock::new(),
             ranks: OnceLock::new(),
         })
     }
@@ -253,23 +181,12 @@ impl Catalog {
 
     /// Where the action named `action` (any case) sits in [`Catalog::actions`].
     ///
-    /// A hash lookup (the table is built on first use); the binary search behind it settles the
-    /// rare names whose hashes collide.
+    /// A hash lookup in an index built on first use (`names.rs`: one slot and one contiguous
+    /// name buffer read per lookup).
     pub fn position(&self, action: &str) -> Option<usize> {
-        let table = self.by_hash.get_or_init(|| {
-            let mut table = HashMap::with_capacity_and_hasher(self.actions.len(), BuildNoHash);
-            for (i, a) in self.actions.iter().enumerate() {
-                // On a collision the first action keeps the slot; the others are found by search.
-                table.entry(caseless_hash(a.name())).or_insert(i as u32);
-            }
-            table
-        });
-        let i = *table.get(&caseless_hash(action))? as usize;
-        if self.actions[i].name().eq_ignore_ascii_case(action) {
-            Some(i)
-        } else {
-            self.search(action)
-        }
+        self.by_name
+            .get_or_init(|| NameIndex::new(self.actions.iter().map(ActionInfo::name)))
+            .position(action)
     }
 
     /// The rank of each action (by position in [`Catalog::actions`]) in case-insensitive order of
@@ -298,7 +215,8 @@ impl Catalog {
         })
     }
 
-    /// [`Catalog::position`] by binary search.
+    /// [`Catalog::position`] by binary search, to check the index against.
+    #[cfg(test)]
     fn search(&self, action: &str) -> Option<usize> {
         let (prefix, _) = action.split_once(':')?;
         let slice = self.service_actions(prefix);

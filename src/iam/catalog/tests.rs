@@ -1,3 +1,4 @@
+use super::names::{ascii_lower_word, caseless_hash};
 use super::*;
 
 fn catalog() -> &'static Catalog {
@@ -365,7 +366,7 @@ fn caseless_hash_ignores_ascii_case_only() {
     assert_ne!(caseless_hash("abcdefgh"), caseless_hash("abcdefgh\0"));
     // Non-ASCII letters are not folded (neither does `eq_ignore_ascii_case`).
     assert_ne!(caseless_hash("x:\u{e9}"), caseless_hash("x:\u{c9}"));
-    // Few collisions over the catalog: each costs a binary search.
+    // Few collisions over the catalog: each costs the name index a longer probe.
     let c = catalog();
     let distinct: std::collections::HashSet<u64> = c
         .actions()

@@ -368,3 +368,27 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Issue 15: the grant counter remembers each document's grants by identity; over principals
+    /// that share documents (in any order, repeated, alone or with others), every count is the
+    /// one `granted_actions` computes from scratch.
+    #[test]
+    fn memoized_grant_counts_equal_fresh_ones_over_shared_documents(
+        pool in prop::collection::vec(document(), 1..6),
+        principals in prop::collection::vec(prop::collection::vec(0usize..6, 0..5), 1..12),
+    ) {
+        let c = Catalog::embedded();
+        let mut counter = crate::minimize::GrantCounter::new(c);
+        for picks in &principals {
+            let docs: Vec<&PolicyDocument> = picks.iter().map(|&i| &pool[i % pool.len()]).collect();
+            prop_assert_eq!(
+                counter.count(docs.iter().copied()),
+                granted_actions(docs.iter().copied(), c),
+                "documents {:?}", picks
+            );
+        }
+    }
+}
