@@ -16,6 +16,7 @@ use crate::iam::principal::{PolicyKind, PolicySource, Principal, PrincipalKind};
 use crate::usage::ObservedUsage;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Whether a principal's usage can drive minimizing, and if not, why.
 enum Usability<'u> {
@@ -124,17 +125,17 @@ fn union_usage<'u>(parts: &[&'u ObservedUsage]) -> Option<Cow<'u, ObservedUsage>
 /// A suggestion that leaves the document as it is, saying why.
 fn unchanged(
     policy: &PolicySource,
-    doc: &PolicyDocument,
+    doc: &Arc<PolicyDocument>,
     block_address: &str,
     note: String,
     expansions: &mut Expansions<'_>,
 ) -> PolicySuggestion {
-    let granted = granted_actions_cached([doc], expansions);
+    let granted = granted_actions_cached([&**doc], expansions);
     PolicySuggestion {
         policy_address: policy.address.clone(),
         block_address: block_address.to_string(),
-        current: doc.clone(),
-        suggested: Some(doc.clone()),
+        current: Arc::clone(doc),
+        suggested: Some(PolicyDocument::clone(doc)),
         statements: vec![StatementChange::Keep; doc.statements.len()],
         actions: Verdicts::default(),
         applicability: Applicability::Safe,
@@ -360,7 +361,7 @@ struct Site<'u> {
 /// The suggestion for one known policy document.
 fn suggest<'s>(
     policy: &PolicySource,
-    doc: &PolicyDocument,
+    doc: &Arc<PolicyDocument>,
     sites: &'s HashMap<String, Result<Site<'_>, String>>,
     indices: &mut HashMap<*const ObservedUsage, UsageIndex<'s>>,
     expansions: &mut Expansions<'static>,

@@ -232,9 +232,9 @@ fn replace_aws_managed(
                 .iter()
                 .find(|p| p.address == copy.address)
                 .and_then(|p| p.policies.iter().find(|o| o.arn.as_ref() == Some(arn)))
-                .and_then(|o| o.document.as_deref())
+                .and_then(|o| o.document.as_ref())
             {
-                s.current = original.clone();
+                s.current = std::sync::Arc::clone(original);
             }
             s.suggested = s.suggested.as_ref().map(aws_managed::join_by_scope);
             if let Some(doc) = s

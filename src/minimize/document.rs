@@ -895,7 +895,7 @@ pub fn minimize_document(
 ) -> Result<PolicySuggestion, MinimizeError> {
     let index = UsageIndex::new(usage, catalog);
     minimize_indexed(
-        current,
+        &Arc::new(current.clone()),
         before,
         &index,
         &mut Expansions::new(catalog),
@@ -905,7 +905,7 @@ pub fn minimize_document(
 
 /// [`minimize_document`] with the usage already indexed and a shared expansion cache.
 pub(super) fn minimize_indexed<'a, 'u>(
-    current: &'a PolicyDocument,
+    current: &'a Arc<PolicyDocument>,
     before: Option<&PolicyDocument>,
     index: &'a UsageIndex<'u>,
     expansions: &mut Expansions<'static>,
@@ -1182,7 +1182,7 @@ pub(super) fn minimize_indexed<'a, 'u>(
     Ok(PolicySuggestion {
         policy_address: String::new(),
         block_address: String::new(),
-        current: current.clone(),
+        current: Arc::clone(current),
         suggested,
         statements: changes,
         granted: actions.len(),

@@ -296,8 +296,8 @@ pub struct PolicySuggestion {
     /// Where the edit lands, without instance keys: the rendering `data.aws_iam_policy_document`
     /// when there is one, else the policy resource's block.
     pub block_address: String,
-    /// The document today (after this plan).
-    pub current: PolicyDocument,
+    /// The document today (after this plan), shared with the discovery it came from.
+    pub current: Arc<PolicyDocument>,
     /// The smaller document; `None` means nothing is left: detach the policy.
     pub suggested: Option<PolicyDocument>,
     /// One change per statement of `current`.

@@ -724,7 +724,7 @@ pub(crate) mod tests {
         PolicySuggestion {
             policy_address: address.into(),
             block_address: address.into(),
-            current: current.clone(),
+            current: current.clone().into(),
             suggested: Some(suggested.clone()),
             statements: vec![super::super::StatementChange::SetActions(actions)],
             actions: Default::default(),

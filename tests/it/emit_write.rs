@@ -82,7 +82,7 @@ fn edit(
             is_data,
             target: PolicyTarget::PolicyAttribute,
         },
-        current,
+        current: current.into(),
         suggested,
         statements,
         inline_overflow: None,

@@ -68,7 +68,7 @@ pub struct PolicyEdit {
     /// Where the document is written.
     pub location: PolicyLocation,
     /// The document as the plan has it.
-    pub current: PolicyDocument,
+    pub current: std::sync::Arc<PolicyDocument>,
     /// The document after the suggestion.
     pub suggested: PolicyDocument,
     /// One change per statement of `current`, in order.

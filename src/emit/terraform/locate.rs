@@ -55,7 +55,7 @@ pub fn policy_edits(analysis: &Analysis) -> Vec<PolicyEdit> {
             };
             edits.push(PolicyEdit {
                 location,
-                current: s.current.clone(),
+                current: std::sync::Arc::clone(&s.current),
                 suggested: suggested.clone(),
                 statements: s.statements.clone(),
                 inline_overflow: moving.get(&s.policy_address).cloned(),
