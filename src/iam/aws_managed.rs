@@ -484,18 +484,12 @@ mod tests {
     }
 
     fn aws_source(arn: &str, attachment: &str) -> PolicySource {
-        PolicySource {
-            address: arn.to_string(),
-            kind: PolicyKind::AwsManaged,
-            name: arn.rsplit('/').next().map(str::to_string),
-            arn: Some(arn.to_string()),
-            attachment: Some(attachment.to_string()),
-            via_group: None,
-            document: None,
-            before: None,
-            unknown_reason: Some(UnknownReason::AwsManagedNotResolved),
-            origin: None,
-        }
+        PolicySource::known_by_arn(
+            arn,
+            PolicyKind::AwsManaged,
+            attachment,
+            UnknownReason::AwsManagedNotResolved,
+        )
     }
 
     fn principal(address: &str, policies: Vec<PolicySource>) -> Principal {

@@ -196,6 +196,29 @@ pub struct PolicySource {
     pub origin: Option<PolicyOrigin>,
 }
 
+impl PolicySource {
+    /// A policy attached by `attachment` that the plan knows only by its ARN: no document, for `why`.
+    pub fn known_by_arn(
+        arn: &str,
+        kind: PolicyKind,
+        attachment: &str,
+        why: UnknownReason,
+    ) -> PolicySource {
+        PolicySource {
+            address: arn.to_string(),
+            kind,
+            name: arn.rsplit('/').next().map(str::to_string),
+            arn: Some(arn.to_string()),
+            attachment: Some(attachment.to_string()),
+            via_group: None,
+            document: None,
+            before: None,
+            unknown_reason: Some(why),
+            origin: None,
+        }
+    }
+}
+
 /// A risk flag computed from a principal's known documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

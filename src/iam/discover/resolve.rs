@@ -186,7 +186,7 @@ pub fn resolve(facts: Facts) -> Discovery {
     for a in &attachments {
         let targets = lookup(&a.principal);
         let source = match &a.policy {
-            PolicyRef::Arn(arn) if is_aws_managed(arn) => arn_only_source(
+            PolicyRef::Arn(arn) if is_aws_managed(arn) => PolicySource::known_by_arn(
                 arn,
                 PolicyKind::AwsManaged,
                 &a.address,
@@ -197,7 +197,7 @@ pub fn resolve(facts: Facts) -> Discovery {
                     Some(m) => managed_source(m, &a.address),
                     None => continue,
                 },
-                None => arn_only_source(
+                None => PolicySource::known_by_arn(
                     arn,
                     PolicyKind::Managed,
                     &a.address,
@@ -315,27 +315,6 @@ fn managed_use<'m>(
         managed.remove(addr).map(|m| ManagedUse::Last(Box::new(m)))
     } else {
         managed.get(addr).map(ManagedUse::Shared)
-    }
-}
-
-/// A policy attached by `attachment` that the plan knows only by its ARN: no document, for `why`.
-fn arn_only_source(
-    arn: &str,
-    kind: PolicyKind,
-    attachment: &str,
-    why: UnknownReason,
-) -> PolicySource {
-    PolicySource {
-        address: arn.to_string(),
-        kind,
-        name: arn.rsplit('/').next().map(str::to_string),
-        arn: Some(arn.to_string()),
-        attachment: Some(attachment.to_string()),
-        via_group: None,
-        document: None,
-        before: None,
-        unknown_reason: Some(why),
-        origin: None,
     }
 }
 
