@@ -1,6 +1,7 @@
 //! Loading a plan: bytes from a file or stdin, decoded from UTF-8 / UTF-8+BOM / UTF-16 (PowerShell),
 //! parsed into [`Plan`], with the format version checked.
 
+use super::mapped;
 use super::model::{Plan, with_strict_field_names};
 use super::split;
 use std::io::Read;
@@ -159,12 +160,12 @@ pub fn load_plan(path: &Path) -> Result<LoadedPlan, PlanError> {
                 path: shown.clone(),
                 source,
             })?;
-        buf
+        mapped::FileBytes::Read(buf)
     } else {
         if path.is_dir() {
             return Err(PlanError::IsDirectory { path: shown });
         }
-        std::fs::read(path).map_err(|source| PlanError::Io {
+        mapped::file_bytes(path, &shown, mapped::MAP_MIN_BYTES).map_err(|source| PlanError::Io {
             path: shown.clone(),
             source,
         })?

@@ -4,6 +4,7 @@
 //! This module knows nothing about IAM; `crate::iam` interprets the plan.
 
 pub mod load;
+mod mapped;
 pub mod model;
 mod split;
 
