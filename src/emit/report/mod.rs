@@ -266,9 +266,78 @@ pub struct PolicyReport {
     /// The group it is inherited from, if any.
     pub via_group: Option<String>,
     /// The IAM JSON document, or null when unknown (shared by the principals a policy reaches).
-    pub document: Option<Arc<serde_json::Value>>,
+    pub document: Option<DocumentJson>,
     /// Why the document is null.
     pub unknown_reason: Option<String>,
+}
+
+/// A policy's IAM JSON in a report, built from the discovered document only when something reads
+/// it (serializing the report, `--format json`): the text and Markdown reports never print it, and
+/// building every distinct document's JSON was about a tenth of a large plan's text `scan`. Clones
+/// share one value, built at most once.
+#[derive(Debug, Clone)]
+pub struct DocumentJson(Arc<LazyJson>);
+
+#[derive(Debug)]
+struct LazyJson {
+    /// What the JSON is built from; `None` for a report read back from its JSON.
+    document: Option<Arc<PolicyDocument>>,
+    json: std::sync::OnceLock<serde_json::Value>,
+}
+
+impl DocumentJson {
+    /// The JSON of `document`, built on first use.
+    pub fn of(document: Arc<PolicyDocument>) -> Self {
+        DocumentJson(Arc::new(LazyJson {
+            document: Some(document),
+            json: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// JSON already built (a report read back).
+    pub fn from_value(json: serde_json::Value) -> Self {
+        DocumentJson(Arc::new(LazyJson {
+            document: None,
+            json: std::sync::OnceLock::from(json),
+        }))
+    }
+
+    /// The document as JSON, keys in the author's order ([`PolicyDocument::to_value`]).
+    pub fn value(&self) -> &serde_json::Value {
+        self.0.json.get_or_init(|| match &self.0.document {
+            Some(document) => document.to_value(),
+            None => serde_json::Value::Null,
+        })
+    }
+
+    /// How many statements the JSON's `Statement` holds (one for a single object), without
+    /// building the JSON.
+    pub fn statement_count(&self) -> usize {
+        match (&self.0.document, self.0.json.get()) {
+            (_, Some(json)) => json
+                .get("Statement")
+                .map_or(0, |v| v.as_array().map_or(1, Vec::len)),
+            (Some(document), None) => document.statements.len(),
+            (None, None) => 0,
+        }
+    }
+
+    /// Whether two values share one JSON (the same policy reaching several principals).
+    pub fn ptr_eq(a: &DocumentJson, b: &DocumentJson) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl Serialize for DocumentJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DocumentJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(DocumentJson::from_value)
+    }
 }
 
 impl Report {
@@ -282,16 +351,14 @@ impl Report {
         use rayon::prelude::*;
         let catalog = crate::iam::catalog::Catalog::embedded();
         // A managed policy reaches many principals: its JSON is built once, by its address.
-        let mut first: HashMap<&str, &PolicyDocument> = HashMap::new();
+        let mut shared: SharedJson<'_> = HashMap::new();
         for s in discovery.principals.iter().flat_map(|p| &p.policies) {
             if let Some(doc) = &s.document {
-                first.entry(s.address.as_str()).or_insert(doc);
+                shared
+                    .entry(s.address.as_str())
+                    .or_insert_with(|| (&**doc, DocumentJson::of(Arc::clone(doc))));
             }
         }
-        let shared: HashMap<&str, (&PolicyDocument, Arc<serde_json::Value>)> = first
-            .into_par_iter()
-            .map(|(address, doc)| (address, (doc, Arc::new(doc.to_value()))))
-            .collect();
         let principals: Vec<PrincipalReport> = discovery
             .principals
             .par_iter()
@@ -329,7 +396,7 @@ impl Report {
 }
 
 /// Documents' JSON by policy address, with the document it was built from.
-type SharedJson<'d> = HashMap<&'d str, (&'d PolicyDocument, Arc<serde_json::Value>)>;
+type SharedJson<'d> = HashMap<&'d str, (&'d PolicyDocument, DocumentJson)>;
 
 fn principal_report<'d>(
     grants: &mut crate::minimize::GrantCounter<'_, 'd>,
@@ -362,10 +429,8 @@ fn policy_report(shared: &SharedJson<'_>, s: &PolicySource) -> PolicyReport {
         .as_ref()
         .map(|doc| match shared.get(s.address.as_str()) {
             // The same address holds the same document; compared anyway, which costs far less.
-            Some((built, json)) if std::ptr::eq(*built, &**doc) || **built == **doc => {
-                Arc::clone(json)
-            }
-            _ => Arc::new(doc.to_value()),
+            Some((built, json)) if std::ptr::eq(*built, &**doc) || **built == **doc => json.clone(),
+            _ => DocumentJson::of(Arc::clone(doc)),
         });
     PolicyReport {
         address: s.address.clone(),
@@ -516,12 +581,16 @@ mod tests {
         let json = |i: usize| report.principals[i].policies[0].document.clone().unwrap();
         for (i, p) in discovery.principals.iter().enumerate() {
             assert_eq!(
-                *json(i),
+                *json(i).value(),
                 p.policies[0].document.as_deref().unwrap().to_value()
             );
+            assert_eq!(
+                json(i).statement_count(),
+                DocumentJson::from_value(json(i).value().clone()).statement_count()
+            );
         }
-        assert!(Arc::ptr_eq(&json(0), &json(1)));
-        assert_ne!(json(0), json(2));
+        assert!(DocumentJson::ptr_eq(&json(0), &json(1)));
+        assert_ne!(json(0).value(), json(2).value());
         assert_eq!(report.principals[2].granted_actions, 1);
     }
 }

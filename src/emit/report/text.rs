@@ -76,9 +76,7 @@ pub fn render_scan(report: &Report, style: TextStyle, out: &mut impl Write) -> i
             for s in &p.policies {
                 let what = match (&s.document, &s.unknown_reason) {
                     (Some(doc), _) => {
-                        let n = doc
-                            .get("Statement")
-                            .map_or(0, |v| v.as_array().map_or(1, Vec::len));
+                        let n = doc.statement_count();
                         format!("{n} statement{}", if n == 1 { "" } else { "s" })
                     }
                     (None, Some(why)) => format!("document unknown: {why}"),
