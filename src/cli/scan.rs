@@ -7,9 +7,13 @@ use crate::plan::load_plan;
 
 /// Runs `scan`.
 pub fn run(settings: &Settings, args: &ScanSettings) -> anyhow::Result<ExitStatus> {
-    // The catalog (for granted counts) decodes on its own thread while the plan is read and parsed,
-    // as in `analyze`; its first use waits for it (it is a `OnceLock`).
-    std::thread::spawn(crate::iam::catalog::Catalog::embedded);
+    // The catalog (for granted counts) and the AWS-managed policy snapshot decode on their own
+    // thread while the plan is read and parsed, as in `analyze`; their first use waits for them
+    // (each is a `OnceLock`).
+    std::thread::spawn(|| {
+        crate::iam::catalog::Catalog::embedded();
+        crate::iam::aws_managed::AwsManagedPolicies::embedded();
+    });
     let loaded = load_plan(&args.plan)?;
     let mut discovery = crate::iam::discover(&loaded.plan);
     // The snapshot's documents count towards granted actions and risk flags like any other.
