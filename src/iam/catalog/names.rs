@@ -2,10 +2,11 @@
 //!
 //! Laid out for the minimizer and `scan`, which look up every literal action of every policy and
 //! every used action name, hundreds of thousands of them in random catalog order: a lookup reads
-//! one 8-byte slot of an open-addressed table and the candidate's name from one contiguous buffer.
-//! A general hash map of positions, checked against `ActionInfo::name`, touched four unrelated
-//! cache lines a lookup (control bytes, bucket, the `ActionInfo`, its boxed name), and missed the
-//! cache on most of them once the rest of a run had evicted the catalog.
+//! one 8-byte slot of an open-addressed table, then one record of a contiguous buffer holding the
+//! candidate's position, length and name together. A general hash map of positions, checked
+//! against `ActionInfo::name`, touched four unrelated cache lines a lookup (control bytes, bucket,
+//! the `ActionInfo`, its boxed name), and missed the cache on most of them once the rest of a run
+//! had evicted the catalog; a separate table of where each name starts was a third dependent miss.
 //!
 //! It owns the case-insensitive name hash too, and nothing else: [`super::Catalog`] builds the
 //! index on first use and answers with it.
@@ -55,31 +56,37 @@ pub(super) fn ascii_lower_word(w: u64) -> u64 {
     w | (upper >> 2)
 }
 
-/// A slot of [`NameIndex::slots`]: the high half of the name's hash and its catalog position.
+/// A slot of [`NameIndex::slots`]: the high half of the name's hash and where its record starts
+/// in [`NameIndex::records`].
 #[derive(Clone, Copy)]
 struct Slot {
     tag: u32,
-    position: u32,
+    record: u32,
 }
 
-/// The position stored in an empty slot.
+/// The record offset stored in an empty slot.
 const EMPTY: u32 = u32::MAX;
+
+/// Bytes before a record's name: its catalog position and its length, both `u32` little-endian.
+const HEADER: usize = 8;
 
 /// Catalog positions by case-insensitive name.
 pub(super) struct NameIndex {
     /// Open addressing with linear probing; a power of two at least twice the name count, so
     /// probes stay short and a missing name soon meets an empty slot.
     slots: Box<[Slot]>,
-    /// Every name, in position order, back to back.
-    names: Box<[u8]>,
-    /// Where the name at each position starts in `names`, and one past the last name.
-    starts: Box<[u32]>,
+    /// One record per name, in position order, back to back: position, length, then the name's
+    /// bytes. A slot leads straight to its record, so a look-up that misses the cache waits for
+    /// two lines (the slot's, the record's), not three.
+    records: Box<[u8]>,
+    /// Number of names.
+    len: usize,
 }
 
 impl std::fmt::Debug for NameIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NameIndex")
-            .field("names", &(self.starts.len() - 1))
+            .field("names", &self.len)
             .field("slots", &self.slots.len())
             .finish()
     }
@@ -105,30 +112,31 @@ impl NameIndex {
         let mut slots = vec![
             Slot {
                 tag: 0,
-                position: EMPTY,
+                record: EMPTY,
             };
             len
         ];
-        let mut bytes = Vec::with_capacity(names.clone().map(str::len).sum());
-        let mut starts = Vec::with_capacity(count + 1);
+        let mut records =
+            Vec::with_capacity(names.clone().map(|n| HEADER + n.len()).sum::<usize>());
         for (position, name) in names.enumerate() {
-            starts.push(bytes.len() as u32);
-            bytes.extend_from_slice(name.as_bytes());
+            let record = u32::try_from(records.len()).expect("catalog names fit in 4 GB");
+            records.extend_from_slice(&(position as u32).to_le_bytes());
+            records.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            records.extend_from_slice(name.as_bytes());
             let h = hash(name);
             let mut i = h as usize & mask;
-            while slots[i].position != EMPTY {
+            while slots[i].record != EMPTY {
                 i = (i + 1) & mask;
             }
             slots[i] = Slot {
                 tag: (h >> 32) as u32,
-                position: position as u32,
+                record,
             };
         }
-        starts.push(bytes.len() as u32);
         NameIndex {
             slots: slots.into_boxed_slice(),
-            names: bytes.into_boxed_slice(),
-            starts: starts.into_boxed_slice(),
+            records: records.into_boxed_slice(),
+            len: count,
         }
     }
 
@@ -146,24 +154,30 @@ impl NameIndex {
         let mut i = h as usize & mask;
         loop {
             let slot = self.slots[i];
-            if slot.position == EMPTY {
+            if slot.record == EMPTY {
                 return None;
             }
-            if slot.tag == tag
-                && self
-                    .name(slot.position)
-                    .eq_ignore_ascii_case(name.as_bytes())
-            {
-                return Some(slot.position as usize);
+            if slot.tag == tag {
+                let (position, candidate) = self.record(slot.record);
+                if candidate.eq_ignore_ascii_case(name.as_bytes()) {
+                    return Some(position as usize);
+                }
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// The bytes of the name at `position`.
-    fn name(&self, position: u32) -> &[u8] {
-        let p = position as usize;
-        &self.names[self.starts[p] as usize..self.starts[p + 1] as usize]
+    /// The position and name bytes of the record at `offset`.
+    #[inline]
+    fn record(&self, offset: u32) -> (u32, &[u8]) {
+        let at = offset as usize;
+        let word = |i: usize| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&self.records[i..i + 4]);
+            u32::from_le_bytes(b)
+        };
+        let (position, len) = (word(at), word(at + 4) as usize);
+        (position, &self.records[at + HEADER..at + HEADER + len])
     }
 }
 
