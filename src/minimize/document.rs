@@ -206,10 +206,78 @@ pub(super) struct Scratch {
     pub(super) on_any: Marks,
 }
 
+/// The catalog positions of the `Action` elements of the documents last expanded for a risk
+/// profile (one principal's), so that minimizing the same documents right after does not look each
+/// literal up in the catalog again.
+///
+/// The risk profile meets every literal first, when it is not in the cache; the second look-up
+/// hashed and compared the name again. Keyed by the document's address: the documents outlive the
+/// run (they are borrowed from the principals), and each entry also checks the statement's length.
+#[derive(Default)]
+pub(super) struct LiteralMemo {
+    /// The documents recorded, and where each one's statements start in `statements`.
+    docs: Vec<(*const PolicyDocument, usize)>,
+    /// Per statement of those documents: where its elements start in `elements`, and how many
+    /// there are (zero for a statement without an `Allow` `Action` list).
+    statements: Vec<(u32, u32)>,
+    /// Per element: a catalog position, [`LiteralMemo::UNKNOWN`] or [`LiteralMemo::WILDCARD`].
+    elements: Vec<u32>,
+}
+
+impl LiteralMemo {
+    /// A literal the catalog does not know.
+    const UNKNOWN: u32 = u32::MAX;
+    /// A wildcard: expanded through the cache, as it always is.
+    const WILDCARD: u32 = u32::MAX - 1;
+
+    /// Forgets every document (the buffers are kept).
+    pub(super) fn clear(&mut self) {
+        self.docs.clear();
+        self.statements.clear();
+        self.elements.clear();
+    }
+
+    /// Starts recording `doc`.
+    pub(super) fn begin(&mut self, doc: &PolicyDocument) {
+        self.docs
+            .push((doc as *const PolicyDocument, self.statements.len()));
+    }
+
+    /// Starts recording the next statement of the current document.
+    pub(super) fn statement(&mut self) {
+        self.statements.push((self.elements.len() as u32, 0));
+    }
+
+    /// Records the next element of the current statement.
+    pub(super) fn element(&mut self, text: &str, expanded: &Expanded) {
+        self.elements.push(match expanded {
+            Expanded::One(i) => {
+                debug_assert!(*i < Self::WILDCARD);
+                *i
+            }
+            Expanded::Many(_) => Self::WILDCARD,
+            Expanded::Nothing if has_wildcard(text) => Self::WILDCARD,
+            Expanded::Nothing => Self::UNKNOWN,
+        });
+        if let Some(last) = self.statements.last_mut() {
+            last.1 += 1;
+        }
+    }
+
+    /// The recorded elements of statement `index` of `doc`, when recorded with `len` elements.
+    fn elements(&self, doc: &PolicyDocument, index: usize, len: usize) -> Option<&[u32]> {
+        let key = doc as *const PolicyDocument;
+        let &(_, first) = self.docs.iter().find(|(d, _)| *d == key)?;
+        let &(start, n) = self.statements.get(first + index)?;
+        (n as usize == len).then(|| &self.elements[start as usize..start as usize + len])
+    }
+}
+
 /// The expansion cache and the reusable sets of one run, shared by every document of it.
 pub(super) struct Expansions<'c> {
     pub(super) cache: PatternCache<'c>,
     pub(super) scratch: Scratch,
+    pub(super) memo: LiteralMemo,
 }
 
 impl<'c> Expansions<'c> {
@@ -221,6 +289,7 @@ impl<'c> Expansions<'c> {
                 wildcards: HashMap::default(),
             },
             scratch: Scratch::default(),
+            memo: LiteralMemo::default(),
         }
     }
 
@@ -329,7 +398,7 @@ pub(super) fn granted_actions_cached<'d>(
     docs: impl IntoIterator<Item = &'d PolicyDocument>,
     expansions: &mut Expansions<'_>,
 ) -> usize {
-    let Expansions { cache, scratch } = expansions;
+    let Expansions { cache, scratch, .. } = expansions;
     let marks = &mut scratch.granted;
     marks.clear(cache.catalog.len());
     let mut known = 0;
@@ -948,7 +1017,11 @@ pub(super) fn minimize_indexed<'a, 'u>(
     let catalog = expansions.catalog();
     let len = catalog.len();
     let usage = index.usage;
-    let Expansions { cache, scratch } = expansions;
+    let Expansions {
+        cache,
+        scratch,
+        memo,
+    } = expansions;
     let Scratch {
         judged,
         verdicts,
@@ -1009,8 +1082,13 @@ pub(super) fn minimize_indexed<'a, 'u>(
             }
         } else {
             patterns = Vec::new();
-            for text in &list.values {
-                let expanded = cache.expand(text);
+            let memo = memo.elements(current, i, list.values.len());
+            for (j, text) in list.values.iter().enumerate() {
+                let expanded = match memo.map(|m| m[j]) {
+                    Some(LiteralMemo::UNKNOWN) => Expanded::Nothing,
+                    Some(LiteralMemo::WILDCARD) | None => cache.expand(text),
+                    Some(position) => Expanded::One(position),
+                };
                 let ids = expanded.ids();
                 if ids.is_empty() {
                     unknown_verdicts

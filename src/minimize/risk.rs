@@ -54,15 +54,26 @@ impl RiskProfile {
         expansions: &mut Expansions<'_>,
     ) -> RiskProfile {
         let catalog = expansions.catalog();
-        let Expansions { cache, scratch } = expansions;
+        let Expansions {
+            cache,
+            scratch,
+            memo,
+        } = expansions;
         let (granted, on_any) = (&mut scratch.granted, &mut scratch.on_any);
+        // The literals' positions are kept for minimizing these documents next.
+        memo.clear();
         granted.clear(catalog.len());
         on_any.clear(catalog.len());
         let actions = catalog.actions();
         // Counted as each action is first met: no list of the granted actions is kept.
         let mut profile = RiskProfile::default();
         for doc in docs {
-            for st in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
+            memo.begin(doc);
+            for st in &doc.statements {
+                memo.statement();
+                if st.effect != Effect::Allow {
+                    continue;
+                }
                 let any_resource = match &st.resource {
                     Some(ResourceSpec::Resource(r)) => r.values.iter().any(|v| v == "*"),
                     Some(ResourceSpec::NotResource(_)) | None => true,
@@ -70,7 +81,7 @@ impl RiskProfile {
                 if let Some(ActionSpec::Action(l)) = &st.action {
                     profile.full_admin |= any_resource && l.values.iter().any(|v| v == "*");
                 }
-                cache.grants(st, |id| {
+                let mut count = |id: u32| {
                     let action = &actions[id as usize];
                     if granted.insert(id) {
                         profile.count_granted(action);
@@ -81,7 +92,21 @@ impl RiskProfile {
                     {
                         profile.permissions_management_on_any += 1;
                     }
-                });
+                };
+                match &st.action {
+                    // What `PatternCache::grants` does, each element recorded on the way.
+                    Some(ActionSpec::Action(l)) => {
+                        for text in &l.values {
+                            let expanded = cache.expand(text);
+                            memo.element(text, &expanded);
+                            expanded.ids().iter().for_each(|&id| count(id));
+                        }
+                    }
+                    Some(ActionSpec::NotAction(_)) => {
+                        cache.grants(st, count);
+                    }
+                    None => {}
+                }
             }
         }
         profile
