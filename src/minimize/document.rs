@@ -228,7 +228,7 @@ impl LiteralMemo {
     /// A literal the catalog does not know.
     const UNKNOWN: u32 = u32::MAX;
     /// A wildcard: expanded through the cache, as it always is.
-    const WILDCARD: u32 = u32::MAX - 1;
+    pub(super) const WILDCARD: u32 = u32::MAX - 1;
 
     /// Forgets every document (the buffers are kept).
     pub(super) fn clear(&mut self) {
@@ -248,20 +248,15 @@ impl LiteralMemo {
         self.statements.push((self.elements.len() as u32, 0));
     }
 
-    /// Records the next element of the current statement.
-    pub(super) fn element(&mut self, text: &str, expanded: &Expanded) {
-        self.elements.push(match expanded {
-            Expanded::One(i) => {
-                debug_assert!(*i < Self::WILDCARD);
-                *i
-            }
-            Expanded::Many(_) => Self::WILDCARD,
-            Expanded::Nothing if has_wildcard(text) => Self::WILDCARD,
-            Expanded::Nothing => Self::UNKNOWN,
-        });
+    /// Room for the `n` elements of the current statement, each [`LiteralMemo::UNKNOWN`] until
+    /// set to a position or [`LiteralMemo::WILDCARD`].
+    pub(super) fn elements_of_statement(&mut self, n: usize) -> &mut [u32] {
+        let start = self.elements.len();
+        self.elements.resize(start + n, Self::UNKNOWN);
         if let Some(last) = self.statements.last_mut() {
-            last.1 += 1;
+            last.1 = n as u32;
         }
+        &mut self.elements[start..]
     }
 
     /// The recorded elements of statement `index` of `doc`, when recorded with `len` elements.
@@ -488,18 +483,23 @@ impl<'a> UsageIndex<'a> {
         let mut used_unknown = Vec::new();
         // Walked in name order, so the action named as the need is the same on every run.
         let mut needed_by = HashMap::default();
-        for name in usage.actions.keys() {
-            let Some(user) = catalog.position(name) else {
-                used_unknown.push(name.as_str());
-                continue;
-            };
-            used.insert(user);
-            for dep in catalog.actions()[user].dependent_actions() {
-                if let Some(d) = catalog.position(dep) {
-                    needed_by.entry(d as u32).or_insert(user as u32);
+        // Looked up in batches: the names are in random catalog order, their misses overlap.
+        catalog.each_position(
+            usage.actions.keys().map(String::as_str),
+            |name| name,
+            |name, user| {
+                let Some(user) = user else {
+                    used_unknown.push(name);
+                    return;
+                };
+                used.insert(user);
+                for dep in catalog.actions()[user].dependent_actions() {
+                    if let Some(d) = catalog.position(dep) {
+                        needed_by.entry(d as u32).or_insert(user as u32);
+                    }
                 }
-            }
-        }
+            },
+        );
         let data_event_types = usage
             .data_event_types
             .iter()

@@ -3,7 +3,8 @@
 //! Unlike the syntactic flags of `crate::iam::risk`, this expands every `Allow` against the catalog,
 //! so `iam:*`, `NotAction` and `*` count for what they really grant.
 
-use super::document::Expansions;
+use super::document::{Expansions, LiteralMemo};
+use crate::iam::action::has_wildcard;
 use crate::iam::catalog::{AccessLevel, ActionInfo, Catalog, RiskCategory};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
 use serde::Serialize;
@@ -95,11 +96,27 @@ impl RiskProfile {
                 };
                 match &st.action {
                     // What `PatternCache::grants` does, each element recorded on the way.
+                    // What `PatternCache::grants` does (the order does not change the counts),
+                    // each element's position remembered.
                     Some(ActionSpec::Action(l)) => {
-                        for text in &l.values {
-                            let expanded = cache.expand(text);
-                            memo.element(text, &expanded);
-                            expanded.ids().iter().for_each(|&id| count(id));
+                        let remembered = memo.elements_of_statement(l.values.len());
+                        // The literals together: their catalog look-ups miss the cache together.
+                        let literals = l.values.iter().enumerate();
+                        catalog.each_position(
+                            literals.filter(|(_, t)| !has_wildcard(t)),
+                            |(_, t)| t.as_str(),
+                            |(j, _), position| {
+                                if let Some(p) = position {
+                                    remembered[j] = p as u32;
+                                    count(p as u32);
+                                }
+                            },
+                        );
+                        for (j, text) in l.values.iter().enumerate() {
+                            if has_wildcard(text) {
+                                remembered[j] = LiteralMemo::WILDCARD;
+                                cache.expand(text).ids().iter().for_each(|&id| count(id));
+                            }
                         }
                     }
                     Some(ActionSpec::NotAction(_)) => {

@@ -184,9 +184,28 @@ impl Catalog {
     /// A hash lookup in an index built on first use (`names.rs`: one slot and one contiguous
     /// name buffer read per lookup).
     pub fn position(&self, action: &str) -> Option<usize> {
+        self.name_index().position(action)
+    }
+
+    /// [`Catalog::position`] of many names, in order: `f` gets each item and the position of the
+    /// name `name` reads from it.
+    ///
+    /// For names in random catalog order, as a policy's literals and a usage's actions are: the
+    /// index is looked into for a batch of names before any is compared, so the cache misses of
+    /// the batch overlap instead of following one another.
+    pub fn each_position<T: Copy>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        name: impl Fn(&T) -> &str,
+        f: impl FnMut(T, Option<usize>),
+    ) {
+        self.name_index().each_position(items, name, f);
+    }
+
+    /// The name index, built on first use.
+    fn name_index(&self) -> &NameIndex {
         self.by_name
             .get_or_init(|| NameIndex::new(self.actions.iter().map(ActionInfo::name)))
-            .position(action)
     }
 
     /// The rank of each action (by position in [`Catalog::actions`]) in case-insensitive order of

@@ -64,6 +64,9 @@ struct Slot {
     record: u32,
 }
 
+/// Names [`NameIndex::each_position`] looks up together.
+const BATCH: usize = 16;
+
 /// The record offset stored in an empty slot.
 const EMPTY: u32 = u32::MAX;
 
@@ -146,14 +149,62 @@ impl NameIndex {
         self.find(name, caseless_hash(name))
     }
 
+    /// The position of each item's name (`name` reads it), in order, given to `f` with the item.
+    ///
+    /// In batches of [`BATCH`]: every name of a batch is hashed and its first slot loaded before
+    /// any is compared. Those loads do not depend on one another, so when they miss the cache
+    /// they are waited for together; one name at a time, each waited for its slot, then its
+    /// record, before the next could start.
+    pub(super) fn each_position<T: Copy>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        name: impl Fn(&T) -> &str,
+        f: impl FnMut(T, Option<usize>),
+    ) {
+        self.each_position_under(caseless_hash, items, name, f);
+    }
+
+    /// [`NameIndex::each_position`] under the index's `hash` (see [`NameIndex::with_hash`]).
+    fn each_position_under<T: Copy>(
+        &self,
+        hash: impl Fn(&str) -> u64,
+        items: impl IntoIterator<Item = T>,
+        name: impl Fn(&T) -> &str,
+        mut f: impl FnMut(T, Option<usize>),
+    ) {
+        let mask = self.slots.len() - 1;
+        let mut items = items.into_iter();
+        loop {
+            let mut batch: [Option<(T, u64, Slot)>; BATCH] = [None; BATCH];
+            let mut n = 0;
+            for item in items.by_ref().take(BATCH) {
+                let h = hash(name(&item));
+                batch[n] = Some((item, h, self.slots[h as usize & mask]));
+                n += 1;
+            }
+            for (item, h, slot) in batch[..n].iter().flatten().copied() {
+                f(item, self.find_from(name(&item), h, slot));
+            }
+            if n < BATCH {
+                return;
+            }
+        }
+    }
+
     /// The position of `name`, whose hash under the index's hash is `h`.
     #[inline]
     fn find(&self, name: &str, h: u64) -> Option<usize> {
+        self.find_from(name, h, self.slots[h as usize & (self.slots.len() - 1)])
+    }
+
+    /// [`NameIndex::find`] with the first slot of the probe already loaded.
+    #[inline]
+    fn find_from(&self, name: &str, h: u64, first: Slot) -> Option<usize> {
         let tag = (h >> 32) as u32;
         let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
+        let mut slot = first;
         loop {
-            let slot = self.slots[i];
             if slot.record == EMPTY {
                 return None;
             }
@@ -164,6 +215,7 @@ impl NameIndex {
                 }
             }
             i = (i + 1) & mask;
+            slot = self.slots[i];
         }
     }
 
@@ -205,6 +257,55 @@ mod tests {
         }
         for missing in ["s3:GetObjec", "s3:GetObjectX", "", "a:C", "iam:PassRole "] {
             assert_eq!(find(missing), None, "{missing}");
+        }
+    }
+
+    /// Names looked up in batches (more than one batch, a partial last one, repeats, misses,
+    /// colliding hashes) get the positions looked up one at a time, in order.
+    #[test]
+    fn batched_lookups_equal_single_ones_in_order() {
+        let index = NameIndex::new(NAMES.iter().copied());
+        let collide = |n: &str| (n.len() % 3) as u64 + 14;
+        let colliding = NameIndex::with_hash(NAMES.iter().copied(), collide);
+        let mut asked: Vec<String> = Vec::new();
+        for round in 0..7 {
+            for name in NAMES {
+                asked.push(if round % 2 == 0 {
+                    name.to_ascii_uppercase()
+                } else {
+                    name.to_string()
+                });
+            }
+            asked.push(format!("missing:Name{round}"));
+        }
+        assert!(asked.len() > 2 * BATCH && asked.len() % BATCH != 0);
+        for n in [0, 1, BATCH - 1, BATCH, BATCH + 1, asked.len()] {
+            let mut got = Vec::new();
+            index.each_position(
+                asked[..n].iter().enumerate(),
+                |(_, a)| a,
+                |(i, _), p| got.push((i, p)),
+            );
+            let want: Vec<(usize, Option<usize>)> = asked[..n]
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (i, index.position(a)))
+                .collect();
+            assert_eq!(got, want, "first {n}");
+            assert!(want.iter().any(|(_, p)| p.is_some()) || n == 0);
+        }
+        // Under one probe chain every batched answer must still come from comparing names.
+        let mut got = Vec::new();
+        colliding.each_position_under(
+            collide,
+            asked.iter(),
+            |a| a,
+            |a, p| got.push((a.clone(), p)),
+        );
+        assert_eq!(got.len(), asked.len());
+        for (a, p) in got {
+            assert_eq!(p, colliding.find(&a, collide(&a)), "{a}");
+            assert_eq!(p, index.position(&a), "{a}");
         }
     }
 
