@@ -493,10 +493,8 @@ impl<'a> UsageIndex<'a> {
                     return;
                 };
                 used.insert(user);
-                for dep in catalog.actions()[user].dependent_actions() {
-                    if let Some(d) = catalog.position(dep) {
-                        needed_by.entry(d as u32).or_insert(user as u32);
-                    }
+                for &d in catalog.dependent_positions(user) {
+                    needed_by.entry(d).or_insert(user as u32);
                 }
             },
         );
@@ -591,14 +589,16 @@ fn data_event_bit(t: DataEventType) -> u16 {
 enum Reason {
     Used,
     /// By the allowlist pattern at this index of `KeepRules::allow`.
-    Allowlisted(usize),
+    // `u32` payloads keep a `Verdict` at 12 bytes: the per-run array of them has one per catalog
+    // action and is read in random order (an allowlist or trust table never nears 2^32 rows).
+    Allowlisted(u32),
     ServiceLeftAlone,
     NewInPlan,
     NeverLogged,
     /// Listed among the dependent actions of the used action at this catalog position.
     NeededBy(u32),
     /// Exercised by the trusted service of this row of `Judge::exercised`.
-    ExercisedBy(usize),
+    ExercisedBy(u32),
     /// Removed: permission-only, and nothing the principal did needs it.
     PermissionOnlyNotNeeded,
     DataEventNotSeen,
@@ -623,6 +623,9 @@ struct Verdict {
     kind: Option<KeepReason>,
     reason: Reason,
 }
+
+// One per catalog action in `Scratch::verdicts`, read in random order: kept small.
+const _: () = assert!(std::mem::size_of::<Verdict>() <= 12);
 
 impl Default for Verdict {
     fn default() -> Self {
@@ -755,7 +758,7 @@ impl<'a, 'u> Judge<'a, 'u> {
             return keep(KeepReason::Used, Reason::Used);
         }
         if let Some(i) = self.rules.allow.iter().position(|p| p.matches(info.name())) {
-            return keep(KeepReason::Allowlisted, Reason::Allowlisted(i));
+            return keep(KeepReason::Allowlisted, Reason::Allowlisted(i as u32));
         }
         let service = || info.service().to_ascii_lowercase();
         if !self.rules.leave_alone.is_empty() && self.rules.leave_alone.contains(&service()) {
@@ -794,7 +797,10 @@ impl<'a, 'u> Judge<'a, 'u> {
                     .iter()
                     .position(|r| r.pattern.matches(info.name()))
                 {
-                    return keep(KeepReason::NeededByTrustedService, Reason::ExercisedBy(row));
+                    return keep(
+                        KeepReason::NeededByTrustedService,
+                        Reason::ExercisedBy(row as u32),
+                    );
                 }
                 return Verdict {
                     keep: false,
@@ -871,8 +877,15 @@ impl<'a, 'u> Judge<'a, 'u> {
         };
         let reason: Arc<str> = match v.reason {
             Reason::Used => Arc::clone(&self.index.used_reason),
+            // Keyed by the pattern's index (in the reason), written once per document.
             Reason::Allowlisted(i) => {
-                format!("allowlisted by `{}` in .iamtrim.toml", self.rules.allow[i]).into()
+                Arc::clone(sentences.entry((v.reason, "")).or_insert_with(|| {
+                    format!(
+                        "allowlisted by `{}` in .iamtrim.toml",
+                        self.rules.allow[i as usize]
+                    )
+                    .into()
+                }))
             }
             Reason::ServiceLeftAlone => per_service(v.reason, |s| {
                 format!("service `{s}` is left alone in .iamtrim.toml")
@@ -889,13 +902,16 @@ impl<'a, 'u> Judge<'a, 'u> {
                     .into()
                 }))
             }
+            // Keyed by the row (in the reason), written once per document.
             Reason::ExercisedBy(row) => {
-                let row = self.exercised[row];
-                format!(
-                    "permission-only; the trust policy lets in {} ({})",
-                    row.service, row.why
-                )
-                .into()
+                Arc::clone(sentences.entry((v.reason, "")).or_insert_with(|| {
+                    let row = self.exercised[row as usize];
+                    format!(
+                        "permission-only; the trust policy lets in {} ({})",
+                        row.service, row.why
+                    )
+                    .into()
+                }))
             }
             Reason::PermissionOnlyNotNeeded => Arc::clone(&PERMISSION_ONLY_NOT_NEEDED),
             // One sentence per data-event type, keyed by its name.
