@@ -585,12 +585,12 @@ fn data_event_bit(t: DataEventType) -> u16 {
 }
 
 /// Why a verdict is what it is, as data; the sentence is rendered once per action at the end.
+// `u32` payloads keep a `Verdict` at 12 bytes: the per-run array of them has one per catalog
+// action and is read in random order (an allowlist or trust table never nears 2^32 rows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Reason {
     Used,
     /// By the allowlist pattern at this index of `KeepRules::allow`.
-    // `u32` payloads keep a `Verdict` at 12 bytes: the per-run array of them has one per catalog
-    // action and is read in random order (an allowlist or trust table never nears 2^32 rows).
     Allowlisted(u32),
     ServiceLeftAlone,
     NewInPlan,
@@ -685,9 +685,8 @@ struct Judge<'a, 'u> {
     /// The permission-only actions the trusted services exercise.
     exercised: Vec<&'static ExercisedAction>,
     /// Services an Allow statement of the current document names (`kinesis:PutRecord`, `s3:*`),
-    /// as opposed to reaching them only through `*` or `NotAction`.
-    /// Built on first need, like `UsageIndex::used_services`.
-    /// Asked on first need, per service (the catalog's spelling), and remembered.
+    /// as opposed to reaching them only through `*` or `NotAction`: asked on first need, per
+    /// service (the catalog's spelling), and remembered.
     named_services: RefCell<Vec<(&'static str, bool)>>,
     current: &'a PolicyDocument,
 }

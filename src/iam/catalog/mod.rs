@@ -186,8 +186,8 @@ impl Catalog {
 
     /// Where the action named `action` (any case) sits in [`Catalog::actions`].
     ///
-    /// A hash lookup in an index built on first use (`names.rs`: one slot and one contiguous
-    /// name buffer read per lookup).
+    /// A hash lookup in an index built on first use (`names.rs`: one slot and the record it
+    /// points to, position, length and name together, read per lookup).
     pub fn position(&self, action: &str) -> Option<usize> {
         self.name_index().position(action)
     }
