@@ -14,7 +14,7 @@ use crate::iam::catalog::{
 };
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec, Statement};
 use crate::usage::ObservedUsage;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::{Arc, LazyLock};
@@ -200,16 +200,79 @@ pub(super) struct Scratch {
     /// actions, and the document's actions by name rank: buffers kept between documents.
     doc_ids: Vec<u32>,
     statement_ids: Vec<u32>,
-    ranked: Vec<(u32, u32)>,
+    ranked: Vec<u64>,
     /// Risk ranking: actions granted, and granted on every resource.
     pub(super) granted: Marks,
     pub(super) on_any: Marks,
+}
+
+/// The catalog positions of the `Action` elements of the documents last expanded for a risk
+/// profile (one principal's), so that minimizing the same documents right after does not look each
+/// literal up in the catalog again.
+///
+/// The risk profile meets every literal first, when it is not in the cache; the second look-up
+/// hashed and compared the name again. Keyed by the document's address: the documents outlive the
+/// run (they are borrowed from the principals), and each entry also checks the statement's length.
+#[derive(Default)]
+pub(super) struct LiteralMemo {
+    /// The documents recorded, and where each one's statements start in `statements`.
+    docs: Vec<(*const PolicyDocument, usize)>,
+    /// Per statement of those documents: where its elements start in `elements`, and how many
+    /// there are (zero for a statement without an `Allow` `Action` list).
+    statements: Vec<(u32, u32)>,
+    /// Per element: a catalog position, [`LiteralMemo::UNKNOWN`] or [`LiteralMemo::WILDCARD`].
+    elements: Vec<u32>,
+}
+
+impl LiteralMemo {
+    /// A literal the catalog does not know.
+    const UNKNOWN: u32 = u32::MAX;
+    /// A wildcard: expanded through the cache, as it always is.
+    pub(super) const WILDCARD: u32 = u32::MAX - 1;
+
+    /// Forgets every document (the buffers are kept).
+    pub(super) fn clear(&mut self) {
+        self.docs.clear();
+        self.statements.clear();
+        self.elements.clear();
+    }
+
+    /// Starts recording `doc`.
+    pub(super) fn begin(&mut self, doc: &PolicyDocument) {
+        self.docs
+            .push((doc as *const PolicyDocument, self.statements.len()));
+    }
+
+    /// Starts recording the next statement of the current document.
+    pub(super) fn statement(&mut self) {
+        self.statements.push((self.elements.len() as u32, 0));
+    }
+
+    /// Room for the `n` elements of the current statement, each [`LiteralMemo::UNKNOWN`] until
+    /// set to a position or [`LiteralMemo::WILDCARD`].
+    pub(super) fn elements_of_statement(&mut self, n: usize) -> &mut [u32] {
+        let start = self.elements.len();
+        self.elements.resize(start + n, Self::UNKNOWN);
+        if let Some(last) = self.statements.last_mut() {
+            last.1 = n as u32;
+        }
+        &mut self.elements[start..]
+    }
+
+    /// The recorded elements of statement `index` of `doc`, when recorded with `len` elements.
+    fn elements(&self, doc: &PolicyDocument, index: usize, len: usize) -> Option<&[u32]> {
+        let key = doc as *const PolicyDocument;
+        let &(_, first) = self.docs.iter().find(|(d, _)| *d == key)?;
+        let &(start, n) = self.statements.get(first + index)?;
+        (n as usize == len).then(|| &self.elements[start as usize..start as usize + len])
+    }
 }
 
 /// The expansion cache and the reusable sets of one run, shared by every document of it.
 pub(super) struct Expansions<'c> {
     pub(super) cache: PatternCache<'c>,
     pub(super) scratch: Scratch,
+    pub(super) memo: LiteralMemo,
 }
 
 impl<'c> Expansions<'c> {
@@ -221,6 +284,7 @@ impl<'c> Expansions<'c> {
                 wildcards: HashMap::default(),
             },
             scratch: Scratch::default(),
+            memo: LiteralMemo::default(),
         }
     }
 
@@ -329,7 +393,7 @@ pub(super) fn granted_actions_cached<'d>(
     docs: impl IntoIterator<Item = &'d PolicyDocument>,
     expansions: &mut Expansions<'_>,
 ) -> usize {
-    let Expansions { cache, scratch } = expansions;
+    let Expansions { cache, scratch, .. } = expansions;
     let marks = &mut scratch.granted;
     marks.clear(cache.catalog.len());
     let mut known = 0;
@@ -419,18 +483,21 @@ impl<'a> UsageIndex<'a> {
         let mut used_unknown = Vec::new();
         // Walked in name order, so the action named as the need is the same on every run.
         let mut needed_by = HashMap::default();
-        for name in usage.actions.keys() {
-            let Some(user) = catalog.position(name) else {
-                used_unknown.push(name.as_str());
-                continue;
-            };
-            used.insert(user);
-            for dep in catalog.actions()[user].dependent_actions() {
-                if let Some(d) = catalog.position(dep) {
-                    needed_by.entry(d as u32).or_insert(user as u32);
+        // Looked up in batches: the names are in random catalog order, their misses overlap.
+        catalog.each_position(
+            usage.actions.keys().map(String::as_str),
+            |name| name,
+            |name, user| {
+                let Some(user) = user else {
+                    used_unknown.push(name);
+                    return;
+                };
+                used.insert(user);
+                for &d in catalog.dependent_positions(user) {
+                    needed_by.entry(d).or_insert(user as u32);
                 }
-            }
-        }
+            },
+        );
         let data_event_types = usage
             .data_event_types
             .iter()
@@ -483,9 +550,19 @@ impl<'a> UsageIndex<'a> {
     }
 }
 
-/// The services the Allow statements of `doc` name in an `Action` pattern without a wildcard in
-/// the service part (`s3:*` names `s3`; `*`, `s3*:Get*` and `NotAction` name none), any case.
-fn named_services(doc: &PolicyDocument) -> HashSet<Caseless<'_>, foldhash::fast::RandomState> {
+/// True when an Allow statement of `doc` names `service` (no wildcard in it) in an `Action`
+/// pattern without a wildcard in the service part (`s3:*` names `s3`; `*`, `s3*:Get*` and
+/// `NotAction` name none), in any case.
+///
+/// A scan per question: only data events of types the source did not log ask, so a document is
+/// asked about its few data-event services, and a scan comparing a prefix costs less than
+/// hashing every pattern's service into a set.
+fn names_service(doc: &PolicyDocument, service: &str) -> bool {
+    // A service part with a wildcard names nothing (the catalog refuses `:` in a prefix).
+    if service.contains(['*', '?']) {
+        return false;
+    }
+    let n = service.len();
     doc.statements
         .iter()
         .filter(|st| st.effect == Effect::Allow)
@@ -494,10 +571,11 @@ fn named_services(doc: &PolicyDocument) -> HashSet<Caseless<'_>, foldhash::fast:
             _ => None,
         })
         .flatten()
-        .filter_map(|p| p.split_once(':'))
-        .filter(|(service, _)| !service.contains(['*', '?']))
-        .map(|(service, _)| Caseless(service))
-        .collect()
+        .any(|p| {
+            // The text before the first `:` is `service` (which has no `:`), in any case.
+            let p = p.as_bytes();
+            p.len() > n && p[n] == b':' && p[..n].eq_ignore_ascii_case(service.as_bytes())
+        })
 }
 
 /// The bit of `t` in `UsageIndex::data_event_types`.
@@ -507,18 +585,20 @@ fn data_event_bit(t: DataEventType) -> u16 {
 }
 
 /// Why a verdict is what it is, as data; the sentence is rendered once per action at the end.
+// `u32` payloads keep a `Verdict` at 12 bytes: the per-run array of them has one per catalog
+// action and is read in random order (an allowlist or trust table never nears 2^32 rows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Reason {
     Used,
     /// By the allowlist pattern at this index of `KeepRules::allow`.
-    Allowlisted(usize),
+    Allowlisted(u32),
     ServiceLeftAlone,
     NewInPlan,
     NeverLogged,
     /// Listed among the dependent actions of the used action at this catalog position.
     NeededBy(u32),
     /// Exercised by the trusted service of this row of `Judge::exercised`.
-    ExercisedBy(usize),
+    ExercisedBy(u32),
     /// Removed: permission-only, and nothing the principal did needs it.
     PermissionOnlyNotNeeded,
     DataEventNotSeen,
@@ -532,7 +612,8 @@ enum Reason {
     NotUsed,
 }
 
-/// The per-service sentences of one document, by reason and the catalog's service prefix.
+/// The sentences of one document written once and shared: by reason and the catalog's service
+/// prefix (or the data-event type's name, or nothing when the reason says it all).
 type Sentences = HashMap<(Reason, &'static str), Arc<str>, foldhash::fast::RandomState>;
 
 /// The verdict on one catalog action, small and copyable while statements are walked.
@@ -542,6 +623,9 @@ struct Verdict {
     kind: Option<KeepReason>,
     reason: Reason,
 }
+
+// One per catalog action in `Scratch::verdicts`, read in random order: kept small.
+const _: () = assert!(std::mem::size_of::<Verdict>() <= 12);
 
 impl Default for Verdict {
     fn default() -> Self {
@@ -601,9 +685,9 @@ struct Judge<'a, 'u> {
     /// The permission-only actions the trusted services exercise.
     exercised: Vec<&'static ExercisedAction>,
     /// Services an Allow statement of the current document names (`kinesis:PutRecord`, `s3:*`),
-    /// as opposed to reaching them only through `*` or `NotAction`.
-    /// Built on first need, like `UsageIndex::used_services`.
-    named_services: OnceCell<HashSet<Caseless<'a>, foldhash::fast::RandomState>>,
+    /// as opposed to reaching them only through `*` or `NotAction`: asked on first need, per
+    /// service (the catalog's spelling), and remembered.
+    named_services: RefCell<Vec<(&'static str, bool)>>,
     current: &'a PolicyDocument,
 }
 
@@ -652,7 +736,7 @@ impl<'a, 'u> Judge<'a, 'u> {
                 .iter()
                 .flat_map(|s| exercised_by(s))
                 .collect(),
-            named_services: OnceCell::new(),
+            named_services: RefCell::new(Vec::new()),
             current,
         }
     }
@@ -673,7 +757,7 @@ impl<'a, 'u> Judge<'a, 'u> {
             return keep(KeepReason::Used, Reason::Used);
         }
         if let Some(i) = self.rules.allow.iter().position(|p| p.matches(info.name())) {
-            return keep(KeepReason::Allowlisted, Reason::Allowlisted(i));
+            return keep(KeepReason::Allowlisted, Reason::Allowlisted(i as u32));
         }
         let service = || info.service().to_ascii_lowercase();
         if !self.rules.leave_alone.is_empty() && self.rules.leave_alone.contains(&service()) {
@@ -712,7 +796,10 @@ impl<'a, 'u> Judge<'a, 'u> {
                     .iter()
                     .position(|r| r.pattern.matches(info.name()))
                 {
-                    return keep(KeepReason::NeededByTrustedService, Reason::ExercisedBy(row));
+                    return keep(
+                        KeepReason::NeededByTrustedService,
+                        Reason::ExercisedBy(row as u32),
+                    );
                 }
                 return Verdict {
                     keep: false,
@@ -732,11 +819,7 @@ impl<'a, 'u> Judge<'a, 'u> {
                     // A service someone granted by name, or one the principal called, may well be
                     // used through calls this source could not see: keep. A service reached only
                     // through `*` or `NotAction` and never called is removed, for review.
-                    let named = self
-                        .named_services
-                        .get_or_init(|| named_services(self.current));
-                    if named.contains(&Caseless(info.service()))
-                        || self.index.used_service(info.service())
+                    if self.names_service(info.service()) || self.index.used_service(info.service())
                     {
                         return keep(KeepReason::DataEventNotSeen, Reason::DataEventNotSeen);
                     }
@@ -763,6 +846,17 @@ impl<'a, 'u> Judge<'a, 'u> {
         }
     }
 
+    /// True when an Allow statement of the current document names `service` ([`names_service`]).
+    fn names_service(&self, service: &'static str) -> bool {
+        let mut asked = self.named_services.borrow_mut();
+        if let Some(&(_, named)) = asked.iter().find(|(s, _)| *s == service) {
+            return named;
+        }
+        let named = names_service(self.current, service);
+        asked.push((service, named));
+        named
+    }
+
     /// Why, as people read it. `sentences` keeps the per-service sentences of this document, so
     /// each is written once.
     fn sentence(
@@ -782,35 +876,59 @@ impl<'a, 'u> Judge<'a, 'u> {
         };
         let reason: Arc<str> = match v.reason {
             Reason::Used => Arc::clone(&self.index.used_reason),
+            // Keyed by the pattern's index (in the reason), written once per document.
             Reason::Allowlisted(i) => {
-                format!("allowlisted by `{}` in .iamtrim.toml", self.rules.allow[i]).into()
+                Arc::clone(sentences.entry((v.reason, "")).or_insert_with(|| {
+                    format!(
+                        "allowlisted by `{}` in .iamtrim.toml",
+                        self.rules.allow[i as usize]
+                    )
+                    .into()
+                }))
             }
             Reason::ServiceLeftAlone => per_service(v.reason, |s| {
                 format!("service `{s}` is left alone in .iamtrim.toml")
             }),
             Reason::NewInPlan => Arc::clone(&NEW_IN_PLAN),
             Reason::NeverLogged => Arc::clone(&NEVER_LOGGED),
-            Reason::NeededBy(user) => format!(
-                "a dependent action of {}, which was used",
-                self.catalog.actions()[user as usize].name()
-            )
-            .into(),
+            // Keyed by the user (in the reason), so each is written once per document.
+            Reason::NeededBy(user) => {
+                Arc::clone(sentences.entry((v.reason, "")).or_insert_with(|| {
+                    format!(
+                        "a dependent action of {}, which was used",
+                        self.catalog.actions()[user as usize].name()
+                    )
+                    .into()
+                }))
+            }
+            // Keyed by the row (in the reason), written once per document.
             Reason::ExercisedBy(row) => {
-                let row = self.exercised[row];
-                format!(
-                    "permission-only; the trust policy lets in {} ({})",
-                    row.service, row.why
-                )
-                .into()
+                Arc::clone(sentences.entry((v.reason, "")).or_insert_with(|| {
+                    let row = self.exercised[row as usize];
+                    format!(
+                        "permission-only; the trust policy lets in {} ({})",
+                        row.service, row.why
+                    )
+                    .into()
+                }))
             }
             Reason::PermissionOnlyNotNeeded => Arc::clone(&PERMISSION_ONLY_NOT_NEEDED),
-            Reason::DataEventNotSeen => match info.data_event_type() {
-                Some(t) => format!(
-                    "logged only as a data event ({t}), and the source saw no data events of that type"
+            // One sentence per data-event type, keyed by its name.
+            Reason::DataEventNotSeen => {
+                let t = info.data_event_type();
+                Arc::clone(
+                    sentences
+                        .entry((v.reason, t.map_or("", |t| t.as_str())))
+                        .or_insert_with(|| match t {
+                            Some(t) => format!(
+                                "logged only as a data event ({t}), and the source saw no data events of that type"
+                            )
+                            .into(),
+                            None => "logged only as a data event, and the source did not see data events"
+                                .into(),
+                        }),
                 )
-                .into(),
-                None => "logged only as a data event, and the source did not see data events".into(),
-            },
+            }
             Reason::DataEventNotSeenServiceUnused => per_service(v.reason, |s| {
                 format!(
                     "logged only as a data event of a type the source did not log; granted only through a pattern over every service, and the principal called no `{s}` action (review)"
@@ -914,7 +1032,11 @@ pub(super) fn minimize_indexed<'a, 'u>(
     let catalog = expansions.catalog();
     let len = catalog.len();
     let usage = index.usage;
-    let Expansions { cache, scratch } = expansions;
+    let Expansions {
+        cache,
+        scratch,
+        memo,
+    } = expansions;
     let Scratch {
         judged,
         verdicts,
@@ -975,8 +1097,13 @@ pub(super) fn minimize_indexed<'a, 'u>(
             }
         } else {
             patterns = Vec::new();
-            for text in &list.values {
-                let expanded = cache.expand(text);
+            let memo = memo.elements(current, i, list.values.len());
+            for (j, text) in list.values.iter().enumerate() {
+                let expanded = match memo.map(|m| m[j]) {
+                    Some(LiteralMemo::UNKNOWN) => Expanded::Nothing,
+                    Some(LiteralMemo::WILDCARD) | None => cache.expand(text),
+                    Some(position) => Expanded::One(position),
+                };
                 let ids = expanded.ids();
                 if ids.is_empty() {
                     unknown_verdicts
@@ -1100,20 +1227,26 @@ pub(super) fn minimize_indexed<'a, 'u>(
     // (a `BTreeMap` by lower-cased name, the same order).
     let ranks = catalog.ranks();
     ranked.clear();
-    ranked.extend(doc_ids.iter().map(|&id| (ranks[id as usize], id)));
+    // Rank and position packed in one word (rank high): sorting plain integers is about twice as
+    // fast as sorting pairs, and ranks are distinct, so the order is the same.
+    ranked.extend(
+        doc_ids
+            .iter()
+            .map(|&id| (u64::from(ranks[id as usize]) << 32) | u64::from(id)),
+    );
     ranked.sort_unstable();
-    let known = &*ranked;
+    let known = ranked.iter().map(|&packed| packed as u32);
     let mut sentences = Sentences::default();
     let mut review_actions: Vec<&str> = Vec::new();
     let mut unseen_data_actions: Vec<&str> = Vec::new();
     let mut unmapped_services: BTreeSet<String> = BTreeSet::new();
-    let mut actions = Verdicts::with_capacity(catalog, known.len() + unknown_verdicts.len());
+    let mut actions = Verdicts::with_capacity(catalog, ranked.len() + unknown_verdicts.len());
     let mut kept = 0;
     let mut unknown = unknown_verdicts.into_values().peekable();
     let push_unknown = |actions: &mut Verdicts, u: UnknownVerdict| {
         actions.push_unknown(u.action, true, &u.reason, Some(u.kind));
     };
-    for &(_, id) in known {
+    for id in known {
         let info = &catalog.actions()[id as usize];
         while let Some(u) = unknown.next_if(|u| cmp_caseless(&u.action, info.name()).is_lt()) {
             push_unknown(&mut actions, u);

@@ -11,6 +11,7 @@ use crate::iam::action::{ActionPattern, Caseless, has_wildcard};
 use crate::iam::catalog::Catalog;
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, Statement};
 use serde::Serialize;
+use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -64,15 +65,6 @@ pub fn grants_no_more(
     // from any statement of its scope (they share it, so their union is what the current document
     // allows there), so each group's action elements are prepared together, once.
     let mut groups: Vec<Group<'_>> = Vec::new();
-    // Sized once for every literal: growing the sets as statements come would rehash them.
-    let literals: usize = current
-        .statements
-        .iter()
-        .map(|s| match &s.action {
-            Some(ActionSpec::Action(l)) => l.values.len(),
-            _ => 0,
-        })
-        .sum();
     for c in current
         .statements
         .iter()
@@ -81,10 +73,7 @@ pub fn grants_no_more(
         match groups.iter_mut().find(|g| same_scope(g.statements[0], c)) {
             Some(group) => group.add(c),
             None => {
-                let mut group = Group {
-                    literals: HashSet::with_capacity_and_hasher(literals, Default::default()),
-                    ..Group::default()
-                };
+                let mut group = Group::default();
                 group.add(c);
                 groups.push(group);
             }
@@ -96,7 +85,7 @@ pub fn grants_no_more(
         .enumerate()
         .filter(|(_, s)| s.effect == Effect::Allow)
     {
-        let Some(group) = groups.iter().find(|g| same_scope(st, g.statements[0])) else {
+        let Some(group) = groups.iter_mut().find(|g| same_scope(st, g.statements[0])) else {
             return Err(Counterexample {
                 statement: i,
                 pattern: None,
@@ -117,7 +106,7 @@ pub fn grants_no_more(
             });
         };
         for text in &list.values {
-            if !group.covers(text) {
+            if !group.covers_next(text) {
                 let pattern = ActionPattern::new(text);
                 let action = catalog
                     .expand(&pattern)
@@ -147,13 +136,20 @@ pub fn grants_no_more(
 #[derive(Default)]
 struct Group<'a> {
     statements: Vec<&'a Statement>,
-    /// Literal patterns of their `Action` lists.
-    literals: HashSet<Caseless<'a>, foldhash::fast::RandomState>,
+    /// The texts of their `Action` lists, in order, statement after statement.
+    texts: Vec<&'a str>,
+    /// Where in `texts` the last literal [`Group::covers_next`] found sits, plus one.
+    cursor: usize,
+    /// Literal patterns of their `Action` lists; built on first need (see `covers_next`).
+    literals: OnceCell<HashSet<Caseless<'a>, foldhash::fast::RandomState>>,
     /// Wildcard patterns of their `Action` lists.
     wildcards: Vec<ActionPattern>,
     /// Their `NotAction` lists.
     not_actions: Vec<Vec<ActionPattern>>,
 }
+
+/// How far past the last literal found [`Group::covers_next`] looks for the next one.
+const LOOK_AHEAD: usize = 16;
 
 impl<'a> Group<'a> {
     fn add(&mut self, st: &'a Statement) {
@@ -161,10 +157,9 @@ impl<'a> Group<'a> {
         match &st.action {
             Some(ActionSpec::Action(l)) => {
                 for text in &l.values {
+                    self.texts.push(text);
                     if has_wildcard(text) {
                         self.wildcards.push(ActionPattern::new(text));
-                    } else {
-                        self.literals.insert(Caseless(text));
                     }
                 }
             }
@@ -173,6 +168,23 @@ impl<'a> Group<'a> {
                 .push(l.values.iter().map(|t| ActionPattern::new(t)).collect()),
             None => {}
         }
+    }
+
+    /// [`Group::covers`], asked for the texts of the suggested statements in order.
+    ///
+    /// A suggestion keeps the literals it keeps in their authors' order and spelling, so the next
+    /// literal asked is usually a little further on in the group's texts: found there, it is
+    /// covered by an equal literal, the first way [`Group::covers`] allows, without hashing every
+    /// literal of the document into a set. Anything else is decided by [`Group::covers`] itself.
+    fn covers_next(&mut self, text: &str) -> bool {
+        if !has_wildcard(text) {
+            let ahead = &self.texts[self.cursor.min(self.texts.len())..];
+            if let Some(k) = ahead.iter().take(LOOK_AHEAD).position(|t| *t == text) {
+                self.cursor += k + 1;
+                return true;
+            }
+        }
+        self.covers(text)
     }
 
     /// True when every action the pattern `text` can match (known to the catalog or not) is
@@ -186,13 +198,25 @@ impl<'a> Group<'a> {
             return self.wildcards.iter().any(|q| pattern_within(&pattern, q));
         }
         // A literal is covered by an equal literal, a matching wildcard, or a NotAction list
-        // none of whose patterns match it.
-        self.literals.contains(&Caseless(text))
-            || self.wildcards.iter().any(|q| q.matches(text))
+        // none of whose patterns match it. The set of literals is asked last: a literal a
+        // wildcard expanded to is settled by the wildcard, and the set is then never built.
+        self.wildcards.iter().any(|q| q.matches(text))
             || self
                 .not_actions
                 .iter()
                 .any(|excluded| !excluded.iter().any(|q| q.matches(text)))
+            || self
+                .literals
+                .get_or_init(|| {
+                    let literals = self.texts.iter().filter(|t| !has_wildcard(t));
+                    let mut set = HashSet::with_capacity_and_hasher(
+                        literals.clone().count(),
+                        Default::default(),
+                    );
+                    set.extend(literals.map(|t| Caseless(t)));
+                    set
+                })
+                .contains(&Caseless(text))
     }
 }
 
@@ -244,6 +268,51 @@ mod tests {
 
     fn doc(text: &str) -> PolicyDocument {
         PolicyDocument::parse_str(text).unwrap()
+    }
+
+    /// Literals are found ahead of the last one found, or else in the whole scope: out of order,
+    /// in another case, in another statement of the scope, or far past the look-ahead; a literal
+    /// no statement of the scope has is refused wherever the search stands.
+    #[test]
+    fn literals_are_covered_in_any_order_and_case_and_nothing_else_is() {
+        let c = Catalog::embedded();
+        let many: Vec<String> = (0..3 * LOOK_AHEAD)
+            .map(|i| format!("a:Action{i}"))
+            .collect();
+        let current = doc(&format!(
+            r#"{{"Statement":[
+                {{"Effect":"Allow","Action":{},"Resource":"*"}},
+                {{"Effect":"Allow","Action":["b:Other","c:*"],"Resource":"*"}},
+                {{"Effect":"Allow","Action":["d:Elsewhere"],"Resource":"arn:aws:s3:::x"}}]}}"#,
+            serde_json::json!(many)
+        ));
+        let suggested = |actions: &[&str]| {
+            doc(&format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Action":{},"Resource":"*"}}]}}"#,
+                serde_json::json!(actions)
+            ))
+        };
+        let last = many.last().unwrap().as_str();
+        for ok in [
+            vec!["a:Action0", last],
+            vec![last, "a:Action0", "b:Other"],
+            vec!["b:Other", "A:ACTION3", "a:Action2", "c:Anything"],
+            vec!["a:Action1", "a:Action1"],
+        ] {
+            assert_eq!(
+                grants_no_more(&suggested(&ok), &current, c),
+                Ok(()),
+                "{ok:?}"
+            );
+        }
+        for (bad, pattern) in [
+            (vec!["a:Action0", "a:Action1", "a:Missing"], "a:Missing"),
+            (vec![last, "d:Elsewhere"], "d:Elsewhere"),
+            (vec!["a:Action0", "a:Action0x"], "a:Action0x"),
+        ] {
+            let err = grants_no_more(&suggested(&bad), &current, c).unwrap_err();
+            assert_eq!(err.pattern.as_deref(), Some(pattern), "{bad:?}");
+        }
     }
 
     #[test]

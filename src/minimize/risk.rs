@@ -3,7 +3,8 @@
 //! Unlike the syntactic flags of `crate::iam::risk`, this expands every `Allow` against the catalog,
 //! so `iam:*`, `NotAction` and `*` count for what they really grant.
 
-use super::document::Expansions;
+use super::document::{Expansions, LiteralMemo};
+use crate::iam::action::has_wildcard;
 use crate::iam::catalog::{AccessLevel, ActionInfo, Catalog, RiskCategory};
 use crate::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
 use serde::Serialize;
@@ -54,15 +55,26 @@ impl RiskProfile {
         expansions: &mut Expansions<'_>,
     ) -> RiskProfile {
         let catalog = expansions.catalog();
-        let Expansions { cache, scratch } = expansions;
+        let Expansions {
+            cache,
+            scratch,
+            memo,
+        } = expansions;
         let (granted, on_any) = (&mut scratch.granted, &mut scratch.on_any);
+        // The literals' positions are kept for minimizing these documents next.
+        memo.clear();
         granted.clear(catalog.len());
         on_any.clear(catalog.len());
         let actions = catalog.actions();
         // Counted as each action is first met: no list of the granted actions is kept.
         let mut profile = RiskProfile::default();
         for doc in docs {
-            for st in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
+            memo.begin(doc);
+            for st in &doc.statements {
+                memo.statement();
+                if st.effect != Effect::Allow {
+                    continue;
+                }
                 let any_resource = match &st.resource {
                     Some(ResourceSpec::Resource(r)) => r.values.iter().any(|v| v == "*"),
                     Some(ResourceSpec::NotResource(_)) | None => true,
@@ -70,7 +82,7 @@ impl RiskProfile {
                 if let Some(ActionSpec::Action(l)) = &st.action {
                     profile.full_admin |= any_resource && l.values.iter().any(|v| v == "*");
                 }
-                cache.grants(st, |id| {
+                let mut count = |id: u32| {
                     let action = &actions[id as usize];
                     if granted.insert(id) {
                         profile.count_granted(action);
@@ -81,7 +93,37 @@ impl RiskProfile {
                     {
                         profile.permissions_management_on_any += 1;
                     }
-                });
+                };
+                match &st.action {
+                    // What `PatternCache::grants` does, each element recorded on the way.
+                    // What `PatternCache::grants` does (the order does not change the counts),
+                    // each element's position remembered.
+                    Some(ActionSpec::Action(l)) => {
+                        let remembered = memo.elements_of_statement(l.values.len());
+                        // The literals together: their catalog look-ups miss the cache together.
+                        let literals = l.values.iter().enumerate();
+                        catalog.each_position(
+                            literals.filter(|(_, t)| !has_wildcard(t)),
+                            |(_, t)| t.as_str(),
+                            |(j, _), position| {
+                                if let Some(p) = position {
+                                    remembered[j] = p as u32;
+                                    count(p as u32);
+                                }
+                            },
+                        );
+                        for (j, text) in l.values.iter().enumerate() {
+                            if has_wildcard(text) {
+                                remembered[j] = LiteralMemo::WILDCARD;
+                                cache.expand(text).ids().iter().for_each(|&id| count(id));
+                            }
+                        }
+                    }
+                    Some(ActionSpec::NotAction(_)) => {
+                        cache.grants(st, count);
+                    }
+                    None => {}
+                }
             }
         }
         profile

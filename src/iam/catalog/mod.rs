@@ -16,6 +16,7 @@
 //! keep such actions verbatim.
 
 mod compact;
+mod dependents;
 mod exercised;
 mod info;
 mod names;
@@ -25,6 +26,7 @@ pub use exercised::{ExercisedAction, exercised_actions, exercised_by};
 pub use info::{AccessLevel, ActionInfo, DataEventType, ResourceType, RiskCategory, Visibility};
 
 use super::action::ActionPattern;
+use dependents::Dependents;
 use names::NameIndex;
 use std::cmp::Ordering;
 use std::ops::Range;
@@ -56,6 +58,8 @@ pub struct Catalog {
     by_name: OnceLock<NameIndex>,
     /// Built on first use: each action's rank in case-insensitive order of the full name.
     ranks: OnceLock<Vec<u32>>,
+    /// Built on first use: each action's dependent actions by position.
+    dependents: OnceLock<Dependents>,
 }
 
 impl Catalog {
@@ -136,6 +140,7 @@ impl Catalog {
             actions,
             by_name: OnceLock::new(),
             ranks: OnceLock::new(),
+            dependents: OnceLock::new(),
         })
     }
 
@@ -181,12 +186,47 @@ impl Catalog {
 
     /// Where the action named `action` (any case) sits in [`Catalog::actions`].
     ///
-    /// A hash lookup in an index built on first use (`names.rs`: one slot and one contiguous
-    /// name buffer read per lookup).
+    /// A hash lookup in an index built on first use (`names.rs`: one slot and the record it
+    /// points to, position, length and name together, read per lookup).
     pub fn position(&self, action: &str) -> Option<usize> {
+        self.name_index().position(action)
+    }
+
+    /// [`Catalog::position`] of many names, in order: `f` gets each item and the position of the
+    /// name `name` reads from it.
+    ///
+    /// For names in random catalog order, as a policy's literals and a usage's actions are: the
+    /// index is looked into for a batch of names before any is compared, so the cache misses of
+    /// the batch overlap instead of following one another.
+    pub fn each_position<T: Copy>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        name: impl Fn(&T) -> &str,
+        f: impl FnMut(T, Option<usize>),
+    ) {
+        self.name_index().each_position(items, name, f);
+    }
+
+    /// The positions of the dependent actions of the action at `position`
+    /// ([`ActionInfo::dependent_actions`]) that the catalog knows, in the order listed.
+    ///
+    /// Resolved once, on first use; an action without any is answered from a bit per action,
+    /// without reading its `ActionInfo`.
+    pub fn dependent_positions(&self, position: usize) -> &[u32] {
+        self.dependents
+            .get_or_init(|| {
+                Dependents::new(
+                    self.actions.iter().map(ActionInfo::dependent_actions),
+                    |name| self.position(name),
+                )
+            })
+            .of(position)
+    }
+
+    /// The name index, built on first use.
+    fn name_index(&self) -> &NameIndex {
         self.by_name
             .get_or_init(|| NameIndex::new(self.actions.iter().map(ActionInfo::name)))
-            .position(action)
     }
 
     /// The rank of each action (by position in [`Catalog::actions`]) in case-insensitive order of

@@ -2,10 +2,11 @@
 //!
 //! Laid out for the minimizer and `scan`, which look up every literal action of every policy and
 //! every used action name, hundreds of thousands of them in random catalog order: a lookup reads
-//! one 8-byte slot of an open-addressed table and the candidate's name from one contiguous buffer.
-//! A general hash map of positions, checked against `ActionInfo::name`, touched four unrelated
-//! cache lines a lookup (control bytes, bucket, the `ActionInfo`, its boxed name), and missed the
-//! cache on most of them once the rest of a run had evicted the catalog.
+//! one 8-byte slot of an open-addressed table, then one record of a contiguous buffer holding the
+//! candidate's position, length and name together. A general hash map of positions, checked
+//! against `ActionInfo::name`, touched four unrelated cache lines a lookup (control bytes, bucket,
+//! the `ActionInfo`, its boxed name), and missed the cache on most of them once the rest of a run
+//! had evicted the catalog; a separate table of where each name starts was a third dependent miss.
 //!
 //! It owns the case-insensitive name hash too, and nothing else: [`super::Catalog`] builds the
 //! index on first use and answers with it.
@@ -55,31 +56,40 @@ pub(super) fn ascii_lower_word(w: u64) -> u64 {
     w | (upper >> 2)
 }
 
-/// A slot of [`NameIndex::slots`]: the high half of the name's hash and its catalog position.
+/// A slot of [`NameIndex::slots`]: the high half of the name's hash and where its record starts
+/// in [`NameIndex::records`].
 #[derive(Clone, Copy)]
 struct Slot {
     tag: u32,
-    position: u32,
+    record: u32,
 }
 
-/// The position stored in an empty slot.
+/// Names [`NameIndex::each_position`] looks up together.
+const BATCH: usize = 16;
+
+/// The record offset stored in an empty slot.
 const EMPTY: u32 = u32::MAX;
+
+/// Bytes before a record's name: its catalog position and its length, both `u32` little-endian.
+const HEADER: usize = 8;
 
 /// Catalog positions by case-insensitive name.
 pub(super) struct NameIndex {
     /// Open addressing with linear probing; a power of two at least twice the name count, so
     /// probes stay short and a missing name soon meets an empty slot.
     slots: Box<[Slot]>,
-    /// Every name, in position order, back to back.
-    names: Box<[u8]>,
-    /// Where the name at each position starts in `names`, and one past the last name.
-    starts: Box<[u32]>,
+    /// One record per name, in position order, back to back: position, length, then the name's
+    /// bytes. A slot leads straight to its record, so a look-up that misses the cache waits for
+    /// two lines (the slot's, the record's), not three.
+    records: Box<[u8]>,
+    /// Number of names.
+    len: usize,
 }
 
 impl std::fmt::Debug for NameIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NameIndex")
-            .field("names", &(self.starts.len() - 1))
+            .field("names", &self.len)
             .field("slots", &self.slots.len())
             .finish()
     }
@@ -105,30 +115,31 @@ impl NameIndex {
         let mut slots = vec![
             Slot {
                 tag: 0,
-                position: EMPTY,
+                record: EMPTY,
             };
             len
         ];
-        let mut bytes = Vec::with_capacity(names.clone().map(str::len).sum());
-        let mut starts = Vec::with_capacity(count + 1);
+        let mut records =
+            Vec::with_capacity(names.clone().map(|n| HEADER + n.len()).sum::<usize>());
         for (position, name) in names.enumerate() {
-            starts.push(bytes.len() as u32);
-            bytes.extend_from_slice(name.as_bytes());
+            let record = u32::try_from(records.len()).expect("catalog names fit in 4 GB");
+            records.extend_from_slice(&(position as u32).to_le_bytes());
+            records.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            records.extend_from_slice(name.as_bytes());
             let h = hash(name);
             let mut i = h as usize & mask;
-            while slots[i].position != EMPTY {
+            while slots[i].record != EMPTY {
                 i = (i + 1) & mask;
             }
             slots[i] = Slot {
                 tag: (h >> 32) as u32,
-                position: position as u32,
+                record,
             };
         }
-        starts.push(bytes.len() as u32);
         NameIndex {
             slots: slots.into_boxed_slice(),
-            names: bytes.into_boxed_slice(),
-            starts: starts.into_boxed_slice(),
+            records: records.into_boxed_slice(),
+            len: count,
         }
     }
 
@@ -138,32 +149,87 @@ impl NameIndex {
         self.find(name, caseless_hash(name))
     }
 
-    /// The position of `name`, whose hash under the index's hash is `h`.
-    #[inline]
-    fn find(&self, name: &str, h: u64) -> Option<usize> {
-        let tag = (h >> 32) as u32;
+    /// The position of each item's name (`name` reads it), in order, given to `f` with the item.
+    ///
+    /// In batches of [`BATCH`]: every name of a batch is hashed and its first slot loaded before
+    /// any is compared. Those loads do not depend on one another, so when they miss the cache
+    /// they are waited for together; one name at a time, each waited for its slot, then its
+    /// record, before the next could start.
+    pub(super) fn each_position<T: Copy>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        name: impl Fn(&T) -> &str,
+        f: impl FnMut(T, Option<usize>),
+    ) {
+        self.each_position_under(caseless_hash, items, name, f);
+    }
+
+    /// [`NameIndex::each_position`] under the index's `hash` (see [`NameIndex::with_hash`]).
+    fn each_position_under<T: Copy>(
+        &self,
+        hash: impl Fn(&str) -> u64,
+        items: impl IntoIterator<Item = T>,
+        name: impl Fn(&T) -> &str,
+        mut f: impl FnMut(T, Option<usize>),
+    ) {
         let mask = self.slots.len() - 1;
-        let mut i = h as usize & mask;
+        let mut items = items.into_iter();
         loop {
-            let slot = self.slots[i];
-            if slot.position == EMPTY {
-                return None;
+            let mut batch: [Option<(T, u64, Slot)>; BATCH] = [None; BATCH];
+            let mut n = 0;
+            for item in items.by_ref().take(BATCH) {
+                let h = hash(name(&item));
+                batch[n] = Some((item, h, self.slots[h as usize & mask]));
+                n += 1;
             }
-            if slot.tag == tag
-                && self
-                    .name(slot.position)
-                    .eq_ignore_ascii_case(name.as_bytes())
-            {
-                return Some(slot.position as usize);
+            for (item, h, slot) in batch[..n].iter().flatten().copied() {
+                f(item, self.find_from(name(&item), h, slot));
             }
-            i = (i + 1) & mask;
+            if n < BATCH {
+                return;
+            }
         }
     }
 
-    /// The bytes of the name at `position`.
-    fn name(&self, position: u32) -> &[u8] {
-        let p = position as usize;
-        &self.names[self.starts[p] as usize..self.starts[p + 1] as usize]
+    /// The position of `name`, whose hash under the index's hash is `h`.
+    #[inline]
+    fn find(&self, name: &str, h: u64) -> Option<usize> {
+        self.find_from(name, h, self.slots[h as usize & (self.slots.len() - 1)])
+    }
+
+    /// [`NameIndex::find`] with the first slot of the probe already loaded.
+    #[inline]
+    fn find_from(&self, name: &str, h: u64, first: Slot) -> Option<usize> {
+        let tag = (h >> 32) as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        let mut slot = first;
+        loop {
+            if slot.record == EMPTY {
+                return None;
+            }
+            if slot.tag == tag {
+                let (position, candidate) = self.record(slot.record);
+                if candidate.eq_ignore_ascii_case(name.as_bytes()) {
+                    return Some(position as usize);
+                }
+            }
+            i = (i + 1) & mask;
+            slot = self.slots[i];
+        }
+    }
+
+    /// The position and name bytes of the record at `offset`.
+    #[inline]
+    fn record(&self, offset: u32) -> (u32, &[u8]) {
+        let at = offset as usize;
+        let word = |i: usize| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&self.records[i..i + 4]);
+            u32::from_le_bytes(b)
+        };
+        let (position, len) = (word(at), word(at + 4) as usize);
+        (position, &self.records[at + HEADER..at + HEADER + len])
     }
 }
 
@@ -191,6 +257,55 @@ mod tests {
         }
         for missing in ["s3:GetObjec", "s3:GetObjectX", "", "a:C", "iam:PassRole "] {
             assert_eq!(find(missing), None, "{missing}");
+        }
+    }
+
+    /// Names looked up in batches (more than one batch, a partial last one, repeats, misses,
+    /// colliding hashes) get the positions looked up one at a time, in order.
+    #[test]
+    fn batched_lookups_equal_single_ones_in_order() {
+        let index = NameIndex::new(NAMES.iter().copied());
+        let collide = |n: &str| (n.len() % 3) as u64 + 14;
+        let colliding = NameIndex::with_hash(NAMES.iter().copied(), collide);
+        let mut asked: Vec<String> = Vec::new();
+        for round in 0..7 {
+            for name in NAMES {
+                asked.push(if round % 2 == 0 {
+                    name.to_ascii_uppercase()
+                } else {
+                    name.to_string()
+                });
+            }
+            asked.push(format!("missing:Name{round}"));
+        }
+        assert!(asked.len() > 2 * BATCH && asked.len() % BATCH != 0);
+        for n in [0, 1, BATCH - 1, BATCH, BATCH + 1, asked.len()] {
+            let mut got = Vec::new();
+            index.each_position(
+                asked[..n].iter().enumerate(),
+                |(_, a)| a,
+                |(i, _), p| got.push((i, p)),
+            );
+            let want: Vec<(usize, Option<usize>)> = asked[..n]
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (i, index.position(a)))
+                .collect();
+            assert_eq!(got, want, "first {n}");
+            assert!(want.iter().any(|(_, p)| p.is_some()) || n == 0);
+        }
+        // Under one probe chain every batched answer must still come from comparing names.
+        let mut got = Vec::new();
+        colliding.each_position_under(
+            collide,
+            asked.iter(),
+            |a| a,
+            |a, p| got.push((a.clone(), p)),
+        );
+        assert_eq!(got.len(), asked.len());
+        for (a, p) in got {
+            assert_eq!(p, colliding.find(&a, collide(&a)), "{a}");
+            assert_eq!(p, index.position(&a), "{a}");
         }
     }
 

@@ -498,3 +498,44 @@ fn read_only_access_is_known_to_the_catalog() {
         unknown.len()
     );
 }
+
+/// The positions answered for every action of the embedded catalog are its dependent actions'
+/// names resolved one by one, in order, unknown names left out; and some action has one.
+#[test]
+fn dependent_positions_are_the_dependent_actions_resolved() {
+    let c = Catalog::embedded();
+    let mut with_any = 0;
+    for (i, info) in c.actions().iter().enumerate() {
+        let want: Vec<u32> = info
+            .dependent_actions()
+            .iter()
+            .filter_map(|n| c.position(n))
+            .map(|p| p as u32)
+            .collect();
+        assert_eq!(c.dependent_positions(i), want.as_slice(), "{}", info.name());
+        with_any += usize::from(!want.is_empty());
+    }
+    assert!(
+        with_any > 100,
+        "only {with_any} actions have dependent actions"
+    );
+}
+
+/// A dependent action the catalog does not know is left out, the known ones kept in order.
+#[test]
+fn dependent_positions_leave_out_unknown_names() {
+    let text = "iamtrim-catalog 2\nsource test 1\nS\ta\tA\nR\nC\n\
+        A\tRun\tW\t-\t-\t-\ta:Tag,zz:Missing,a:Pass\t-\n\
+        A\tPass\tW\t-\t-\t-\t-\t-\nA\tTag\tT\t-\t-\t-\t-\t-\n";
+    let c = Catalog::from_text(text).unwrap();
+    let run = c.position("a:Run").unwrap();
+    let want = [
+        c.position("a:Tag").unwrap() as u32,
+        c.position("a:Pass").unwrap() as u32,
+    ];
+    assert_eq!(c.dependent_positions(run), want.as_slice());
+    assert_eq!(
+        c.dependent_positions(c.position("a:Tag").unwrap()),
+        &[] as &[u32]
+    );
+}

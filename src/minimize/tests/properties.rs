@@ -3,7 +3,7 @@
 
 use super::*;
 use proptest::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Concrete actions the random documents and usages draw from (logged, unlogged, data events,
 /// several services) plus two the catalog does not know.
@@ -152,7 +152,7 @@ fn probes() -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn containment_holds_and_used_actions_stay(current in document(), u in observed(), before_kind in 0u8..3, before_doc in document()) {
@@ -389,6 +389,91 @@ proptest! {
                 granted_actions(docs.iter().copied(), c),
                 "documents {:?}", picks
             );
+        }
+    }
+}
+
+/// What a suggestion says about the document, without where it lands or the size notes
+/// `minimize_all` adds.
+fn suggestion_content(s: &PolicySuggestion) -> serde_json::Value {
+    serde_json::json!({
+        "statements": s.statements,
+        "suggested": s.suggested.as_ref().map(PolicyDocument::to_value),
+        "actions": s.actions,
+        "granted": s.granted,
+        "kept": s.kept,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// `minimize_all` looks each literal action of a principal's documents up once, for the risk
+    /// profile, and minimizes the same documents with the positions it remembered: every
+    /// suggestion and risk profile must be the one computed from scratch, document by document,
+    /// whatever mix of Deny, `NotAction`, wildcards and unknown actions the documents hold.
+    #[test]
+    fn remembered_literal_positions_give_the_suggestions_computed_from_scratch(
+        principals in prop::collection::vec(
+            (prop::collection::vec((document(), any::<bool>()), 1..4), observed()),
+            1..5,
+        ),
+    ) {
+        let c = Catalog::embedded();
+        let mut usages = BTreeMap::new();
+        let mut list = Vec::new();
+        for (p, (docs, u)) in principals.iter().enumerate() {
+            let arn = format!("arn:aws:iam::123456789012:role/r{p}");
+            usages.insert(arn.clone(), u.clone());
+            let policies = docs
+                .iter()
+                .enumerate()
+                .map(|(q, (d, existed))| {
+                    let address = format!("aws_iam_role_policy.p{p}_{q}");
+                    crate::iam::principal::PolicySource {
+                        address: address.clone(),
+                        kind: crate::iam::principal::PolicyKind::Inline,
+                        name: None,
+                        arn: None,
+                        attachment: None,
+                        via_group: None,
+                        document: Some(std::sync::Arc::new(d.clone())),
+                        before: existed.then(|| std::sync::Arc::new(d.clone())),
+                        unknown_reason: None,
+                        origin: Some(crate::iam::principal::PolicyOrigin {
+                            resource: address,
+                            target: crate::iam::principal::PolicyTarget::PolicyAttribute,
+                            document_source: None,
+                        }),
+                    }
+                })
+                .collect();
+            list.push(crate::iam::principal::Principal {
+                address: format!("aws_iam_role.r{p}"),
+                block_address: format!("aws_iam_role.r{p}"),
+                kind: crate::iam::principal::PrincipalKind::Role,
+                name: None,
+                arn: Some(arn),
+                account: None,
+                plan_action: "no-op".into(),
+                policies,
+                flags: Vec::new(),
+                trusted_services: Vec::new(),
+            });
+        }
+        let outcomes = minimize_all(&list, &usages, c, &crate::config::Config::default());
+        for outcome in &outcomes {
+            let p: usize = outcome.address.trim_start_matches("aws_iam_role.r").parse().unwrap();
+            let (docs, u) = &principals[p];
+            prop_assert_eq!(&outcome.risk, &RiskProfile::of(docs.iter().map(|(d, _)| d), c));
+            prop_assert_eq!(outcome.suggestions.len(), docs.len());
+            for (s, (d, existed)) in outcome.suggestions.iter().zip(docs) {
+                let fresh = minimize_document(d, existed.then_some(d), u, c, &KeepRules::default());
+                match fresh {
+                    Ok(fresh) => prop_assert_eq!(suggestion_content(s), suggestion_content(&fresh)),
+                    Err(e) => prop_assert!(false, "minimize_document refused: {e}"),
+                }
+            }
         }
     }
 }
