@@ -3,12 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's allocator: on a 100 MB plan `scan` ran 4% fewer instructions with a
-/// seventh of the page faults (per-thread heaps, no `mprotect` per arena growth); see
-/// docs/benchmarks.md, session 11.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // The process ends with the command: freeing its plan and results first would only cost time.
     iamtrim::cli::leave_memory_at_exit();
