@@ -8,11 +8,12 @@
 
 use super::Report;
 use rayon::prelude::*;
+use serde::Serialize;
 use std::io::{self, Write};
 
 /// Principals serialized per batch: enough for the pool to share, few enough that a batch of a large
 /// report stays a few megabytes.
-const BATCH: usize = 256;
+const BATCH: usize = 64;
 
 /// Each batch is cut into this many runs of principals, each serialized into its own buffer; the
 /// buffers are kept from batch to batch (fresh ones cost a page fault every 4 KB).
@@ -50,55 +51,184 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         return out.write_all(b"\n");
     };
     out.write_all(&frame.as_bytes()[..at + EMPTY_PRINCIPALS.len() - 1])?;
-    // Per run: the output buffer and the scratch one element is serialized into.
-    let mut buffers: Vec<(Vec<u8>, Vec<u8>)> = vec![(Vec::new(), Vec::new()); RUNS];
-    for (n, batch) in report.principals.chunks(BATCH).enumerate() {
-        let run = batch.len().div_ceil(RUNS);
-        buffers
-            .par_iter_mut()
-            .zip(batch.par_chunks(run))
-            .enumerate()
-            .try_for_each(|(r, ((buffer, scratch), principals))| {
-                buffer.clear();
-                for (i, principal) in principals.iter().enumerate() {
-                    let first = n == 0 && r == 0 && i == 0;
-                    element(principal, first, buffer, scratch)?;
-                }
-                Ok::<(), io::Error>(())
-            })?;
-        for (buffer, _) in &buffers[..batch.len().div_ceil(run)] {
-            out.write_all(buffer)?;
-        }
+    // Two sets of per-run buffers: while one batch's are written (on this thread: `out` need not
+    // be `Send`), the next batch is serialized into the other on the pool.
+    let mut ready: Vec<Vec<u8>> = vec![Vec::new(); RUNS];
+    let mut filling: Vec<Vec<u8>> = vec![Vec::new(); RUNS];
+    let batches: Vec<&[super::PrincipalReport]> = report.principals.chunks(BATCH).collect();
+    let mut ready_runs = 0;
+    for n in 0..=batches.len() {
+        let next = batches.get(n).copied();
+        let (filled, written) = rayon::in_place_scope(|scope| {
+            let (filled_tx, filled_rx) = std::sync::mpsc::channel();
+            if let Some(batch) = next {
+                let filling = &mut filling;
+                scope.spawn(move |_| {
+                    let _ = filled_tx.send(serialize_batch(batch, n == 0, filling));
+                });
+            }
+            let written = ready[..ready_runs]
+                .iter()
+                .try_for_each(|buffer| out.write_all(buffer));
+            (filled_rx, written)
+        });
+        written?;
+        ready_runs = match (next, filled.recv()) {
+            (Some(_), Ok(runs)) => runs?,
+            _ => 0,
+        };
+        std::mem::swap(&mut ready, &mut filling);
     }
     out.write_all(b"\n  ]")?;
     out.write_all(&frame.as_bytes()[at + EMPTY_PRINCIPALS.len()..])?;
     out.write_all(b"\n")
 }
 
+/// Serializes one batch of principals into `buffers`, a run of them per buffer, on the pool; how
+/// many buffers it filled.
+fn serialize_batch(
+    batch: &[super::PrincipalReport],
+    first_batch: bool,
+    buffers: &mut [Vec<u8>],
+) -> io::Result<usize> {
+    let run = batch.len().div_ceil(buffers.len());
+    buffers
+        .par_iter_mut()
+        .zip(batch.par_chunks(run))
+        .enumerate()
+        .try_for_each(|(r, (buffer, principals))| {
+            buffer.clear();
+            for (i, principal) in principals.iter().enumerate() {
+                element(principal, first_batch && r == 0 && i == 0, buffer)?;
+            }
+            Ok::<(), io::Error>(())
+        })?;
+    Ok(batch.len().div_ceil(run))
+}
+
 /// Appends one element of the top-level `principals` array as the pretty printer writes it there:
-/// after a comma unless it is the first, on a new line, two levels deep. It is serialized into
-/// `scratch` first, then copied with the indent after every line break (JSON strings never hold a
-/// raw line break, so every one the pretty printer writes is between tokens).
-fn element(
-    principal: &super::PrincipalReport,
-    first: bool,
-    out: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
-) -> io::Result<()> {
-    scratch.clear();
-    serde_json::to_writer_pretty(&mut *scratch, principal).map_err(io::Error::from)?;
-    if !first {
-        out.push(b',');
+/// after a comma unless it is the first, on a new line, two levels deep.
+fn element(principal: &super::PrincipalReport, first: bool, out: &mut Vec<u8>) -> io::Result<()> {
+    out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, Nested::at(2));
+    PRETTY_DOCUMENTS.set(true);
+    let result = principal.serialize(&mut serializer);
+    PRETTY_DOCUMENTS.set(false);
+    result.map_err(io::Error::from)
+}
+
+/// How deep a policy's document is in the report: `principals[i].policies[j].document` (the report
+/// object, the principals array, a principal, its policies array, a policy).
+const DOCUMENT_LEVEL: usize = 5;
+
+thread_local! {
+    /// Set while [`element`] serializes a principal on this thread: its policies' documents are then
+    /// at [`DOCUMENT_LEVEL`] under the pretty printer, and may be written as text printed once.
+    static PRETTY_DOCUMENTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a document serialized now is one of [`element`]'s (see [`PRETTY_DOCUMENTS`]).
+pub(super) fn pretty_documents_here() -> bool {
+    PRETTY_DOCUMENTS.get()
+}
+
+/// `document` as the report's pretty printer writes it at [`DOCUMENT_LEVEL`], as a raw value the
+/// serializer copies as it is; `None` if that fails (the caller then serializes the value).
+pub(super) fn pretty_document(
+    document: &serde_json::Value,
+) -> Option<Box<serde_json::value::RawValue>> {
+    let mut text = Vec::new();
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut text, Nested::at(DOCUMENT_LEVEL));
+    document.serialize(&mut serializer).ok()?;
+    serde_json::value::RawValue::from_string(String::from_utf8(text).ok()?).ok()
+}
+
+/// `serde_json`'s pretty printer (two spaces a level) for a value that starts `level` levels deep,
+/// so that it writes what the printer of the whole report writes there.
+struct Nested {
+    level: usize,
+    has_value: bool,
+}
+
+impl Nested {
+    fn at(level: usize) -> Self {
+        Nested {
+            level,
+            has_value: false,
+        }
     }
-    out.extend_from_slice(b"\n    ");
-    let mut rest = &scratch[..];
-    while let Some(line_end) = memchr::memchr(b'\n', rest) {
-        out.extend_from_slice(&rest[..=line_end]);
-        out.extend_from_slice(b"    ");
-        rest = &rest[line_end + 1..];
+
+    fn indent<W: ?Sized + Write>(&self, writer: &mut W) -> io::Result<()> {
+        for _ in 0..self.level {
+            writer.write_all(b"  ")?;
+        }
+        Ok(())
     }
-    out.extend_from_slice(rest);
-    Ok(())
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        writer.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            writer.write_all(b"\n")?;
+            self.indent(writer)?;
+        }
+        writer.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        writer.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(writer)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        writer.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            writer.write_all(b"\n")?;
+            self.indent(writer)?;
+        }
+        writer.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        writer.write_all(if first { b"\n" } else { b",\n" })?;
+        self.indent(writer)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// Reads a report back from its JSON text.

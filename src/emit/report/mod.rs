@@ -283,6 +283,9 @@ struct LazyJson {
     /// What the JSON is built from; `None` for a report read back from its JSON.
     document: Option<Arc<PolicyDocument>>,
     json: std::sync::OnceLock<serde_json::Value>,
+    /// The JSON as the JSON report's pretty printer writes it where documents go (see
+    /// [`json::pretty_document`]); built once per document, however many principals it reaches.
+    pretty: std::sync::OnceLock<Option<Box<serde_json::value::RawValue>>>,
 }
 
 impl DocumentJson {
@@ -291,6 +294,7 @@ impl DocumentJson {
         DocumentJson(Arc::new(LazyJson {
             document: Some(document),
             json: std::sync::OnceLock::new(),
+            pretty: std::sync::OnceLock::new(),
         }))
     }
 
@@ -299,6 +303,7 @@ impl DocumentJson {
         DocumentJson(Arc::new(LazyJson {
             document: None,
             json: std::sync::OnceLock::from(json),
+            pretty: std::sync::OnceLock::new(),
         }))
     }
 
@@ -330,6 +335,17 @@ impl DocumentJson {
 
 impl Serialize for DocumentJson {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Inside the JSON report's principals, the text printed once for this document (an
+        // AWS-managed policy reaching hundreds of principals was most of a large report).
+        if json::pretty_documents_here() {
+            let pretty = self
+                .0
+                .pretty
+                .get_or_init(|| json::pretty_document(self.value()));
+            if let Some(raw) = pretty {
+                return raw.serialize(serializer);
+            }
+        }
         self.value().serialize(serializer)
     }
 }
