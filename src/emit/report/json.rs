@@ -4,10 +4,11 @@
 //! third of it indentation), and serializing it was most of the difference between `scan --format
 //! json` and the text report. The principals, which are nearly all of it, are serialized in batches
 //! on the thread pool, each at its depth into its own buffer, and written in order, one batch while
-//! the next is serialized; each distinct policy document is printed once and copied wherever it
-//! appears (an AWS-managed policy reaching hundreds of principals was most of a large report). The
-//! bytes are exactly those of `serde_json::to_writer_pretty` on the whole report (tested), and memory
-//! holds two batches at a time.
+//! the next is serialized. Each distinct policy document is printed once, and written from there
+//! wherever it appears (a vectored write of the batch's text and the documents in their places),
+//! never copied: an AWS-managed policy reaching hundreds of principals was most of a large report.
+//! The bytes are exactly those of `serde_json::to_writer_pretty` on the whole report (tested), and
+//! memory holds two batches at a time.
 
 use super::Report;
 use rayon::prelude::*;
@@ -54,10 +55,10 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
         return out.write_all(b"\n");
     };
     out.write_all(&frame.as_bytes()[..at + EMPTY_PRINCIPALS.len() - 1])?;
-    // Two sets of per-run buffers: while one batch's are written (on this thread: `out` need not
-    // be `Send`), the next batch is serialized into the other on the pool.
-    let mut ready: Vec<Vec<u8>> = vec![Vec::new(); RUNS];
-    let mut filling: Vec<Vec<u8>> = vec![Vec::new(); RUNS];
+    // Two sets of runs: while one batch's are written (on this thread: `out` need not be `Send`),
+    // the next batch is serialized into the other on the pool.
+    let mut ready: Vec<Run> = (0..RUNS).map(|_| Run::default()).collect();
+    let mut filling: Vec<Run> = (0..RUNS).map(|_| Run::default()).collect();
     let batches: Vec<&[super::PrincipalReport]> = report.principals.chunks(BATCH).collect();
     let mut ready_runs = 0;
     for n in 0..=batches.len() {
@@ -72,7 +73,7 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
             }
             let written = ready[..ready_runs]
                 .iter()
-                .try_for_each(|buffer| out.write_all(buffer));
+                .try_for_each(|run| run.write(&mut *out));
             (filled_rx, written)
         });
         written?;
@@ -87,37 +88,102 @@ pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Serializes one batch of principals into `buffers`, a run of them per buffer, on the pool; how
-/// many buffers it filled.
+/// Serializes one batch of principals into `runs`, a run of them in each, on the pool; how many runs
+/// it filled.
 fn serialize_batch(
     batch: &[super::PrincipalReport],
     first_batch: bool,
-    buffers: &mut [Vec<u8>],
+    runs: &mut [Run],
 ) -> io::Result<usize> {
-    let run = batch.len().div_ceil(buffers.len());
-    buffers
-        .par_iter_mut()
-        .zip(batch.par_chunks(run))
+    let per_run = batch.len().div_ceil(runs.len());
+    runs.par_iter_mut()
+        .zip(batch.par_chunks(per_run))
         .enumerate()
-        .try_for_each(|(r, (buffer, principals))| {
-            buffer.clear();
-            for (i, principal) in principals.iter().enumerate() {
-                element(principal, first_batch && r == 0 && i == 0, buffer)?;
-            }
-            Ok::<(), io::Error>(())
-        })?;
-    Ok(batch.len().div_ceil(run))
+        .try_for_each(|(r, (run, principals))| run.fill(principals, first_batch && r == 0))?;
+    Ok(batch.len().div_ceil(per_run))
+}
+
+/// A run of principals serialized: their text, with a [`SPLICE`] byte wherever a policy document
+/// goes, and those documents in order. The documents are written from the text printed once for
+/// each ([`pretty_document`]), never copied into the run (most of a large report is a few
+/// AWS-managed policies reaching hundreds of principals each).
+#[derive(Default)]
+struct Run {
+    text: Vec<u8>,
+    documents: Vec<super::DocumentJson>,
+}
+
+/// Stands for a document in a [`Run`]'s text. The serializer writes no other raw byte below 0x20
+/// but line breaks (strings escape them), so this byte is only ever a document's place.
+const SPLICE: u8 = 0;
+
+impl Run {
+    /// Serializes `principals` into this run (which it clears first) as elements of the top-level
+    /// `principals` array; `first` if they start it.
+    fn fill(&mut self, principals: &[super::PrincipalReport], first: bool) -> io::Result<()> {
+        self.text.clear();
+        self.documents.clear();
+        let documents = SPLICED.replace(Some(std::mem::take(&mut self.documents)));
+        debug_assert!(
+            documents.is_none(),
+            "runs are filled one at a time on a thread"
+        );
+        let result = principals
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, principal)| element(principal, first && i == 0, &mut self.text));
+        self.documents = SPLICED.take().unwrap_or_default();
+        result?;
+        let places = memchr::memchr_iter(SPLICE, &self.text).count();
+        if places != self.documents.len() {
+            return Err(io::Error::other(format!(
+                "report: {places} document places for {} documents",
+                self.documents.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes the run: its text, with each document's printed text in its place, in as few system
+    /// calls as `out` allows.
+    fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut slices = Vec::with_capacity(2 * self.documents.len() + 1);
+        let mut from = 0;
+        for (at, document) in memchr::memchr_iter(SPLICE, &self.text).zip(&self.documents) {
+            let text = document.pretty_text().ok_or_else(|| {
+                io::Error::other("report: a document was not printed before it was written")
+            })?;
+            slices.push(io::IoSlice::new(&self.text[from..at]));
+            slices.push(io::IoSlice::new(text.as_bytes()));
+            from = at + 1;
+        }
+        slices.push(io::IoSlice::new(&self.text[from..]));
+        write_all_vectored(out, &mut slices)
+    }
+}
+
+/// `Write::write_all_vectored`, which is not stable yet.
+fn write_all_vectored(out: &mut impl Write, mut slices: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    io::IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match out.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Appends one element of the top-level `principals` array as the pretty printer writes it there:
 /// after a comma unless it is the first, on a new line, two levels deep.
 fn element(principal: &super::PrincipalReport, first: bool, out: &mut Vec<u8>) -> io::Result<()> {
     out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
-    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, Nested::at(2));
-    PRETTY_DOCUMENTS.set(true);
-    let result = principal.serialize(&mut serializer);
-    PRETTY_DOCUMENTS.set(false);
-    result.map_err(io::Error::from)
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, Nested::splicing_at(2));
+    principal
+        .serialize(&mut serializer)
+        .map_err(io::Error::from)
 }
 
 /// How deep a policy's document is in the report: `principals[i].policies[j].document` (the report
@@ -125,14 +191,28 @@ fn element(principal: &super::PrincipalReport, first: bool, out: &mut Vec<u8>) -
 const DOCUMENT_LEVEL: usize = 5;
 
 thread_local! {
-    /// Set while [`element`] serializes a principal on this thread: its policies' documents are then
-    /// at [`DOCUMENT_LEVEL`] under the pretty printer, and may be written as text printed once.
-    static PRETTY_DOCUMENTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// While a [`Run`] is filled on this thread, the documents its principals' policies hold, in
+    /// the order they are serialized: each is at [`DOCUMENT_LEVEL`] under the pretty printer, and
+    /// is written from its text printed once.
+    static SPLICED: std::cell::RefCell<Option<Vec<super::DocumentJson>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
-/// Whether a document serialized now is one of [`element`]'s (see [`PRETTY_DOCUMENTS`]).
-pub(super) fn pretty_documents_here() -> bool {
-    PRETTY_DOCUMENTS.get()
+/// Whether a document serialized now is in a [`Run`]: it is then serialized as its printed text
+/// ([`pretty_document`]) and passed to [`splice`].
+pub(super) fn splicing_here() -> bool {
+    SPLICED.with_borrow(Option::is_some)
+}
+
+/// Records that `document` goes where its raw text is serialized next (the printer writes a
+/// [`SPLICE`] byte there). True if it was recorded (a [`Run`] is being filled on this thread).
+pub(super) fn splice(document: &super::DocumentJson) -> bool {
+    SPLICED.with_borrow_mut(|spliced| {
+        spliced
+            .as_mut()
+            .map(|documents| documents.push(document.clone()))
+            .is_some()
+    })
 }
 
 /// `document` as the report's pretty printer writes it at [`DOCUMENT_LEVEL`], as a raw value the
@@ -152,6 +232,8 @@ pub(super) fn pretty_document(
 struct Nested {
     level: usize,
     has_value: bool,
+    /// Raw values (documents, see [`splice`]) are written as one [`SPLICE`] byte.
+    splicing: bool,
 }
 
 impl Nested {
@@ -159,6 +241,14 @@ impl Nested {
         Nested {
             level,
             has_value: false,
+            splicing: false,
+        }
+    }
+
+    fn splicing_at(level: usize) -> Self {
+        Nested {
+            splicing: true,
+            ..Nested::at(level)
         }
     }
 
@@ -232,6 +322,14 @@ impl serde_json::ser::Formatter for Nested {
         self.has_value = true;
         Ok(())
     }
+
+    fn write_raw_fragment<W: ?Sized + Write>(&mut self, w: &mut W, raw: &str) -> io::Result<()> {
+        w.write_all(if self.splicing {
+            &[SPLICE]
+        } else {
+            raw.as_bytes()
+        })
+    }
 }
 
 /// Reads a report back from its JSON text.
@@ -265,11 +363,13 @@ mod tests {
 
     #[test]
     fn a_large_report_serialized_in_batches_is_the_pretty_printed_one_byte_for_byte() {
-        // Enough principals for several batches, the last one partial; line breaks, quotes and
-        // non-ASCII inside strings, nested documents, and fields after `principals`.
+        // Enough principals for several batches, the last one partial; line breaks, quotes, a NUL
+        // (the byte that marks a document's place, escaped in a string) and non-ASCII inside
+        // strings, nested documents, one document shared by many principals, and fields after
+        // `principals`.
         let one = |i: usize| {
             format!(
-                r#"{{"address":"module.m[\"k{i}\"].aws_iam_role.r","kind":"role","name":"r{i}\nnext","arn":null,"account":null,
+                r#"{{"address":"module.m[\"k{i}\"].aws_iam_role.r","kind":"role","name":"r{i}\nnext\u0000","arn":null,"account":null,
                 "plan_action":"create","flags":[],"granted_actions":{i},"policies":[{{"address":"aws_iam_policy.p{i}","kind":"managed",
                 "name":null,"arn":null,"attachment":null,"via_group":null,"document":{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",
                 "Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::b\u00e9/{i}","Condition":{{"StringEquals":{{"a":["x","y"]}}}}}}]}},
@@ -283,8 +383,12 @@ mod tests {
             "principals":[{}],"files":[{{"path":"iamtrim.patch","kind":"patch","written":false}}],"warnings":["w\n  \"principals\": []"]}}"#,
             principals.join(",")
         );
-        let report = parse(&text).expect("a report");
+        let mut report = parse(&text).expect("a report");
         assert!(report.principals.len() > PARALLEL_MIN);
+        let shared = report.principals[1].policies[0].document.clone();
+        for principal in report.principals.iter_mut().skip(2).step_by(3) {
+            principal.policies[0].document = shared.clone();
+        }
         let mut batched = Vec::new();
         // Two threads whatever the machine has, so the batched path runs.
         let pool = rayon::ThreadPoolBuilder::new()

@@ -327,6 +327,15 @@ impl DocumentJson {
         }
     }
 
+    /// The JSON as the JSON report prints it inside a principal, if it was printed.
+    fn pretty_text(&self) -> Option<&str> {
+        self.0
+            .pretty
+            .get()?
+            .as_deref()
+            .map(serde_json::value::RawValue::get)
+    }
+
     /// Whether two values share one JSON (the same policy reaching several principals).
     pub fn ptr_eq(a: &DocumentJson, b: &DocumentJson) -> bool {
         Arc::ptr_eq(&a.0, &b.0)
@@ -335,14 +344,17 @@ impl DocumentJson {
 
 impl Serialize for DocumentJson {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Inside the JSON report's principals, the text printed once for this document (an
-        // AWS-managed policy reaching hundreds of principals was most of a large report).
-        if json::pretty_documents_here() {
+        // Inside the JSON report's principals, the text printed once for this document, written
+        // from there (an AWS-managed policy reaching hundreds of principals was most of a large
+        // report).
+        if json::splicing_here() {
             let pretty = self
                 .0
                 .pretty
                 .get_or_init(|| json::pretty_document(self.value()));
-            if let Some(raw) = pretty {
+            if let Some(raw) = pretty
+                && json::splice(self)
+            {
                 return raw.serialize(serializer);
             }
         }
