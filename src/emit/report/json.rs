@@ -34,7 +34,7 @@ const EMPTY_PRINCIPALS: &str = "\n  \"principals\": []";
 /// Writes the report as JSON text (with a trailing newline), streamed: a large plan's report runs to
 /// tens of megabytes, never held whole in memory.
 pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    if report.principals.len() < PARALLEL_MIN || rayon::current_num_threads() < 2 {
+    if report.principals.len() < PARALLEL_MIN {
         serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::from)?;
         return out.write_all(b"\n");
     }
@@ -389,15 +389,22 @@ mod tests {
         for principal in report.principals.iter_mut().skip(2).step_by(3) {
             principal.policies[0].document = shared.clone();
         }
-        let mut batched = Vec::new();
-        // Two threads whatever the machine has, so the batched path runs.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| render(&report, &mut batched))
-            .expect("rendered");
         let whole = serde_json::to_string_pretty(&report).expect("serialized") + "\n";
-        assert_eq!(String::from_utf8(batched).expect("UTF-8"), whole);
+        // One thread (a machine with one core, or a process pinned to one) and two, whatever the
+        // machine has.
+        for threads in [1, 2] {
+            let mut batched = Vec::new();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| render(&report, &mut batched))
+                .expect("rendered");
+            assert_eq!(
+                String::from_utf8(batched).expect("UTF-8"),
+                whole,
+                "{threads} threads"
+            );
+        }
     }
 }
