@@ -9,4 +9,5 @@ pub mod model;
 mod split;
 
 pub use load::{LoadedPlan, PlanError, load_plan, parse_plan_bytes};
+pub use mapped::leave_maps_at_exit;
 pub use model::{ChangeAction, Expr, Expression, InstanceKey, Mode, Plan, ResourceChange};
