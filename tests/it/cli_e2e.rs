@@ -12,7 +12,7 @@
 use crate::support::repo;
 
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
-use repo::{git, iamtrim, suggest};
+use repo::{find_block, git, iamtrim, suggest};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -128,15 +128,6 @@ fn context(module_dir: &Path) -> Context<'static> {
 fn eval(expr: &hcl::Expression, ctx: &Context<'_>) -> hcl::Value {
     expr.evaluate(ctx)
         .unwrap_or_else(|e| panic!("evaluating {expr}: {e}"))
-}
-
-fn find_block<'a>(body: &'a hcl::Body, kind: &str, labels: &[&str]) -> &'a hcl::Block {
-    body.blocks()
-        .find(|b| {
-            b.identifier() == kind
-                && b.labels().iter().map(|l| l.as_str()).collect::<Vec<_>>() == labels
-        })
-        .unwrap_or_else(|| panic!("no {kind} {labels:?}"))
 }
 
 fn attribute<'a>(body: &'a hcl::Body, key: &str) -> Option<&'a hcl::Expression> {

@@ -17,7 +17,7 @@
 //! document must grant exactly that (every used action, nothing else, no wildcard, Resource `*`
 //! as today), in statements of at most 150 actions, each document within its IAM limit.
 
-use crate::support::repo::{self, git, iamtrim};
+use crate::support::repo::{self, find_block, git, iamtrim};
 use iamtrim::iam::catalog::{Catalog, Visibility};
 use iamtrim::iam::policy::{ActionSpec, Effect, PolicyDocument, ResourceSpec};
 use iamtrim::minimize::grants_no_more;
@@ -259,15 +259,6 @@ fn resource_policy(block: &hcl::Block) -> PolicyDocument {
         .unwrap();
     let value = hcl::eval::Evaluate::evaluate(attr.expr(), &ctx).unwrap();
     PolicyDocument::parse_str(value.as_str().unwrap()).unwrap()
-}
-
-fn find_block<'a>(body: &'a hcl::Body, kind: &str, labels: &[&str]) -> &'a hcl::Block {
-    body.blocks()
-        .find(|b| {
-            b.identifier() == kind
-                && b.labels().iter().map(|l| l.as_str()).collect::<Vec<_>>() == labels
-        })
-        .unwrap_or_else(|| panic!("no {kind} {labels:?}"))
 }
 
 /// Checks that `doc` grants exactly `expected` (explicit names, Allow on `*`, as today's scope),

@@ -136,3 +136,14 @@ pub fn warnings(report: &serde_json::Value) -> Vec<&str> {
         .filter_map(serde_json::Value::as_str)
         .collect()
 }
+
+/// The block `kind "label" ...` at the top of a parsed `.tf` body; panics naming it when there is
+/// none.
+pub fn find_block<'a>(body: &'a hcl::Body, kind: &str, labels: &[&str]) -> &'a hcl::Block {
+    body.blocks()
+        .find(|b| {
+            b.identifier() == kind
+                && b.labels().iter().map(|l| l.as_str()).collect::<Vec<_>>() == labels
+        })
+        .unwrap_or_else(|| panic!("no {kind} {labels:?}"))
+}
