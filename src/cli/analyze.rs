@@ -40,9 +40,9 @@ pub fn analyze(
     inputs: &UsageInputs,
     network: bool,
 ) -> anyhow::Result<Analysis> {
-    // The catalog decodes on its own thread while the plan is read and parsed; the first use
-    // below waits for it (it is a `OnceLock`).
-    std::thread::spawn(Catalog::embedded);
+    // The catalog (and the AWS-managed snapshot, unless it is off) decode on threads of their own
+    // while the plan is read and parsed; the first use below waits (each is a `OnceLock`).
+    super::decode_embedded_data(inputs.aws_managed != AwsManagedSource::Off);
     let loaded = load_plan(plan)?;
     let mut discovery = crate::iam::discover(&loaded.plan);
     let config = Config::load(&settings.root_module)?;

@@ -39,6 +39,16 @@ fn release<T>(value: T) {
     }
 }
 
+/// Starts decoding the action catalog, and the AWS-managed policy snapshot if `snapshot`, each on a
+/// thread of its own (each takes milliseconds: a small plan's whole run otherwise waits for one and
+/// then the other); their first use waits for them.
+fn decode_embedded_data(snapshot: bool) {
+    std::thread::spawn(crate::iam::catalog::Catalog::embedded);
+    if snapshot {
+        std::thread::spawn(crate::iam::aws_managed::AwsManagedPolicies::embedded);
+    }
+}
+
 /// How a successful run ended, as `diff` does: clean (0) or with findings (1). Errors are 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {

@@ -7,21 +7,18 @@ use crate::plan::load_plan;
 
 /// Runs `scan`.
 pub fn run(settings: &Settings, args: &ScanSettings) -> anyhow::Result<ExitStatus> {
-    // The catalog (for granted counts) and the AWS-managed policy snapshot decode on their own
-    // thread while the plan is read and parsed, as in `analyze`; their first use waits for them
+    // The catalog (for granted counts) and the AWS-managed policy snapshot decode on threads of
+    // their own while the plan is read and parsed, as in `analyze`; their first use waits for them
     // (each is a `OnceLock`).
-    std::thread::spawn(|| {
-        crate::iam::catalog::Catalog::embedded();
-        crate::iam::aws_managed::AwsManagedPolicies::embedded();
-    });
+    super::decode_embedded_data(true);
     let loaded = load_plan(&args.plan)?;
     let mut discovery = crate::iam::discover(&loaded.plan);
-    // The snapshot's documents count towards granted actions and risk flags like any other.
-    let resolution = crate::iam::aws_managed::resolve(
-        &mut discovery.principals,
-        &Default::default(),
-        Some(crate::iam::aws_managed::AwsManagedPolicies::embedded()),
-    );
+    // The snapshot's documents count towards granted actions and risk flags like any other; a plan
+    // without AWS-managed policies does not wait for it.
+    let snapshot = crate::iam::aws_managed::any_unresolved(&discovery.principals)
+        .then(crate::iam::aws_managed::AwsManagedPolicies::embedded);
+    let resolution =
+        crate::iam::aws_managed::resolve(&mut discovery.principals, &Default::default(), snapshot);
     let info = PlanInfo {
         path: loaded.path.clone(),
         format_version: loaded.plan.format_version.clone(),

@@ -246,6 +246,14 @@ pub fn resolve(
     resolution
 }
 
+/// Whether any policy among `principals` is AWS-managed and still without a document: without one,
+/// [`resolve`] has nothing to look up, and the snapshot need not be decoded.
+pub fn any_unresolved(principals: &[Principal]) -> bool {
+    principals.iter().flat_map(|p| &p.policies).any(|s| {
+        s.document.is_none() && s.unknown_reason == Some(UnknownReason::AwsManagedNotResolved)
+    })
+}
+
 /// Every AWS-managed ARN among `principals` still without a document, once each, sorted.
 pub fn unresolved_arns(principals: &[Principal]) -> Vec<String> {
     let mut arns: Vec<String> = principals
@@ -524,6 +532,7 @@ mod tests {
         )
         .unwrap();
         let online = BTreeMap::from([(READ_ONLY.to_string(), fetched.clone())]);
+        assert!(any_unresolved(&ps));
         let r = resolve(&mut ps, &online, Some(AwsManagedPolicies::embedded()));
         assert_eq!(r.online, [READ_ONLY]);
         assert_eq!(r.snapshot, [admin]);
@@ -537,6 +546,13 @@ mod tests {
         );
         assert_eq!(ps[0].flags.first(), Some(&crate::iam::RiskFlag::FullAdmin));
         assert_eq!(unresolved_arns(&ps), [gone]);
+        assert!(any_unresolved(&ps), "the one missing");
+        ps[0].policies.pop();
+        assert!(!any_unresolved(&ps), "all resolved");
+        assert!(!any_unresolved(&[principal(
+            "aws_iam_role.none",
+            Vec::new()
+        )]));
     }
 
     #[test]

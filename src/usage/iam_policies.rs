@@ -242,6 +242,10 @@ pub fn resolve_aws_managed(
             }
         }
     }
+    // Nothing to look up: the snapshot is not waited for (a plan without AWS-managed policies).
+    if !aws_managed::any_unresolved(principals) {
+        return Ok(notes);
+    }
     let snapshot = AwsManagedPolicies::embedded();
     let resolution = aws_managed::resolve(principals, &online, Some(snapshot));
     for arn in resolution.missing {
