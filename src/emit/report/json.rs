@@ -111,6 +111,8 @@ fn serialize_batch(
 struct Run {
     text: Vec<u8>,
     documents: Vec<super::DocumentJson>,
+    /// Where each document goes in `text` (its [`SPLICE`] byte).
+    places: Vec<usize>,
 }
 
 /// Stands for a document in a [`Run`]'s text. The serializer writes no other raw byte below 0x20
@@ -123,6 +125,7 @@ impl Run {
     fn fill(&mut self, principals: &[super::PrincipalReport], first: bool) -> io::Result<()> {
         self.text.clear();
         self.documents.clear();
+        self.places.clear();
         let documents = SPLICED.replace(Some(std::mem::take(&mut self.documents)));
         debug_assert!(
             documents.is_none(),
@@ -134,10 +137,11 @@ impl Run {
             .try_for_each(|(i, principal)| element(principal, first && i == 0, &mut self.text));
         self.documents = SPLICED.take().unwrap_or_default();
         result?;
-        let places = memchr::memchr_iter(SPLICE, &self.text).count();
-        if places != self.documents.len() {
+        self.places.extend(memchr::memchr_iter(SPLICE, &self.text));
+        if self.places.len() != self.documents.len() {
             return Err(io::Error::other(format!(
-                "report: {places} document places for {} documents",
+                "report: {} document places for {} documents",
+                self.places.len(),
                 self.documents.len()
             )));
         }
@@ -149,7 +153,7 @@ impl Run {
     fn write(&self, out: &mut impl Write) -> io::Result<()> {
         let mut slices = Vec::with_capacity(2 * self.documents.len() + 1);
         let mut from = 0;
-        for (at, document) in memchr::memchr_iter(SPLICE, &self.text).zip(&self.documents) {
+        for (&at, document) in self.places.iter().zip(&self.documents) {
             let text = document.pretty_text().ok_or_else(|| {
                 io::Error::other("report: a document was not printed before it was written")
             })?;
